@@ -1,0 +1,38 @@
+"""fastconv: PyTorch's conv2d / conv_transpose2d on NumPy arrays.
+
+    >>> import numpy as np, fastconv
+    >>> x = np.ones((1, 1, 4, 4), np.float32); w = np.ones((1, 1, 3, 3), np.float32)
+    >>> fastconv.conv2d(x, w).shape
+    (1, 1, 2, 2)
+"""
+
+from ._api import conv2d, conv_transpose2d
+from ._config import show_config
+from ._dispatch import Algorithm
+from ._dispatch import ALGORITHMS as _ALGORITHMS
+from ._params import ConvError, conv2d_params, conv_transpose2d_params
+
+__version__ = "0.1.0"
+
+# {'conv2d': ('gemm', 'direct'), 'conv_transpose2d': ('gemm',)}
+ALGORITHMS = {op: tuple(a.value for a in algs) for op, algs in _ALGORITHMS.items()}
+
+
+def choose_algorithm(input_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1,
+                     *, transposed=False, output_padding=0, padding_mode="zeros"):
+    """The algorithm ``algorithm='auto'`` runs for these shapes (pure; no arrays).
+
+    Returns an :class:`Algorithm`.  Thresholds: ``fastconv._dispatch.THRESHOLDS``.
+    """
+    from ._dispatch import choose_algorithm as _choose
+    if transposed:
+        p = conv_transpose2d_params(tuple(input_shape), tuple(weight_shape), None, stride,
+                                    padding, output_padding, groups, dilation)
+    else:
+        p = conv2d_params(tuple(input_shape), tuple(weight_shape), None, stride, padding,
+                          dilation, groups, padding_mode)
+    return _choose(p)
+
+
+__all__ = ["conv2d", "conv_transpose2d", "ConvError", "Algorithm", "ALGORITHMS",
+           "choose_algorithm", "show_config", "__version__"]

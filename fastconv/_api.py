@@ -1,0 +1,84 @@
+"""Public functions: torch.nn.functional's signatures; parse -> plan -> run."""
+
+from . import _dispatch
+from ._params import conv2d_params, conv_transpose2d_params
+
+
+def _shape_or_none(a):
+    return None if a is None else a.shape
+
+
+def _plan_and_run(op, params, input, weight, bias, out, num_threads, algorithm):
+    nthreads = _dispatch.check_num_threads(num_threads)
+    alg = _dispatch.parse_algorithm(algorithm, op)
+    if alg is None:
+        alg = _dispatch.choose_algorithm(params)
+    y = _dispatch.prepare_out(out, params.out_shape, input.dtype, (input, weight, bias))
+    if y.size:
+        p = params
+        x4 = input if p.batched else input.reshape((1,) + input.shape)
+        y4 = y if p.batched else y.reshape((1,) + y.shape)
+        _dispatch.run(p, alg, x4, weight, bias, y4, nthreads)
+    return y
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           padding_mode="zeros", out=None, num_threads=None, algorithm="auto"):
+    """2-D convolution (cross-correlation), as ``torch.nn.functional.conv2d``.
+
+    Parameters
+    ----------
+    input : ndarray, shape (N, C, H, W) or (C, H, W)
+    weight : ndarray, shape (K, C // groups, kh, kw)
+    bias : ndarray, shape (K,), optional
+    stride, dilation : int or (int, int)
+    padding : int, (int, int), 'valid', 'same', or ((top, bottom), (left, right))
+        'same' needs stride 1; an odd total goes one extra on the bottom/right,
+        as in torch.
+    groups : int
+    padding_mode : 'zeros' | 'reflect' | 'replicate' | 'circular'
+        As ``torch.nn.Conv2d(padding_mode=...)``.
+    out : ndarray, optional
+        C-contiguous array of the output's shape and dtype, filled and returned.
+    num_threads : int, optional
+        OpenMP threads for this call (default: OpenMP's, ``OMP_NUM_THREADS``).
+    algorithm : 'auto' or a name from ``fastconv.ALGORITHMS['conv2d']``
+
+    Returns
+    -------
+    ndarray of shape (N, K, OH, OW) (or (K, OH, OW) for an unbatched input),
+    OH = (H + pt + pb - dilation*(kh - 1) - 1) // stride + 1, likewise OW.
+    float32 and float64; input, weight and bias must share the dtype.
+    """
+    input, weight, bias = _dispatch.prepare_arrays("conv2d", input, weight, bias)
+    params = conv2d_params(input.shape, weight.shape, _shape_or_none(bias), stride, padding,
+                           dilation, groups, padding_mode)
+    return _plan_and_run("conv2d", params, input, weight, bias, out, num_threads, algorithm)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
+                     groups=1, dilation=1, *, out=None, num_threads=None, algorithm="auto"):
+    """2-D transposed convolution, as ``torch.nn.functional.conv_transpose2d``.
+
+    The adjoint of :func:`conv2d` with the same stride, padding, dilation and
+    groups.  Note the argument order: ``output_padding, groups, dilation``.
+
+    Parameters
+    ----------
+    input : ndarray, shape (N, C, H, W) or (C, H, W)
+    weight : ndarray, shape (C, K // groups, kh, kw)
+    bias : ndarray, shape (K,), optional
+    stride, padding, output_padding, dilation : int or (int, int)
+    groups : int
+    out, num_threads, algorithm : as for :func:`conv2d`
+
+    Returns
+    -------
+    ndarray of shape (N, K, OH, OW),
+    OH = (H - 1)*stride - 2*padding + dilation*(kh - 1) + output_padding + 1.
+    """
+    input, weight, bias = _dispatch.prepare_arrays("conv_transpose2d", input, weight, bias)
+    params = conv_transpose2d_params(input.shape, weight.shape, _shape_or_none(bias), stride,
+                                     padding, output_padding, groups, dilation)
+    return _plan_and_run("conv_transpose2d", params, input, weight, bias, out, num_threads,
+                         algorithm)

@@ -1,0 +1,510 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False, embedsignature=True
+"""CPU backend: Cython + OpenMP drivers around the C kernels in _kernels.h.
+
+A leaf: arguments arrive checked and normalised (fastconv/_params.py), arrays
+C-contiguous and of one dtype (fastconv/_dispatch.py).  Every function here
+takes ints and arrays and fills a preallocated output.
+
+Legend: N, C, H, W input; K output channels; G groups; C_g = C/G; K_g = K/G;
+kh, kw kernel; OH, OW output; sh, sw stride; dh, dw dilation; pt, pb, pl, pr
+padding; P = pixels of an output grid.  See the notes in _kernels.h.
+"""
+
+from cython.parallel cimport prange, parallel
+from libc.stdint cimport int32_t, int64_t, uintptr_t
+from libc.stdlib cimport malloc, free, calloc
+from libc.string cimport memset
+
+ctypedef fused floating:
+    float
+    double
+
+cdef extern from *:
+    """
+    #ifndef FC_BUILD_FLAGS
+    #define FC_BUILD_FLAGS "unknown"
+    #endif
+    """
+    const char *FC_BUILD_FLAGS
+
+cdef extern from "_omp_shim.h" nogil:
+    int fc_omp_enabled()
+    int fc_omp_max_threads()
+    int fc_omp_thread_num()
+
+cdef extern from "_kernels.h" nogil:
+    ctypedef int64_t fc_idx
+    int FC_PAD_ZEROS, FC_PAD_REFLECT, FC_PAD_REPLICATE, FC_PAD_CIRCULAR
+    int FC_ISA_GENERIC, FC_ISA_AVX2, FC_ISA_AVX512
+    ctypedef struct fc_gemm_args:
+        const void *x
+        fc_idx x_cstride, x_rstride
+        int C_g, ntap_h, ntap_w
+        const int32_t *rowtab
+        const int32_t *coltab
+        fc_idx P_h, P_w
+        void *y
+        fc_idx y_kstride, y_rstride, y_cstride
+        const void *apack
+        const void *bias
+        int M
+    ctypedef struct fc_direct_args:
+        const void *x
+        fc_idx H, W
+        int C_g, K_g, kh, kw, sh, sw, dh, dw
+        const int32_t *rowmap
+        const int32_t *colmap
+        fc_idx PW
+        const void *w
+        const void *bias
+        void *y
+        fc_idx OH, OW
+    ctypedef struct fc_blocking:
+        int mr, nr, kc, vlen
+    fc_idx fc_map_index(fc_idx q, fc_idx n, int mode)
+    int fc_set_isa(int isa)
+    int fc_get_isa()
+    int fc_isa_supported(int isa)
+    fc_blocking fc_get_blocking(int isa, int is_double)
+    size_t fc_gemm_scratch_bytes(fc_blocking b, fc_idx nb, size_t esize)
+    size_t fc_direct_scratch_bytes(fc_blocking b, const fc_direct_args *a, fc_idx rows,
+                                   size_t esize)
+    void fc_gemm_task_f32(const fc_gemm_args *a, fc_idx p0, fc_idx p1, int m0, int m1,
+                          void *scratch)
+    void fc_gemm_task_f64(const fc_gemm_args *a, fc_idx p0, fc_idx p1, int m0, int m1,
+                          void *scratch)
+    void fc_direct_task_f32(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
+    void fc_direct_task_f64(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
+    void fc_pack_a_f32(const float *base, int M, int C_g, int ntaps, fc_idx m_stride,
+                       fc_idx c_stride, const fc_idx *tapoff, int mr, int panel, float *dst)
+    void fc_pack_a_f64(const double *base, int M, int C_g, int ntaps, fc_idx m_stride,
+                       fc_idx c_stride, const fc_idx *tapoff, int mr, int panel, double *dst)
+
+ISA_NAMES = {"generic": FC_ISA_GENERIC, "avx2": FC_ISA_AVX2, "avx512": FC_ISA_AVX512}
+PADDING_MODE_CODES = {"zeros": FC_PAD_ZEROS, "reflect": FC_PAD_REFLECT,
+                      "replicate": FC_PAD_REPLICATE, "circular": FC_PAD_CIRCULAR}
+
+# Pixels per GEMM task block and the tasks-per-thread goal for load balance.
+# Chosen on the development machine (AMD EPYC Zen 5, 2 cores): a 256-pixel
+# block of packed B (KC=256 rows) is 256 KiB in float32, inside a 1 MiB L2.
+DEF GEMM_BLOCK_PIXELS = 256
+DEF TASKS_PER_THREAD = 4
+# Direct kernel: scratch of padded rows per task kept near L2-resident size.
+DEF DIRECT_SCRATCH_BYTES = 196608
+
+
+def build_flags():
+    """The compiler flags the extension was built with."""
+    return FC_BUILD_FLAGS.decode()
+
+
+def openmp_enabled():
+    return bool(fc_omp_enabled())
+
+
+def max_threads():
+    """OpenMP's default team size (honours OMP_NUM_THREADS); 1 without OpenMP."""
+    return fc_omp_max_threads()
+
+
+def isa_supported(name):
+    return bool(fc_isa_supported(ISA_NAMES[name]))
+
+
+def set_isa(name=None):
+    """Select the SIMD level ('avx512', 'avx2', 'generic'; None = best available).
+
+    For tests and benchmarks; returns the level now in force.
+    """
+    code = -1 if name is None else ISA_NAMES[name]
+    got = fc_set_isa(code)
+    if got < 0:
+        raise ValueError(f"SIMD level {name!r} is not supported by this CPU")
+    return get_isa()
+
+
+def get_isa():
+    code = fc_get_isa()
+    for k, v in ISA_NAMES.items():
+        if v == code:
+            return k
+
+
+def blocking(dtype_is_double=False):
+    cdef fc_blocking b = fc_get_blocking(fc_get_isa(), 1 if dtype_is_double else 0)
+    return {"mr": b.mr, "nr": b.nr, "kc": b.kc, "vlen": b.vlen}
+
+
+cdef inline fc_idx _cdiv(fc_idx a, fc_idx b) nogil:
+    return (a + b - 1) // b
+
+
+cdef inline fc_idx _pmod(fc_idx a, fc_idx b) nogil:
+    cdef fc_idx r = a % b
+    return r + b if r < 0 else r
+
+
+cdef int _threads(object num_threads):
+    if num_threads is None:
+        return fc_omp_max_threads()
+    return max(1, <int>num_threads)
+
+
+cdef class _Buffers:
+    """Owns the malloc'd blocks of one call; freed when the call returns."""
+    cdef list ptrs
+
+    def __cinit__(self):
+        self.ptrs = []
+
+    cdef void *get(self, size_t nbytes) except NULL:
+        cdef void *p = malloc(nbytes if nbytes > 0 else 1)
+        if p == NULL:
+            raise MemoryError(f"fastconv: could not allocate {nbytes} bytes of workspace")
+        self.ptrs.append(<uintptr_t>p)
+        return p
+
+    def __dealloc__(self):
+        for p in self.ptrs:
+            free(<void *><uintptr_t>p)
+
+
+# ---------------------------------------------------------------------------
+# Implicit GEMM driver shared by conv2d and conv_transpose2d.
+# ---------------------------------------------------------------------------
+
+cdef void _run_gemm(fc_gemm_args *subs, fc_idx nsub, int npanel, bint is_double,
+                    int nthreads, _Buffers bufs, size_t esize) except *:
+    """Split each sub-problem into (pixel block, panel block) tasks and run them."""
+    cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
+    cdef fc_idx s, t, ntask = 0, maxp = 0, nb, npb, nmb, total_pb = 0
+    for s in range(nsub):
+        maxp = max(maxp, subs[s].P_h * subs[s].P_w)
+    if maxp == 0 or nsub == 0:
+        return
+    nb = min(_cdiv(maxp, b.nr) * b.nr, GEMM_BLOCK_PIXELS // b.nr * b.nr)
+    for s in range(nsub):
+        total_pb += _cdiv(subs[s].P_h * subs[s].P_w, nb)
+    # Too few pixel blocks to keep the threads busy: split the output channels too.
+    nmb = 1
+    if total_pb < TASKS_PER_THREAD * nthreads and nthreads > 1:
+        nmb = min(<fc_idx>npanel, _cdiv(TASKS_PER_THREAD * nthreads, total_pb))
+    nmb = max(nmb, 1)
+    cdef fc_idx mb_size = _cdiv(npanel, nmb)
+    nmb = _cdiv(npanel, mb_size)
+
+    cdef fc_idx *task_sub = <fc_idx *>bufs.get(total_pb * nmb * sizeof(fc_idx))
+    cdef fc_idx *task_p0 = <fc_idx *>bufs.get(total_pb * nmb * sizeof(fc_idx))
+    cdef int *task_m0 = <int *>bufs.get(total_pb * nmb * sizeof(int))
+    cdef fc_idx P, p0, mb
+    for s in range(nsub):
+        P = subs[s].P_h * subs[s].P_w
+        p0 = 0
+        while p0 < P:
+            for mb in range(nmb):
+                task_sub[ntask] = s
+                task_p0[ntask] = p0
+                task_m0[ntask] = <int>(mb * mb_size)
+                ntask += 1
+            p0 += nb
+
+    cdef size_t sbytes = fc_gemm_scratch_bytes(b, nb, esize)
+    cdef char *scratch = <char *>bufs.get(sbytes * nthreads)
+    cdef fc_idx p1
+    cdef int m1
+    with nogil, parallel(num_threads=nthreads):
+        for t in prange(ntask, schedule="dynamic"):
+            s = task_sub[t]
+            P = subs[s].P_h * subs[s].P_w
+            p1 = min(task_p0[t] + nb, P)
+            m1 = <int>min(<fc_idx>task_m0[t] + mb_size, <fc_idx>npanel)
+            if is_double:
+                fc_gemm_task_f64(&subs[s], task_p0[t], p1, task_m0[t], m1,
+                                 scratch + sbytes * fc_omp_thread_num())
+            else:
+                fc_gemm_task_f32(&subs[s], task_p0[t], p1, task_m0[t], m1,
+                                 scratch + sbytes * fc_omp_thread_num())
+
+
+cdef void *_pack_weights(const floating *w, int G, int M, int C_g, int ntaps, fc_idx g_stride,
+                         fc_idx m_stride, fc_idx c_stride, fc_idx *tapoff, int mr,
+                         int npanel, int nthreads, _Buffers bufs) except NULL:
+    """apack[g][panel][C_g*ntaps][mr] for every group."""
+    cdef fc_idx kred = <fc_idx>C_g * ntaps
+    cdef fc_idx per_group = npanel * kred * mr
+    cdef floating *apack = <floating *>bufs.get(max(G * per_group, 1) * sizeof(floating))
+    cdef fc_idx t, g, panel
+    with nogil:
+        for t in prange(<fc_idx>G * npanel, num_threads=nthreads, schedule="static"):
+            g = t // npanel
+            panel = t % npanel
+            if floating is float:
+                fc_pack_a_f32(w + g * g_stride, M, C_g, ntaps, m_stride, c_stride, tapoff,
+                              mr, <int>panel, apack + g * per_group)
+            else:
+                fc_pack_a_f64(w + g * g_stride, M, C_g, ntaps, m_stride, c_stride, tapoff,
+                              mr, <int>panel, apack + g * per_group)
+    return apack
+
+
+cdef floating *_pad_bias(const floating[::1] bias, int G, int K_g, int npanel, int mr,
+                         _Buffers bufs) except? NULL:
+    """bias laid out per group as [npanel*mr], zero past K_g; NULL without bias."""
+    if bias is None:
+        return NULL
+    cdef floating *bp = <floating *>bufs.get(max(G * npanel * mr, 1) * sizeof(floating))
+    cdef int g, m
+    for g in range(G):
+        for m in range(npanel * mr):
+            bp[g * npanel * mr + m] = bias[g * K_g + m] if m < K_g else 0
+    return bp
+
+
+def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
+                const floating[::1] bias,
+                floating[:, :, :, ::1] y, int G, int sh, int sw, int dh, int dw,
+                int pt, int pl, str padding_mode, num_threads=None):
+    """conv2d as implicit GEMM: y[n, g*K_g + m, p] = bias + sum_(c,i,j) w * x."""
+    cdef int N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef int K = w.shape[0], C_g = w.shape[1], kh = w.shape[2], kw = w.shape[3]
+    cdef int OH = y.shape[2], OW = y.shape[3]
+    cdef int K_g = K // G, mode = PADDING_MODE_CODES[padding_mode]
+    cdef int nthreads = _threads(num_threads)
+    if N == 0 or K == 0:
+        return
+    cdef bint is_double = floating is double
+    cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
+    cdef int npanel = <int>_cdiv(K_g, b.mr)
+    cdef _Buffers bufs = _Buffers()
+    cdef int i, j, n, g
+    cdef fc_idx t
+    cdef int32_t *rowtab = <int32_t *>bufs.get(<size_t>kh * OH * sizeof(int32_t))
+    cdef int32_t *coltab = <int32_t *>bufs.get(<size_t>kw * OW * sizeof(int32_t))
+    for i in range(kh):
+        for t in range(OH):
+            rowtab[i * OH + t] = <int32_t>fc_map_index(t * sh - pt + i * dh, H, mode)
+    for j in range(kw):
+        for t in range(OW):
+            coltab[j * OW + t] = <int32_t>fc_map_index(t * sw - pl + j * dw, W, mode)
+    cdef fc_idx *tapoff = <fc_idx *>bufs.get(<size_t>kh * kw * sizeof(fc_idx))
+    for t in range(kh * kw):
+        tapoff[t] = t
+    cdef fc_idx kred = <fc_idx>C_g * kh * kw
+    cdef void *apack = _pack_weights(&w[0, 0, 0, 0], G, K_g, C_g, kh * kw, K_g * kred, kred,
+                                     kh * kw, tapoff, b.mr, npanel, nthreads, bufs)
+    cdef floating *biasp = _pad_bias(bias, G, K_g, npanel, b.mr, bufs)
+    cdef fc_gemm_args *subs = <fc_gemm_args *>bufs.get(<size_t>N * G * sizeof(fc_gemm_args))
+    cdef fc_gemm_args *a
+    cdef const floating *xp = &x[0, 0, 0, 0] if C > 0 else NULL
+    cdef floating *yp = &y[0, 0, 0, 0]
+    for n in range(N):
+        for g in range(G):
+            a = &subs[n * G + g]
+            a.x = (xp + (<fc_idx>n * C + <fc_idx>g * C_g) * H * W) if xp != NULL else NULL
+            a.x_cstride = <fc_idx>H * W
+            a.x_rstride = W
+            a.C_g = C_g
+            a.ntap_h = kh
+            a.ntap_w = kw
+            a.rowtab = rowtab
+            a.coltab = coltab
+            a.P_h = OH
+            a.P_w = OW
+            a.y = yp + (<fc_idx>n * K + <fc_idx>g * K_g) * OH * OW
+            a.y_kstride = <fc_idx>OH * OW
+            a.y_rstride = OW
+            a.y_cstride = 1
+            a.apack = (<floating *>apack) + <fc_idx>g * npanel * kred * b.mr
+            a.bias = (biasp + g * npanel * b.mr) if biasp != NULL else NULL
+            a.M = K_g
+    _run_gemm(subs, <fc_idx>N * G, npanel, is_double, nthreads, bufs, sizeof(floating))
+
+
+def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
+                          const floating[::1] bias, floating[:, :, :, ::1] y, int G, int sh, int sw,
+                          int dh, int dw, int ph, int pw, num_threads=None):
+    """conv_transpose2d as a gather, one implicit GEMM per stride phase.
+
+    Note [transposed conv as gather]: output row oy receives x[ih] * w[i]
+    exactly when oy + ph - i*dh == ih*sh.  Rows with one residue ry = oy mod sh
+    are reached only by the taps i with (ry + ph - i*dh) mod sh == 0, and for
+    those ih = t + (ry + ph - i*dh)/sh where oy = ry + t*sh: a stride-1
+    correlation.  So each phase (ry, rx) is a small conv2d-like GEMM with its
+    own taps and tables, and no multiply by an inserted zero is ever done.
+    """
+    cdef int N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef int K_g = w.shape[1], kh = w.shape[2], kw = w.shape[3]
+    cdef int C_g = C // G, K = K_g * G
+    cdef int OH = y.shape[2], OW = y.shape[3]
+    cdef int nthreads = _threads(num_threads)
+    if N == 0:
+        return
+    cdef bint is_double = floating is double
+    cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
+    cdef int npanel = <int>_cdiv(K_g, b.mr)
+    cdef _Buffers bufs = _Buffers()
+    cdef int nphase = sh * sw
+    cdef int ry, rx, i, j, ti, tj, n, g, ph_idx, nth, ntw
+    cdef fc_idx t, Ph, Pw, num, ih
+    # Taps per row phase and per column phase (at most kh, kw each).
+    cdef int *taps_h = <int *>bufs.get(<size_t>sh * kh * sizeof(int))
+    cdef int *ntaps_h = <int *>bufs.get(<size_t>sh * sizeof(int))
+    cdef int *taps_w = <int *>bufs.get(<size_t>sw * kw * sizeof(int))
+    cdef int *ntaps_w = <int *>bufs.get(<size_t>sw * sizeof(int))
+    cdef int32_t **rowtabs = <int32_t **>bufs.get(<size_t>sh * sizeof(int32_t *))
+    cdef int32_t **coltabs = <int32_t **>bufs.get(<size_t>sw * sizeof(int32_t *))
+    for ry in range(sh):
+        nth = 0
+        for i in range(kh):
+            if _pmod(ry + ph - <fc_idx>i * dh, sh) == 0:
+                taps_h[ry * kh + nth] = i
+                nth += 1
+        ntaps_h[ry] = nth
+        Ph = _cdiv(OH - ry, sh) if OH > ry else 0
+        rowtabs[ry] = <int32_t *>bufs.get(<size_t>max(nth * Ph, 1) * sizeof(int32_t))
+        for ti in range(nth):
+            num = ry + ph - <fc_idx>taps_h[ry * kh + ti] * dh   # divisible by sh
+            for t in range(Ph):
+                ih = t + num // sh
+                rowtabs[ry][ti * Ph + t] = <int32_t>(ih if 0 <= ih < H else -1)
+    for rx in range(sw):
+        ntw = 0
+        for j in range(kw):
+            if _pmod(rx + pw - <fc_idx>j * dw, sw) == 0:
+                taps_w[rx * kw + ntw] = j
+                ntw += 1
+        ntaps_w[rx] = ntw
+        Pw = _cdiv(OW - rx, sw) if OW > rx else 0
+        coltabs[rx] = <int32_t *>bufs.get(<size_t>max(ntw * Pw, 1) * sizeof(int32_t))
+        for tj in range(ntw):
+            num = rx + pw - <fc_idx>taps_w[rx * kw + tj] * dw
+            for t in range(Pw):
+                ih = t + num // sw
+                coltabs[rx][tj * Pw + t] = <int32_t>(ih if 0 <= ih < W else -1)
+
+    cdef floating *biasp = _pad_bias(bias, G, K_g, npanel, b.mr, bufs)
+    cdef void **apacks = <void **>bufs.get(<size_t>nphase * sizeof(void *))
+    cdef fc_idx *tapoff = <fc_idx *>bufs.get(<size_t>max(kh * kw, 1) * sizeof(fc_idx))
+    cdef fc_idx kred
+    for ry in range(sh):
+        for rx in range(sw):
+            nth = ntaps_h[ry]
+            ntw = ntaps_w[rx]
+            for ti in range(nth):
+                for tj in range(ntw):
+                    tapoff[ti * ntw + tj] = taps_h[ry * kh + ti] * kw + taps_w[rx * kw + tj]
+            # A[m][(c, tap)] = w[g*C_g + c, m, i, j]
+            apacks[ry * sw + rx] = _pack_weights(
+                &w[0, 0, 0, 0], G, K_g, C_g, nth * ntw, <fc_idx>C_g * K_g * kh * kw,
+                <fc_idx>kh * kw, <fc_idx>K_g * kh * kw, tapoff, b.mr, npanel, nthreads, bufs)
+
+    cdef fc_gemm_args *subs = <fc_gemm_args *>bufs.get(
+        <size_t>N * G * nphase * sizeof(fc_gemm_args))
+    cdef fc_gemm_args *a
+    cdef const floating *xp = &x[0, 0, 0, 0]
+    cdef floating *yp = &y[0, 0, 0, 0]
+    cdef fc_idx nsub = 0
+    for n in range(N):
+        for g in range(G):
+            for ry in range(sh):
+                for rx in range(sw):
+                    Ph = _cdiv(OH - ry, sh) if OH > ry else 0
+                    Pw = _cdiv(OW - rx, sw) if OW > rx else 0
+                    if Ph == 0 or Pw == 0:
+                        continue
+                    nth = ntaps_h[ry]
+                    ntw = ntaps_w[rx]
+                    kred = <fc_idx>C_g * nth * ntw
+                    a = &subs[nsub]
+                    nsub += 1
+                    a.x = xp + (<fc_idx>n * C + <fc_idx>g * C_g) * H * W
+                    a.x_cstride = <fc_idx>H * W
+                    a.x_rstride = W
+                    a.C_g = C_g
+                    a.ntap_h = nth
+                    a.ntap_w = ntw
+                    a.rowtab = rowtabs[ry]
+                    a.coltab = coltabs[rx]
+                    a.P_h = Ph
+                    a.P_w = Pw
+                    a.y = yp + (<fc_idx>n * K + <fc_idx>g * K_g) * OH * OW + ry * OW + rx
+                    a.y_kstride = <fc_idx>OH * OW
+                    a.y_rstride = <fc_idx>sh * OW
+                    a.y_cstride = sw
+                    a.apack = (<floating *>apacks[ry * sw + rx]) + <fc_idx>g * npanel * kred * b.mr
+                    a.bias = (biasp + g * npanel * b.mr) if biasp != NULL else NULL
+                    a.M = K_g
+    _run_gemm(subs, nsub, npanel, is_double, nthreads, bufs, sizeof(floating))
+
+
+def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
+                const floating[::1] bias,
+                  floating[:, :, :, ::1] y, int G, int sh, int sw, int dh, int dw,
+                  int pt, int pb, int pl, int pr, str padding_mode, num_threads=None):
+    """conv2d by direct accumulation over taps; for few channels per group."""
+    cdef int N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef int K = w.shape[0], C_g = w.shape[1], kh = w.shape[2], kw = w.shape[3]
+    cdef int OH = y.shape[2], OW = y.shape[3]
+    cdef int K_g = K // G, mode = PADDING_MODE_CODES[padding_mode]
+    cdef int nthreads = _threads(num_threads)
+    if N == 0 or K == 0:
+        return
+    cdef bint is_double = floating is double
+    cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
+    cdef _Buffers bufs = _Buffers()
+    cdef fc_idx PH = <fc_idx>H + pt + pb, PW = <fc_idx>W + pl + pr, q
+    cdef int32_t *rowmap = <int32_t *>bufs.get(<size_t>PH * sizeof(int32_t))
+    cdef int32_t *colmap = <int32_t *>bufs.get(<size_t>PW * sizeof(int32_t))
+    for q in range(PH):
+        rowmap[q] = <int32_t>fc_map_index(q - pt, H, mode)
+    for q in range(PW):
+        colmap[q] = <int32_t>fc_map_index(q - pl, W, mode)
+    cdef fc_direct_args *subs = <fc_direct_args *>bufs.get(<size_t>N * G * sizeof(fc_direct_args))
+    cdef fc_direct_args *a
+    cdef const floating *xp = &x[0, 0, 0, 0] if C > 0 else NULL
+    cdef floating *yp = &y[0, 0, 0, 0]
+    cdef const floating *bp = &bias[0] if bias is not None else NULL
+    cdef int n, g
+    for n in range(N):
+        for g in range(G):
+            a = &subs[n * G + g]
+            a.x = (xp + (<fc_idx>n * C + <fc_idx>g * C_g) * H * W) if xp != NULL else NULL
+            a.H = H
+            a.W = W
+            a.C_g = C_g
+            a.K_g = K_g
+            a.kh = kh
+            a.kw = kw
+            a.sh = sh
+            a.sw = sw
+            a.dh = dh
+            a.dw = dw
+            a.rowmap = rowmap
+            a.colmap = colmap
+            a.PW = PW
+            a.w = &w[0, 0, 0, 0] + <fc_idx>g * K_g * C_g * kh * kw
+            a.bias = (bp + g * K_g) if bp != NULL else NULL
+            a.y = yp + (<fc_idx>n * K + <fc_idx>g * K_g) * OH * OW
+            a.OH = OH
+            a.OW = OW
+    # Rows per task: scratch near DIRECT_SCRATCH_BYTES, and enough tasks for the threads.
+    cdef fc_idx rows = OH
+    cdef size_t esize = sizeof(floating)
+    while rows > 4 and fc_direct_scratch_bytes(b, &subs[0], rows, esize) > DIRECT_SCRATCH_BYTES:
+        rows = _cdiv(rows, 2)
+    while rows > 4 and <fc_idx>N * G * _cdiv(OH, rows) < TASKS_PER_THREAD * nthreads:
+        rows = _cdiv(rows, 2)
+    cdef fc_idx nrb = _cdiv(OH, rows), ntask = <fc_idx>N * G * nrb, t, s, r0
+    cdef size_t sbytes = fc_direct_scratch_bytes(b, &subs[0], rows, esize)
+    cdef char *scratch = <char *>bufs.get(sbytes * nthreads)
+    with nogil, parallel(num_threads=nthreads):
+        for t in prange(ntask, schedule="dynamic"):
+            s = t // nrb
+            r0 = (t % nrb) * rows
+            if is_double:
+                fc_direct_task_f64(&subs[s], r0, min(r0 + rows, <fc_idx>OH),
+                                   scratch + sbytes * fc_omp_thread_num())
+            else:
+                fc_direct_task_f32(&subs[s], r0, min(r0 + rows, <fc_idx>OH),
+                                   scratch + sbytes * fc_omp_thread_num())

@@ -1,0 +1,154 @@
+"""Array preparation, algorithm choice and backend dispatch.
+
+Decides once per call: which array library (NumPy here; CuPy when the GPU
+backend lands), that all arrays share one float dtype, the C-contiguous
+operands the kernels need, and which algorithm runs.  Backends never validate
+user input.
+"""
+
+import enum
+
+import numpy as np
+
+from ._params import ConvError
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class Algorithm(enum.Enum):
+    """Convolution algorithms of the CPU backend."""
+    GEMM = "gemm"       # implicit GEMM, packed weights, tiled implicit im2col
+    DIRECT = "direct"   # direct accumulation over taps, for few channels per group
+
+
+# Which algorithms each op implements (transposed conv is a gather-GEMM only).
+ALGORITHMS = {
+    "conv2d": (Algorithm.GEMM, Algorithm.DIRECT),
+    "conv_transpose2d": (Algorithm.GEMM,),
+}
+
+# Note [auto thresholds]: the direct kernel reuses nothing across output
+# channels, while the GEMM kernel's micro-tile has MR (6 or 12) channel rows and
+# repacks the input per tile.  With few output channels per group the GEMM
+# wastes most of its tile, so 'auto' takes the direct kernel when a group
+# has fewer than DIRECT_MAX_K_G output channels.  Measured with
+# benchmarks/compare.py on the development machine (AMD EPYC Zen 5, 2 cores,
+# AVX-512): direct wins on depthwise, resnext-g32 (K_g=4) and 1-channel images,
+# GEMM wins from K_g = 16 up.
+THRESHOLDS = {
+    "DIRECT_MAX_K_G": 8,
+}
+
+
+def choose_algorithm(params):
+    """The algorithm 'auto' runs for a checked problem (a ConvParams). Pure."""
+    if params.transposed:
+        return Algorithm.GEMM
+    if params.K_g < THRESHOLDS["DIRECT_MAX_K_G"]:
+        return Algorithm.DIRECT
+    return Algorithm.GEMM
+
+
+def parse_algorithm(algorithm, op):
+    if algorithm == "auto" or algorithm is None:
+        return None
+    try:
+        alg = Algorithm(algorithm) if not isinstance(algorithm, Algorithm) else algorithm
+    except ValueError:
+        raise ConvError(
+            f"algorithm must be 'auto' or one of {[a.value for a in Algorithm]}, but got "
+            f"algorithm={algorithm!r}") from None
+    if alg not in ALGORITHMS[op]:
+        raise NotImplementedError(
+            f"{op} does not implement algorithm={alg.value!r}; it supports "
+            f"{[a.value for a in ALGORITHMS[op]]}")
+    return alg
+
+
+def _as_array(a, name, op):
+    if isinstance(a, np.ndarray):
+        return a
+    raise TypeError(
+        f"{op}(): argument '{name}' must be a numpy.ndarray, not {type(a).__name__}")
+
+
+def _check_float(a, name, op):
+    if a.dtype not in _FLOAT_DTYPES:
+        raise TypeError(
+            f"{op}(): expected '{name}' to be a float32 or float64 array, but got dtype "
+            f"{a.dtype}")
+
+
+def prepare_arrays(op, input, weight, bias):
+    """Check array types and dtypes; returns (input, weight, bias) as ndarrays."""
+    input = _as_array(input, "input", op)
+    weight = _as_array(weight, "weight", op)
+    _check_float(input, "input", op)
+    _check_float(weight, "weight", op)
+    if bias is not None:
+        bias = _as_array(bias, "bias", op)
+        _check_float(bias, "bias", op)
+    if weight.dtype != input.dtype:
+        raise ConvError(
+            f"Input type ({input.dtype}) and weight type ({weight.dtype}) should be the same")
+    if bias is not None and bias.dtype != input.dtype:
+        raise ConvError(
+            f"Input type ({input.dtype}) and bias type ({bias.dtype}) should be the same")
+    return input, weight, bias
+
+
+def check_num_threads(num_threads):
+    if num_threads is None:
+        return None
+    if isinstance(num_threads, bool):
+        raise TypeError("num_threads must be None or a positive int, but got bool")
+    try:
+        n = int(num_threads) if isinstance(num_threads, (int, np.integer)) else None
+    except (TypeError, ValueError):
+        n = None
+    if n is None:
+        raise TypeError(
+            f"num_threads must be None or a positive int, but got "
+            f"{type(num_threads).__name__}")
+    if n <= 0:
+        raise ConvError(f"num_threads must be a positive int, but got {n}")
+    return n
+
+
+def prepare_out(out, shape, dtype, inputs):
+    """A fresh output, or the caller's `out` once checked."""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, not {type(out).__name__}")
+    if out.shape != tuple(shape):
+        raise ConvError(
+            f"Given out of shape {list(out.shape)}, expected shape {list(shape)}")
+    if out.dtype != dtype:
+        raise ConvError(f"Given out of dtype {out.dtype}, expected dtype {dtype}")
+    if not out.flags.c_contiguous:
+        raise ConvError("out must be a C-contiguous array")
+    if not out.flags.writeable:
+        raise ConvError("out must be writeable")
+    for a in inputs:
+        if a is not None and np.shares_memory(out, a, max_work=None):
+            raise ConvError("out must not overlap an input array")
+    return out
+
+
+def run(params, algorithm, x, w, b, y, num_threads):
+    """Run a checked, 4-D problem on the CPU backend. y is filled in place."""
+    from . import _cpu
+    x = np.ascontiguousarray(x)
+    w = np.ascontiguousarray(w)
+    b = None if b is None else np.ascontiguousarray(b)
+    p = params
+    if p.transposed:
+        _cpu.conv_transpose2d_gemm(x, w, b, y, p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl,
+                                   num_threads)
+    elif algorithm is Algorithm.DIRECT:
+        _cpu.conv2d_direct(x, w, b, y, p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pb, p.pl, p.pr,
+                           p.padding_mode, num_threads)
+    else:
+        _cpu.conv2d_gemm(x, w, b, y, p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl,
+                         p.padding_mode, num_threads)

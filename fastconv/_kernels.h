@@ -1,0 +1,272 @@
+/* fastconv CPU kernels: shared declarations and run-time ISA dispatch.
+ *
+ * Legend: N, C, H, W input; K output channels; G groups; C_g = C/G; K_g = K/G;
+ * kh, kw kernel; OH, OW output; sh, sw stride; dh, dw dilation;
+ * pt, pb, pl, pr padding (top, bottom, left, right).
+ *
+ * Two task kernels, each instantiated for float/double and for three ISA
+ * levels (AVX-512, AVX2+FMA, baseline x86-64 / portable) from one source,
+ * _kernels_impl.h, compiled under `#pragma GCC target` so the default build
+ * has no -march flag and the best level is chosen at run time:
+ *
+ *   gemm   -- implicit GEMM: out[m, p] = bias[m] + sum_r A[m, r] * B[r, p]
+ *             with m an output channel of the group, p an output pixel and
+ *             r = (c, tap).  A is the weight packed into MR-row panels; B is
+ *             gathered ("implicit im2col") tile by tile into per-thread scratch
+ *             through row/column index tables, so padding modes, stride,
+ *             dilation and the stride phases of the transposed conv are all
+ *             just different tables (Note [index tables]).
+ *   direct -- for few channels per group (depthwise, image filters): copy the
+ *             padded input rows a block of output rows needs into scratch
+ *             (split by column phase, so strided loads become contiguous),
+ *             then accumulate vectors of output pixels over the taps.
+ *
+ * Note [summation order]: both kernels compute every output element as
+ *   bias + w[0]*x[0] + w[1]*x[1] + ...   in (c, i, j) order, one term at a time,
+ * each term a fused multiply-add where the ISA has FMA.  Work is split between
+ * threads only along output elements, so results are bitwise identical for any
+ * thread count and any tiling.
+ *
+ * Note [index tables]: rowtab[t*P_h + y] is the input row read by tap-row t
+ * for output-grid row y, or -1 for a zero (padding / no contribution);
+ * coltab likewise for columns.  For conv2d tap-row t = i and input row =
+ * map(y*sh - pt + i*dh) where map applies the padding mode.  For the transposed
+ * conv (a gather, the adjoint of conv2d) each stride phase (ry, rx) is one
+ * sub-problem with its own taps and tables; see fastconv/_cpu.pyx.
+ */
+#ifndef FASTCONV_KERNELS_H
+#define FASTCONV_KERNELS_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef int64_t fc_idx;
+
+enum { FC_PAD_ZEROS = 0, FC_PAD_REFLECT = 1, FC_PAD_REPLICATE = 2, FC_PAD_CIRCULAR = 3 };
+enum { FC_ISA_GENERIC = 0, FC_ISA_AVX2 = 1, FC_ISA_AVX512 = 2 };
+
+/* Padded coordinate q in [-(before), n + after) -> source index or -1. */
+static inline fc_idx fc_map_index(fc_idx q, fc_idx n, int mode)
+{
+    if (q >= 0 && q < n) return q;
+    switch (mode) {
+    case FC_PAD_REFLECT:    /* edge not repeated; |pad| < n checked in _params */
+        return q < 0 ? -q : 2 * (n - 1) - q;
+    case FC_PAD_REPLICATE:
+        return q < 0 ? 0 : n - 1;
+    case FC_PAD_CIRCULAR:   /* |pad| <= n checked in _params */
+        return q < 0 ? q + n : q - n;
+    default:
+        return -1;
+    }
+}
+
+/* One implicit-GEMM sub-problem: a (n, group, phase) slice. */
+typedef struct {
+    const void *x;          /* input, channel 0 of the group */
+    fc_idx x_cstride;       /* H*W */
+    fc_idx x_rstride;       /* W */
+    int C_g;                /* channels reduced over */
+    int ntap_h, ntap_w;     /* taps per channel = ntap_h*ntap_w */
+    const int32_t *rowtab;  /* [ntap_h][P_h] */
+    const int32_t *coltab;  /* [ntap_w][P_w] */
+    fc_idx P_h, P_w;        /* output grid of this sub-problem */
+    void *y;                /* output, channel 0 of the group, grid origin */
+    fc_idx y_kstride;       /* OH*OW */
+    fc_idx y_rstride;       /* between grid rows */
+    fc_idx y_cstride;       /* between grid columns (1 for conv2d) */
+    const void *apack;      /* [npanel][Kred][MR], rows past M are zero */
+    const void *bias;       /* [npanel*MR] (zero padded) or NULL */
+    int M;                  /* output channels of the group (K_g) */
+} fc_gemm_args;
+
+/* One direct-convolution (n, group) slice; tasks split it by output rows. */
+typedef struct {
+    const void *x;          /* input, channel 0 of the group */
+    fc_idx H, W;
+    int C_g, K_g, kh, kw, sh, sw, dh, dw;
+    const int32_t *rowmap;  /* [H + pt + pb] padded row -> source row or -1 */
+    const int32_t *colmap;  /* [W + pl + pr] padded col -> source col or -1 */
+    fc_idx PW;              /* W + pl + pr */
+    const void *w;          /* [K_g][C_g][kh][kw] */
+    const void *bias;       /* [K_g] or NULL */
+    void *y;                /* output, channel 0 of the group */
+    fc_idx OH, OW;
+} fc_direct_args;
+
+typedef struct {
+    int mr, nr, kc;         /* GEMM micro-tile and reduction block */
+    int vlen;               /* lanes of the direct kernel's vectors */
+} fc_blocking;
+
+#define FC_KC 256
+#define FC_ALIGN 64
+
+/* Instantiate the kernels: ISA x dtype. */
+#define FC_ISA_NAME generic
+#define FC_VBYTES 16
+#define FC_MR 6
+#define FC_T float
+#define FC_SUF f32
+#include "_kernels_impl.h"
+#define FC_T double
+#define FC_SUF f64
+#include "_kernels_impl.h"
+#undef FC_ISA_NAME
+#undef FC_VBYTES
+#undef FC_MR
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define FC_HAVE_X86 1
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#define FC_ISA_NAME avx2
+#define FC_VBYTES 32
+#define FC_MR 6
+#define FC_T float
+#define FC_SUF f32
+#include "_kernels_impl.h"
+#define FC_T double
+#define FC_SUF f64
+#include "_kernels_impl.h"
+#undef FC_ISA_NAME
+#undef FC_VBYTES
+#undef FC_MR
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512dq,avx2,fma")
+#define FC_ISA_NAME avx512
+#define FC_VBYTES 64
+#define FC_MR 12
+#define FC_T float
+#define FC_SUF f32
+#include "_kernels_impl.h"
+#define FC_T double
+#define FC_SUF f64
+#include "_kernels_impl.h"
+#undef FC_ISA_NAME
+#undef FC_VBYTES
+#undef FC_MR
+#pragma GCC pop_options
+#else
+#define FC_HAVE_X86 0
+#endif
+
+/* ---- run-time dispatch ------------------------------------------------- */
+
+typedef void (*fc_gemm_fn)(const fc_gemm_args *, fc_idx, fc_idx, int, int, void *);
+typedef void (*fc_direct_fn)(const fc_direct_args *, fc_idx, fc_idx, void *);
+
+static int fc_isa = -1;
+
+static int fc_isa_supported(int isa)
+{
+    if (isa == FC_ISA_GENERIC) return 1;
+#if FC_HAVE_X86
+    __builtin_cpu_init();
+    if (isa == FC_ISA_AVX2)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (isa == FC_ISA_AVX512)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
+            && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx2")
+            && __builtin_cpu_supports("fma");
+#endif
+    return 0;
+}
+
+static int fc_best_isa(void)
+{
+    if (fc_isa_supported(FC_ISA_AVX512)) return FC_ISA_AVX512;
+    if (fc_isa_supported(FC_ISA_AVX2)) return FC_ISA_AVX2;
+    return FC_ISA_GENERIC;
+}
+
+/* Returns the ISA in force; `isa` < 0 picks the best one.  -1 if unsupported. */
+static int fc_set_isa(int isa)
+{
+    if (isa < 0) isa = fc_best_isa();
+    if (!fc_isa_supported(isa)) return -1;
+    fc_isa = isa;
+    return isa;
+}
+
+static inline int fc_get_isa(void)
+{
+    if (fc_isa < 0) fc_set_isa(-1);
+    return fc_isa;
+}
+
+static fc_blocking fc_get_blocking(int isa, int is_double)
+{
+    fc_blocking b;
+    int vbytes = isa == FC_ISA_AVX512 ? 64 : isa == FC_ISA_AVX2 ? 32 : 16;
+    b.vlen = vbytes / (is_double ? 8 : 4);
+    b.nr = 2 * b.vlen;
+    b.mr = isa == FC_ISA_AVX512 ? 12 : 6;
+    b.kc = FC_KC;
+    return b;
+}
+
+#if FC_HAVE_X86
+#define FC_DISPATCH(kind, suf, ...)                                            \
+    switch (fc_get_isa()) {                                                    \
+    case FC_ISA_AVX512: fc_##kind##_##suf##_avx512(__VA_ARGS__); break;        \
+    case FC_ISA_AVX2: fc_##kind##_##suf##_avx2(__VA_ARGS__); break;            \
+    default: fc_##kind##_##suf##_generic(__VA_ARGS__); break;                  \
+    }
+#else
+#define FC_DISPATCH(kind, suf, ...) fc_##kind##_##suf##_generic(__VA_ARGS__);
+#endif
+
+static void fc_gemm_task_f32(const fc_gemm_args *a, fc_idx p0, fc_idx p1, int m0, int m1,
+                             void *scratch)
+{ FC_DISPATCH(gemm_task, f32, a, p0, p1, m0, m1, scratch) }
+static void fc_gemm_task_f64(const fc_gemm_args *a, fc_idx p0, fc_idx p1, int m0, int m1,
+                             void *scratch)
+{ FC_DISPATCH(gemm_task, f64, a, p0, p1, m0, m1, scratch) }
+static void fc_direct_task_f32(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
+{ FC_DISPATCH(direct_task, f32, a, r0, r1, scratch) }
+static void fc_direct_task_f64(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
+{ FC_DISPATCH(direct_task, f64, a, r0, r1, scratch) }
+
+/* Scratch (bytes) a gemm task needs for pixel blocks of `nb` pixels. */
+static size_t fc_gemm_scratch_bytes(fc_blocking b, fc_idx nb, size_t esize)
+{
+    fc_idx nbr = (nb + b.nr - 1) / b.nr * b.nr;
+    return (size_t)(b.kc * nbr + 2 * b.mr * b.nr) * esize + 2 * FC_ALIGN;
+}
+
+/* Scratch (bytes) a direct task needs for `rows` output rows. */
+static size_t fc_direct_scratch_bytes(fc_blocking b, const fc_direct_args *a, fc_idx rows,
+                                      size_t esize)
+{
+    fc_idx in_rows = (rows - 1) * a->sh + (fc_idx)(a->kh - 1) * a->dh + 1;
+    fc_idx qw = (a->PW + a->sw - 1) / a->sw + b.vlen;   /* vector slack per phase */
+    return (size_t)(a->C_g * in_rows * a->sw * qw + 4 * b.vlen) * esize + 2 * FC_ALIGN;
+}
+
+/* Pack A: apack[panel][r][mr] = src(m = panel*mr + row, r) or 0 past M, where
+ * r = c*ntaps + t and src = base[m*m_stride + c*c_stride + tapoff[t]]. */
+#define FC_PACK_A(T, suf)                                                      \
+static void fc_pack_a_##suf(const T *base, int M, int C_g, int ntaps,          \
+                            fc_idx m_stride, fc_idx c_stride,                  \
+                            const fc_idx *tapoff, int mr, int panel, T *dst)   \
+{                                                                              \
+    fc_idx kred = (fc_idx)C_g * ntaps;                                         \
+    T *d = dst + (fc_idx)panel * kred * mr;                                    \
+    for (int c = 0; c < C_g; c++)                                              \
+        for (int t = 0; t < ntaps; t++) {                                      \
+            for (int q = 0; q < mr; q++) {                                     \
+                int m = panel * mr + q;                                        \
+                d[q] = m < M ? base[m * m_stride + c * c_stride + tapoff[t]]   \
+                             : (T)0;                                           \
+            }                                                                  \
+            d += mr;                                                           \
+        }                                                                      \
+}
+FC_PACK_A(float, f32)
+FC_PACK_A(double, f64)
+
+#endif /* FASTCONV_KERNELS_H */

@@ -1,0 +1,247 @@
+/* Kernel bodies, included by _kernels.h once per (ISA, dtype) with
+ *   FC_ISA_NAME (generic | avx2 | avx512), FC_VBYTES (vector bytes),
+ *   FC_MR (micro-tile rows), FC_T (float | double), FC_SUF (f32 | f64).
+ * Written with GCC vector extensions, so one source serves every ISA; the
+ * enclosing `#pragma GCC target` picks the instructions.  See the legend and
+ * the notes in _kernels.h.  No include guard on purpose.
+ */
+
+#define FC_CAT_(a, b, c, d) a##_##b##_##c##_##d
+#define FC_CAT(a, b, c, d) FC_CAT_(a, b, c, d)
+#define FC_FN(kind) FC_CAT(fc, kind, FC_SUF, FC_ISA_NAME)
+
+#define VT FC_CAT(fcv, t, FC_SUF, FC_ISA_NAME)
+#define VTU FC_CAT(fcv, u, FC_SUF, FC_ISA_NAME)
+typedef FC_T VT __attribute__((vector_size(FC_VBYTES), __may_alias__));
+typedef FC_T VTU __attribute__((vector_size(FC_VBYTES), aligned(sizeof(FC_T)), __may_alias__));
+
+#define VLEN ((int)(FC_VBYTES / sizeof(FC_T)))
+#define NR (2 * VLEN)
+
+/* C[MR x NR] (row stride ldc) = (init ? broadcast(init) : C) + A_panel * B_chunk. */
+/* noinline: one body for in-place and staged tiles, so both round alike. */
+__attribute__((noinline)) static void FC_FN(ukernel)(fc_idx kc, const FC_T *restrict a, const FC_T *restrict b,
+                                  FC_T *restrict c, fc_idx ldc, const FC_T *restrict init)
+{
+    VT acc0[FC_MR], acc1[FC_MR];
+    if (init) {
+#pragma GCC unroll 16
+        for (int m = 0; m < FC_MR; m++) {
+            acc0[m] = (VT){0} + init[m];
+            acc1[m] = acc0[m];
+        }
+    } else {
+#pragma GCC unroll 16
+        for (int m = 0; m < FC_MR; m++) {
+            acc0[m] = *(const VTU *)(c + m * ldc);
+            acc1[m] = *(const VTU *)(c + m * ldc + VLEN);
+        }
+    }
+    for (fc_idx k = 0; k < kc; k++) {
+        VT b0 = *(const VT *)(b + k * NR);
+        VT b1 = *(const VT *)(b + k * NR + VLEN);
+#pragma GCC unroll 16
+        for (int m = 0; m < FC_MR; m++) {
+            VT av = (VT){0} + a[k * FC_MR + m];
+            acc0[m] += av * b0;
+            acc1[m] += av * b1;
+        }
+    }
+#pragma GCC unroll 16
+    for (int m = 0; m < FC_MR; m++) {
+        *(VTU *)(c + m * ldc) = acc0[m];
+        *(VTU *)(c + m * ldc + VLEN) = acc1[m];
+    }
+}
+
+/* Gather B rows [r0, r0+kc) for pixels [p0, p0+np) into bp[chunk][k][NR]. */
+static void FC_FN(pack_b)(const fc_gemm_args *g, fc_idx r0, fc_idx kc, fc_idx p0, fc_idx np,
+                          FC_T *restrict bp)
+{
+    const FC_T *x = (const FC_T *)g->x;
+    const fc_idx ntaps = (fc_idx)g->ntap_h * g->ntap_w;
+    const fc_idx nchunk = (np + NR - 1) / NR;
+    for (fc_idx r = 0; r < kc; r++) {
+        const fc_idx rr = r0 + r, c = rr / ntaps, t = rr % ntaps;
+        const FC_T *xc = x + c * g->x_cstride;
+        const int32_t *rt = g->rowtab + (t / g->ntap_w) * g->P_h;
+        const int32_t *ct = g->coltab + (t % g->ntap_w) * g->P_w;
+        FC_T *d = bp + r * NR;
+        fc_idx py = p0 / g->P_w, px = p0 % g->P_w;
+        fc_idx lane = 0, done = 0;
+        while (done < np) {
+            fc_idx run = g->P_w - px;          /* pixels left on this grid row */
+            if (run > np - done) run = np - done;
+            const int32_t srow = rt[py];
+            if (srow < 0) {
+                for (fc_idx q = 0; q < run; q++) {
+                    d[lane] = (FC_T)0;
+                    if (++lane == NR) { lane = 0; d += kc * NR; }
+                }
+            } else {
+                const FC_T *src = xc + (fc_idx)srow * g->x_rstride;
+                for (fc_idx q = 0; q < run; q++) {
+                    const int32_t col = ct[px + q];
+                    d[lane] = col >= 0 ? src[col] : (FC_T)0;
+                    if (++lane == NR) { lane = 0; d += kc * NR; }
+                }
+            }
+            done += run;
+            px = 0;
+            py++;
+        }
+        if (lane) for (; lane < NR; lane++) d[lane] = (FC_T)0;
+    }
+    (void)nchunk;
+}
+
+static void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0, int m1,
+                             void *scratch)
+{
+    const fc_idx kred = (fc_idx)g->C_g * g->ntap_h * g->ntap_w;
+    const fc_idx np = p1 - p0, nchunk = (np + NR - 1) / NR;
+    const FC_T *apack = (const FC_T *)g->apack, *bias = (const FC_T *)g->bias;
+    FC_T *y = (FC_T *)g->y;
+    FC_T *bp = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
+    FC_T *tile = bp + FC_KC * nchunk * NR;
+    FC_T zeros[FC_MR];
+    for (int m = 0; m < FC_MR; m++) zeros[m] = (FC_T)0;
+    /* The output grid is row-major contiguous (conv2d): tiles can be written in place. */
+    const int contiguous = g->y_cstride == 1 && g->y_rstride == g->P_w;
+
+    if (kred == 0) {   /* nothing to reduce (C_g == 0 or a phase with no taps) */
+        for (int panel = m0; panel < m1; panel++)
+            for (int q = 0; q < FC_MR && panel * FC_MR + q < g->M; q++) {
+                const fc_idx m = (fc_idx)panel * FC_MR + q;
+                const FC_T v = bias ? bias[m] : (FC_T)0;
+                for (fc_idx p = p0; p < p1; p++)
+                    y[m * g->y_kstride + (p / g->P_w) * g->y_rstride
+                      + (p % g->P_w) * g->y_cstride] = v;
+            }
+        return;
+    }
+    for (fc_idx k0 = 0; k0 < kred; k0 += FC_KC) {
+        const fc_idx kc = kred - k0 < FC_KC ? kred - k0 : FC_KC;
+        FC_FN(pack_b)(g, k0, kc, p0, np, bp);
+        for (int panel = m0; panel < m1; panel++) {
+            const FC_T *ap = apack + (fc_idx)panel * kred * FC_MR + k0 * FC_MR;
+            const FC_T *init = k0 ? NULL : bias ? bias + (fc_idx)panel * FC_MR : zeros;
+            const int mrows = g->M - panel * FC_MR < FC_MR ? g->M - panel * FC_MR : FC_MR;
+            FC_T *yp = y + (fc_idx)panel * FC_MR * g->y_kstride;
+            for (fc_idx ch = 0; ch < nchunk; ch++) {
+                const fc_idx pc = p0 + ch * NR;
+                const int ncol = p1 - pc < NR ? (int)(p1 - pc) : NR;
+                const FC_T *bc = bp + ch * kc * NR;
+                if (contiguous && mrows == FC_MR && ncol == NR) {
+                    FC_FN(ukernel)(kc, ap, bc, yp + pc, g->y_kstride, init);
+                    continue;
+                }
+                /* Partial or scattered tile: go through `tile`. */
+                if (!init)
+                    for (int q = 0; q < mrows; q++)
+                        for (int l = 0; l < ncol; l++) {
+                            const fc_idx p = pc + l;
+                            tile[q * NR + l] = yp[q * g->y_kstride
+                                + (p / g->P_w) * g->y_rstride + (p % g->P_w) * g->y_cstride];
+                        }
+                FC_FN(ukernel)(kc, ap, bc, tile, NR, init);
+                for (int q = 0; q < mrows; q++)
+                    for (int l = 0; l < ncol; l++) {
+                        const fc_idx p = pc + l;
+                        yp[q * g->y_kstride + (p / g->P_w) * g->y_rstride
+                           + (p % g->P_w) * g->y_cstride] = tile[q * NR + l];
+                    }
+            }
+        }
+    }
+}
+
+#define FC_RB 4   /* output rows per register block of the direct kernel */
+
+static void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
+{
+    const FC_T *x = (const FC_T *)a->x, *w = (const FC_T *)a->w;
+    const FC_T *bias = (const FC_T *)a->bias;
+    FC_T *y = (FC_T *)a->y;
+    const int sh = a->sh, sw = a->sw, dh = a->dh, dw = a->dw, kh = a->kh, kw = a->kw;
+    const fc_idx rows = r1 - r0;
+    const fc_idx in_rows = (rows - 1) * sh + (fc_idx)(kh - 1) * dh + 1;
+    const fc_idx qw = (a->PW + sw - 1) / sw + VLEN;
+    FC_T *s = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
+    FC_T *tmp = s + (fc_idx)a->C_g * in_rows * sw * qw;
+
+    /* Padded input rows r0*sh ... into s[c][ir][phase][qw], column x at
+     * phase x % sw, index x / sw, so the loads below are contiguous. */
+    for (int c = 0; c < a->C_g; c++)
+        for (fc_idx ir = 0; ir < in_rows; ir++) {
+            FC_T *row = s + ((fc_idx)c * in_rows + ir) * sw * qw;
+            const int32_t srow = a->rowmap[r0 * sh + ir];
+            if (srow < 0) {
+                for (fc_idx xq = 0; xq < a->PW; xq++) row[(xq % sw) * qw + xq / sw] = (FC_T)0;
+            } else {
+                const FC_T *src = x + ((fc_idx)c * a->H + srow) * a->W;
+                for (fc_idx xq = 0; xq < a->PW; xq++) {
+                    const int32_t col = a->colmap[xq];
+                    row[(xq % sw) * qw + xq / sw] = col >= 0 ? src[col] : (FC_T)0;
+                }
+            }
+            for (int ph = 0; ph < sw; ph++) {
+                fc_idx first = (a->PW - ph + sw - 1) / sw;   /* entries of phase ph */
+                for (fc_idx q = first; q < qw; q++) row[ph * qw + q] = (FC_T)0;
+            }
+        }
+
+    const fc_idx ksz = (fc_idx)kh * kw;
+    for (int k = 0; k < a->K_g; k++) {
+        const FC_T b = bias ? bias[k] : (FC_T)0;
+        const FC_T *wk = w + (fc_idx)k * a->C_g * ksz;
+        FC_T *yk = y + (fc_idx)k * a->OH * a->OW;
+        for (fc_idx oh = r0; oh < r1; oh += FC_RB) {
+            /* Rows past r1 repeat the last row (computed, never stored). */
+            fc_idx rofs[FC_RB];
+            for (int rb = 0; rb < FC_RB; rb++) {
+                fc_idx r = oh + rb < r1 ? oh + rb : r1 - 1;
+                rofs[rb] = (r - r0) * sh;
+            }
+            for (fc_idx ow = 0; ow < a->OW; ow += VLEN) {
+                VT acc[FC_RB];
+                for (int rb = 0; rb < FC_RB; rb++) acc[rb] = (VT){0} + b;
+                for (int c = 0; c < a->C_g; c++) {
+                    const FC_T *sc = s + (fc_idx)c * in_rows * sw * qw;
+                    const FC_T *wc = wk + c * ksz;
+                    for (int i = 0; i < kh; i++)
+                        for (int j = 0; j < kw; j++) {
+                            const VT wv = (VT){0} + wc[i * kw + j];
+                            const fc_idx col = ((fc_idx)(j * dw) % sw) * qw + (j * dw) / sw + ow;
+#pragma GCC unroll 4
+                            for (int rb = 0; rb < FC_RB; rb++) {
+                                const FC_T *p = sc + (rofs[rb] + (fc_idx)i * dh) * sw * qw + col;
+                                acc[rb] += wv * *(const VTU *)p;
+                            }
+                        }
+                }
+                const fc_idx nrow = r1 - oh < FC_RB ? r1 - oh : FC_RB;
+                for (fc_idx rb = 0; rb < nrow; rb++) {
+                    FC_T *yr = yk + (oh + rb) * a->OW + ow;
+                    if (ow + VLEN <= a->OW) {
+                        *(VTU *)yr = acc[rb];
+                    } else {
+                        *(VTU *)tmp = acc[rb];
+                        for (fc_idx l = 0; l < a->OW - ow; l++) yr[l] = tmp[l];
+                    }
+                }
+            }
+        }
+    }
+}
+
+#undef FC_RB
+#undef VT
+#undef VTU
+#undef VLEN
+#undef NR
+#undef FC_FN
+#undef FC_CAT
+#undef FC_CAT_
+#undef FC_T
+#undef FC_SUF

@@ -1,0 +1,14 @@
+/* OpenMP shim: the same names with or without OpenMP (FASTCONV_NO_OPENMP=1). */
+#ifndef FASTCONV_OMP_SHIM_H
+#define FASTCONV_OMP_SHIM_H
+#ifdef _OPENMP
+#include <omp.h>
+static inline int fc_omp_enabled(void) { return 1; }
+static inline int fc_omp_max_threads(void) { return omp_get_max_threads(); }
+static inline int fc_omp_thread_num(void) { return omp_get_thread_num(); }
+#else
+static inline int fc_omp_enabled(void) { return 0; }
+static inline int fc_omp_max_threads(void) { return 1; }
+static inline int fc_omp_thread_num(void) { return 0; }
+#endif
+#endif

@@ -1,0 +1,95 @@
+"""Build the fastconv CPU extension (Cython + OpenMP).
+
+Environment:
+  FASTCONV_NO_OPENMP=1   build without OpenMP (serial) when the compiler has none.
+  FASTCONV_SANITIZE=address,undefined   add -fsanitize=... (debug builds for CI).
+No -march flag: SIMD code paths are compiled with per-function target
+attributes and chosen at run time (fastconv/_kernels.h).
+"""
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+OPENMP_TEST = r"""
+#include <omp.h>
+#include <stdio.h>
+int main(void) {
+    int n = 0;
+    #pragma omp parallel reduction(+:n)
+    n += 1;
+    printf("%d %d\n", n, omp_get_max_threads());
+    return n >= 1 ? 0 : 1;
+}
+"""
+
+
+def _truthy(name):
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def compiler_has_openmp(cc, flag):
+    """Compile, link and run a tiny OpenMP program (as scikit-learn does)."""
+    tmp = tempfile.mkdtemp()
+    try:
+        src = os.path.join(tmp, "omp.c")
+        exe = os.path.join(tmp, "omp")
+        with open(src, "w") as f:
+            f.write(OPENMP_TEST)
+        r = subprocess.run(cc + [flag, src, "-o", exe], capture_output=True)
+        if r.returncode != 0:
+            return False
+        return subprocess.run([exe], capture_output=True).returncode == 0
+    except OSError:
+        return False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class BuildExt(build_ext):
+    def build_extensions(self):
+        cc = list(self.compiler.compiler_so[:1]) if hasattr(self.compiler, "compiler_so") \
+            else [sysconfig.get_config_var("CC") or "cc"]
+        compile_args = ["-O3", "-ffp-contract=fast", "-fno-math-errno"]
+        link_args = []
+        if _truthy("FASTCONV_NO_OPENMP"):
+            openmp = False
+        elif compiler_has_openmp(cc, "-fopenmp"):
+            openmp = True
+        else:
+            sys.exit(
+                "fastconv: the C compiler ({}) cannot build OpenMP code with -fopenmp.\n"
+                "Install an OpenMP-capable compiler (gcc, or clang with libomp), or set\n"
+                "FASTCONV_NO_OPENMP=1 to build a serial (single-threaded) fastconv."
+                .format(" ".join(cc)))
+        if openmp:
+            compile_args.append("-fopenmp")
+            link_args.append("-fopenmp")
+        sanitize = os.environ.get("FASTCONV_SANITIZE", "").strip()
+        if sanitize:
+            compile_args += ["-fsanitize=" + sanitize, "-fno-omit-frame-pointer", "-g",
+                             "-fno-sanitize-recover=all"]
+            link_args += ["-fsanitize=" + sanitize]
+        flags = " ".join(compile_args)
+        for ext in self.extensions:
+            ext.extra_compile_args = compile_args
+            ext.extra_link_args = link_args
+            ext.define_macros = [("FC_BUILD_FLAGS", '"{}"'.format(flags)),
+                                 ("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+        super().build_extensions()
+
+
+def extensions():
+    from Cython.Build import cythonize
+    ext = Extension("fastconv._cpu", ["fastconv/_cpu.pyx"],
+                    depends=["fastconv/_kernels.h", "fastconv/_kernels_impl.h",
+                             "fastconv/_omp_shim.h"])
+    return cythonize([ext], compiler_directives={"language_level": "3"})
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt})
