@@ -43,6 +43,9 @@ cdef extern from "_kernels.h" nogil:
         int C_g, ntap_h, ntap_w
         const int32_t *rowtab
         const int32_t *coltab
+        const int32_t *col_lo
+        const int32_t *col_hi
+        int col_step
         fc_idx P_h, P_w
         void *y
         fc_idx y_kstride, y_rstride, y_cstride
@@ -149,6 +152,32 @@ cdef int _threads(object num_threads):
     if num_threads is None:
         return fc_omp_max_threads()
     return max(1, <int>num_threads)
+
+
+cdef void _linear_runs(const int32_t *coltab, int ntw, fc_idx Pw, int step, int32_t *lo,
+                       int32_t *hi) noexcept:
+    """Per tap column, the longest run where coltab is valid and advances by `step`."""
+    cdef int tj
+    cdef fc_idx q, start, best_lo, best_hi
+    cdef const int32_t *ct
+    for tj in range(ntw):
+        ct = coltab + tj * Pw
+        best_lo = 0
+        best_hi = 0
+        q = 0
+        while q < Pw:
+            if ct[q] < 0:
+                q += 1
+                continue
+            start = q
+            q += 1
+            while q < Pw and ct[q] == ct[q - 1] + step:
+                q += 1
+            if q - start > best_hi - best_lo:
+                best_lo = start
+                best_hi = q
+        lo[tj] = <int32_t>best_lo
+        hi[tj] = <int32_t>best_hi
 
 
 cdef class _Buffers:
@@ -287,6 +316,9 @@ def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
     for j in range(kw):
         for t in range(OW):
             coltab[j * OW + t] = <int32_t>fc_map_index(t * sw - pl + j * dw, W, mode)
+    cdef int32_t *col_lo = <int32_t *>bufs.get(<size_t>kw * sizeof(int32_t))
+    cdef int32_t *col_hi = <int32_t *>bufs.get(<size_t>kw * sizeof(int32_t))
+    _linear_runs(coltab, kw, OW, sw, col_lo, col_hi)
     cdef fc_idx *tapoff = <fc_idx *>bufs.get(<size_t>kh * kw * sizeof(fc_idx))
     for t in range(kh * kw):
         tapoff[t] = t
@@ -309,6 +341,9 @@ def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
             a.ntap_w = kw
             a.rowtab = rowtab
             a.coltab = coltab
+            a.col_lo = col_lo
+            a.col_hi = col_hi
+            a.col_step = sw
             a.P_h = OH
             a.P_w = OW
             a.y = yp + (<fc_idx>n * K + <fc_idx>g * K_g) * OH * OW
@@ -354,6 +389,8 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
     cdef int *ntaps_w = <int *>bufs.get(<size_t>sw * sizeof(int))
     cdef int32_t **rowtabs = <int32_t **>bufs.get(<size_t>sh * sizeof(int32_t *))
     cdef int32_t **coltabs = <int32_t **>bufs.get(<size_t>sw * sizeof(int32_t *))
+    cdef int32_t *col_lo = <int32_t *>bufs.get(<size_t>sw * kw * sizeof(int32_t))
+    cdef int32_t *col_hi = <int32_t *>bufs.get(<size_t>sw * kw * sizeof(int32_t))
     for ry in range(sh):
         nth = 0
         for i in range(kh):
@@ -382,6 +419,7 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
             for t in range(Pw):
                 ih = t + num // sw
                 coltabs[rx][tj * Pw + t] = <int32_t>(ih if 0 <= ih < W else -1)
+        _linear_runs(coltabs[rx], ntw, Pw, 1, col_lo + rx * kw, col_hi + rx * kw)
 
     cdef floating *biasp = _pad_bias(bias, G, K_g, npanel, b.mr, bufs)
     cdef void **apacks = <void **>bufs.get(<size_t>nphase * sizeof(void *))
@@ -426,6 +464,9 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
                     a.ntap_w = ntw
                     a.rowtab = rowtabs[ry]
                     a.coltab = coltabs[rx]
+                    a.col_lo = col_lo + rx * kw
+                    a.col_hi = col_hi + rx * kw
+                    a.col_step = 1
                     a.P_h = Ph
                     a.P_w = Pw
                     a.y = yp + (<fc_idx>n * K + <fc_idx>g * K_g) * OH * OW + ry * OW + rx

@@ -71,6 +71,9 @@ typedef struct {
     int ntap_h, ntap_w;     /* taps per channel = ntap_h*ntap_w */
     const int32_t *rowtab;  /* [ntap_h][P_h] */
     const int32_t *coltab;  /* [ntap_w][P_w] */
+    const int32_t *col_lo;  /* [ntap_w]: coltab[tj][q] = coltab[tj][lo] + (q - lo)*col_step */
+    const int32_t *col_hi;  /*   and >= 0 for lo <= q < hi (the interior; fast copies) */
+    int col_step;
     fc_idx P_h, P_w;        /* output grid of this sub-problem */
     void *y;                /* output, channel 0 of the group, grid origin */
     fc_idx y_kstride;       /* OH*OW */
@@ -109,9 +112,11 @@ typedef struct {
 #define FC_MR 6
 #define FC_T float
 #define FC_SUF f32
+#define FC_VLEN (FC_VBYTES / 4)
 #include "_kernels_impl.h"
 #define FC_T double
 #define FC_SUF f64
+#define FC_VLEN (FC_VBYTES / 8)
 #include "_kernels_impl.h"
 #undef FC_ISA_NAME
 #undef FC_VBYTES
@@ -126,9 +131,11 @@ typedef struct {
 #define FC_MR 6
 #define FC_T float
 #define FC_SUF f32
+#define FC_VLEN (FC_VBYTES / 4)
 #include "_kernels_impl.h"
 #define FC_T double
 #define FC_SUF f64
+#define FC_VLEN (FC_VBYTES / 8)
 #include "_kernels_impl.h"
 #undef FC_ISA_NAME
 #undef FC_VBYTES
@@ -142,9 +149,11 @@ typedef struct {
 #define FC_MR 12
 #define FC_T float
 #define FC_SUF f32
+#define FC_VLEN (FC_VBYTES / 4)
 #include "_kernels_impl.h"
 #define FC_T double
 #define FC_SUF f64
+#define FC_VLEN (FC_VBYTES / 8)
 #include "_kernels_impl.h"
 #undef FC_ISA_NAME
 #undef FC_VBYTES

@@ -15,7 +15,20 @@
 typedef FC_T VT __attribute__((vector_size(FC_VBYTES), __may_alias__));
 typedef FC_T VTU __attribute__((vector_size(FC_VBYTES), aligned(sizeof(FC_T)), __may_alias__));
 
-#define VLEN ((int)(FC_VBYTES / sizeof(FC_T)))
+#define VLEN FC_VLEN
+/* Broadcast a scalar (a plain `(VT){0} + s` keeps an add: x + 0.0 is not x for -0.0). */
+#if FC_VLEN == 2
+#define SPLAT(s) ((VT){(s), (s)})
+#elif FC_VLEN == 4
+#define SPLAT(s) ((VT){(s), (s), (s), (s)})
+#elif FC_VLEN == 8
+#define SPLAT(s) ((VT){(s), (s), (s), (s), (s), (s), (s), (s)})
+#elif FC_VLEN == 16
+#define SPLAT(s) ((VT){(s), (s), (s), (s), (s), (s), (s), (s), \
+                       (s), (s), (s), (s), (s), (s), (s), (s)})
+#else
+#error "unsupported vector length"
+#endif
 #define NR (2 * VLEN)
 
 /* C[MR x NR] (row stride ldc) = (init ? broadcast(init) : C) + A_panel * B_chunk. */
@@ -27,7 +40,7 @@ __attribute__((noinline)) static void FC_FN(ukernel)(fc_idx kc, const FC_T *rest
     if (init) {
 #pragma GCC unroll 16
         for (int m = 0; m < FC_MR; m++) {
-            acc0[m] = (VT){0} + init[m];
+            acc0[m] = SPLAT(init[m]);
             acc1[m] = acc0[m];
         }
     } else {
@@ -42,7 +55,8 @@ __attribute__((noinline)) static void FC_FN(ukernel)(fc_idx kc, const FC_T *rest
         VT b1 = *(const VT *)(b + k * NR + VLEN);
 #pragma GCC unroll 16
         for (int m = 0; m < FC_MR; m++) {
-            VT av = (VT){0} + a[k * FC_MR + m];
+            const FC_T as = a[k * FC_MR + m];
+            VT av = SPLAT(as);
             acc0[m] += av * b0;
             acc1[m] += av * b1;
         }
@@ -80,7 +94,30 @@ static void FC_FN(pack_b)(const fc_gemm_args *g, fc_idx r0, fc_idx kc, fc_idx p0
                 }
             } else {
                 const FC_T *src = xc + (fc_idx)srow * g->x_rstride;
-                for (fc_idx q = 0; q < run; q++) {
+                const fc_idx lo = g->col_lo[t % g->ntap_w], hi = g->col_hi[t % g->ntap_w];
+                const fc_idx step = g->col_step;
+                fc_idx q = 0;
+                for (; q < run && px + q < lo; q++) {          /* left border */
+                    const int32_t col = ct[px + q];
+                    d[lane] = col >= 0 ? src[col] : (FC_T)0;
+                    if (++lane == NR) { lane = 0; d += kc * NR; }
+                }
+                if (q < run && px + q < hi) {                 /* interior: strided copy */
+                    fc_idx end = hi - px < run ? hi - px : run;
+                    const FC_T *s0 = src + ct[px + q];
+                    while (q < end) {
+                        fc_idx m = NR - lane < end - q ? NR - lane : end - q;
+                        if (step == 1)
+                            for (fc_idx l = 0; l < m; l++) d[lane + l] = s0[l];
+                        else
+                            for (fc_idx l = 0; l < m; l++) d[lane + l] = s0[l * step];
+                        s0 += m * step;
+                        q += m;
+                        lane += m;
+                        if (lane == NR) { lane = 0; d += kc * NR; }
+                    }
+                }
+                for (; q < run; q++) {                         /* right border */
                     const int32_t col = ct[px + q];
                     d[lane] = col >= 0 ? src[col] : (FC_T)0;
                     if (++lane == NR) { lane = 0; d += kc * NR; }
@@ -176,18 +213,16 @@ static void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, vo
         for (fc_idx ir = 0; ir < in_rows; ir++) {
             FC_T *row = s + ((fc_idx)c * in_rows + ir) * sw * qw;
             const int32_t srow = a->rowmap[r0 * sh + ir];
-            if (srow < 0) {
-                for (fc_idx xq = 0; xq < a->PW; xq++) row[(xq % sw) * qw + xq / sw] = (FC_T)0;
-            } else {
-                const FC_T *src = x + ((fc_idx)c * a->H + srow) * a->W;
-                for (fc_idx xq = 0; xq < a->PW; xq++) {
-                    const int32_t col = a->colmap[xq];
-                    row[(xq % sw) * qw + xq / sw] = col >= 0 ? src[col] : (FC_T)0;
-                }
-            }
+            const FC_T *src = srow >= 0 ? x + ((fc_idx)c * a->H + srow) * a->W : NULL;
             for (int ph = 0; ph < sw; ph++) {
-                fc_idx first = (a->PW - ph + sw - 1) / sw;   /* entries of phase ph */
-                for (fc_idx q = first; q < qw; q++) row[ph * qw + q] = (FC_T)0;
+                FC_T *rp = row + (fc_idx)ph * qw;
+                fc_idx q = 0;
+                if (src)
+                    for (fc_idx xq = ph; xq < a->PW; xq += sw, q++) {
+                        const int32_t col = a->colmap[xq];
+                        rp[q] = col >= 0 ? src[col] : (FC_T)0;
+                    }
+                for (; q < qw; q++) rp[q] = (FC_T)0;   /* beyond the row: vector slack */
             }
         }
 
@@ -205,13 +240,14 @@ static void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, vo
             }
             for (fc_idx ow = 0; ow < a->OW; ow += VLEN) {
                 VT acc[FC_RB];
-                for (int rb = 0; rb < FC_RB; rb++) acc[rb] = (VT){0} + b;
+                for (int rb = 0; rb < FC_RB; rb++) acc[rb] = SPLAT(b);
                 for (int c = 0; c < a->C_g; c++) {
                     const FC_T *sc = s + (fc_idx)c * in_rows * sw * qw;
                     const FC_T *wc = wk + c * ksz;
                     for (int i = 0; i < kh; i++)
                         for (int j = 0; j < kw; j++) {
-                            const VT wv = (VT){0} + wc[i * kw + j];
+                            const FC_T ws = wc[i * kw + j];
+                            const VT wv = SPLAT(ws);
                             const fc_idx col = ((fc_idx)(j * dw) % sw) * qw + (j * dw) / sw + ow;
 #pragma GCC unroll 4
                             for (int rb = 0; rb < FC_RB; rb++) {
@@ -239,6 +275,8 @@ static void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, vo
 #undef VT
 #undef VTU
 #undef VLEN
+#undef FC_VLEN
+#undef SPLAT
 #undef NR
 #undef FC_FN
 #undef FC_CAT
