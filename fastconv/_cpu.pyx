@@ -49,7 +49,8 @@ cdef extern from "_kernels.h" nogil:
         fc_idx P_h, P_w
         void *y
         fc_idx y_kstride, y_rstride, y_cstride
-        const void *apack
+        const void *a
+        fc_idx lda
         const void *bias
         int M
     ctypedef struct fc_direct_args:
@@ -59,6 +60,7 @@ cdef extern from "_kernels.h" nogil:
         const int32_t *rowmap
         const int32_t *colmap
         fc_idx PW
+        fc_idx pl
         const void *w
         const void *bias
         void *y
@@ -79,10 +81,10 @@ cdef extern from "_kernels.h" nogil:
                           void *scratch)
     void fc_direct_task_f32(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
     void fc_direct_task_f64(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
-    void fc_pack_a_f32(const float *base, int M, int C_g, int ntaps, fc_idx m_stride,
-                       fc_idx c_stride, const fc_idx *tapoff, int mr, int panel, float *dst)
-    void fc_pack_a_f64(const double *base, int M, int C_g, int ntaps, fc_idx m_stride,
-                       fc_idx c_stride, const fc_idx *tapoff, int mr, int panel, double *dst)
+    void fc_pack_rows_f32(const float *base, int m, int C_g, int ntaps, fc_idx m_stride,
+                          fc_idx c_stride, const fc_idx *tapoff, float *dst)
+    void fc_pack_rows_f64(const double *base, int m, int C_g, int ntaps, fc_idx m_stride,
+                          fc_idx c_stride, const fc_idx *tapoff, double *dst)
 
 ISA_NAMES = {"generic": FC_ISA_GENERIC, "avx2": FC_ISA_AVX2, "avx512": FC_ISA_AVX512}
 PADDING_MODE_CODES = {"zeros": FC_PAD_ZEROS, "reflect": FC_PAD_REFLECT,
@@ -256,38 +258,23 @@ cdef void _run_gemm(fc_gemm_args *subs, fc_idx nsub, int npanel, bint is_double,
                                  scratch + sbytes * fc_omp_thread_num())
 
 
-cdef void *_pack_weights(const floating *w, int G, int M, int C_g, int ntaps, fc_idx g_stride,
-                         fc_idx m_stride, fc_idx c_stride, fc_idx *tapoff, int mr,
-                         int npanel, int nthreads, _Buffers bufs) except NULL:
-    """apack[g][panel][C_g*ntaps][mr] for every group."""
-    cdef fc_idx kred = <fc_idx>C_g * ntaps
-    cdef fc_idx per_group = npanel * kred * mr
-    cdef floating *apack = <floating *>bufs.get(max(G * per_group, 1) * sizeof(floating))
-    cdef fc_idx t, g, panel
+cdef floating *_pack_rows(const floating *w, int G, int M, int C_g, int ntaps,
+                          fc_idx g_stride, fc_idx m_stride, fc_idx c_stride, fc_idx *tapoff,
+                          int nthreads, _Buffers bufs) except NULL:
+    """Row-major [G][M][C_g*ntaps] weights of one transposed-conv stride phase."""
+    cdef fc_idx per_group = <fc_idx>M * C_g * ntaps
+    cdef floating *dst = <floating *>bufs.get(max(G * per_group, 1) * sizeof(floating))
+    cdef fc_idx t, g
     with nogil:
-        for t in prange(<fc_idx>G * npanel, num_threads=nthreads, schedule="static"):
-            g = t // npanel
-            panel = t % npanel
+        for t in prange(<fc_idx>G * M, num_threads=nthreads, schedule="static"):
+            g = t // M
             if floating is float:
-                fc_pack_a_f32(w + g * g_stride, M, C_g, ntaps, m_stride, c_stride, tapoff,
-                              mr, <int>panel, apack + g * per_group)
+                fc_pack_rows_f32(w + g * g_stride, <int>(t % M), C_g, ntaps, m_stride,
+                                 c_stride, tapoff, dst + g * per_group)
             else:
-                fc_pack_a_f64(w + g * g_stride, M, C_g, ntaps, m_stride, c_stride, tapoff,
-                              mr, <int>panel, apack + g * per_group)
-    return apack
-
-
-cdef floating *_pad_bias(const floating[::1] bias, int G, int K_g, int npanel, int mr,
-                         _Buffers bufs) except? NULL:
-    """bias laid out per group as [npanel*mr], zero past K_g; NULL without bias."""
-    if bias is None:
-        return NULL
-    cdef floating *bp = <floating *>bufs.get(max(G * npanel * mr, 1) * sizeof(floating))
-    cdef int g, m
-    for g in range(G):
-        for m in range(npanel * mr):
-            bp[g * npanel * mr + m] = bias[g * K_g + m] if m < K_g else 0
-    return bp
+                fc_pack_rows_f64(w + g * g_stride, <int>(t % M), C_g, ntaps, m_stride,
+                                 c_stride, tapoff, dst + g * per_group)
+    return dst
 
 
 def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
@@ -319,13 +306,9 @@ def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
     cdef int32_t *col_lo = <int32_t *>bufs.get(<size_t>kw * sizeof(int32_t))
     cdef int32_t *col_hi = <int32_t *>bufs.get(<size_t>kw * sizeof(int32_t))
     _linear_runs(coltab, kw, OW, sw, col_lo, col_hi)
-    cdef fc_idx *tapoff = <fc_idx *>bufs.get(<size_t>kh * kw * sizeof(fc_idx))
-    for t in range(kh * kw):
-        tapoff[t] = t
     cdef fc_idx kred = <fc_idx>C_g * kh * kw
-    cdef void *apack = _pack_weights(&w[0, 0, 0, 0], G, K_g, C_g, kh * kw, K_g * kred, kred,
-                                     kh * kw, tapoff, b.mr, npanel, nthreads, bufs)
-    cdef floating *biasp = _pad_bias(bias, G, K_g, npanel, b.mr, bufs)
+    cdef const floating *wp = &w[0, 0, 0, 0]
+    cdef const floating *biasp = &bias[0] if bias is not None else NULL
     cdef fc_gemm_args *subs = <fc_gemm_args *>bufs.get(<size_t>N * G * sizeof(fc_gemm_args))
     cdef fc_gemm_args *a
     cdef const floating *xp = &x[0, 0, 0, 0] if C > 0 else NULL
@@ -350,8 +333,9 @@ def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
             a.y_kstride = <fc_idx>OH * OW
             a.y_rstride = OW
             a.y_cstride = 1
-            a.apack = (<floating *>apack) + <fc_idx>g * npanel * kred * b.mr
-            a.bias = (biasp + g * npanel * b.mr) if biasp != NULL else NULL
+            a.a = wp + <fc_idx>g * K_g * kred   # [K_g][C_g*kh*kw], row-major already
+            a.lda = kred
+            a.bias = (biasp + g * K_g) if biasp != NULL else NULL
             a.M = K_g
     _run_gemm(subs, <fc_idx>N * G, npanel, is_double, nthreads, bufs, sizeof(floating))
 
@@ -421,7 +405,7 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
                 coltabs[rx][tj * Pw + t] = <int32_t>(ih if 0 <= ih < W else -1)
         _linear_runs(coltabs[rx], ntw, Pw, 1, col_lo + rx * kw, col_hi + rx * kw)
 
-    cdef floating *biasp = _pad_bias(bias, G, K_g, npanel, b.mr, bufs)
+    cdef const floating *biasp = &bias[0] if bias is not None else NULL
     cdef void **apacks = <void **>bufs.get(<size_t>nphase * sizeof(void *))
     cdef fc_idx *tapoff = <fc_idx *>bufs.get(<size_t>max(kh * kw, 1) * sizeof(fc_idx))
     cdef fc_idx kred
@@ -433,9 +417,9 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
                 for tj in range(ntw):
                     tapoff[ti * ntw + tj] = taps_h[ry * kh + ti] * kw + taps_w[rx * kw + tj]
             # A[m][(c, tap)] = w[g*C_g + c, m, i, j]
-            apacks[ry * sw + rx] = _pack_weights(
+            apacks[ry * sw + rx] = _pack_rows(
                 &w[0, 0, 0, 0], G, K_g, C_g, nth * ntw, <fc_idx>C_g * K_g * kh * kw,
-                <fc_idx>kh * kw, <fc_idx>K_g * kh * kw, tapoff, b.mr, npanel, nthreads, bufs)
+                <fc_idx>kh * kw, <fc_idx>K_g * kh * kw, tapoff, nthreads, bufs)
 
     cdef fc_gemm_args *subs = <fc_gemm_args *>bufs.get(
         <size_t>N * G * nphase * sizeof(fc_gemm_args))
@@ -473,8 +457,9 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
                     a.y_kstride = <fc_idx>OH * OW
                     a.y_rstride = <fc_idx>sh * OW
                     a.y_cstride = sw
-                    a.apack = (<floating *>apacks[ry * sw + rx]) + <fc_idx>g * npanel * kred * b.mr
-                    a.bias = (biasp + g * npanel * b.mr) if biasp != NULL else NULL
+                    a.a = (<floating *>apacks[ry * sw + rx]) + <fc_idx>g * K_g * kred
+                    a.lda = kred
+                    a.bias = (biasp + g * K_g) if biasp != NULL else NULL
                     a.M = K_g
     _run_gemm(subs, nsub, npanel, is_double, nthreads, bufs, sizeof(floating))
 
@@ -524,6 +509,7 @@ def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w
             a.rowmap = rowmap
             a.colmap = colmap
             a.PW = PW
+            a.pl = pl
             a.w = &w[0, 0, 0, 0] + <fc_idx>g * K_g * C_g * kh * kw
             a.bias = (bp + g * K_g) if bp != NULL else NULL
             a.y = yp + (<fc_idx>n * K + <fc_idx>g * K_g) * OH * OW

@@ -79,8 +79,9 @@ typedef struct {
     fc_idx y_kstride;       /* OH*OW */
     fc_idx y_rstride;       /* between grid rows */
     fc_idx y_cstride;       /* between grid columns (1 for conv2d) */
-    const void *apack;      /* [npanel][Kred][MR], rows past M are zero */
-    const void *bias;       /* [npanel*MR] (zero padded) or NULL */
+    const void *a;          /* weights as a row-major [M][Kred] matrix, row stride lda */
+    fc_idx lda;
+    const void *bias;       /* [M] or NULL */
     int M;                  /* output channels of the group (K_g) */
 } fc_gemm_args;
 
@@ -92,6 +93,7 @@ typedef struct {
     const int32_t *rowmap;  /* [H + pt + pb] padded row -> source row or -1 */
     const int32_t *colmap;  /* [W + pl + pr] padded col -> source col or -1 */
     fc_idx PW;              /* W + pl + pr */
+    fc_idx pl;
     const void *w;          /* [K_g][C_g][kh][kw] */
     const void *bias;       /* [K_g] or NULL */
     void *y;                /* output, channel 0 of the group */
@@ -256,26 +258,19 @@ static size_t fc_direct_scratch_bytes(fc_blocking b, const fc_direct_args *a, fc
     return (size_t)(a->C_g * in_rows * a->sw * qw + 4 * b.vlen) * esize + 2 * FC_ALIGN;
 }
 
-/* Pack A: apack[panel][r][mr] = src(m = panel*mr + row, r) or 0 past M, where
- * r = c*ntaps + t and src = base[m*m_stride + c*c_stride + tapoff[t]]. */
-#define FC_PACK_A(T, suf)                                                      \
-static void fc_pack_a_##suf(const T *base, int M, int C_g, int ntaps,          \
-                            fc_idx m_stride, fc_idx c_stride,                  \
-                            const fc_idx *tapoff, int mr, int panel, T *dst)   \
+/* Gather the transposed conv's weights of one stride phase into a row-major
+ * [M][C_g*ntaps] matrix: dst[m][c*ntaps + t] = base[m*m_stride + c*c_stride + tapoff[t]]. */
+#define FC_PACK_ROWS(T, suf)                                                   \
+static void fc_pack_rows_##suf(const T *base, int m, int C_g, int ntaps,       \
+                               fc_idx m_stride, fc_idx c_stride,               \
+                               const fc_idx *tapoff, T *dst)                   \
 {                                                                              \
-    fc_idx kred = (fc_idx)C_g * ntaps;                                         \
-    T *d = dst + (fc_idx)panel * kred * mr;                                    \
-    for (int c = 0; c < C_g; c++)                                              \
-        for (int t = 0; t < ntaps; t++) {                                      \
-            for (int q = 0; q < mr; q++) {                                     \
-                int m = panel * mr + q;                                        \
-                d[q] = m < M ? base[m * m_stride + c * c_stride + tapoff[t]]   \
-                             : (T)0;                                           \
-            }                                                                  \
-            d += mr;                                                           \
-        }                                                                      \
+    T *d = dst + (fc_idx)m * C_g * ntaps;                                      \
+    const T *src = base + m * m_stride;                                        \
+    for (int c = 0; c < C_g; c++, src += c_stride)                             \
+        for (int t = 0; t < ntaps; t++) *d++ = src[tapoff[t]];                 \
 }
-FC_PACK_A(float, f32)
-FC_PACK_A(double, f64)
+FC_PACK_ROWS(float, f32)
+FC_PACK_ROWS(double, f64)
 
 #endif /* FASTCONV_KERNELS_H */

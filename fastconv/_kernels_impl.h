@@ -31,12 +31,17 @@ typedef FC_T VTU __attribute__((vector_size(FC_VBYTES), aligned(sizeof(FC_T)), _
 #endif
 #define NR (2 * VLEN)
 
-/* C[MR x NR] (row stride ldc) = (init ? broadcast(init) : C) + A_panel * B_chunk. */
-/* noinline: one body for in-place and staged tiles, so both round alike. */
-__attribute__((noinline)) static void FC_FN(ukernel)(fc_idx kc, const FC_T *restrict a, const FC_T *restrict b,
-                                  FC_T *restrict c, fc_idx ldc, const FC_T *restrict init)
+/* C[MR x NR] (row stride ldc) = (init ? broadcast(init) : C) + A * B_chunk, with A
+ * read in place: row m at a + m*lda (rows past `mrows` repeat the last one; their
+ * results are never stored), B packed as [k][NR]. */
+__attribute__((noinline)) static void FC_FN(ukernel)(fc_idx kc, const FC_T *restrict a,
+                                                     fc_idx lda, int mrows,
+                                                     const FC_T *restrict b, FC_T *restrict c,
+                                                     fc_idx ldc, const FC_T *restrict init)
 {
     VT acc0[FC_MR], acc1[FC_MR];
+    const FC_T *ar[FC_MR];
+    for (int m = 0; m < FC_MR; m++) ar[m] = a + (m < mrows ? m : mrows - 1) * lda;
     if (init) {
 #pragma GCC unroll 16
         for (int m = 0; m < FC_MR; m++) {
@@ -55,7 +60,7 @@ __attribute__((noinline)) static void FC_FN(ukernel)(fc_idx kc, const FC_T *rest
         VT b1 = *(const VT *)(b + k * NR + VLEN);
 #pragma GCC unroll 16
         for (int m = 0; m < FC_MR; m++) {
-            const FC_T as = a[k * FC_MR + m];
+            const FC_T as = ar[m][k];
             VT av = SPLAT(as);
             acc0[m] += av * b0;
             acc1[m] += av * b1;
@@ -137,57 +142,53 @@ static void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0
 {
     const fc_idx kred = (fc_idx)g->C_g * g->ntap_h * g->ntap_w;
     const fc_idx np = p1 - p0, nchunk = (np + NR - 1) / NR;
-    const FC_T *apack = (const FC_T *)g->apack, *bias = (const FC_T *)g->bias;
+    const FC_T *A = (const FC_T *)g->a, *bias = (const FC_T *)g->bias;
     FC_T *y = (FC_T *)g->y;
     FC_T *bp = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
     FC_T *tile = bp + FC_KC * nchunk * NR;
-    FC_T zeros[FC_MR];
-    for (int m = 0; m < FC_MR; m++) zeros[m] = (FC_T)0;
+    fc_idx off[NR];          /* output offset of each lane of the current chunk */
+    FC_T binit[FC_MR];       /* the bias of the panel's rows: each sum starts there */
     /* The output grid is row-major contiguous (conv2d): tiles can be written in place. */
     const int contiguous = g->y_cstride == 1 && g->y_rstride == g->P_w;
 
-    if (kred == 0) {   /* nothing to reduce (C_g == 0 or a phase with no taps) */
-        for (int panel = m0; panel < m1; panel++)
-            for (int q = 0; q < FC_MR && panel * FC_MR + q < g->M; q++) {
-                const fc_idx m = (fc_idx)panel * FC_MR + q;
-                const FC_T v = bias ? bias[m] : (FC_T)0;
-                for (fc_idx p = p0; p < p1; p++)
-                    y[m * g->y_kstride + (p / g->P_w) * g->y_rstride
-                      + (p % g->P_w) * g->y_cstride] = v;
-            }
-        return;
-    }
-    for (fc_idx k0 = 0; k0 < kred; k0 += FC_KC) {
+    for (fc_idx k0 = 0; k0 < kred || (k0 == 0 && kred == 0); k0 += FC_KC) {
         const fc_idx kc = kred - k0 < FC_KC ? kred - k0 : FC_KC;
-        FC_FN(pack_b)(g, k0, kc, p0, np, bp);
-        for (int panel = m0; panel < m1; panel++) {
-            const FC_T *ap = apack + (fc_idx)panel * kred * FC_MR + k0 * FC_MR;
-            const FC_T *init = k0 ? NULL : bias ? bias + (fc_idx)panel * FC_MR : zeros;
-            const int mrows = g->M - panel * FC_MR < FC_MR ? g->M - panel * FC_MR : FC_MR;
-            FC_T *yp = y + (fc_idx)panel * FC_MR * g->y_kstride;
-            for (fc_idx ch = 0; ch < nchunk; ch++) {
-                const fc_idx pc = p0 + ch * NR;
-                const int ncol = p1 - pc < NR ? (int)(p1 - pc) : NR;
-                const FC_T *bc = bp + ch * kc * NR;
+        if (kc > 0) FC_FN(pack_b)(g, k0, kc, p0, np, bp);
+        for (fc_idx ch = 0; ch < nchunk; ch++) {
+            const fc_idx pc = p0 + ch * NR;
+            const int ncol = p1 - pc < NR ? (int)(p1 - pc) : NR;
+            const FC_T *bc = bp + ch * kc * NR;
+            {   /* lane offsets without a division per element */
+                fc_idx py = pc / g->P_w, px = pc % g->P_w;
+                for (int l = 0; l < ncol; l++) {
+                    off[l] = py * g->y_rstride + px * g->y_cstride;
+                    if (++px == g->P_w) { px = 0; py++; }
+                }
+            }
+            for (int panel = m0; panel < m1; panel++) {
+                const fc_idx mbase = (fc_idx)panel * FC_MR;
+                const FC_T *ap = A + mbase * g->lda + k0;
+                const int mrows = g->M - mbase < FC_MR ? (int)(g->M - mbase) : FC_MR;
+                const FC_T *init = NULL;
+                if (k0 == 0) {
+                    for (int q = 0; q < FC_MR; q++)
+                        binit[q] = bias && q < mrows ? bias[mbase + q] : (FC_T)0;
+                    init = binit;
+                }
+                FC_T *yp = y + mbase * g->y_kstride;
                 if (contiguous && mrows == FC_MR && ncol == NR) {
-                    FC_FN(ukernel)(kc, ap, bc, yp + pc, g->y_kstride, init);
+                    FC_FN(ukernel)(kc, ap, g->lda, mrows, bc, yp + pc, g->y_kstride, init);
                     continue;
                 }
                 /* Partial or scattered tile: go through `tile`. */
                 if (!init)
                     for (int q = 0; q < mrows; q++)
-                        for (int l = 0; l < ncol; l++) {
-                            const fc_idx p = pc + l;
-                            tile[q * NR + l] = yp[q * g->y_kstride
-                                + (p / g->P_w) * g->y_rstride + (p % g->P_w) * g->y_cstride];
-                        }
-                FC_FN(ukernel)(kc, ap, bc, tile, NR, init);
+                        for (int l = 0; l < ncol; l++)
+                            tile[q * NR + l] = yp[q * g->y_kstride + off[l]];
+                FC_FN(ukernel)(kc, ap, g->lda, mrows, bc, tile, NR, init);
                 for (int q = 0; q < mrows; q++)
-                    for (int l = 0; l < ncol; l++) {
-                        const fc_idx p = pc + l;
-                        yp[q * g->y_kstride + (p / g->P_w) * g->y_rstride
-                           + (p % g->P_w) * g->y_cstride] = tile[q * NR + l];
-                    }
+                    for (int l = 0; l < ncol; l++)
+                        yp[q * g->y_kstride + off[l]] = tile[q * NR + l];
             }
         }
     }
@@ -216,12 +217,22 @@ static void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, vo
             const FC_T *src = srow >= 0 ? x + ((fc_idx)c * a->H + srow) * a->W : NULL;
             for (int ph = 0; ph < sw; ph++) {
                 FC_T *rp = row + (fc_idx)ph * qw;
-                fc_idx q = 0;
-                if (src)
-                    for (fc_idx xq = ph; xq < a->PW; xq += sw, q++) {
+                fc_idx q = 0, xq = ph;
+                if (src) {
+                    for (; xq < a->PW && xq < a->pl; xq += sw, q++) {   /* left padding */
                         const int32_t col = a->colmap[xq];
                         rp[q] = col >= 0 ? src[col] : (FC_T)0;
                     }
+                    const fc_idx xend = a->pl + a->W < a->PW ? a->pl + a->W : a->PW;
+                    if (sw == 1)                                        /* interior */
+                        for (; xq < xend; xq++, q++) rp[q] = src[xq - a->pl];
+                    else
+                        for (; xq < xend; xq += sw, q++) rp[q] = src[xq - a->pl];
+                    for (; xq < a->PW; xq += sw, q++) {                 /* right padding */
+                        const int32_t col = a->colmap[xq];
+                        rp[q] = col >= 0 ? src[col] : (FC_T)0;
+                    }
+                }
                 for (; q < qw; q++) rp[q] = (FC_T)0;   /* beyond the row: vector slack */
             }
         }
@@ -244,17 +255,21 @@ static void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, vo
                 for (int c = 0; c < a->C_g; c++) {
                     const FC_T *sc = s + (fc_idx)c * in_rows * sw * qw;
                     const FC_T *wc = wk + c * ksz;
-                    for (int i = 0; i < kh; i++)
+                    for (int i = 0; i < kh; i++) {
+                        fc_idx jq = 0, jd = 0;   /* phase and index of column j*dw */
                         for (int j = 0; j < kw; j++) {
                             const FC_T ws = wc[i * kw + j];
                             const VT wv = SPLAT(ws);
-                            const fc_idx col = ((fc_idx)(j * dw) % sw) * qw + (j * dw) / sw + ow;
+                            const fc_idx col = jq * qw + jd + ow;
+                            jq += dw;
+                            while (jq >= sw) { jq -= sw; jd++; }
 #pragma GCC unroll 4
                             for (int rb = 0; rb < FC_RB; rb++) {
                                 const FC_T *p = sc + (rofs[rb] + (fc_idx)i * dh) * sw * qw + col;
                                 acc[rb] += wv * *(const VTU *)p;
                             }
                         }
+                    }
                 }
                 const fc_idx nrow = r1 - oh < FC_RB ? r1 - oh : FC_RB;
                 for (fc_idx rb = 0; rb < nrow; rb++) {
