@@ -175,16 +175,21 @@ def _check_common(op, input_shape, weight_shape, bias_shape, groups, stride, dil
         raise ConvError("non-positive stride is not supported")
     if G <= 0:
         raise ConvError("non-positive groups is not supported")
-    return batched, N, C, H, W, G, sh, sw, dh, dw
+    # Note [empty inputs]: torch sends an input with no elements down a shortcut
+    # that skips the backend's own checks (dilation, output_padding, the output
+    # size) and whose output has 0 channels when the weight is empty too.  We
+    # follow it, so every call torch accepts, fastconv accepts with its shape.
+    empty = N == 0 or C == 0
+    return batched, N, C, H, W, G, sh, sw, dh, dw, empty
 
 
-def _check_spatial_nonempty(input_shape, kh, kw, batched):
+def _check_spatial_nonempty(input_shape, kh, kw, batched, empty):
     if kh <= 0 or kw <= 0:
         raise ConvError(
             f"kernel size should be greater than zero, but got kernel_height: {kh} "
             f"kernel_width: {kw}")
     shape4 = tuple(input_shape) if batched else (1,) + tuple(input_shape)
-    if shape4[2] == 0 or shape4[3] == 0:
+    if not empty and (shape4[2] == 0 or shape4[3] == 0):
         raise ConvError(
             "Only zero batch or zero channel inputs are supported, but got input shape: "
             f"{_shape(shape4)}")
@@ -233,13 +238,13 @@ def conv2d_params(input_shape, weight_shape, bias_shape, stride, padding, dilati
         raise ConvError(
             f"padding_mode must be one of {set(PADDING_MODES)}, but got "
             f"padding_mode={padding_mode!r}")
-    batched, N, C, H, W, G, sh, sw, dh, dw = _check_common(
+    batched, N, C, H, W, G, sh, sw, dh, dw, empty = _check_common(
         "conv2d", input_shape, weight_shape, bias_shape, groups, stride, dilation)
     K, C_g, kh, kw = weight_shape
     (pt, pb), (pl, pr) = parse_padding(padding, kh, kw, dh, dw, sh, sw)
     if min(pt, pb, pl, pr) < 0:
         raise ConvError("negative padding is not supported")
-    if dh <= 0 or dw <= 0:
+    if (dh <= 0 or dw <= 0) and not empty:
         raise ConvError("non-positive dilation is not supported")
     _check_weight_groups(weight_shape, G)
     shape4 = (N, C, H, W)
@@ -248,7 +253,7 @@ def conv2d_params(input_shape, weight_shape, bias_shape, stride, padding, dilati
             f"Given groups={G}, weight of size {_shape(weight_shape)}, expected "
             f"input{_shape(shape4)} to have {C_g * G} channels, but got {C} channels instead")
     _check_bias(bias_shape, weight_shape, K, False)
-    _check_spatial_nonempty(input_shape, kh, kw, batched)
+    _check_spatial_nonempty(input_shape, kh, kw, batched, empty)
     if padding_mode != "zeros":
         _check_padding_mode(padding_mode, pt, pb, pl, pr, shape4)
     PH, PW = H + pt + pb, W + pl + pr
@@ -259,6 +264,8 @@ def conv2d_params(input_shape, weight_shape, bias_shape, stride, padding, dilati
             f"({ekh} x {ekw}). Kernel size can't be greater than actual input size")
     OH = conv_output_size(H, kh, sh, pt, pb, dh)
     OW = conv_output_size(W, kw, sw, pl, pr, dw)
+    if empty and C_g == 0:
+        K = 0   # Note [empty inputs]
     return ConvParams(False, N, C, H, W, K, G, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr, 0, 0,
                       OH, OW, padding_mode, batched)
 
@@ -270,7 +277,7 @@ def conv_transpose2d_params(input_shape, weight_shape, bias_shape, stride, paddi
         raise TypeError(
             f"conv_transpose2d(): argument 'padding' must be tuple of ints, not str "
             f"({padding!r})")
-    batched, N, C, H, W, G, sh, sw, dh, dw = _check_common(
+    batched, N, C, H, W, G, sh, sw, dh, dw, empty = _check_common(
         "conv_transpose2d", input_shape, weight_shape, bias_shape, groups, stride, dilation)
     ph, pw = pair(padding, "padding")
     oph, opw = pair(output_padding, "output_padding")
@@ -279,11 +286,11 @@ def conv_transpose2d_params(input_shape, weight_shape, bias_shape, stride, paddi
         raise ConvError("negative padding is not supported")
     if oph < 0 or opw < 0:
         raise ConvError("negative output_padding is not supported")
-    if dh <= 0 or dw <= 0:
+    if (dh <= 0 or dw <= 0) and not empty:
         raise ConvError(
             f"dilation should be greater than zero, but got dilation_height: {dh}, "
             f"dilation_width: {dw}")
-    if not ((oph < sh or oph < dh) and (opw < sw or opw < dw)):
+    if not ((oph < sh or oph < dh) and (opw < sw or opw < dw)) and not empty:
         raise ConvError(
             "output padding must be smaller than either stride or dilation, but got "
             f"output_padding_height: {oph} output_padding_width: {opw} stride_height: {sh} "
@@ -299,10 +306,14 @@ def conv_transpose2d_params(input_shape, weight_shape, bias_shape, stride, paddi
             f"input{_shape(shape4)} to have {Cw} channels, but got {C} channels instead")
     K = K_g * G
     _check_bias(bias_shape, weight_shape, K, True)
-    _check_spatial_nonempty(input_shape, kh, kw, batched)
+    _check_spatial_nonempty(input_shape, kh, kw, batched, empty)
     OH = conv_transpose_output_size(H, kh, sh, ph, oph, dh)
     OW = conv_transpose_output_size(W, kw, sw, pw, opw, dw)
-    if OH <= 0 or OW <= 0:
+    if empty and (OH < 0 or OW < 0):
+        shape = [N, K, OH, OW] if batched else [K, OH, OW]
+        i = shape.index(min(OH, OW))
+        raise ConvError(f"invalid shape dimension {shape[i]} at index {i} of shape {shape}")
+    if (OH <= 0 or OW <= 0) and not empty:
         raise ConvError(
             f"Given input size per channel: ({H} x {W}). Calculated output size per "
             f"channel: ({OH} x {OW}). Output size is too small")
