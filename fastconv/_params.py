@@ -245,7 +245,7 @@ def conv2d_params(input_shape, weight_shape, bias_shape, stride, padding, dilati
     if min(pt, pb, pl, pr) < 0:
         raise ConvError("negative padding is not supported")
     if (dh <= 0 or dw <= 0) and not empty:
-        raise ConvError("non-positive dilation is not supported")
+        raise ConvError(f"dilation should be greater than zero, but got {[dh, dw]}")
     _check_weight_groups(weight_shape, G)
     shape4 = (N, C, H, W)
     if C != C_g * G:

@@ -1,0 +1,168 @@
+"""Shared fixtures: hypothesis profiles, the array-namespace fixture ``xp``.
+
+Profiles: "ci" (default) keeps the whole suite to a few minutes on two cores;
+"long" is for a soak run: ``HYPOTHESIS_PROFILE=long pytest tests``.
+"""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+# The helpers (reference.py, strategies.py) are plain modules next to the
+# tests; make them importable whatever pytest's import mode is.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+settings.register_profile(
+    "ci", max_examples=40, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "long", max_examples=2000, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def _cupy_or_reason():
+    try:
+        import cupy
+    except Exception as exc:  # ImportError, or a broken CUDA install
+        return None, f"cupy is not importable ({type(exc).__name__}: {exc})"
+    try:
+        n = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:
+        return None, f"cupy has no usable GPU ({type(exc).__name__}: {exc})"
+    if n < 1:
+        return None, "cupy found no GPU"
+    return cupy, None
+
+
+@pytest.fixture(params=["numpy", "cupy"])
+def xp(request):
+    """The array namespace a test body runs on; cupy skips without a GPU."""
+    if request.param == "numpy":
+        return np
+    cupy, reason = _cupy_or_reason()
+    if cupy is None:
+        pytest.skip(reason)
+    return cupy
+
+
+def to_xp(xp, a):
+    """NumPy array (or None) -> array of namespace xp, same dtype and values."""
+    return None if a is None else xp.asarray(a)
+
+
+def to_numpy(a):
+    """Array of any supported namespace -> numpy.ndarray."""
+    if a is None or isinstance(a, np.ndarray):
+        return a
+    if hasattr(a, "get"):  # cupy.ndarray
+        return a.get()
+    return np.asarray(a)
+
+
+def is_c_contiguous(a):
+    return bool(a.flags.c_contiguous)
+
+
+# ---------------------------------------------------------------------------
+# Memory layouts: same values, different strides/flags (NumPy only)
+# ---------------------------------------------------------------------------
+
+def _sliced(a):
+    """Every other element of a larger buffer along the last two axes."""
+    if a.ndim < 2:
+        big = np.zeros(a.shape[:-1] + (2 * a.shape[-1],), a.dtype)
+        big[..., ::2] = a
+        return big[..., ::2]
+    big = np.zeros(a.shape[:-2] + (2 * a.shape[-2] + 1, 3 * a.shape[-1]), a.dtype)
+    view = big[..., 1::2, ::3]
+    view[...] = a
+    return view
+
+
+def _negative(a):
+    """Negative strides on every axis."""
+    flip = (slice(None, None, -1),) * a.ndim
+    return np.ascontiguousarray(a[flip])[flip]
+
+
+def _channels_last(a):
+    """NHWC memory seen as NCHW (a permuted, non-contiguous view)."""
+    if a.ndim < 3:
+        return a.copy()
+    order = tuple(range(a.ndim - 3)) + (a.ndim - 2, a.ndim - 1, a.ndim - 3)
+    back = np.argsort(order)
+    return np.ascontiguousarray(a.transpose(order)).transpose(back)
+
+
+def _readonly(a):
+    a = a.copy()
+    a.setflags(write=False)
+    return a
+
+
+def _unaligned(a):
+    """C-contiguous data at an odd byte address (np.ascontiguousarray keeps it as is)."""
+    buf = np.empty(a.nbytes + 1, np.uint8)[1:]
+    view = buf.view(a.dtype).reshape(a.shape)
+    view[...] = a
+    assert not view.flags.aligned or a.size == 0
+    return view
+
+
+LAYOUTS = {
+    "sliced": _sliced,
+    "fortran": np.asfortranarray,
+    "negative-strides": _negative,
+    "channels-last": _channels_last,
+    "read-only": _readonly,
+    "unaligned": _unaligned,
+}
+
+
+def relayout(name, a):
+    """Array with a's values in layout `name` (None stays None)."""
+    if a is None:
+        return None
+    out = LAYOUTS[name](a)
+    assert out.dtype == a.dtype and np.array_equal(out, a)
+    return out
+
+
+def snapshot(*arrays):
+    """Copies plus strides/flags, to check later that nothing was modified."""
+    return [None if a is None else (a.copy(), a.strides, a.flags.writeable) for a in arrays]
+
+
+def assert_unmodified(snap, *arrays):
+    for s, a in zip(snap, arrays):
+        if a is None:
+            continue
+        copy, strides, writeable = s
+        assert a.strides == strides and a.flags.writeable == writeable
+        np.testing.assert_array_equal(a, copy)
+        assert a.tobytes() == copy.tobytes()  # bitwise, -0.0 and NaN payloads included
+
+
+def assert_bitwise_equal(a, b, what="output"):
+    a, b = np.ascontiguousarray(to_numpy(a)), np.ascontiguousarray(to_numpy(b))
+    assert a.shape == b.shape and a.dtype == b.dtype, (
+        f"{what}: {a.shape} {a.dtype} vs {b.shape} {b.dtype}")
+    bits = np.dtype(f"u{a.dtype.itemsize}")
+    differ = a.view(bits) != b.view(bits)
+    if differ.any():
+        first = tuple(int(i) for i in np.argwhere(differ)[0])
+        raise AssertionError(
+            f"{what}: not bitwise equal, {int(differ.sum())} of {a.size} elements differ; "
+            f"first at {first}: {a[first]!r} vs {b[first]!r}; "
+            f"max |diff| {np.max(np.abs(a.astype(np.float64) - b)):.3e}")
+
+
+def algorithms(op):
+    """("auto",) + the algorithm names fastconv implements for `op`
+    (``fastconv.ALGORITHMS`` maps each op to its names)."""
+    import fastconv
+    return ("auto",) + tuple(fastconv.ALGORITHMS[op])

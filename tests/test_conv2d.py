@@ -1,0 +1,361 @@
+"""fastconv.conv2d against the float64 reference, every algorithm, both dtypes."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+import fastconv
+from conftest import (LAYOUTS, algorithms, assert_bitwise_equal, assert_unmodified, relayout,
+                      snapshot, to_numpy, to_xp)
+from reference import assert_within, conv2d_ref, tolerance
+from strategies import MEDIUM, Conv2dCase, conv2d_cases, dtypes
+
+ALGORITHMS = algorithms("conv2d")
+DTYPES = [pytest.param(np.float32, id="float32"), pytest.param(np.float64, id="float64")]
+
+
+def conv2d(case, x, w, b, **extra):
+    return fastconv.conv2d(x, w, b, **case.kwargs(), **extra)
+
+
+def check(case, dtype, x, w, b, out):
+    """Shape, dtype, layout and values of `out` against the reference."""
+    out = to_numpy(out)
+    assert out.shape == case.out_shape
+    assert out.dtype == np.dtype(dtype)
+    assert out.flags.c_contiguous
+    ref = conv2d_ref(x, w, b, **case.kwargs())
+    assert_within(out, ref, tolerance(dtype, case.reduction_len, x, w, b, **case.kwargs()))
+
+
+def C(**kw):
+    base = dict(N=2, C=3, H=8, W=9, K=4, kh=3, kw=3, seed=len(kw))
+    base.update(kw)
+    return Conv2dCase(**base)
+
+
+FEATURES = {
+    "basic-3x3": C(),
+    "no-bias": C(bias=False),
+    "stride-2": C(stride=2),
+    "stride-(2,1)": C(stride=(2, 1)),
+    "stride-list-[1,3]": C(stride=[1, 3]),
+    "stride-np.int64": C(stride=np.int64(2)),
+    "padding-1": C(padding=1),
+    "padding-(2,0)": C(padding=(2, 0)),
+    "padding-asymmetric": C(padding=((1, 0), (2, 3))),
+    "padding-same-3x5": C(kh=3, kw=5, padding="same"),
+    "padding-same-even-dilated": C(kh=4, kw=2, dilation=(1, 3), padding="same"),
+    "padding-valid": C(padding="valid"),
+    "dilation-2": C(dilation=2, padding=2),
+    "dilation-(2,3)-stride-2": C(H=13, W=14, dilation=(2, 3), stride=2, padding=(1, 2)),
+    "groups-2": C(C=4, K=6, groups=2),
+    "groups-3-Cg-2-Kg-3": C(C=6, K=9, groups=3, padding=1),
+    "depthwise": C(C=5, K=5, groups=5, padding=1),
+    "channel-multiplier-2": C(C=3, K=6, groups=3, padding=1),
+    "channel-multiplier-3-stride-2": C(C=4, K=12, groups=4, stride=2, padding=1),
+    "reflect": C(H=5, W=6, padding=((2, 1), (1, 3)), padding_mode="reflect"),
+    "reflect-same-even": C(kh=4, kw=4, padding="same", padding_mode="reflect"),
+    "replicate-larger-than-input": C(H=3, W=4, padding=((5, 4), (0, 6)),
+                                     padding_mode="replicate"),
+    "circular": C(H=3, W=5, padding=((3, 1), (0, 5)), padding_mode="circular"),
+    "circular-groups-stride": C(C=4, K=6, groups=2, stride=2, padding=2,
+                                padding_mode="circular"),
+    "1x1-image-1x1-kernel": C(H=1, W=1, kh=1, kw=1),
+    "1x1-image-3x3-padded": C(H=1, W=1, padding=1),
+    "kernel-equals-input": C(H=5, W=4, kh=5, kw=4),
+    "stride-greater-than-kernel": C(H=13, W=12, kh=2, kw=2, stride=5),
+    "K-13": C(K=13, padding=1),
+    "C-9-K-17": C(C=9, K=17),
+    "OW-201": C(N=1, H=3, W=203),
+    "OW-large-stride-3": C(N=1, H=4, W=100, stride=(1, 3), padding=(0, 1)),
+    "kernel-1x7": C(kh=1, kw=7, padding=(0, 3)),
+    "kernel-7x1": C(kh=7, kw=1),
+    "pointwise-C-37": C(C=37, K=19, kh=1, kw=1),
+    "pointwise-stride-2": C(C=8, K=8, kh=1, kw=1, stride=2),
+    "7x7-stride-2": C(C=3, K=8, H=20, W=21, kh=7, kw=7, stride=2, padding=3),
+    "9x9-kernel-on-1x1-image": C(H=1, W=1, kh=9, kw=9, padding=4),
+    "stride-larger-than-input": C(H=3, W=4, stride=10, padding=1),
+    "dilation-larger-than-input": C(H=2, W=2, kh=2, kw=2, dilation=5, padding=2),
+    "depthwise-64-multiplier-2": C(N=1, C=64, K=128, groups=64, H=5, W=6, padding=1),
+    "reduction-1152": C(N=1, C=128, K=24, H=4, W=5),
+    "unbatched": C(N=None),
+    "unbatched-groups-reflect": C(N=None, C=4, K=4, groups=2, padding=1,
+                                  padding_mode="reflect"),
+    "zero-size-batch": C(N=0),
+    "zero-size-batch-grouped": C(N=0, C=4, K=8, groups=4, padding="same"),
+}
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", list(FEATURES.values()), ids=list(FEATURES))
+def test_features(xp, case, dtype, algorithm):
+    x, w, b = case.arrays(dtype)
+    snap = snapshot(x, w, b)
+    out = conv2d(case, to_xp(xp, x), to_xp(xp, w), to_xp(xp, b), algorithm=algorithm)
+    assert type(out) is type(to_xp(xp, x))
+    check(case, dtype, x, w, b, out)
+    assert_unmodified(snap, x, w, b)
+
+
+def test_algorithms_listed():
+    # One entry per op: the names `algorithm=` accepts besides 'auto'.
+    assert set(fastconv.ALGORITHMS) == {"conv2d", "conv_transpose2d"}
+    for op, names in fastconv.ALGORITHMS.items():
+        assert names and all(isinstance(a, str) for a in names), (op, names)
+        assert "auto" not in names
+        assert {fastconv.Algorithm(a) for a in names} <= set(fastconv.Algorithm)
+
+
+def test_unknown_or_unimplemented_algorithm_raises():
+    x = np.zeros((1, 2, 5, 5), np.float32)
+    w = np.zeros((3, 2, 3, 3), np.float32)
+    with pytest.raises(ValueError, match="algorithm must be"):
+        fastconv.conv2d(x, w, algorithm="winograd-please")
+    missing = [a.value for a in fastconv.Algorithm
+               if a.value not in fastconv.ALGORITHMS["conv_transpose2d"]]
+    for name in missing:
+        with pytest.raises(NotImplementedError, match="supports"):
+            fastconv.conv_transpose2d(x, w.transpose(1, 0, 2, 3), algorithm=name)
+
+
+def test_show_config_runs(capsys):
+    fastconv.show_config()
+
+
+def test_default_arguments_match_reference():
+    x, w, b = C(padding=0).arrays(np.float64)
+    assert_within(fastconv.conv2d(x, w), conv2d_ref(x, w),
+                  tolerance(np.float64, 27, x, w))
+    assert_within(fastconv.conv2d(x, w, b), conv2d_ref(x, w, b),
+                  tolerance(np.float64, 27, x, w, b))
+
+
+def test_positional_arguments_in_torch_order():
+    case = C(C=4, K=6, groups=2, H=12, W=12)
+    x, w, b = case.arrays(np.float64)
+    # conv2d(input, weight, bias, stride, padding, dilation, groups)
+    out = fastconv.conv2d(x, w, b, (2, 1), (1, 2), (1, 2), 2)
+    ref = conv2d_ref(x, w, b, stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2)
+    assert_within(out, ref, tolerance(np.float64, 18, x, w, b, stride=(2, 1), padding=(1, 2),
+                                      dilation=(1, 2), groups=2))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_keyword_names_are_torchs(dtype):
+    case = C(padding=1)
+    x, w, b = case.arrays(dtype)
+    out = fastconv.conv2d(input=x, weight=w, bias=b, stride=1, padding=1, dilation=1, groups=1)
+    check(case, dtype, x, w, b, out)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_unbatched_equals_batched(dtype):
+    case = C(N=None, C=4, K=6, groups=2, padding=1)
+    x, w, b = case.arrays(dtype)
+    out = fastconv.conv2d(x, w, b, **case.kwargs())
+    assert out.ndim == 3
+    assert_bitwise_equal(out, fastconv.conv2d(x[None], w, b, **case.kwargs())[0])
+
+
+def test_output_is_new_array():
+    case = C(kh=1, kw=1)  # a 1x1 conv is where returning a view would be tempting
+    x, w, b = case.arrays(np.float32)
+    out = fastconv.conv2d(x, w, b)
+    assert not np.shares_memory(out, x) and not np.shares_memory(out, w)
+    assert out.flags.owndata or out.base is not None
+    assert out.flags.writeable
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_nonfinite_values_propagate(dtype, algorithm):
+    """IEEE semantics, like torch: inf*0 is NaN, NaN spreads to every output
+    whose window holds it (an implementation may not skip zero weights)."""
+    case = C(N=2, C=4, K=6, groups=2, H=9, W=10, padding=1, stride=(1, 2))
+    x, w, b = case.arrays(dtype)
+    x[0, 1, 4, 4] = np.nan
+    x[1, 2, 0, 7] = np.inf
+    x[1, 3, 8, 0] = -np.inf
+    w[3, 1] = 0.0  # inf * 0 -> NaN for output channel 3
+    out = conv2d(case, x, w, b, algorithm=algorithm)
+    ref = conv2d_ref(x, w, b, **case.kwargs())
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
+    np.testing.assert_array_equal(np.isposinf(out), np.isposinf(ref))
+    np.testing.assert_array_equal(np.isneginf(out), np.isneginf(ref))
+    assert np.isnan(ref).any() and np.isinf(ref).any()
+    finite = np.isfinite(ref)
+    xf = np.where(np.isfinite(x), x, 0)
+    tol = tolerance(dtype, case.reduction_len, xf, w, b, **case.kwargs())
+    assert_within(np.where(finite, out, 0), np.where(finite, ref, 0), tol)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_subnormals_are_not_flushed(dtype, algorithm):
+    # torch keeps subnormals (torch.set_flush_denormal is off by default).
+    tiny = np.finfo(dtype).smallest_subnormal
+    x = np.full((1, 2, 4, 4), 3 * tiny, dtype)
+    w = np.ones((1, 2, 1, 1), dtype)
+    out = fastconv.conv2d(x, w, algorithm=algorithm)
+    np.testing.assert_array_equal(out, np.full((1, 1, 4, 4), 6 * tiny, dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_non_native_byte_order_is_right_or_rejected(dtype):
+    case = C(padding=1)
+    x, w, b = case.arrays(dtype)
+    swapped = [a.astype(a.dtype.newbyteorder()) for a in (x, w, b)]
+    try:
+        out = fastconv.conv2d(*swapped, **case.kwargs())
+    except (TypeError, ValueError):
+        return  # rejecting is fine; silently reading swapped bytes is not
+    out = np.asarray(out, dtype=dtype)
+    check(case, dtype, x, w, b, out)
+
+
+# ---------------------------------------------------------------------------
+# Memory layouts and read-only inputs: bitwise equal to contiguous inputs
+# ---------------------------------------------------------------------------
+
+LAYOUT_CASES = {
+    "grouped-3x3": C(N=2, C=4, H=11, W=13, K=6, groups=2, padding=1, stride=(1, 2)),
+    "pointwise": C(N=2, C=5, H=6, W=7, K=3, kh=1, kw=1),
+}
+
+
+@pytest.mark.parametrize("target", ["x", "w", "b", "all"])
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", list(LAYOUT_CASES.values()), ids=list(LAYOUT_CASES))
+def test_layouts_bitwise_equal(case, dtype, algorithm, layout, target):
+    x, w, b = case.arrays(dtype)
+    expected = conv2d(case, x, w, b, algorithm=algorithm)
+    args = {"x": x, "w": w, "b": b}
+    for name in (["x", "w", "b"] if target == "all" else [target]):
+        args[name] = relayout(layout, args[name])
+    snap = snapshot(args["x"], args["w"], args["b"])
+    out = conv2d(case, args["x"], args["w"], args["b"], algorithm=algorithm)
+    assert out.flags.c_contiguous and out.dtype == np.dtype(dtype)
+    assert_bitwise_equal(out, expected)
+    assert_unmodified(snap, args["x"], args["w"], args["b"])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_broadcast_zero_stride_input(dtype):
+    case = C(N=3, padding=1)
+    x, w, b = case.arrays(dtype)
+    xb = np.broadcast_to(x[:1], x.shape)  # zero stride along N, read-only
+    out = conv2d(case, xb, w, b)
+    check(case, dtype, np.ascontiguousarray(xb), w, b, out)
+    assert_bitwise_equal(out[0], out[2])
+
+
+# ---------------------------------------------------------------------------
+# out=
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", [C(padding=1, C=4, K=6, groups=2), C(N=None, stride=2),
+                                  C(N=0)], ids=["batched", "unbatched", "zero-batch"])
+def test_out_argument(case, dtype, algorithm):
+    x, w, b = case.arrays(dtype)
+    expected = conv2d(case, x, w, b, algorithm=algorithm)
+    out = np.full(case.out_shape, np.nan, dtype=dtype)  # every element must be written
+    result = conv2d(case, x, w, b, out=out, algorithm=algorithm)
+    assert result is out
+    assert_bitwise_equal(out, expected)
+    # reuse of the same buffer overwrites (does not accumulate)
+    conv2d(case, x, w, b, out=out, algorithm=algorithm)
+    assert_bitwise_equal(out, expected)
+
+
+def test_out_argument_xp(xp):
+    case = C(padding=1)
+    x, w, b = case.arrays(np.float32)
+    out = xp.zeros(case.out_shape, dtype=np.float32)
+    result = conv2d(case, to_xp(xp, x), to_xp(xp, w), to_xp(xp, b), out=out)
+    assert result is out
+    check(case, np.float32, x, w, b, out)
+
+
+# ---------------------------------------------------------------------------
+# Properties (hypothesis)
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@given(case=conv2d_cases(), dtype=dtypes)
+def test_matches_reference(algorithm, case, dtype):
+    x, w, b = case.arrays(dtype)
+    check(case, dtype, x, w, b, conv2d(case, x, w, b, algorithm=algorithm))
+
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@given(case=conv2d_cases(**MEDIUM), dtype=dtypes)
+@settings(max_examples=15)
+def test_matches_reference_medium_shapes(algorithm, case, dtype):
+    x, w, b = case.arrays(dtype)
+    check(case, dtype, x, w, b, conv2d(case, x, w, b, algorithm=algorithm))
+
+@given(case=conv2d_cases(padding_forms=("int", "pair", "nested", "valid"), max_kernel=5,
+                         max_stride=4, max_extra=9, bias=False))
+def test_output_size_formula(case):
+    # Written out independently of reference.conv_padding.
+    p = case.padding
+    if p == "valid":
+        (pt, pb), (pl, pr) = (0, 0), (0, 0)
+    elif isinstance(p, int):
+        (pt, pb), (pl, pr) = (p, p), (p, p)
+    elif isinstance(p[0], (tuple, list)):
+        (pt, pb), (pl, pr) = p
+    else:
+        (pt, pb), (pl, pr) = (p[0], p[0]), (p[1], p[1])
+    sh, sw = (case.stride, case.stride) if isinstance(case.stride, int) else case.stride
+    dh, dw = (case.dilation, case.dilation) if isinstance(case.dilation, int) else case.dilation
+    OH = (case.H + pt + pb - dh * (case.kh - 1) - 1) // sh + 1
+    OW = (case.W + pl + pr - dw * (case.kw - 1) - 1) // sw + 1
+    x, w, b = case.arrays(np.float64)
+    out = conv2d(case, x, w, b)
+    assert out.shape[-2:] == (OH, OW)
+    assert out.shape[:-2] == (() if case.N is None else (case.N,)) + (case.K,)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@given(case=conv2d_cases(stride_one=True, padding_forms=("same",), max_kernel=6), dtype=dtypes)
+def test_same_padding_keeps_size(algorithm, case, dtype):
+    x, w, b = case.arrays(dtype)
+    out = conv2d(case, x, w, b, algorithm=algorithm)
+    assert out.shape[-2:] == (case.H, case.W)
+    check(case, dtype, x, w, b, out)
+
+
+@given(case=conv2d_cases(), dtype=dtypes)
+def test_groups_equal_split_and_concatenate(case, dtype):
+    x, w, b = case.arrays(dtype)
+    G, C_g, K_g = case.groups, case.C // case.groups, case.K // case.groups
+    full = conv2d(case, x, w, b)
+    parts = []
+    for g in range(G):
+        sub = case.replace(C=C_g, K=K_g, groups=1)
+        parts.append(conv2d(sub, x[..., g * C_g:(g + 1) * C_g, :, :],
+                            w[g * K_g:(g + 1) * K_g],
+                            None if b is None else b[g * K_g:(g + 1) * K_g]))
+    split = np.concatenate(parts, axis=-3)
+    # Both are within `tol` of the exact result, so within 2*tol of each other.
+    tol = tolerance(dtype, case.reduction_len, x, w, b, **case.kwargs())
+    assert_within(full, split.astype(np.float64), 2 * tol, what="groups vs split")
+    check(case, dtype, x, w, b, full)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@given(case=conv2d_cases(max_extra=12), dtype=dtypes)
+def test_one_and_two_threads_bitwise_equal(algorithm, case, dtype):
+    x, w, b = case.arrays(dtype)
+    one = conv2d(case, x, w, b, algorithm=algorithm, num_threads=1)
+    two = conv2d(case, x, w, b, algorithm=algorithm, num_threads=2)
+    assert_bitwise_equal(one, two)
