@@ -39,16 +39,16 @@ cdef extern from "_kernels.h" nogil:
     int FC_ISA_GENERIC, FC_ISA_AVX2, FC_ISA_AVX512
     ctypedef struct fc_gemm_args:
         const void *x
-        fc_idx x_cstride, x_rstride
+        fc_idx x_nstride, x_cstride, x_rstride
         int C_g, ntap_h, ntap_w
         const int32_t *rowtab
         const int32_t *coltab
         const int32_t *col_lo
         const int32_t *col_hi
         int col_step
-        fc_idx P_h, P_w
+        fc_idx P_n, P_h, P_w
         void *y
-        fc_idx y_kstride, y_rstride, y_cstride
+        fc_idx y_nstride, y_kstride, y_rstride, y_cstride
         const void *a
         fc_idx lda
         const void *bias
@@ -211,12 +211,12 @@ cdef void _run_gemm(fc_gemm_args *subs, fc_idx nsub, int npanel, bint is_double,
     cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
     cdef fc_idx s, t, ntask = 0, maxp = 0, nb, npb, nmb, total_pb = 0
     for s in range(nsub):
-        maxp = max(maxp, subs[s].P_h * subs[s].P_w)
+        maxp = max(maxp, subs[s].P_n * subs[s].P_h * subs[s].P_w)
     if maxp == 0 or nsub == 0:
         return
     nb = min(_cdiv(maxp, b.nr) * b.nr, GEMM_BLOCK_PIXELS // b.nr * b.nr)
     for s in range(nsub):
-        total_pb += _cdiv(subs[s].P_h * subs[s].P_w, nb)
+        total_pb += _cdiv(subs[s].P_n * subs[s].P_h * subs[s].P_w, nb)
     # Too few pixel blocks to keep the threads busy: split the output channels too.
     nmb = 1
     if total_pb < TASKS_PER_THREAD * nthreads and nthreads > 1:
@@ -230,7 +230,7 @@ cdef void _run_gemm(fc_gemm_args *subs, fc_idx nsub, int npanel, bint is_double,
     cdef int *task_m0 = <int *>bufs.get(total_pb * nmb * sizeof(int))
     cdef fc_idx P, p0, mb
     for s in range(nsub):
-        P = subs[s].P_h * subs[s].P_w
+        P = subs[s].P_n * subs[s].P_h * subs[s].P_w
         p0 = 0
         while p0 < P:
             for mb in range(nmb):
@@ -247,7 +247,7 @@ cdef void _run_gemm(fc_gemm_args *subs, fc_idx nsub, int npanel, bint is_double,
     with nogil, parallel(num_threads=nthreads):
         for t in prange(ntask, schedule="dynamic"):
             s = task_sub[t]
-            P = subs[s].P_h * subs[s].P_w
+            P = subs[s].P_n * subs[s].P_h * subs[s].P_w
             p1 = min(task_p0[t] + nb, P)
             m1 = <int>min(<fc_idx>task_m0[t] + mb_size, <fc_idx>npanel)
             if is_double:
@@ -309,35 +309,37 @@ def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
     cdef fc_idx kred = <fc_idx>C_g * kh * kw
     cdef const floating *wp = &w[0, 0, 0, 0]
     cdef const floating *biasp = &bias[0] if bias is not None else NULL
-    cdef fc_gemm_args *subs = <fc_gemm_args *>bufs.get(<size_t>N * G * sizeof(fc_gemm_args))
+    cdef fc_gemm_args *subs = <fc_gemm_args *>bufs.get(<size_t>G * sizeof(fc_gemm_args))
     cdef fc_gemm_args *a
     cdef const floating *xp = &x[0, 0, 0, 0] if C > 0 else NULL
     cdef floating *yp = &y[0, 0, 0, 0]
-    for n in range(N):
-        for g in range(G):
-            a = &subs[n * G + g]
-            a.x = (xp + (<fc_idx>n * C + <fc_idx>g * C_g) * H * W) if xp != NULL else NULL
-            a.x_cstride = <fc_idx>H * W
-            a.x_rstride = W
-            a.C_g = C_g
-            a.ntap_h = kh
-            a.ntap_w = kw
-            a.rowtab = rowtab
-            a.coltab = coltab
-            a.col_lo = col_lo
-            a.col_hi = col_hi
-            a.col_step = sw
-            a.P_h = OH
-            a.P_w = OW
-            a.y = yp + (<fc_idx>n * K + <fc_idx>g * K_g) * OH * OW
-            a.y_kstride = <fc_idx>OH * OW
-            a.y_rstride = OW
-            a.y_cstride = 1
-            a.a = wp + <fc_idx>g * K_g * kred   # [K_g][C_g*kh*kw], row-major already
-            a.lda = kred
-            a.bias = (biasp + g * K_g) if biasp != NULL else NULL
-            a.M = K_g
-    _run_gemm(subs, <fc_idx>N * G, npanel, is_double, nthreads, bufs, sizeof(floating))
+    for g in range(G):
+        a = &subs[g]
+        a.x = (xp + <fc_idx>g * C_g * H * W) if xp != NULL else NULL
+        a.x_nstride = <fc_idx>C * H * W
+        a.x_cstride = <fc_idx>H * W
+        a.x_rstride = W
+        a.C_g = C_g
+        a.ntap_h = kh
+        a.ntap_w = kw
+        a.rowtab = rowtab
+        a.coltab = coltab
+        a.col_lo = col_lo
+        a.col_hi = col_hi
+        a.col_step = sw
+        a.P_n = N
+        a.P_h = OH
+        a.P_w = OW
+        a.y = yp + <fc_idx>g * K_g * OH * OW
+        a.y_nstride = <fc_idx>K * OH * OW
+        a.y_kstride = <fc_idx>OH * OW
+        a.y_rstride = OW
+        a.y_cstride = 1
+        a.a = wp + <fc_idx>g * K_g * kred   # [K_g][C_g*kh*kw], row-major already
+        a.lda = kred
+        a.bias = (biasp + g * K_g) if biasp != NULL else NULL
+        a.M = K_g
+    _run_gemm(subs, G, npanel, is_double, nthreads, bufs, sizeof(floating))
 
 
 def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
@@ -421,46 +423,47 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
                 &w[0, 0, 0, 0], G, K_g, C_g, nth * ntw, <fc_idx>C_g * K_g * kh * kw,
                 <fc_idx>kh * kw, <fc_idx>K_g * kh * kw, tapoff, nthreads, bufs)
 
-    cdef fc_gemm_args *subs = <fc_gemm_args *>bufs.get(
-        <size_t>N * G * nphase * sizeof(fc_gemm_args))
+    cdef fc_gemm_args *subs = <fc_gemm_args *>bufs.get(<size_t>G * nphase * sizeof(fc_gemm_args))
     cdef fc_gemm_args *a
     cdef const floating *xp = &x[0, 0, 0, 0]
     cdef floating *yp = &y[0, 0, 0, 0]
     cdef fc_idx nsub = 0
-    for n in range(N):
-        for g in range(G):
-            for ry in range(sh):
-                for rx in range(sw):
-                    Ph = _cdiv(OH - ry, sh) if OH > ry else 0
-                    Pw = _cdiv(OW - rx, sw) if OW > rx else 0
-                    if Ph == 0 or Pw == 0:
-                        continue
-                    nth = ntaps_h[ry]
-                    ntw = ntaps_w[rx]
-                    kred = <fc_idx>C_g * nth * ntw
-                    a = &subs[nsub]
-                    nsub += 1
-                    a.x = xp + (<fc_idx>n * C + <fc_idx>g * C_g) * H * W
-                    a.x_cstride = <fc_idx>H * W
-                    a.x_rstride = W
-                    a.C_g = C_g
-                    a.ntap_h = nth
-                    a.ntap_w = ntw
-                    a.rowtab = rowtabs[ry]
-                    a.coltab = coltabs[rx]
-                    a.col_lo = col_lo + rx * kw
-                    a.col_hi = col_hi + rx * kw
-                    a.col_step = 1
-                    a.P_h = Ph
-                    a.P_w = Pw
-                    a.y = yp + (<fc_idx>n * K + <fc_idx>g * K_g) * OH * OW + ry * OW + rx
-                    a.y_kstride = <fc_idx>OH * OW
-                    a.y_rstride = <fc_idx>sh * OW
-                    a.y_cstride = sw
-                    a.a = (<floating *>apacks[ry * sw + rx]) + <fc_idx>g * K_g * kred
-                    a.lda = kred
-                    a.bias = (biasp + g * K_g) if biasp != NULL else NULL
-                    a.M = K_g
+    for g in range(G):
+        for ry in range(sh):
+            for rx in range(sw):
+                Ph = _cdiv(OH - ry, sh) if OH > ry else 0
+                Pw = _cdiv(OW - rx, sw) if OW > rx else 0
+                if Ph == 0 or Pw == 0:
+                    continue
+                nth = ntaps_h[ry]
+                ntw = ntaps_w[rx]
+                kred = <fc_idx>C_g * nth * ntw
+                a = &subs[nsub]
+                nsub += 1
+                a.x = xp + <fc_idx>g * C_g * H * W
+                a.x_nstride = <fc_idx>C * H * W
+                a.x_cstride = <fc_idx>H * W
+                a.x_rstride = W
+                a.C_g = C_g
+                a.ntap_h = nth
+                a.ntap_w = ntw
+                a.rowtab = rowtabs[ry]
+                a.coltab = coltabs[rx]
+                a.col_lo = col_lo + rx * kw
+                a.col_hi = col_hi + rx * kw
+                a.col_step = 1
+                a.P_n = N
+                a.P_h = Ph
+                a.P_w = Pw
+                a.y = yp + <fc_idx>g * K_g * OH * OW + ry * OW + rx
+                a.y_nstride = <fc_idx>K * OH * OW
+                a.y_kstride = <fc_idx>OH * OW
+                a.y_rstride = <fc_idx>sh * OW
+                a.y_cstride = sw
+                a.a = (<floating *>apacks[ry * sw + rx]) + <fc_idx>g * K_g * kred
+                a.lda = kred
+                a.bias = (biasp + g * K_g) if biasp != NULL else NULL
+                a.M = K_g
     _run_gemm(subs, nsub, npanel, is_double, nthreads, bufs, sizeof(floating))
 
 

@@ -62,9 +62,12 @@ static inline fc_idx fc_map_index(fc_idx q, fc_idx n, int mode)
     }
 }
 
-/* One implicit-GEMM sub-problem: a (n, group, phase) slice. */
+/* One implicit-GEMM sub-problem: a (group, phase) slice over the whole batch.
+ * Its pixels p = (n*P_h + py)*P_w + px run over P_n images, so a small image
+ * in a batch still fills the micro-kernel's vectors. */
 typedef struct {
-    const void *x;          /* input, channel 0 of the group */
+    const void *x;          /* input, image 0, channel 0 of the group */
+    fc_idx x_nstride;       /* C*H*W */
     fc_idx x_cstride;       /* H*W */
     fc_idx x_rstride;       /* W */
     int C_g;                /* channels reduced over */
@@ -74,8 +77,9 @@ typedef struct {
     const int32_t *col_lo;  /* [ntap_w]: coltab[tj][q] = coltab[tj][lo] + (q - lo)*col_step */
     const int32_t *col_hi;  /*   and >= 0 for lo <= q < hi (the interior; fast copies) */
     int col_step;
-    fc_idx P_h, P_w;        /* output grid of this sub-problem */
-    void *y;                /* output, channel 0 of the group, grid origin */
+    fc_idx P_n, P_h, P_w;   /* images, and the output grid of this sub-problem */
+    void *y;                /* output, image 0, channel 0 of the group, grid origin */
+    fc_idx y_nstride;       /* K*OH*OW */
     fc_idx y_kstride;       /* OH*OW */
     fc_idx y_rstride;       /* between grid rows */
     fc_idx y_cstride;       /* between grid columns (1 for conv2d) */

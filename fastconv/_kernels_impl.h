@@ -79,15 +79,16 @@ static void FC_FN(pack_b)(const fc_gemm_args *g, fc_idx r0, fc_idx kc, fc_idx p0
 {
     const FC_T *x = (const FC_T *)g->x;
     const fc_idx ntaps = (fc_idx)g->ntap_h * g->ntap_w;
-    const fc_idx nchunk = (np + NR - 1) / NR;
     for (fc_idx r = 0; r < kc; r++) {
         const fc_idx rr = r0 + r, c = rr / ntaps, t = rr % ntaps;
         const FC_T *xc = x + c * g->x_cstride;
         const int32_t *rt = g->rowtab + (t / g->ntap_w) * g->P_h;
         const int32_t *ct = g->coltab + (t % g->ntap_w) * g->P_w;
         FC_T *d = bp + r * NR;
-        fc_idx py = p0 / g->P_w, px = p0 % g->P_w;
+        const fc_idx plane = g->P_h * g->P_w, rem = p0 % plane;
+        fc_idx py = rem / g->P_w, px = rem % g->P_w;
         fc_idx lane = 0, done = 0;
+        xc += (p0 / plane) * g->x_nstride;     /* the image of pixel p0 */
         while (done < np) {
             fc_idx run = g->P_w - px;          /* pixels left on this grid row */
             if (run > np - done) run = np - done;
@@ -130,11 +131,10 @@ static void FC_FN(pack_b)(const fc_gemm_args *g, fc_idx r0, fc_idx kc, fc_idx p0
             }
             done += run;
             px = 0;
-            py++;
+            if (++py == g->P_h) { py = 0; xc += g->x_nstride; }   /* next image */
         }
         if (lane) for (; lane < NR; lane++) d[lane] = (FC_T)0;
     }
-    (void)nchunk;
 }
 
 static void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0, int m1,
@@ -148,7 +148,7 @@ static void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0
     FC_T *tile = bp + FC_KC * nchunk * NR;
     fc_idx off[NR];          /* output offset of each lane of the current chunk */
     FC_T binit[FC_MR];       /* the bias of the panel's rows: each sum starts there */
-    /* The output grid is row-major contiguous (conv2d): tiles can be written in place. */
+    /* The output grid rows are contiguous (conv2d): full tiles can be written in place. */
     const int contiguous = g->y_cstride == 1 && g->y_rstride == g->P_w;
 
     for (fc_idx k0 = 0; k0 < kred || (k0 == 0 && kred == 0); k0 += FC_KC) {
@@ -159,12 +159,15 @@ static void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0
             const int ncol = p1 - pc < NR ? (int)(p1 - pc) : NR;
             const FC_T *bc = bp + ch * kc * NR;
             {   /* lane offsets without a division per element */
-                fc_idx py = pc / g->P_w, px = pc % g->P_w;
+                const fc_idx plane = g->P_h * g->P_w, rem = pc % plane;
+                fc_idx n = pc / plane, py = rem / g->P_w, px = rem % g->P_w;
                 for (int l = 0; l < ncol; l++) {
-                    off[l] = py * g->y_rstride + px * g->y_cstride;
-                    if (++px == g->P_w) { px = 0; py++; }
+                    off[l] = n * g->y_nstride + py * g->y_rstride + px * g->y_cstride;
+                    if (++px == g->P_w) { px = 0; if (++py == g->P_h) { py = 0; n++; } }
                 }
             }
+            /* Lanes land on consecutive outputs (conv2d, chunk inside one image). */
+            const int in_place = contiguous && ncol == NR && off[NR - 1] - off[0] == NR - 1;
             for (int panel = m0; panel < m1; panel++) {
                 const fc_idx mbase = (fc_idx)panel * FC_MR;
                 const FC_T *ap = A + mbase * g->lda + k0;
@@ -176,8 +179,8 @@ static void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0
                     init = binit;
                 }
                 FC_T *yp = y + mbase * g->y_kstride;
-                if (contiguous && mrows == FC_MR && ncol == NR) {
-                    FC_FN(ukernel)(kc, ap, g->lda, mrows, bc, yp + pc, g->y_kstride, init);
+                if (in_place && mrows == FC_MR) {
+                    FC_FN(ukernel)(kc, ap, g->lda, mrows, bc, yp + off[0], g->y_kstride, init);
                     continue;
                 }
                 /* Partial or scattered tile: go through `tile`. */
