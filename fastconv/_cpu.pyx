@@ -81,10 +81,10 @@ cdef extern from "_kernels.h" nogil:
                           void *scratch)
     void fc_direct_task_f32(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
     void fc_direct_task_f64(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
-    void fc_pack_rows_f32(const float *base, int m, int C_g, int ntaps, fc_idx m_stride,
-                          fc_idx c_stride, const fc_idx *tapoff, float *dst)
-    void fc_pack_rows_f64(const double *base, int m, int C_g, int ntaps, fc_idx m_stride,
-                          fc_idx c_stride, const fc_idx *tapoff, double *dst)
+    void fc_pack_rows_f32(const float *base, int m0, int m1, int C_g, int ntaps,
+                          fc_idx m_stride, fc_idx c_stride, const fc_idx *tapoff, float *dst)
+    void fc_pack_rows_f64(const double *base, int m0, int m1, int C_g, int ntaps,
+                          fc_idx m_stride, fc_idx c_stride, const fc_idx *tapoff, double *dst)
 
 ISA_NAMES = {"generic": FC_ISA_GENERIC, "avx2": FC_ISA_AVX2, "avx512": FC_ISA_AVX512}
 PADDING_MODE_CODES = {"zeros": FC_PAD_ZEROS, "reflect": FC_PAD_REFLECT,
@@ -215,9 +215,19 @@ cdef void _run_gemm(fc_gemm_args *subs, fc_idx nsub, int npanel, bint is_double,
     if maxp == 0 or nsub == 0:
         return
     nb = min(_cdiv(maxp, b.nr) * b.nr, GEMM_BLOCK_PIXELS // b.nr * b.nr)
+    # Few pixel blocks for the threads: shrink the blocks first (each task packs
+    # only its own pixels), down to one micro-tile width ...
+    while nb > b.nr:
+        total_pb = 0
+        for s in range(nsub):
+            total_pb += _cdiv(subs[s].P_n * subs[s].P_h * subs[s].P_w, nb)
+        if total_pb >= TASKS_PER_THREAD * nthreads or nthreads == 1:
+            break
+        nb = max(b.nr, (nb // 2) // b.nr * b.nr)
+    total_pb = 0
     for s in range(nsub):
         total_pb += _cdiv(subs[s].P_n * subs[s].P_h * subs[s].P_w, nb)
-    # Too few pixel blocks to keep the threads busy: split the output channels too.
+    # ... then split the output channels too (every such task repacks its pixels).
     nmb = 1
     if total_pb < TASKS_PER_THREAD * nthreads and nthreads > 1:
         nmb = min(<fc_idx>npanel, _cdiv(TASKS_PER_THREAD * nthreads, total_pb))
@@ -264,15 +274,17 @@ cdef floating *_pack_rows(const floating *w, int G, int M, int C_g, int ntaps,
     """Row-major [G][M][C_g*ntaps] weights of one transposed-conv stride phase."""
     cdef fc_idx per_group = <fc_idx>M * C_g * ntaps
     cdef floating *dst = <floating *>bufs.get(max(G * per_group, 1) * sizeof(floating))
-    cdef fc_idx t, g
+    cdef fc_idx nblk = _cdiv(M, 16), t, g
+    cdef int m0
     with nogil:
-        for t in prange(<fc_idx>G * M, num_threads=nthreads, schedule="static"):
-            g = t // M
+        for t in prange(<fc_idx>G * nblk, num_threads=nthreads, schedule="static"):
+            g = t // nblk
+            m0 = <int>((t % nblk) * 16)
             if floating is float:
-                fc_pack_rows_f32(w + g * g_stride, <int>(t % M), C_g, ntaps, m_stride,
+                fc_pack_rows_f32(w + g * g_stride, m0, min(m0 + 16, M), C_g, ntaps, m_stride,
                                  c_stride, tapoff, dst + g * per_group)
             else:
-                fc_pack_rows_f64(w + g * g_stride, <int>(t % M), C_g, ntaps, m_stride,
+                fc_pack_rows_f64(w + g * g_stride, m0, min(m0 + 16, M), C_g, ntaps, m_stride,
                                  c_stride, tapoff, dst + g * per_group)
     return dst
 

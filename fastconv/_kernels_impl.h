@@ -29,7 +29,7 @@ typedef FC_T VTU __attribute__((vector_size(FC_VBYTES), aligned(sizeof(FC_T)), _
 #else
 #error "unsupported vector length"
 #endif
-#define NR (2 * VLEN)
+#define NR (FC_NV * VLEN)
 
 /* C[MR x NR] (row stride ldc) = (init ? broadcast(init) : C) + A * B_chunk, with A
  * read in place: row m at a + m*lda (rows past `mrows` repeat the last one; their
@@ -39,41 +39,43 @@ __attribute__((noinline)) static void FC_FN(ukernel)(fc_idx kc, const FC_T *rest
                                                      const FC_T *restrict b, FC_T *restrict c,
                                                      fc_idx ldc, const FC_T *restrict init)
 {
-    VT acc0[FC_MR], acc1[FC_MR];
+    VT acc[FC_MR][FC_NV];
     const FC_T *ar[FC_MR];
     for (int m = 0; m < FC_MR; m++) ar[m] = a + (m < mrows ? m : mrows - 1) * lda;
-    if (init) {
 #pragma GCC unroll 16
-        for (int m = 0; m < FC_MR; m++) {
-            acc0[m] = SPLAT(init[m]);
-            acc1[m] = acc0[m];
-        }
-    } else {
-#pragma GCC unroll 16
-        for (int m = 0; m < FC_MR; m++) {
-            acc0[m] = *(const VTU *)(c + m * ldc);
-            acc1[m] = *(const VTU *)(c + m * ldc + VLEN);
-        }
-    }
+    for (int m = 0; m < FC_MR; m++)
+#pragma GCC unroll 4
+        for (int v = 0; v < FC_NV; v++)
+            acc[m][v] = init ? SPLAT(init[m]) : (VT)*(const VTU *)(c + m * ldc + v * VLEN);
     for (fc_idx k = 0; k < kc; k++) {
-        VT b0 = *(const VT *)(b + k * NR);
-        VT b1 = *(const VT *)(b + k * NR + VLEN);
+        VT bv[FC_NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < FC_NV; v++) bv[v] = *(const VT *)(b + k * NR + v * VLEN);
 #pragma GCC unroll 16
         for (int m = 0; m < FC_MR; m++) {
             const FC_T as = ar[m][k];
-            VT av = SPLAT(as);
-            acc0[m] += av * b0;
-            acc1[m] += av * b1;
+            const VT av = SPLAT(as);
+#pragma GCC unroll 4
+            for (int v = 0; v < FC_NV; v++) acc[m][v] += av * bv[v];
         }
     }
 #pragma GCC unroll 16
-    for (int m = 0; m < FC_MR; m++) {
-        *(VTU *)(c + m * ldc) = acc0[m];
-        *(VTU *)(c + m * ldc + VLEN) = acc1[m];
-    }
+    for (int m = 0; m < FC_MR; m++)
+#pragma GCC unroll 4
+        for (int v = 0; v < FC_NV; v++) *(VTU *)(c + m * ldc + v * VLEN) = acc[m][v];
+}
+
+/* Copy a run of n values (no memmove call for these short runs). */
+static inline void FC_FN(copy_run)(FC_T *restrict d, const FC_T *restrict s, fc_idx n)
+{
+    fc_idx l = 0;
+    for (; l + VLEN <= n; l += VLEN) *(VTU *)(d + l) = *(const VTU *)(s + l);
+    for (; l < n; l++) d[l] = s[l];
 }
 
 /* Gather B rows [r0, r0+kc) for pixels [p0, p0+np) into bp[chunk][k][NR]. */
+/* no loop-to-memset/memmove: the runs are short and a libc call per run costs more. */
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
 static void FC_FN(pack_b)(const fc_gemm_args *g, fc_idx r0, fc_idx kc, fc_idx p0, fc_idx np,
                           FC_T *restrict bp)
 {
@@ -114,7 +116,7 @@ static void FC_FN(pack_b)(const fc_gemm_args *g, fc_idx r0, fc_idx kc, fc_idx p0
                     while (q < end) {
                         fc_idx m = NR - lane < end - q ? NR - lane : end - q;
                         if (step == 1)
-                            for (fc_idx l = 0; l < m; l++) d[lane + l] = s0[l];
+                            FC_FN(copy_run)(d + lane, s0, m);
                         else
                             for (fc_idx l = 0; l < m; l++) d[lane + l] = s0[l * step];
                         s0 += m * step;
