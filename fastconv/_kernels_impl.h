@@ -81,16 +81,18 @@ static void FC_FN(pack_b)(const fc_gemm_args *g, fc_idx r0, fc_idx kc, fc_idx p0
 {
     const FC_T *x = (const FC_T *)g->x;
     const fc_idx ntaps = (fc_idx)g->ntap_h * g->ntap_w;
+    /* Divisions once per call: (c, ti, tj) of row r0 and (n, py, px) of pixel p0. */
+    const fc_idx plane = g->P_h * g->P_w, rem0 = p0 % plane;
+    const fc_idx n0 = p0 / plane, py0 = rem0 / g->P_w, px0 = rem0 % g->P_w;
+    fc_idx c = r0 / ntaps, ti = (r0 % ntaps) / g->ntap_w, tj = (r0 % ntaps) % g->ntap_w;
     for (fc_idx r = 0; r < kc; r++) {
-        const fc_idx rr = r0 + r, c = rr / ntaps, t = rr % ntaps;
-        const FC_T *xc = x + c * g->x_cstride;
-        const int32_t *rt = g->rowtab + (t / g->ntap_w) * g->P_h;
-        const int32_t *ct = g->coltab + (t % g->ntap_w) * g->P_w;
+        const FC_T *xc = x + c * g->x_cstride + n0 * g->x_nstride;
+        const int32_t *rt = g->rowtab + ti * g->P_h;
+        const int32_t *ct = g->coltab + tj * g->P_w;
+        const fc_idx lo = g->col_lo[tj], hi = g->col_hi[tj];
         FC_T *d = bp + r * NR;
-        const fc_idx plane = g->P_h * g->P_w, rem = p0 % plane;
-        fc_idx py = rem / g->P_w, px = rem % g->P_w;
+        fc_idx py = py0, px = px0;
         fc_idx lane = 0, done = 0;
-        xc += (p0 / plane) * g->x_nstride;     /* the image of pixel p0 */
         while (done < np) {
             fc_idx run = g->P_w - px;          /* pixels left on this grid row */
             if (run > np - done) run = np - done;
@@ -102,7 +104,6 @@ static void FC_FN(pack_b)(const fc_gemm_args *g, fc_idx r0, fc_idx kc, fc_idx p0
                 }
             } else {
                 const FC_T *src = xc + (fc_idx)srow * g->x_rstride;
-                const fc_idx lo = g->col_lo[t % g->ntap_w], hi = g->col_hi[t % g->ntap_w];
                 const fc_idx step = g->col_step;
                 fc_idx q = 0;
                 for (; q < run && px + q < lo; q++) {          /* left border */
@@ -136,6 +137,7 @@ static void FC_FN(pack_b)(const fc_gemm_args *g, fc_idx r0, fc_idx kc, fc_idx p0
             if (++py == g->P_h) { py = 0; xc += g->x_nstride; }   /* next image */
         }
         if (lane) for (; lane < NR; lane++) d[lane] = (FC_T)0;
+        if (++tj == g->ntap_w) { tj = 0; if (++ti == g->ntap_h) { ti = 0; c++; } }
     }
 }
 
