@@ -13,6 +13,7 @@ def _plan_and_run(op, params, input, weight, bias, out, num_threads, algorithm):
     alg = _dispatch.parse_algorithm(algorithm, op)
     if alg is None:
         alg = _dispatch.choose_algorithm(params)
+
     y = _dispatch.prepare_out(out, params.out_shape, input.dtype, (input, weight, bias))
     if y.size:
         p = params

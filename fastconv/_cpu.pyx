@@ -65,6 +65,18 @@ cdef extern from "_kernels.h" nogil:
         const void *bias
         void *y
         fc_idx OH, OW
+    ctypedef struct fc_implicit_args:
+        const void *xp
+        fc_idx xp_nstride
+        const fc_idx *koff
+        fc_idx kred
+        fc_idx PW, OH, OW
+        void *y
+        fc_idx y_nstride, y_kstride
+        const void *a
+        fc_idx lda
+        const void *bias
+        int M
     ctypedef struct fc_blocking:
         int mr, nr, kc, vlen
     fc_idx fc_map_index(fc_idx q, fc_idx n, int mode)
@@ -79,6 +91,16 @@ cdef extern from "_kernels.h" nogil:
                           void *scratch)
     void fc_gemm_task_f64(const fc_gemm_args *a, fc_idx p0, fc_idx p1, int m0, int m1,
                           void *scratch)
+    void fc_implicit_task_f32(const fc_implicit_args *a, fc_idx n, fc_idx q0, fc_idx q1,
+                              int m0, int m1, void *scratch)
+    void fc_implicit_task_f64(const fc_implicit_args *a, fc_idx n, fc_idx q0, fc_idx q1,
+                              int m0, int m1, void *scratch)
+    void fc_pad_plane_f32(const float *src, fc_idx W, const int32_t *rowmap,
+                          const int32_t *colmap, fc_idx PH, fc_idx PW, fc_idx pl, int sh, int sw,
+                          fc_idx PWs, fc_idx phase_stride, fc_idx PHs, float *dst)
+    void fc_pad_plane_f64(const double *src, fc_idx W, const int32_t *rowmap,
+                          const int32_t *colmap, fc_idx PH, fc_idx PW, fc_idx pl, int sh, int sw,
+                          fc_idx PWs, fc_idx phase_stride, fc_idx PHs, double *dst)
     void fc_direct_task_f32(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
     void fc_direct_task_f64(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
     void fc_pack_rows_f32(const float *base, int m0, int m1, int C_g, int ntaps,
@@ -550,3 +572,112 @@ def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w
             else:
                 fc_direct_task_f32(&subs[s], r0, min(r0 + rows, <fc_idx>OH),
                                    scratch + sbytes * fc_omp_thread_num())
+
+
+def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
+                    const floating[::1] bias, floating[:, :, :, ::1] y, int G, int sh, int sw,
+                    int dh, int dw, int pt, int pb, int pl, int pr, str padding_mode,
+                    num_threads=None):
+    """conv2d as an implicit GEMM read straight from a padded, phase-split copy.
+
+    See Note [implicit GEMM on a padded copy] in _kernels_impl.h.
+    """
+    cdef int N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef int K = w.shape[0], C_g = w.shape[1], kh = w.shape[2], kw = w.shape[3]
+    cdef int OH = y.shape[2], OW = y.shape[3]
+    cdef int K_g = K // G, mode = PADDING_MODE_CODES[padding_mode]
+    cdef int nthreads = _threads(num_threads)
+    if N == 0 or K == 0:
+        return
+    cdef bint is_double = floating is double
+    cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
+    cdef int npanel = <int>_cdiv(K_g, b.mr)
+    cdef _Buffers bufs = _Buffers()
+    cdef fc_idx PH = <fc_idx>H + pt + pb, PW = <fc_idx>W + pl + pr, q, t
+    cdef fc_idx PHs = _cdiv(PH, sh), PWs = _cdiv(PW, sw)
+    cdef fc_idx plane = PHs * PWs, kred = <fc_idx>C_g * kh * kw
+    cdef fc_idx phase_stride = <fc_idx>C * plane, image = phase_stride * sh * sw
+    cdef int32_t *rowmap = <int32_t *>bufs.get(<size_t>PH * sizeof(int32_t))
+    cdef int32_t *colmap = <int32_t *>bufs.get(<size_t>PW * sizeof(int32_t))
+    for q in range(PH):
+        rowmap[q] = <int32_t>fc_map_index(q - pt, H, mode)
+    for q in range(PW):
+        colmap[q] = <int32_t>fc_map_index(q - pl, W, mode)
+    # Slack past the last image: the junk lanes of a last chunk read up to NR more.
+    cdef size_t npad = <size_t>N * image + 2 * b.nr + 64
+    cdef floating *xpad = <floating *>bufs.get(npad * sizeof(floating))
+    cdef const floating *xp = &x[0, 0, 0, 0]
+    cdef fc_idx n, c
+    with nogil:
+        for t in prange(<fc_idx>N * C, num_threads=nthreads, schedule="static"):
+            n = t // C
+            c = t % C
+            if floating is float:
+                fc_pad_plane_f32(xp + t * H * W, W, rowmap, colmap, PH, PW, pl, sh, sw, PWs,
+                                 phase_stride, PHs, xpad + n * image + c * plane)
+            else:
+                fc_pad_plane_f64(xp + t * H * W, W, rowmap, colmap, PH, PW, pl, sh, sw, PWs,
+                                 phase_stride, PHs, xpad + n * image + c * plane)
+    for q in range(<fc_idx>N * image, <fc_idx>npad):
+        xpad[q] = 0
+    cdef fc_idx *koff = <fc_idx *>bufs.get(<size_t>max(kred, 1) * sizeof(fc_idx))
+    cdef int ci, i, j
+    cdef fc_idx ri, rj
+    for ci in range(C_g):
+        for i in range(kh):
+            ri = <fc_idx>i * dh
+            for j in range(kw):
+                rj = <fc_idx>j * dw
+                koff[(ci * kh + i) * kw + j] = (((ri % sh) * sw + rj % sw) * phase_stride
+                                                + ci * plane + (ri // sh) * PWs + rj // sw)
+    cdef const floating *wp = &w[0, 0, 0, 0]
+    cdef const floating *biasp = &bias[0] if bias is not None else NULL
+    cdef floating *yp = &y[0, 0, 0, 0]
+    cdef fc_implicit_args *subs = <fc_implicit_args *>bufs.get(<size_t>G * sizeof(fc_implicit_args))
+    cdef fc_implicit_args *a
+    cdef int g
+    for g in range(G):
+        a = &subs[g]
+        a.xp = xpad + <fc_idx>g * C_g * plane
+        a.xp_nstride = image
+        a.koff = koff
+        a.kred = kred
+        a.PW = PWs
+        a.OH = OH
+        a.OW = OW
+        a.y = yp + <fc_idx>g * K_g * OH * OW
+        a.y_nstride = <fc_idx>K * OH * OW
+        a.y_kstride = <fc_idx>OH * OW
+        a.a = wp + <fc_idx>g * K_g * kred
+        a.lda = kred
+        a.bias = (biasp + g * K_g) if biasp != NULL else NULL
+        a.M = K_g
+    # Tasks (n, g, grid block, panel block); grid q in [0, Q), Q = last valid + 1.
+    cdef fc_idx Q = (OH - 1) * PWs + OW
+    cdef fc_idx nb = min(_cdiv(Q, b.nr) * b.nr, GEMM_BLOCK_PIXELS // b.nr * b.nr)
+    while nb > b.nr and <fc_idx>N * G * _cdiv(Q, nb) < TASKS_PER_THREAD * nthreads:
+        nb = max(b.nr, (nb // 2) // b.nr * b.nr)
+    cdef fc_idx nqb = _cdiv(Q, nb), nmb = 1
+    if N * G * nqb < TASKS_PER_THREAD * nthreads and nthreads > 1:
+        nmb = min(<fc_idx>npanel, _cdiv(TASKS_PER_THREAD * nthreads, N * G * nqb))
+    cdef fc_idx mb_size = _cdiv(npanel, nmb)
+    nmb = _cdiv(npanel, mb_size)
+    cdef fc_idx ntask = <fc_idx>N * G * nqb * nmb, s, q0, mb
+    cdef size_t sbytes = <size_t>(b.mr * b.nr) * sizeof(floating) + 2 * 64
+    cdef char *scratch = <char *>bufs.get(sbytes * nthreads)
+    with nogil, parallel(num_threads=nthreads):
+        for t in prange(ntask, schedule="dynamic"):
+            mb = t % nmb
+            s = t // nmb
+            q0 = (s % nqb) * nb
+            s = s // nqb
+            g = <int>(s % G)
+            n = s // G
+            if is_double:
+                fc_implicit_task_f64(&subs[g], n, q0, min(q0 + nb, Q), <int>(mb * mb_size),
+                                     <int>min((mb + 1) * mb_size, <fc_idx>npanel),
+                                     scratch + sbytes * fc_omp_thread_num())
+            else:
+                fc_implicit_task_f32(&subs[g], n, q0, min(q0 + nb, Q), <int>(mb * mb_size),
+                                     <int>min((mb + 1) * mb_size, <fc_idx>npanel),
+                                     scratch + sbytes * fc_omp_thread_num())

@@ -17,13 +17,14 @@ _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 class Algorithm(enum.Enum):
     """Convolution algorithms of the CPU backend."""
-    GEMM = "gemm"       # implicit GEMM, packed weights, tiled implicit im2col
-    DIRECT = "direct"   # direct accumulation over taps, for few channels per group
+    GEMM = "gemm"          # implicit GEMM, tiled implicit im2col packing (any stride)
+    IMPLICIT = "implicit"  # implicit GEMM read in place from a padded, phase-split copy
+    DIRECT = "direct"      # direct accumulation over taps, for few channels per group
 
 
 # Which algorithms each op implements (transposed conv is a gather-GEMM only).
 ALGORITHMS = {
-    "conv2d": (Algorithm.GEMM, Algorithm.DIRECT),
+    "conv2d": (Algorithm.GEMM, Algorithm.IMPLICIT, Algorithm.DIRECT),
     "conv_transpose2d": (Algorithm.GEMM,),
 }
 
@@ -46,7 +47,7 @@ def choose_algorithm(params):
         return Algorithm.GEMM
     if params.K_g < THRESHOLDS["DIRECT_MAX_K_G"]:
         return Algorithm.DIRECT
-    return Algorithm.GEMM
+    return Algorithm.IMPLICIT
 
 
 def parse_algorithm(algorithm, op):
@@ -63,6 +64,7 @@ def parse_algorithm(algorithm, op):
             f"{op} does not implement algorithm={alg.value!r}; it supports "
             f"{[a.value for a in ALGORITHMS[op]]}")
     return alg
+
 
 
 def _as_array(a, name, op):
@@ -146,6 +148,9 @@ def run(params, algorithm, x, w, b, y, num_threads):
     if p.transposed:
         _cpu.conv_transpose2d_gemm(x, w, b, y, p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl,
                                    num_threads)
+    elif algorithm is Algorithm.IMPLICIT:
+        _cpu.conv2d_implicit(x, w, b, y, p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pb, p.pl,
+                             p.pr, p.padding_mode, num_threads)
     elif algorithm is Algorithm.DIRECT:
         _cpu.conv2d_direct(x, w, b, y, p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pb, p.pl, p.pr,
                            p.padding_mode, num_threads)

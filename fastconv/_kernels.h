@@ -104,6 +104,21 @@ typedef struct {
     fc_idx OH, OW;
 } fc_direct_args;
 
+/* Implicit GEMM straight on a padded copy (stride-1 conv2d), one group. */
+typedef struct {
+    const void *xp;         /* padded input, image 0, channel 0 of the group */
+    fc_idx xp_nstride;      /* C*PH*PW */
+    const fc_idx *koff;     /* [kred], see Note [implicit GEMM on a padded copy] */
+    fc_idx kred;            /* C_g*kh*kw */
+    fc_idx PW, OH, OW;      /* grid pitch (the phase planes' PWs), output rows, width */
+    void *y;                /* output, image 0, channel 0 of the group */
+    fc_idx y_nstride, y_kstride;
+    const void *a;          /* weights, row-major [M][kred] */
+    fc_idx lda;
+    const void *bias;       /* [M] or NULL */
+    int M;
+} fc_implicit_args;
+
 typedef struct {
     int mr, nr, kc;         /* GEMM micro-tile and reduction block */
     int vlen;               /* lanes of the direct kernel's vectors */
@@ -251,6 +266,22 @@ static void fc_gemm_task_f32(const fc_gemm_args *a, fc_idx p0, fc_idx p1, int m0
 static void fc_gemm_task_f64(const fc_gemm_args *a, fc_idx p0, fc_idx p1, int m0, int m1,
                              void *scratch)
 { FC_DISPATCH(gemm_task, f64, a, p0, p1, m0, m1, scratch) }
+static void fc_implicit_task_f32(const fc_implicit_args *a, fc_idx n, fc_idx q0, fc_idx q1,
+                                 int m0, int m1, void *scratch)
+{ FC_DISPATCH(implicit_task, f32, a, n, q0, q1, m0, m1, scratch) }
+static void fc_implicit_task_f64(const fc_implicit_args *a, fc_idx n, fc_idx q0, fc_idx q1,
+                                 int m0, int m1, void *scratch)
+{ FC_DISPATCH(implicit_task, f64, a, n, q0, q1, m0, m1, scratch) }
+static void fc_pad_plane_f32(const float *src, fc_idx W, const int32_t *rowmap,
+                             const int32_t *colmap, fc_idx PH, fc_idx PW, fc_idx pl, int sh,
+                             int sw, fc_idx PWs, fc_idx phase_stride, fc_idx PHs, float *dst)
+{ FC_DISPATCH(pad_plane, f32, src, W, rowmap, colmap, PH, PW, pl, sh, sw, PWs, phase_stride,
+              PHs, dst) }
+static void fc_pad_plane_f64(const double *src, fc_idx W, const int32_t *rowmap,
+                             const int32_t *colmap, fc_idx PH, fc_idx PW, fc_idx pl, int sh,
+                             int sw, fc_idx PWs, fc_idx phase_stride, fc_idx PHs, double *dst)
+{ FC_DISPATCH(pad_plane, f64, src, W, rowmap, colmap, PH, PW, pl, sh, sw, PWs, phase_stride,
+              PHs, dst) }
 static void fc_direct_task_f32(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
 { FC_DISPATCH(direct_task, f32, a, r0, r1, scratch) }
 static void fc_direct_task_f64(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)

@@ -31,39 +31,52 @@ typedef FC_T VTU __attribute__((vector_size(FC_VBYTES), aligned(sizeof(FC_T)), _
 #endif
 #define NR (FC_NV * VLEN)
 
-/* C[MR x NR] (row stride ldc) = (init ? broadcast(init) : C) + A * B_chunk, with A
- * read in place: row m at a + m*lda (rows past `mrows` repeat the last one; their
- * results are never stored), B packed as [k][NR]. */
-__attribute__((noinline)) static void FC_FN(ukernel)(fc_idx kc, const FC_T *restrict a,
-                                                     fc_idx lda, int mrows,
-                                                     const FC_T *restrict b, FC_T *restrict c,
-                                                     fc_idx ldc, const FC_T *restrict init)
-{
-    VT acc[FC_MR][FC_NV];
-    const FC_T *ar[FC_MR];
-    for (int m = 0; m < FC_MR; m++) ar[m] = a + (m < mrows ? m : mrows - 1) * lda;
-#pragma GCC unroll 16
-    for (int m = 0; m < FC_MR; m++)
-#pragma GCC unroll 4
-        for (int v = 0; v < FC_NV; v++)
-            acc[m][v] = init ? SPLAT(init[m]) : (VT)*(const VTU *)(c + m * ldc + v * VLEN);
-    for (fc_idx k = 0; k < kc; k++) {
-        VT bv[FC_NV];
-#pragma GCC unroll 4
-        for (int v = 0; v < FC_NV; v++) bv[v] = *(const VT *)(b + k * NR + v * VLEN);
-#pragma GCC unroll 16
-        for (int m = 0; m < FC_MR; m++) {
-            const FC_T as = ar[m][k];
-            const VT av = SPLAT(as);
-#pragma GCC unroll 4
-            for (int v = 0; v < FC_NV; v++) acc[m][v] += av * bv[v];
-        }
-    }
-#pragma GCC unroll 16
-    for (int m = 0; m < FC_MR; m++)
-#pragma GCC unroll 4
-        for (int v = 0; v < FC_NV; v++) *(VTU *)(c + m * ldc + v * VLEN) = acc[m][v];
+/* C[MR x NR] (row stride ldc) = (init ? broadcast(init) : C) + A * B, with A read
+ * in place: row m at a + m*lda (rows past `mrows` repeat the last one; their
+ * results are never stored).  Two variants differ only in where B's row k is:
+ *   ukernel:     packed, b + k*NR (aligned);
+ *   ukernel_off: in a padded input, b + koff[k] (Note [implicit GEMM on a padded copy]).
+ * noinline: one body for in-place and staged tiles, so both round alike. */
+#define FC_UKERNEL(NAME, EXTRA_PARAM, BROW, VLOAD)                                   \
+__attribute__((noinline)) static void NAME(fc_idx kc, const FC_T *restrict a,         \
+                                           fc_idx lda, int mrows,                     \
+                                           const FC_T *restrict b, EXTRA_PARAM,       \
+                                           FC_T *restrict c, fc_idx ldc,              \
+                                           const FC_T *restrict init)                 \
+{                                                                                     \
+    VT acc[FC_MR][FC_NV];                                                             \
+    const FC_T *ar[FC_MR];                                                            \
+    for (int m = 0; m < FC_MR; m++) ar[m] = a + (m < mrows ? m : mrows - 1) * lda;    \
+    _Pragma("GCC unroll 16")                                                          \
+    for (int m = 0; m < FC_MR; m++)                                                   \
+        _Pragma("GCC unroll 4")                                                       \
+        for (int v = 0; v < FC_NV; v++)                                               \
+            acc[m][v] = init ? SPLAT(init[m]) : (VT)*(const VTU *)(c + m * ldc + v * VLEN); \
+    for (fc_idx k = 0; k < kc; k++) {                                                 \
+        const FC_T *brow = BROW;                                                      \
+        VT bv[FC_NV];                                                                 \
+        _Pragma("GCC unroll 4")                                                       \
+        for (int v = 0; v < FC_NV; v++) bv[v] = VLOAD(brow + v * VLEN);               \
+        _Pragma("GCC unroll 16")                                                      \
+        for (int m = 0; m < FC_MR; m++) {                                             \
+            const FC_T as = ar[m][k];                                                 \
+            const VT av = SPLAT(as);                                                  \
+            _Pragma("GCC unroll 4")                                                   \
+            for (int v = 0; v < FC_NV; v++) acc[m][v] += av * bv[v];                  \
+        }                                                                             \
+    }                                                                                 \
+    _Pragma("GCC unroll 16")                                                          \
+    for (int m = 0; m < FC_MR; m++)                                                   \
+        _Pragma("GCC unroll 4")                                                       \
+        for (int v = 0; v < FC_NV; v++) *(VTU *)(c + m * ldc + v * VLEN) = acc[m][v]; \
 }
+#define FC_LOAD_ALIGNED(p) (*(const VT *)(p))
+#define FC_LOAD_UNALIGNED(p) ((VT)*(const VTU *)(p))
+FC_UKERNEL(FC_FN(ukernel), int unused_, b + k * NR, FC_LOAD_ALIGNED)
+FC_UKERNEL(FC_FN(ukernel_off), const fc_idx *restrict koff, b + koff[k], FC_LOAD_UNALIGNED)
+#undef FC_UKERNEL
+#undef FC_LOAD_ALIGNED
+#undef FC_LOAD_UNALIGNED
 
 /* Copy a run of n values (no memmove call for these short runs). */
 static inline void FC_FN(copy_run)(FC_T *restrict d, const FC_T *restrict s, fc_idx n)
@@ -184,7 +197,7 @@ static void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0
                 }
                 FC_T *yp = y + mbase * g->y_kstride;
                 if (in_place && mrows == FC_MR) {
-                    FC_FN(ukernel)(kc, ap, g->lda, mrows, bc, yp + off[0], g->y_kstride, init);
+                    FC_FN(ukernel)(kc, ap, g->lda, mrows, bc, 0, yp + off[0], g->y_kstride, init);
                     continue;
                 }
                 /* Partial or scattered tile: go through `tile`. */
@@ -192,13 +205,111 @@ static void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0
                     for (int q = 0; q < mrows; q++)
                         for (int l = 0; l < ncol; l++)
                             tile[q * NR + l] = yp[q * g->y_kstride + off[l]];
-                FC_FN(ukernel)(kc, ap, g->lda, mrows, bc, tile, NR, init);
+                FC_FN(ukernel)(kc, ap, g->lda, mrows, bc, 0, tile, NR, init);
                 for (int q = 0; q < mrows; q++)
                     for (int l = 0; l < ncol; l++)
                         yp[q * g->y_kstride + off[l]] = tile[q * NR + l];
             }
         }
     }
+}
+
+/* Note [implicit GEMM on a padded copy]: copy the input once with its padding
+ * applied, split into stride phases (padded row r, column x go to phase plane
+ * (r % sh, x % sw) at (r / sh, x / sw); each plane PHs x PWs).  On the grid
+ * q = oh*PWs + ow (columns ow >= OW are junk, never stored) the input of tap
+ * (c, i, j) for pixel q sits at q + koff[c, i, j] with
+ *   koff = phase(i*dh % sh, j*dw % sw) + c*PHs*PWs + (i*dh / sh)*PWs + j*dw / sw:
+ * a shifted view, so B needs no packing and the whole reduction runs in
+ * registers (no KC blocks). */
+static void FC_FN(implicit_task)(const fc_implicit_args *g, fc_idx n, fc_idx q0, fc_idx q1,
+                                 int m0, int m1, void *scratch)
+{
+    const FC_T *A = (const FC_T *)g->a, *bias = (const FC_T *)g->bias;
+    const FC_T *xn = (const FC_T *)g->xp + n * g->xp_nstride;
+    FC_T *y = (FC_T *)g->y + n * g->y_nstride;
+    FC_T *tile = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
+    fc_idx off[NR];
+    FC_T binit[FC_MR];
+    for (fc_idx qc = q0; qc < q1; qc += NR) {
+        const int ncol = q1 - qc < NR ? (int)(q1 - qc) : NR;
+        int nvalid = 0;
+        {   /* output offset of each lane, -1 for the junk columns */
+            fc_idx oh = qc / g->PW, ow = qc % g->PW;
+            for (int l = 0; l < ncol; l++) {
+                off[l] = (ow < g->OW && oh < g->OH) ? oh * g->OW + ow : -1;
+                nvalid += off[l] >= 0;
+                if (++ow == g->PW) { ow = 0; oh++; }
+            }   /* (PW here is the phase planes' pitch PWs) */
+        }
+        if (nvalid == 0) continue;
+        const int in_place = nvalid == NR && off[NR - 1] - off[0] == NR - 1;
+        for (int panel = m0; panel < m1; panel++) {
+            const fc_idx mbase = (fc_idx)panel * FC_MR;
+            const int mrows = g->M - mbase < FC_MR ? (int)(g->M - mbase) : FC_MR;
+            for (int q = 0; q < FC_MR; q++)
+                binit[q] = bias && q < mrows ? bias[mbase + q] : (FC_T)0;
+            FC_T *yp = y + mbase * g->y_kstride;
+            if (in_place && mrows == FC_MR) {
+                FC_FN(ukernel_off)(g->kred, A + mbase * g->lda, g->lda, mrows, xn + qc, g->koff,
+                                   yp + off[0], g->y_kstride, binit);
+                continue;
+            }
+            FC_FN(ukernel_off)(g->kred, A + mbase * g->lda, g->lda, mrows, xn + qc, g->koff,
+                               tile, NR, binit);
+            for (int q = 0; q < mrows; q++)
+                for (int l = 0; l < ncol; l++)
+                    if (off[l] >= 0) yp[q * g->y_kstride + off[l]] = tile[q * NR + l];
+        }
+    }
+}
+
+/* One padded plane, split into stride phases: padded (r, x) goes to phase
+ * (r % sh, x % sw) at (r / sh, x / sw); phase planes are PHs x PWs and
+ * phase_stride apart.  With sh = sw = 1 this is a plain padded copy. */
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+static void FC_FN(pad_plane)(const FC_T *restrict src, fc_idx W, const int32_t *rowmap,
+                             const int32_t *colmap, fc_idx PH, fc_idx PW, fc_idx pl,
+                             int sh, int sw, fc_idx PWs, fc_idx phase_stride, fc_idx PHs,
+                             FC_T *restrict dst)
+{
+    const fc_idx xend = pl + W < PW ? pl + W : PW;
+    for (fc_idx r = 0; r < PH; r++) {
+        FC_T *drow = dst + (fc_idx)(r % sh) * sw * phase_stride + (r / sh) * PWs;
+        const int32_t srow = rowmap[r];
+        const FC_T *s = srow >= 0 ? src + (fc_idx)srow * W : NULL;
+        if (sw == 1) {
+            fc_idx q = 0;
+            if (!s) {
+                for (; q < PW; q++) drow[q] = (FC_T)0;
+            } else {
+                for (; q < pl && q < PW; q++) drow[q] = colmap[q] >= 0 ? s[colmap[q]] : (FC_T)0;
+                if (q < xend) { FC_FN(copy_run)(drow + q, s + (q - pl), xend - q); q = xend; }
+                for (; q < PW; q++) drow[q] = colmap[q] >= 0 ? s[colmap[q]] : (FC_T)0;
+            }
+            for (; q < PWs; q++) drow[q] = (FC_T)0;
+            continue;
+        }
+        for (int rx = 0; rx < sw; rx++) {
+            FC_T *d = drow + (fc_idx)rx * phase_stride;
+            fc_idx q = 0, xq = rx;
+            if (s) {
+                for (; xq < PW && xq < pl; xq += sw, q++)
+                    d[q] = colmap[xq] >= 0 ? s[colmap[xq]] : (FC_T)0;
+                for (; xq < xend; xq += sw, q++) d[q] = s[xq - pl];
+                for (; xq < PW; xq += sw, q++)
+                    d[q] = colmap[xq] >= 0 ? s[colmap[xq]] : (FC_T)0;
+            }
+            for (; q < PWs; q++) d[q] = (FC_T)0;
+        }
+    }
+    /* Rows of the phase planes past the padded input (when sh does not divide PH). */
+    for (fc_idx r = PH; r < PHs * sh; r++)
+        for (int rx = 0; rx < sw; rx++) {
+            FC_T *d = dst + (fc_idx)(r % sh) * sw * phase_stride + (fc_idx)rx * phase_stride
+                      + (r / sh) * PWs;
+            for (fc_idx q = 0; q < PWs; q++) d[q] = (FC_T)0;
+        }
 }
 
 #define FC_RB 4   /* output rows per register block of the direct kernel */
