@@ -72,7 +72,7 @@ cdef extern from "_kernels.h" nogil:
         fc_idx kred
         fc_idx PW, OH, OW
         void *y
-        fc_idx y_nstride, y_kstride
+        fc_idx y_nstride, y_kstride, y_rstride, y_cstride
         const void *a
         fc_idx lda
         const void *bias
@@ -648,22 +648,35 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
         a.y = yp + <fc_idx>g * K_g * OH * OW
         a.y_nstride = <fc_idx>K * OH * OW
         a.y_kstride = <fc_idx>OH * OW
+        a.y_rstride = OW
+        a.y_cstride = 1
         a.a = wp + <fc_idx>g * K_g * kred
         a.lda = kred
         a.bias = (biasp + g * K_g) if biasp != NULL else NULL
         a.M = K_g
-    # Tasks (n, g, grid block, panel block); grid q in [0, Q), Q = last valid + 1.
-    cdef fc_idx Q = (OH - 1) * PWs + OW
+    _run_implicit(subs, G, N, npanel, is_double, nthreads, bufs, sizeof(floating))
+
+
+cdef void _run_implicit(fc_implicit_args *subs, int nsub, int N, int npanel, bint is_double,
+                        int nthreads, _Buffers bufs, size_t esize) except *:
+    """Split (image, sub-problem, grid block, panel block) into tasks and run them."""
+    cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
+    # One block size for all sub-problems (they differ by at most one row per phase).
+    cdef fc_idx Q = 0, s, t
+    for s in range(nsub):
+        Q = max(Q, (subs[s].OH - 1) * subs[s].PW + subs[s].OW)
+    if Q <= 0:
+        return
     cdef fc_idx nb = min(_cdiv(Q, b.nr) * b.nr, GEMM_BLOCK_PIXELS // b.nr * b.nr)
-    while nb > b.nr and <fc_idx>N * G * _cdiv(Q, nb) < TASKS_PER_THREAD * nthreads:
+    while nb > b.nr and <fc_idx>N * nsub * _cdiv(Q, nb) < TASKS_PER_THREAD * nthreads:
         nb = max(b.nr, (nb // 2) // b.nr * b.nr)
     cdef fc_idx nqb = _cdiv(Q, nb), nmb = 1
-    if N * G * nqb < TASKS_PER_THREAD * nthreads and nthreads > 1:
-        nmb = min(<fc_idx>npanel, _cdiv(TASKS_PER_THREAD * nthreads, N * G * nqb))
+    if N * nsub * nqb < TASKS_PER_THREAD * nthreads and nthreads > 1:
+        nmb = min(<fc_idx>npanel, _cdiv(TASKS_PER_THREAD * nthreads, N * nsub * nqb))
     cdef fc_idx mb_size = _cdiv(npanel, nmb)
     nmb = _cdiv(npanel, mb_size)
-    cdef fc_idx ntask = <fc_idx>N * G * nqb * nmb, s, q0, mb
-    cdef size_t sbytes = <size_t>(b.mr * b.nr) * sizeof(floating) + 2 * 64
+    cdef fc_idx ntask = <fc_idx>N * nsub * nqb * nmb, q0, q1, mb, n, sub
+    cdef size_t sbytes = <size_t>(b.mr * b.nr) * esize + 2 * 64
     cdef char *scratch = <char *>bufs.get(sbytes * nthreads)
     with nogil, parallel(num_threads=nthreads):
         for t in prange(ntask, schedule="dynamic"):
@@ -671,13 +684,149 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
             s = t // nmb
             q0 = (s % nqb) * nb
             s = s // nqb
-            g = <int>(s % G)
-            n = s // G
+            sub = s % nsub
+            n = s // nsub
+            q1 = min(q0 + nb, (subs[sub].OH - 1) * subs[sub].PW + subs[sub].OW)
+            if q1 <= q0:
+                continue
             if is_double:
-                fc_implicit_task_f64(&subs[g], n, q0, min(q0 + nb, Q), <int>(mb * mb_size),
+                fc_implicit_task_f64(&subs[sub], n, q0, q1, <int>(mb * mb_size),
                                      <int>min((mb + 1) * mb_size, <fc_idx>npanel),
                                      scratch + sbytes * fc_omp_thread_num())
             else:
-                fc_implicit_task_f32(&subs[g], n, q0, min(q0 + nb, Q), <int>(mb * mb_size),
+                fc_implicit_task_f32(&subs[sub], n, q0, q1, <int>(mb * mb_size),
                                      <int>min((mb + 1) * mb_size, <fc_idx>npanel),
                                      scratch + sbytes * fc_omp_thread_num())
+
+
+def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
+                              const floating[::1] bias, floating[:, :, :, ::1] y, int G,
+                              int sh, int sw, int dh, int dw, int ph, int pw,
+                              num_threads=None):
+    """conv_transpose2d as a gather: one implicit GEMM per stride phase, on a padded copy.
+
+    Note [transposed conv as gather] (conv_transpose2d_gemm) gives each phase's
+    taps; a tap's input is x[c, ty + a, tx + b] for output grid point (ty, tx),
+    a shifted view of a zero-padded copy of x, as in
+    Note [implicit GEMM on a padded copy].
+    """
+    cdef int N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef int K_g = w.shape[1], kh = w.shape[2], kw = w.shape[3]
+    cdef int C_g = C // G, K = K_g * G
+    cdef int OH = y.shape[2], OW = y.shape[3]
+    cdef int nthreads = _threads(num_threads)
+    if N == 0:
+        return
+    cdef bint is_double = floating is double
+    cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
+    cdef int npanel = <int>_cdiv(K_g, b.mr)
+    cdef _Buffers bufs = _Buffers()
+    cdef int ry, rx, i, j, ti, tj, g, ci
+    cdef fc_idx Ph, Pw, t, q
+    # Taps of each row phase and their input-row offsets a = (ry + ph - i*dh) / sh.
+    cdef int *taps_h = <int *>bufs.get(<size_t>sh * kh * sizeof(int))
+    cdef int *ntaps_h = <int *>bufs.get(<size_t>sh * sizeof(int))
+    cdef fc_idx *off_h = <fc_idx *>bufs.get(<size_t>sh * kh * sizeof(fc_idx))
+    cdef int *taps_w = <int *>bufs.get(<size_t>sw * kw * sizeof(int))
+    cdef int *ntaps_w = <int *>bufs.get(<size_t>sw * sizeof(int))
+    cdef fc_idx *off_w = <fc_idx *>bufs.get(<size_t>sw * kw * sizeof(fc_idx))
+    cdef fc_idx padT = 0, padB = 0, padL = 0, padR = 0, o
+    for ry in range(sh):
+        ntaps_h[ry] = 0
+        Ph = _cdiv(OH - ry, sh) if OH > ry else 0
+        for i in range(kh):
+            if _pmod(ry + ph - <fc_idx>i * dh, sh) == 0:
+                o = (ry + ph - <fc_idx>i * dh) // sh
+                taps_h[ry * kh + ntaps_h[ry]] = i
+                off_h[ry * kh + ntaps_h[ry]] = o
+                ntaps_h[ry] += 1
+                if Ph > 0:
+                    padT = max(padT, -o)
+                    padB = max(padB, Ph - 1 + o - (H - 1))
+    for rx in range(sw):
+        ntaps_w[rx] = 0
+        Pw = _cdiv(OW - rx, sw) if OW > rx else 0
+        for j in range(kw):
+            if _pmod(rx + pw - <fc_idx>j * dw, sw) == 0:
+                o = (rx + pw - <fc_idx>j * dw) // sw
+                taps_w[rx * kw + ntaps_w[rx]] = j
+                off_w[rx * kw + ntaps_w[rx]] = o
+                ntaps_w[rx] += 1
+                if Pw > 0:
+                    padL = max(padL, -o)
+                    padR = max(padR, Pw - 1 + o - (W - 1))
+    # Zero-padded copy of x; its pitch PW is the grid pitch of every phase.
+    cdef fc_idx PH = H + padT + padB, PW = W + padL + padR, plane = PH * PW
+    cdef int32_t *rowmap = <int32_t *>bufs.get(<size_t>PH * sizeof(int32_t))
+    cdef int32_t *colmap = <int32_t *>bufs.get(<size_t>PW * sizeof(int32_t))
+    for q in range(PH):
+        rowmap[q] = <int32_t>fc_map_index(q - padT, H, FC_PAD_ZEROS)
+    for q in range(PW):
+        colmap[q] = <int32_t>fc_map_index(q - padL, W, FC_PAD_ZEROS)
+    cdef size_t npad = <size_t>N * C * plane + 2 * b.nr + 64
+    cdef floating *xpad = <floating *>bufs.get(npad * sizeof(floating))
+    cdef const floating *xp = &x[0, 0, 0, 0]
+    with nogil:
+        for t in prange(<fc_idx>N * C, num_threads=nthreads, schedule="static"):
+            if floating is float:
+                fc_pad_plane_f32(xp + t * H * W, W, rowmap, colmap, PH, PW, padL, 1, 1, PW,
+                                 <fc_idx>C * plane, PH, xpad + t * plane)
+            else:
+                fc_pad_plane_f64(xp + t * H * W, W, rowmap, colmap, PH, PW, padL, 1, 1, PW,
+                                 <fc_idx>C * plane, PH, xpad + t * plane)
+    for q in range(<fc_idx>N * C * plane, <fc_idx>npad):
+        xpad[q] = 0
+
+    cdef const floating *biasp = &bias[0] if bias is not None else NULL
+    cdef floating *yp = &y[0, 0, 0, 0]
+    cdef fc_implicit_args *subs = <fc_implicit_args *>bufs.get(
+        <size_t>G * sh * sw * sizeof(fc_implicit_args))
+    cdef fc_implicit_args *a
+    cdef fc_idx *tapoff = <fc_idx *>bufs.get(<size_t>max(kh * kw, 1) * sizeof(fc_idx))
+    cdef fc_idx *koff
+    cdef floating *apack
+    cdef int nth, ntw, nsub = 0
+    cdef fc_idx kred
+    for ry in range(sh):
+        for rx in range(sw):
+            Ph = _cdiv(OH - ry, sh) if OH > ry else 0
+            Pw = _cdiv(OW - rx, sw) if OW > rx else 0
+            if Ph == 0 or Pw == 0:
+                continue
+            nth = ntaps_h[ry]
+            ntw = ntaps_w[rx]
+            kred = <fc_idx>C_g * nth * ntw
+            koff = <fc_idx *>bufs.get(<size_t>max(kred, 1) * sizeof(fc_idx))
+            for ci in range(C_g):
+                for ti in range(nth):
+                    for tj in range(ntw):
+                        koff[(ci * nth + ti) * ntw + tj] = (
+                            ci * plane + (off_h[ry * kh + ti] + padT) * PW
+                            + off_w[rx * kw + tj] + padL)
+            for ti in range(nth):
+                for tj in range(ntw):
+                    tapoff[ti * ntw + tj] = taps_h[ry * kh + ti] * kw + taps_w[rx * kw + tj]
+            # A[m][(c, tap)] = w[g*C_g + c, m, i, j]
+            apack = _pack_rows(&w[0, 0, 0, 0], G, K_g, C_g, nth * ntw,
+                               <fc_idx>C_g * K_g * kh * kw, <fc_idx>kh * kw,
+                               <fc_idx>K_g * kh * kw, tapoff, nthreads, bufs)
+            for g in range(G):
+                a = &subs[nsub]
+                nsub += 1
+                a.xp = xpad + <fc_idx>g * C_g * plane
+                a.xp_nstride = <fc_idx>C * plane
+                a.koff = koff
+                a.kred = kred
+                a.PW = PW
+                a.OH = Ph
+                a.OW = Pw
+                a.y = yp + <fc_idx>g * K_g * OH * OW + ry * OW + rx
+                a.y_nstride = <fc_idx>K * OH * OW
+                a.y_kstride = <fc_idx>OH * OW
+                a.y_rstride = <fc_idx>sh * OW
+                a.y_cstride = sw
+                a.a = apack + <fc_idx>g * K_g * kred
+                a.lda = kred
+                a.bias = (biasp + g * K_g) if biasp != NULL else NULL
+                a.M = K_g
+    _run_implicit(subs, nsub, N, npanel, is_double, nthreads, bufs, sizeof(floating))

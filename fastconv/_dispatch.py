@@ -25,7 +25,7 @@ class Algorithm(enum.Enum):
 # Which algorithms each op implements (transposed conv is a gather-GEMM only).
 ALGORITHMS = {
     "conv2d": (Algorithm.GEMM, Algorithm.IMPLICIT, Algorithm.DIRECT),
-    "conv_transpose2d": (Algorithm.GEMM,),
+    "conv_transpose2d": (Algorithm.GEMM, Algorithm.IMPLICIT),
 }
 
 # Note [auto thresholds]: the direct kernel reuses nothing across output
@@ -44,7 +44,7 @@ THRESHOLDS = {
 def choose_algorithm(params):
     """The algorithm 'auto' runs for a checked problem (a ConvParams). Pure."""
     if params.transposed:
-        return Algorithm.GEMM
+        return Algorithm.IMPLICIT
     if params.K_g < THRESHOLDS["DIRECT_MAX_K_G"]:
         return Algorithm.DIRECT
     return Algorithm.IMPLICIT
@@ -145,7 +145,10 @@ def run(params, algorithm, x, w, b, y, num_threads):
     w = np.ascontiguousarray(w)
     b = None if b is None else np.ascontiguousarray(b)
     p = params
-    if p.transposed:
+    if p.transposed and algorithm is Algorithm.IMPLICIT:
+        _cpu.conv_transpose2d_implicit(x, w, b, y, p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl,
+                                       num_threads)
+    elif p.transposed:
         _cpu.conv_transpose2d_gemm(x, w, b, y, p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl,
                                    num_threads)
     elif algorithm is Algorithm.IMPLICIT:

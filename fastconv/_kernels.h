@@ -110,9 +110,10 @@ typedef struct {
     fc_idx xp_nstride;      /* C*PH*PW */
     const fc_idx *koff;     /* [kred], see Note [implicit GEMM on a padded copy] */
     fc_idx kred;            /* C_g*kh*kw */
-    fc_idx PW, OH, OW;      /* grid pitch (the phase planes' PWs), output rows, width */
-    void *y;                /* output, image 0, channel 0 of the group */
+    fc_idx PW, OH, OW;      /* grid pitch (the phase planes' PWs), output grid rows, width */
+    void *y;                /* output, image 0, channel 0 of the group, grid origin */
     fc_idx y_nstride, y_kstride;
+    fc_idx y_rstride, y_cstride;   /* grid row / column steps in the output (OW, 1 for conv2d) */
     const void *a;          /* weights, row-major [M][kred] */
     fc_idx lda;
     const void *bias;       /* [M] or NULL */

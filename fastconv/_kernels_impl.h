@@ -237,13 +237,13 @@ static void FC_FN(implicit_task)(const fc_implicit_args *g, fc_idx n, fc_idx q0,
         {   /* output offset of each lane, -1 for the junk columns */
             fc_idx oh = qc / g->PW, ow = qc % g->PW;
             for (int l = 0; l < ncol; l++) {
-                off[l] = (ow < g->OW && oh < g->OH) ? oh * g->OW + ow : -1;
+                off[l] = (ow < g->OW && oh < g->OH) ? oh * g->y_rstride + ow * g->y_cstride : -1;
                 nvalid += off[l] >= 0;
                 if (++ow == g->PW) { ow = 0; oh++; }
-            }   /* (PW here is the phase planes' pitch PWs) */
+            }
         }
         if (nvalid == 0) continue;
-        const int in_place = nvalid == NR && off[NR - 1] - off[0] == NR - 1;
+        const int in_place = g->y_cstride == 1 && nvalid == NR && off[NR - 1] - off[0] == NR - 1;
         for (int panel = m0; panel < m1; panel++) {
             const fc_idx mbase = (fc_idx)panel * FC_MR;
             const int mrows = g->M - mbase < FC_MR ? (int)(g->M - mbase) : FC_MR;
