@@ -84,7 +84,7 @@ cdef extern from "_kernels.h" nogil:
     int fc_get_isa()
     int fc_isa_supported(int isa)
     fc_blocking fc_get_blocking(int isa, int is_double)
-    size_t fc_gemm_scratch_bytes(fc_blocking b, fc_idx nb, size_t esize)
+    size_t fc_gemm_scratch_bytes(fc_blocking b, fc_idx nb, fc_idx stage_rows, size_t esize)
     size_t fc_direct_scratch_bytes(fc_blocking b, const fc_direct_args *a, fc_idx rows,
                                    size_t esize)
     void fc_gemm_task_f32(const fc_gemm_args *a, fc_idx p0, fc_idx p1, int m0, int m1,
@@ -204,6 +204,29 @@ cdef void _linear_runs(const int32_t *coltab, int ntw, fc_idx Pw, int step, int3
         hi[tj] = <int32_t>best_hi
 
 
+cdef extern from *:
+    """
+    #include <stdlib.h>
+    #if defined(__linux__)
+    #include <sys/mman.h>
+    #endif
+    /* Large workspaces on 2 MiB pages where the kernel allows it (THP 'madvise'):
+     * the implicit GEMM walks one cache line per channel plane, and with 4 KiB
+     * pages that is a TLB miss per load once planes pass the page size. */
+    static void *fc_big_alloc(size_t n) {
+        void *p = NULL;
+        const size_t huge = (size_t)2 << 20;
+        if (n < huge) return malloc(n ? n : 1);
+        if (posix_memalign(&p, huge, (n + huge - 1) / huge * huge) != 0) return NULL;
+    #if defined(__linux__) && defined(MADV_HUGEPAGE)
+        madvise(p, (n + huge - 1) / huge * huge, MADV_HUGEPAGE);
+    #endif
+        return p;
+    }
+    """
+    void *fc_big_alloc(size_t n) nogil
+
+
 cdef class _Buffers:
     """Owns the malloc'd blocks of one call; freed when the call returns."""
     cdef list ptrs
@@ -212,7 +235,7 @@ cdef class _Buffers:
         self.ptrs = []
 
     cdef void *get(self, size_t nbytes) except NULL:
-        cdef void *p = malloc(nbytes if nbytes > 0 else 1)
+        cdef void *p = fc_big_alloc(nbytes)
         if p == NULL:
             raise MemoryError(f"fastconv: could not allocate {nbytes} bytes of workspace")
         self.ptrs.append(<uintptr_t>p)
@@ -272,7 +295,10 @@ cdef void _run_gemm(fc_gemm_args *subs, fc_idx nsub, int npanel, bint is_double,
                 ntask += 1
             p0 += nb
 
-    cdef size_t sbytes = fc_gemm_scratch_bytes(b, nb, esize)
+    cdef bint staged = False
+    for s in range(nsub):
+        staged = staged or subs[s].y_cstride != 1 or subs[s].y_rstride != subs[s].P_w
+    cdef size_t sbytes = fc_gemm_scratch_bytes(b, nb, mb_size * b.mr if staged else 0, esize)
     cdef char *scratch = <char *>bufs.get(sbytes * nthreads)
     cdef fc_idx p1
     cdef int m1

@@ -28,22 +28,32 @@ ALGORITHMS = {
     "conv_transpose2d": (Algorithm.GEMM, Algorithm.IMPLICIT),
 }
 
-# Note [auto thresholds]: the direct kernel reuses nothing across output
-# channels, while the GEMM kernel's micro-tile has MR (6 or 12) channel rows and
-# repacks the input per tile.  With few output channels per group the GEMM
-# wastes most of its tile, so 'auto' takes the direct kernel when a group
-# has fewer than DIRECT_MAX_K_G output channels.  Measured with
-# benchmarks/compare.py on the development machine (AMD EPYC Zen 5, 2 cores,
-# AVX-512): direct wins on depthwise, resnext-g32 (K_g=4) and 1-channel images,
-# GEMM wins from K_g = 16 up.
+# Note [auto thresholds]: how 'auto' picks, and where the numbers come from.
+# - conv2d, fewer than DIRECT_MAX_K_G output channels per group (depthwise,
+#   grouped with few channels, single-channel filters): DIRECT.  The GEMM
+#   kernels' micro-tile has MR (8 or 4) channel rows and would mostly compute
+#   padding; the direct kernel reuses nothing across channels and needs none.
+# - other conv2d: IMPLICIT (no packing; every stride via phase planes).
+# - conv_transpose2d: IMPLICIT below TRANSPOSED_GEMM_MIN_C_G input channels per
+#   group, GEMM (packed, batch folded into the pixel dimension) from there: the
+#   implicit kernel walks one cache line per channel plane for each reduction
+#   step, which stops paying once a pixel chunk's reduction spans hundreds of
+#   planes (unet-up 512 channels: GEMM 9.3 ms vs IMPLICIT 15.3 ms; dcgan-up3
+#   128 channels: 12.0 vs 10.2 ms; dcgan-out 64 channels: 8.8 vs 3.7 ms).
+# Measured with benchmarks/compare.py and interleaved timings of both
+# algorithms on the development machine (AMD EPYC Zen 5, 2 cores, AVX-512),
+# 2 threads, float32, November 2026.
 THRESHOLDS = {
     "DIRECT_MAX_K_G": 8,
+    "TRANSPOSED_GEMM_MIN_C_G": 256,
 }
 
 
 def choose_algorithm(params):
     """The algorithm 'auto' runs for a checked problem (a ConvParams). Pure."""
     if params.transposed:
+        if params.C_g >= THRESHOLDS["TRANSPOSED_GEMM_MIN_C_G"]:
+            return Algorithm.GEMM
         return Algorithm.IMPLICIT
     if params.K_g < THRESHOLDS["DIRECT_MAX_K_G"]:
         return Algorithm.DIRECT

@@ -289,10 +289,10 @@ static void fc_direct_task_f64(const fc_direct_args *a, fc_idx r0, fc_idx r1, vo
 { FC_DISPATCH(direct_task, f64, a, r0, r1, scratch) }
 
 /* Scratch (bytes) a gemm task needs for pixel blocks of `nb` pixels. */
-static size_t fc_gemm_scratch_bytes(fc_blocking b, fc_idx nb, size_t esize)
+static size_t fc_gemm_scratch_bytes(fc_blocking b, fc_idx nb, fc_idx stage_rows, size_t esize)
 {
     fc_idx nbr = (nb + b.nr - 1) / b.nr * b.nr;
-    return (size_t)(b.kc * nbr + 2 * b.mr * b.nr) * esize + 2 * FC_ALIGN;
+    return (size_t)(b.kc * nbr + b.mr * b.nr + stage_rows * nbr) * esize + 2 * FC_ALIGN;
 }
 
 /* Scratch (bytes) a direct task needs for `rows` output rows. */

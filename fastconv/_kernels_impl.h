@@ -158,11 +158,14 @@ static void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0
                              void *scratch)
 {
     const fc_idx kred = (fc_idx)g->C_g * g->ntap_h * g->ntap_w;
-    const fc_idx np = p1 - p0, nchunk = (np + NR - 1) / NR;
+    const fc_idx np = p1 - p0, nchunk = (np + NR - 1) / NR, nbr = nchunk * NR;
     const FC_T *A = (const FC_T *)g->a, *bias = (const FC_T *)g->bias;
     FC_T *y = (FC_T *)g->y;
     FC_T *bp = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
-    FC_T *tile = bp + FC_KC * nchunk * NR;
+    FC_T *tile = bp + FC_KC * nbr;
+    /* Scattered outputs (the transposed conv's phases) accumulate in a contiguous
+     * stage [panels*MR][nbr] across the reduction blocks, written out once. */
+    FC_T *stage = tile + FC_MR * NR;
     fc_idx off[NR];          /* output offset of each lane of the current chunk */
     FC_T binit[FC_MR];       /* the bias of the panel's rows: each sum starts there */
     /* The output grid rows are contiguous (conv2d): full tiles can be written in place. */
@@ -175,16 +178,17 @@ static void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0
             const fc_idx pc = p0 + ch * NR;
             const int ncol = p1 - pc < NR ? (int)(p1 - pc) : NR;
             const FC_T *bc = bp + ch * kc * NR;
-            {   /* lane offsets without a division per element */
+            int in_place = 0;
+            if (contiguous) {   /* lane offsets without a division per element */
                 const fc_idx plane = g->P_h * g->P_w, rem = pc % plane;
                 fc_idx n = pc / plane, py = rem / g->P_w, px = rem % g->P_w;
                 for (int l = 0; l < ncol; l++) {
                     off[l] = n * g->y_nstride + py * g->y_rstride + px * g->y_cstride;
                     if (++px == g->P_w) { px = 0; if (++py == g->P_h) { py = 0; n++; } }
                 }
+                /* Lanes land on consecutive outputs (chunk inside one image). */
+                in_place = ncol == NR && off[NR - 1] - off[0] == NR - 1;
             }
-            /* Lanes land on consecutive outputs (conv2d, chunk inside one image). */
-            const int in_place = contiguous && ncol == NR && off[NR - 1] - off[0] == NR - 1;
             for (int panel = m0; panel < m1; panel++) {
                 const fc_idx mbase = (fc_idx)panel * FC_MR;
                 const FC_T *ap = A + mbase * g->lda + k0;
@@ -195,12 +199,18 @@ static void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0
                         binit[q] = bias && q < mrows ? bias[mbase + q] : (FC_T)0;
                     init = binit;
                 }
+                if (!contiguous) {
+                    FC_FN(ukernel)(kc, ap, g->lda, mrows, bc, 0,
+                                   stage + (fc_idx)(panel - m0) * FC_MR * nbr + ch * NR, nbr,
+                                   init);
+                    continue;
+                }
                 FC_T *yp = y + mbase * g->y_kstride;
                 if (in_place && mrows == FC_MR) {
                     FC_FN(ukernel)(kc, ap, g->lda, mrows, bc, 0, yp + off[0], g->y_kstride, init);
                     continue;
                 }
-                /* Partial or scattered tile: go through `tile`. */
+                /* Partial tile: go through `tile`. */
                 if (!init)
                     for (int q = 0; q < mrows; q++)
                         for (int l = 0; l < ncol; l++)
@@ -210,6 +220,19 @@ static void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0
                     for (int l = 0; l < ncol; l++)
                         yp[q * g->y_kstride + off[l]] = tile[q * NR + l];
             }
+        }
+    }
+    if (contiguous) return;
+    /* Write the stage out: row m, pixel p -> y[m*kstride + offset(p)]. */
+    const fc_idx plane = g->P_h * g->P_w, rem = p0 % plane;
+    const fc_idx n0 = p0 / plane, py0 = rem / g->P_w, px0 = rem % g->P_w;
+    for (fc_idx m = (fc_idx)m0 * FC_MR; m < (fc_idx)m1 * FC_MR && m < g->M; m++) {
+        const FC_T *sr = stage + (m - (fc_idx)m0 * FC_MR) * nbr;
+        FC_T *ym = y + m * g->y_kstride;
+        fc_idx n = n0, py = py0, px = px0;
+        for (fc_idx l = 0; l < np; l++) {
+            ym[n * g->y_nstride + py * g->y_rstride + px * g->y_cstride] = sr[l];
+            if (++px == g->P_w) { px = 0; if (++py == g->P_h) { py = 0; n++; } }
         }
     }
 }
