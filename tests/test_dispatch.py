@@ -1,0 +1,119 @@
+"""Algorithm choice: a pure function of the shapes, checked against a table."""
+
+import json
+import pathlib
+
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import Algorithm
+from fastconv._dispatch import THRESHOLDS
+
+SHAPES = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "shapes.json"
+
+# What 'auto' runs for every case of the reference workload (see Note [auto
+# thresholds] in fastconv/_dispatch.py for why).
+EXPECTED = {
+    "resnet50-stem-7x7s2": Algorithm.IMPLICIT,
+    "resnet50-res2-3x3": Algorithm.IMPLICIT,
+    "resnet50-res2-1x1red": Algorithm.IMPLICIT,
+    "resnet50-res2-1x1exp": Algorithm.IMPLICIT,
+    "resnet50-res3-3x3": Algorithm.IMPLICIT,
+    "resnet50-res3-3x3s2": Algorithm.IMPLICIT,
+    "resnet50-res4-3x3": Algorithm.IMPLICIT,
+    "resnet50-res5-3x3": Algorithm.IMPLICIT,
+    "resnet50-res3-3x3-b8": Algorithm.IMPLICIT,
+    "vgg16-conv1_2": Algorithm.IMPLICIT,
+    "mobilenetv2-dw3x3": Algorithm.DIRECT,
+    "mobilenetv2-dw3x3s2": Algorithm.DIRECT,
+    "convnext-dw7x7": Algorithm.DIRECT,
+    "resnext-g32-3x3": Algorithm.DIRECT,
+    "deeplab-dil2-3x3": Algorithm.IMPLICIT,
+    "inception-1x7": Algorithm.IMPLICIT,
+    "image-1ch-5x5": Algorithm.DIRECT,
+    "resnet50-res3-3x3-f64": Algorithm.IMPLICIT,
+    "dcgan-up1-4x4s2": Algorithm.GEMM,
+    "dcgan-up3-4x4s2": Algorithm.IMPLICIT,
+    "dcgan-out-4x4s2": Algorithm.IMPLICIT,
+    "unet-up-2x2s2": Algorithm.GEMM,
+    "fcn-up-3x3s2-op1": Algorithm.IMPLICIT,
+}
+
+
+def _cases():
+    return json.loads(SHAPES.read_text())["cases"]
+
+
+def _shapes(case):
+    g = case.get("groups", 1)
+    kh, kw = case["kernel"]
+    x = (case["N"], case["C"], case["H"], case["W"])
+    if case["op"] == "conv2d":
+        return x, (case["K"], case["C"] // g, kh, kw)
+    return x, (case["C"], case["K"] // g, kh, kw)
+
+
+@pytest.mark.parametrize("case", _cases(), ids=lambda c: c["id"])
+def test_choice_table(case):
+    x, w = _shapes(case)
+    pad = case.get("padding", 0)
+    got = fastconv.choose_algorithm(
+        x, w, stride=case.get("stride", 1), padding=tuple(pad) if isinstance(pad, list) else pad,
+        dilation=case.get("dilation", 1), groups=case.get("groups", 1),
+        transposed=case["op"] == "conv_transpose2d",
+        output_padding=case.get("output_padding", 0))
+    assert got is EXPECTED[case["id"]]
+
+
+def test_every_bench_case_has_an_expectation():
+    assert {c["id"] for c in _cases()} == set(EXPECTED)
+
+
+def test_choice_is_pure_and_follows_thresholds():
+    k = THRESHOLDS["DIRECT_MAX_K_G"]
+    assert fastconv.choose_algorithm((1, 4, 8, 8), (4 * (k - 1), 1, 3, 3), groups=4) \
+        is Algorithm.DIRECT
+    assert fastconv.choose_algorithm((1, 4, 8, 8), (4 * k, 1, 3, 3), groups=4) \
+        is Algorithm.IMPLICIT
+    c = THRESHOLDS["TRANSPOSED_GEMM_MIN_C_G"]
+    assert fastconv.choose_algorithm((1, c, 4, 4), (c, 8, 2, 2), stride=2, transposed=True) \
+        is Algorithm.GEMM
+    assert fastconv.choose_algorithm((1, c - 1, 4, 4), (c - 1, 8, 2, 2), stride=2,
+                                     transposed=True) is Algorithm.IMPLICIT
+    # Same answer twice, no arrays involved.
+    assert fastconv.choose_algorithm((2, 3, 9, 9), (5, 3, 3, 3)) is \
+        fastconv.choose_algorithm((2, 3, 9, 9), (5, 3, 3, 3))
+
+
+def test_choice_checks_its_arguments_like_the_ops():
+    with pytest.raises(fastconv.ConvError, match="channels"):
+        fastconv.choose_algorithm((1, 4, 8, 8), (5, 3, 3, 3))
+
+
+@pytest.mark.parametrize("case", [c for c in _cases() if c["N"] * c["C"] * c["H"] * c["W"] <= 200_000],
+                         ids=lambda c: c["id"])
+def test_all_algorithms_give_the_same_bits(case):
+    """Note [summation order]: every algorithm adds bias, then the products in
+    (channel, tap) order, one fused multiply-add at a time -- so they agree
+    bitwise, and 'auto' can switch algorithms without changing a result."""
+    rng = np.random.default_rng(1)
+    x_shape, w_shape = _shapes(case)
+    x = rng.standard_normal(x_shape).astype(case.get("dtype", "float32"))
+    w = rng.standard_normal(w_shape).astype(x.dtype)
+    b = rng.standard_normal(w_shape[0] if case["op"] == "conv2d"
+                            else w_shape[1] * case.get("groups", 1)).astype(x.dtype)
+    pad = case.get("padding", 0)
+    kw = dict(stride=case.get("stride", 1), padding=tuple(pad) if isinstance(pad, list) else pad,
+              dilation=case.get("dilation", 1), groups=case.get("groups", 1))
+    op = case["op"]
+    if op == "conv2d":
+        f = fastconv.conv2d
+    else:
+        f = fastconv.conv_transpose2d
+        kw.pop("dilation")
+        kw["output_padding"] = case.get("output_padding", 0)
+    outs = {a: f(x, w, b, algorithm=a, **kw) for a in fastconv.ALGORITHMS[op]}
+    first = next(iter(outs.values()))
+    for a, y in outs.items():
+        np.testing.assert_array_equal(y, first, err_msg=f"{a} differs")
