@@ -402,6 +402,28 @@ def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
     _run_gemm(subs, G, npanel, is_double, nthreads, bufs, sizeof(floating))
 
 
+cdef void _axis_phases(int s, int p, int k, int d, int out, int *taps, int *ntaps,
+                       fc_idx *offs) noexcept:
+    """One axis of Note [transposed conv as gather]: for each output phase
+    r in [0, s), the taps i with (r + p - i*d) mod s == 0 (taps[r*k ...],
+    ntaps[r] of them) and their input offsets (r + p - i*d) / s: output
+    r + t*s of the phase reads input t + offset."""
+    cdef int r, i, n
+    for r in range(s):
+        n = 0
+        for i in range(k):
+            if _pmod(r + p - <fc_idx>i * d, s) == 0:
+                taps[r * k + n] = i
+                offs[r * k + n] = (r + p - <fc_idx>i * d) // s   # exact
+                n += 1
+        ntaps[r] = n
+
+
+cdef inline fc_idx _phase_len(int out, int r, int s) noexcept nogil:
+    """Outputs r, r + s, ... below `out`."""
+    return _cdiv(out - r, s) if out > r else 0
+
+
 def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                           const floating[::1] bias, floating[:, :, :, ::1] y, int G, int sh, int sw,
                           int dh, int dw, int ph, int pw, num_threads=None):
@@ -426,46 +448,36 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
     cdef int npanel = <int>_cdiv(K_g, b.mr)
     cdef _Buffers bufs = _Buffers()
     cdef int nphase = sh * sw
-    cdef int ry, rx, i, j, ti, tj, n, g, ph_idx, nth, ntw
-    cdef fc_idx t, Ph, Pw, num, ih
-    # Taps per row phase and per column phase (at most kh, kw each).
+    cdef int ry, rx, ti, tj, g, nth, ntw
+    cdef fc_idx t, Ph, Pw, ih
+    # Taps and input offsets per row phase and per column phase.
     cdef int *taps_h = <int *>bufs.get(<size_t>sh * kh * sizeof(int))
     cdef int *ntaps_h = <int *>bufs.get(<size_t>sh * sizeof(int))
+    cdef fc_idx *off_h = <fc_idx *>bufs.get(<size_t>sh * kh * sizeof(fc_idx))
     cdef int *taps_w = <int *>bufs.get(<size_t>sw * kw * sizeof(int))
     cdef int *ntaps_w = <int *>bufs.get(<size_t>sw * sizeof(int))
+    cdef fc_idx *off_w = <fc_idx *>bufs.get(<size_t>sw * kw * sizeof(fc_idx))
+    _axis_phases(sh, ph, kh, dh, OH, taps_h, ntaps_h, off_h)
+    _axis_phases(sw, pw, kw, dw, OW, taps_w, ntaps_w, off_w)
     cdef int32_t **rowtabs = <int32_t **>bufs.get(<size_t>sh * sizeof(int32_t *))
     cdef int32_t **coltabs = <int32_t **>bufs.get(<size_t>sw * sizeof(int32_t *))
     cdef int32_t *col_lo = <int32_t *>bufs.get(<size_t>sw * kw * sizeof(int32_t))
     cdef int32_t *col_hi = <int32_t *>bufs.get(<size_t>sw * kw * sizeof(int32_t))
     for ry in range(sh):
-        nth = 0
-        for i in range(kh):
-            if _pmod(ry + ph - <fc_idx>i * dh, sh) == 0:
-                taps_h[ry * kh + nth] = i
-                nth += 1
-        ntaps_h[ry] = nth
-        Ph = _cdiv(OH - ry, sh) if OH > ry else 0
-        rowtabs[ry] = <int32_t *>bufs.get(<size_t>max(nth * Ph, 1) * sizeof(int32_t))
-        for ti in range(nth):
-            num = ry + ph - <fc_idx>taps_h[ry * kh + ti] * dh   # divisible by sh
+        Ph = _phase_len(OH, ry, sh)
+        rowtabs[ry] = <int32_t *>bufs.get(<size_t>max(ntaps_h[ry] * Ph, 1) * sizeof(int32_t))
+        for ti in range(ntaps_h[ry]):
             for t in range(Ph):
-                ih = t + num // sh
+                ih = t + off_h[ry * kh + ti]
                 rowtabs[ry][ti * Ph + t] = <int32_t>(ih if 0 <= ih < H else -1)
     for rx in range(sw):
-        ntw = 0
-        for j in range(kw):
-            if _pmod(rx + pw - <fc_idx>j * dw, sw) == 0:
-                taps_w[rx * kw + ntw] = j
-                ntw += 1
-        ntaps_w[rx] = ntw
-        Pw = _cdiv(OW - rx, sw) if OW > rx else 0
-        coltabs[rx] = <int32_t *>bufs.get(<size_t>max(ntw * Pw, 1) * sizeof(int32_t))
-        for tj in range(ntw):
-            num = rx + pw - <fc_idx>taps_w[rx * kw + tj] * dw
+        Pw = _phase_len(OW, rx, sw)
+        coltabs[rx] = <int32_t *>bufs.get(<size_t>max(ntaps_w[rx] * Pw, 1) * sizeof(int32_t))
+        for tj in range(ntaps_w[rx]):
             for t in range(Pw):
-                ih = t + num // sw
+                ih = t + off_w[rx * kw + tj]
                 coltabs[rx][tj * Pw + t] = <int32_t>(ih if 0 <= ih < W else -1)
-        _linear_runs(coltabs[rx], ntw, Pw, 1, col_lo + rx * kw, col_hi + rx * kw)
+        _linear_runs(coltabs[rx], ntaps_w[rx], Pw, 1, col_lo + rx * kw, col_hi + rx * kw)
 
     cdef const floating *biasp = &bias[0] if bias is not None else NULL
     cdef void **apacks = <void **>bufs.get(<size_t>nphase * sizeof(void *))
@@ -491,8 +503,8 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
     for g in range(G):
         for ry in range(sh):
             for rx in range(sw):
-                Ph = _cdiv(OH - ry, sh) if OH > ry else 0
-                Pw = _cdiv(OW - rx, sw) if OW > rx else 0
+                Ph = _phase_len(OH, ry, sh)
+                Pw = _phase_len(OW, rx, sw)
                 if Ph == 0 or Pw == 0:
                     continue
                 nth = ntaps_h[ry]
@@ -747,40 +759,30 @@ def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, 
     cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
     cdef int npanel = <int>_cdiv(K_g, b.mr)
     cdef _Buffers bufs = _Buffers()
-    cdef int ry, rx, i, j, ti, tj, g, ci
+    cdef int ry, rx, ti, tj, g, ci
     cdef fc_idx Ph, Pw, t, q
-    # Taps of each row phase and their input-row offsets a = (ry + ph - i*dh) / sh.
+    # Taps and input offsets per phase; pad x so every phase's reads stay inside.
     cdef int *taps_h = <int *>bufs.get(<size_t>sh * kh * sizeof(int))
     cdef int *ntaps_h = <int *>bufs.get(<size_t>sh * sizeof(int))
     cdef fc_idx *off_h = <fc_idx *>bufs.get(<size_t>sh * kh * sizeof(fc_idx))
     cdef int *taps_w = <int *>bufs.get(<size_t>sw * kw * sizeof(int))
     cdef int *ntaps_w = <int *>bufs.get(<size_t>sw * sizeof(int))
     cdef fc_idx *off_w = <fc_idx *>bufs.get(<size_t>sw * kw * sizeof(fc_idx))
+    _axis_phases(sh, ph, kh, dh, OH, taps_h, ntaps_h, off_h)
+    _axis_phases(sw, pw, kw, dw, OW, taps_w, ntaps_w, off_w)
     cdef fc_idx padT = 0, padB = 0, padL = 0, padR = 0, o
     for ry in range(sh):
-        ntaps_h[ry] = 0
-        Ph = _cdiv(OH - ry, sh) if OH > ry else 0
-        for i in range(kh):
-            if _pmod(ry + ph - <fc_idx>i * dh, sh) == 0:
-                o = (ry + ph - <fc_idx>i * dh) // sh
-                taps_h[ry * kh + ntaps_h[ry]] = i
-                off_h[ry * kh + ntaps_h[ry]] = o
-                ntaps_h[ry] += 1
-                if Ph > 0:
-                    padT = max(padT, -o)
-                    padB = max(padB, Ph - 1 + o - (H - 1))
+        Ph = _phase_len(OH, ry, sh)
+        for ti in range(ntaps_h[ry] if Ph > 0 else 0):
+            o = off_h[ry * kh + ti]
+            padT = max(padT, -o)
+            padB = max(padB, Ph - 1 + o - (H - 1))
     for rx in range(sw):
-        ntaps_w[rx] = 0
-        Pw = _cdiv(OW - rx, sw) if OW > rx else 0
-        for j in range(kw):
-            if _pmod(rx + pw - <fc_idx>j * dw, sw) == 0:
-                o = (rx + pw - <fc_idx>j * dw) // sw
-                taps_w[rx * kw + ntaps_w[rx]] = j
-                off_w[rx * kw + ntaps_w[rx]] = o
-                ntaps_w[rx] += 1
-                if Pw > 0:
-                    padL = max(padL, -o)
-                    padR = max(padR, Pw - 1 + o - (W - 1))
+        Pw = _phase_len(OW, rx, sw)
+        for tj in range(ntaps_w[rx] if Pw > 0 else 0):
+            o = off_w[rx * kw + tj]
+            padL = max(padL, -o)
+            padR = max(padR, Pw - 1 + o - (W - 1))
     # Zero-padded copy of x; its pitch PW is the grid pitch of every phase.
     cdef fc_idx PH = H + padT + padB, PW = W + padL + padR, plane = PH * PW
     cdef int32_t *rowmap = <int32_t *>bufs.get(<size_t>PH * sizeof(int32_t))
@@ -815,8 +817,8 @@ def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, 
     cdef fc_idx kred
     for ry in range(sh):
         for rx in range(sw):
-            Ph = _cdiv(OH - ry, sh) if OH > ry else 0
-            Pw = _cdiv(OW - rx, sw) if OW > rx else 0
+            Ph = _phase_len(OH, ry, sh)
+            Pw = _phase_len(OW, rx, sw)
             if Ph == 0 or Pw == 0:
                 continue
             nth = ntaps_h[ry]
