@@ -32,6 +32,7 @@ cdef extern from "_omp_shim.h" nogil:
     int fc_omp_enabled()
     int fc_omp_max_threads()
     int fc_omp_thread_num()
+    int fc_omp_num_procs()
 
 cdef extern from "_kernels.h" nogil:
     ctypedef int64_t fc_idx
@@ -172,10 +173,14 @@ cdef inline fc_idx _pmod(fc_idx a, fc_idx b) nogil:
     return r + b if r < 0 else r
 
 
-cdef int _threads(object num_threads):
+cdef int _threads(object num_threads) except -1:
+    """Threads for one call.  A request past 4x the processors (or OpenMP's own
+    default, if larger) is capped there: more cannot help, and a team of a
+    million threads would exhaust the process (results do not depend on it)."""
+    cdef int cap = max(4 * fc_omp_num_procs(), fc_omp_max_threads())
     if num_threads is None:
         return fc_omp_max_threads()
-    return max(1, <int>num_threads)
+    return <int>max(1, min(int(num_threads), cap))
 
 
 cdef void _linear_runs(const int32_t *coltab, int ntw, fc_idx Pw, int step, int32_t *lo,

@@ -148,13 +148,56 @@ def prepare_out(out, shape, dtype, inputs):
     return out
 
 
+_INT32_MAX = 2**31 - 1
+
+
+def kernel_params(p):
+    """The problem with strides and dilations that cannot matter made harmless.
+
+    A stride along an axis with one output row (conv2d) or one input row
+    (transposed), or a dilation of a 1-tap kernel, does not change the result
+    but may be astronomically large; replace it by an equivalent small value so
+    the kernels' 32-bit index arithmetic holds.  Anything still too large for
+    that is rejected.
+    """
+    import dataclasses
+    sh, sw, dh, dw = p.sh, p.sw, p.dh, p.dw
+    if p.kh == 1:
+        dh = 1
+    if p.kw == 1:
+        dw = 1
+    if p.transposed:
+        # With one input row, only ih = 0 contributes: any stride beyond every
+        # reachable output offset gives the same phases.
+        if p.H == 1:
+            sh = min(sh, p.OH + p.pt + (p.kh - 1) * dh + 1)
+        if p.W == 1:
+            sw = min(sw, p.OW + p.pl + (p.kw - 1) * dw + 1)
+    else:
+        if p.OH == 1:
+            sh = 1
+        if p.OW == 1:
+            sw = 1
+    q = dataclasses.replace(p, sh=sh, sw=sw, dh=dh, dw=dw)
+    sizes = (q.sh, q.sw, q.dh, q.dw, q.pt, q.pb, q.pl, q.pr, q.H + q.pt + q.pb,
+             q.W + q.pl + q.pr, q.OH + q.pt + q.pb, q.OW + q.pl + q.pr,
+             (q.kh - 1) * q.dh + q.sh, (q.kw - 1) * q.dw + q.sw)
+    if max(sizes) > _INT32_MAX:
+        raise ConvError(
+            "stride, padding, dilation or padded size exceeds 2**31 - 1 along an axis "
+            f"that matters (stride=({p.sh}, {p.sw}), padding=({p.pt}, {p.pb}, {p.pl}, "
+            f"{p.pr}), dilation=({p.dh}, {p.dw})); fastconv indexes rows and columns "
+            "with 32-bit integers")
+    return q
+
+
 def run(params, algorithm, x, w, b, y, num_threads):
     """Run a checked, 4-D problem on the CPU backend. y is filled in place."""
     from . import _cpu
     x = np.ascontiguousarray(x)
     w = np.ascontiguousarray(w)
     b = None if b is None else np.ascontiguousarray(b)
-    p = params
+    p = kernel_params(params)
     if p.transposed and algorithm is Algorithm.IMPLICIT:
         _cpu.conv_transpose2d_implicit(x, w, b, y, p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl,
                                        num_threads)

@@ -6,9 +6,11 @@
 static inline int fc_omp_enabled(void) { return 1; }
 static inline int fc_omp_max_threads(void) { return omp_get_max_threads(); }
 static inline int fc_omp_thread_num(void) { return omp_get_thread_num(); }
+static inline int fc_omp_num_procs(void) { return omp_get_num_procs(); }
 #else
 static inline int fc_omp_enabled(void) { return 0; }
 static inline int fc_omp_max_threads(void) { return 1; }
 static inline int fc_omp_thread_num(void) { return 0; }
+static inline int fc_omp_num_procs(void) { return 1; }
 #endif
 #endif

@@ -32,11 +32,14 @@ def _index(v, name):
     if isinstance(v, bool):
         raise TypeError(f"{name} must be an int or a tuple of ints, but got bool")
     try:
-        return operator.index(v)
+        i = operator.index(v)
     except TypeError:
         raise TypeError(
             f"{name} must be an int or a tuple of ints, but got "
             f"{type(v).__name__} ({v!r})") from None
+    if not -2**63 <= i < 2**63:
+        raise ConvError(f"{name} value {i} does not fit in a 64-bit integer")
+    return i
 
 
 def pair(v, name):
