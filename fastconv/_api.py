@@ -8,18 +8,62 @@ def _shape_or_none(a):
     return None if a is None else a.shape
 
 
-def _plan_and_run(op, params, input, weight, bias, out, num_threads, algorithm):
+# Note [plan cache]: checking arguments costs tens of microseconds of Python,
+# more than a small convolution.  A call whose arguments are plain ints, strs,
+# None and tuples of those is keyed exactly (types included, so 2.0 never
+# matches 2) by them and the arrays' shapes and dtypes, and reuses the checked
+# plan.  Anything else takes the full path every time.
+_PLANS = {}
+_PLANS_MAX = 512
+_PLAIN = (int, str, type(None))
+
+
+def _freeze(v):
+    t = type(v)
+    if t in _PLAIN:
+        return v
+    if t is tuple:
+        out = [tuple]
+        for e in v:
+            out.append(e if type(e) in _PLAIN else _freeze(e))
+        return tuple(out)
+    raise TypeError   # not cached
+
+
+def _plan(op, input, weight, bias, args, out, num_threads, algorithm, make_params):
+    """(params for the kernels, algorithm, threads); checked once per distinct call."""
+    try:
+        key = (op, input.shape, input.dtype, weight.shape, weight.dtype,
+               None if bias is None else (bias.shape, bias.dtype),
+               _freeze(args), _freeze(num_threads), _freeze(algorithm))
+        plan = _PLANS.get(key)
+    except (TypeError, AttributeError):
+        key = plan = None
+    if plan is not None:
+        return plan
+    input, weight, bias = _dispatch.prepare_arrays(op, input, weight, bias)
+    params = make_params(input.shape, weight.shape, _shape_or_none(bias), *args)
     nthreads = _dispatch.check_num_threads(num_threads)
     alg = _dispatch.parse_algorithm(algorithm, op)
     if alg is None:
         alg = _dispatch.choose_algorithm(params)
+    plan = (params, _dispatch.kernel_params(params), alg,
+            _dispatch.threads_for(params, nthreads))
+    if key is not None:
+        if len(_PLANS) >= _PLANS_MAX:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    return plan
 
+
+def _run(op, input, weight, bias, args, out, num_threads, algorithm, make_params):
+    params, kparams, alg, nthreads = _plan(op, input, weight, bias, args, out, num_threads,
+                                           algorithm, make_params)
     y = _dispatch.prepare_out(out, params.out_shape, input.dtype, (input, weight, bias))
     if y.size:
-        p = params
-        x4 = input if p.batched else input.reshape((1,) + input.shape)
-        y4 = y if p.batched else y.reshape((1,) + y.shape)
-        _dispatch.run(p, alg, x4, weight, bias, y4, nthreads)
+        x4 = input if params.batched else input.reshape((1,) + input.shape)
+        y4 = y if params.batched else y.reshape((1,) + y.shape)
+        _dispatch.run(kparams, alg, x4, weight, bias, y4, nthreads)
     return y
 
 
@@ -51,10 +95,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     OH = (H + pt + pb - dilation*(kh - 1) - 1) // stride + 1, likewise OW.
     float32 and float64; input, weight and bias must share the dtype.
     """
-    input, weight, bias = _dispatch.prepare_arrays("conv2d", input, weight, bias)
-    params = conv2d_params(input.shape, weight.shape, _shape_or_none(bias), stride, padding,
-                           dilation, groups, padding_mode)
-    return _plan_and_run("conv2d", params, input, weight, bias, out, num_threads, algorithm)
+    return _run("conv2d", input, weight, bias,
+                (stride, padding, dilation, groups, padding_mode), out, num_threads,
+                algorithm, conv2d_params)
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
@@ -78,8 +121,6 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     ndarray of shape (N, K, OH, OW),
     OH = (H - 1)*stride - 2*padding + dilation*(kh - 1) + output_padding + 1.
     """
-    input, weight, bias = _dispatch.prepare_arrays("conv_transpose2d", input, weight, bias)
-    params = conv_transpose2d_params(input.shape, weight.shape, _shape_or_none(bias), stride,
-                                     padding, output_padding, groups, dilation)
-    return _plan_and_run("conv_transpose2d", params, input, weight, bias, out, num_threads,
-                         algorithm)
+    return _run("conv_transpose2d", input, weight, bias,
+                (stride, padding, output_padding, groups, dilation), out, num_threads,
+                algorithm, conv_transpose2d_params)

@@ -10,6 +10,7 @@ import enum
 
 import numpy as np
 
+from . import _cpu
 from ._params import ConvError
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -43,9 +44,13 @@ ALGORITHMS = {
 # Measured with benchmarks/compare.py and interleaved timings of both
 # algorithms on the development machine (AMD EPYC Zen 5, 2 cores, AVX-512),
 # 2 threads, float32, November 2026.
+# - Problems under SINGLE_THREAD_MACS multiply-adds run on one thread: starting
+#   the OpenMP team costs a few microseconds, more than such a call computes
+#   (a 1x1x8x8 input through a 3x3 kernel is 324 MACs).
 THRESHOLDS = {
     "DIRECT_MAX_K_G": 8,
     "TRANSPOSED_GEMM_MIN_C_G": 256,
+    "SINGLE_THREAD_MACS": 1 << 16,
 }
 
 
@@ -151,6 +156,13 @@ def prepare_out(out, shape, dtype, inputs):
 _INT32_MAX = 2**31 - 1
 
 
+def threads_for(params, num_threads):
+    """Threads to use: the caller's, or 1 for a problem too small to share."""
+    if params.macs < THRESHOLDS["SINGLE_THREAD_MACS"]:
+        return 1
+    return num_threads
+
+
 def kernel_params(p):
     """The problem with strides and dilations that cannot matter made harmless.
 
@@ -191,13 +203,12 @@ def kernel_params(p):
     return q
 
 
-def run(params, algorithm, x, w, b, y, num_threads):
-    """Run a checked, 4-D problem on the CPU backend. y is filled in place."""
-    from . import _cpu
+def run(p, algorithm, x, w, b, y, num_threads):
+    """Run a problem made safe by kernel_params() on the CPU backend, 4-D arrays;
+    y is filled in place."""
     x = np.ascontiguousarray(x)
     w = np.ascontiguousarray(w)
     b = None if b is None else np.ascontiguousarray(b)
-    p = kernel_params(params)
     if p.transposed and algorithm is Algorithm.IMPLICIT:
         _cpu.conv_transpose2d_implicit(x, w, b, y, p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl,
                                        num_threads)

@@ -345,3 +345,25 @@ def test_unbatched_out_must_be_3d():
     w = np.ones((4, 4, 1, 1))
     with pytest.raises(ARG_ERRORS):
         fastconv.conv2d(x, w, out=np.empty((1, 4, 6, 6)))
+
+
+def test_plan_cache_never_hides_an_error():
+    """Note [plan cache]: a cached int argument must not let an equal float through."""
+    import fastconv._api as api
+    x = np.zeros((1, 2, 6, 6), np.float32)
+    w = np.zeros((3, 2, 3, 3), np.float32)
+    fastconv.conv2d(x, w, stride=2, padding=(1, 1))          # cached
+    assert any(k[0] == "conv2d" for k in api._PLANS)
+    with pytest.raises(TypeError):
+        fastconv.conv2d(x, w, stride=2.0, padding=(1, 1))
+    with pytest.raises(TypeError):
+        fastconv.conv2d(x, w, stride=2, padding=(1.0, 1))
+    with pytest.raises(TypeError):
+        fastconv.conv2d(x, w, stride=True, padding=(1, 1))
+    # Unhashable arguments take the full path and still work.
+    assert fastconv.conv2d(x, w, stride=[2, 2], padding=[1, 1]).shape == (1, 3, 3, 3)
+    # A different dtype or shape is a different plan.
+    with pytest.raises(fastconv.ConvError):
+        fastconv.conv2d(x, w.astype(np.float64), stride=2, padding=(1, 1))
+    with pytest.raises(fastconv.ConvError):
+        fastconv.conv2d(np.zeros((1, 3, 6, 6), np.float32), w, stride=2, padding=(1, 1))
