@@ -8,7 +8,7 @@
 
 from ._api import conv2d, conv_transpose2d
 from ._config import show_config
-from ._dispatch import Algorithm
+from ._dispatch import Algorithm, benchmark_mode
 from ._dispatch import ALGORITHMS as _ALGORITHMS
 from ._params import ConvError, conv2d_params, conv_transpose2d_params
 
@@ -35,4 +35,4 @@ def choose_algorithm(input_shape, weight_shape, stride=1, padding=0, dilation=1,
 
 
 __all__ = ["conv2d", "conv_transpose2d", "ConvError", "Algorithm", "ALGORITHMS",
-           "choose_algorithm", "show_config", "__version__"]
+           "benchmark_mode", "choose_algorithm", "show_config", "__version__"]

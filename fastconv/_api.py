@@ -35,7 +35,8 @@ def _plan(op, input, weight, bias, args, out, num_threads, algorithm, make_param
     try:
         key = (op, input.shape, input.dtype, weight.shape, weight.dtype,
                None if bias is None else (bias.shape, bias.dtype),
-               _freeze(args), _freeze(num_threads), _freeze(algorithm))
+               _freeze(args), _freeze(num_threads), _freeze(algorithm),
+               _dispatch._benchmark_mode)
         plan = _PLANS.get(key)
     except (TypeError, AttributeError):
         key = plan = None
@@ -45,10 +46,15 @@ def _plan(op, input, weight, bias, args, out, num_threads, algorithm, make_param
     params = make_params(input.shape, weight.shape, _shape_or_none(bias), *args)
     nthreads = _dispatch.check_num_threads(num_threads)
     alg = _dispatch.parse_algorithm(algorithm, op)
-    if alg is None:
+    kparams = _dispatch.kernel_params(params)
+    threads = _dispatch.threads_for(params, nthreads)
+    if alg is None and _dispatch._benchmark_mode and params.macs and params.N:
+        x4 = input if params.batched else input.reshape((1,) + input.shape)
+        alg = _dispatch.autotune(op, kparams, _dispatch.ALGORITHMS[op], x4, weight, bias,
+                                 (params.N, params.K, params.OH, params.OW), threads)
+    elif alg is None:
         alg = _dispatch.choose_algorithm(params)
-    plan = (params, _dispatch.kernel_params(params), alg,
-            _dispatch.threads_for(params, nthreads))
+    plan = (params, kparams, alg, threads)
     if key is not None:
         if len(_PLANS) >= _PLANS_MAX:
             _PLANS.clear()

@@ -65,6 +65,40 @@ def choose_algorithm(params):
     return Algorithm.IMPLICIT
 
 
+_benchmark_mode = False
+
+
+def benchmark_mode(enabled=None):
+    """Like ``torch.backends.cudnn.benchmark``: with it on, the first 'auto' call
+    for each new problem (shapes, dtype, arguments, threads) times every
+    algorithm on the call's own arrays and remembers the fastest.  All
+    algorithms give bitwise-identical results (Note [summation order]), so this
+    changes speed only, never a value.  Returns the setting; pass True/False to
+    change it."""
+    global _benchmark_mode
+    if enabled is not None:
+        _benchmark_mode = bool(enabled)
+    return _benchmark_mode
+
+
+def autotune(op, p, candidates, x, w, b, out_shape, num_threads, repeats=3):
+    """The fastest of `candidates` on these arrays (median of `repeats` runs)."""
+    import time
+    y = np.empty(out_shape, dtype=x.dtype)
+    best, best_t = None, None
+    for alg in candidates:
+        run(p, alg, x, w, b, y, num_threads)          # warm-up
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            run(p, alg, x, w, b, y, num_threads)
+            times.append(time.perf_counter() - t0)
+        t = sorted(times)[len(times) // 2]
+        if best_t is None or t < best_t:
+            best, best_t = alg, t
+    return best
+
+
 def parse_algorithm(algorithm, op):
     if algorithm == "auto" or algorithm is None:
         return None

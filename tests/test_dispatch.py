@@ -117,3 +117,25 @@ def test_all_algorithms_give_the_same_bits(case):
     first = next(iter(outs.values()))
     for a, y in outs.items():
         np.testing.assert_array_equal(y, first, err_msg=f"{a} differs")
+
+
+def test_benchmark_mode_picks_a_candidate_and_changes_no_bits():
+    import fastconv._api as api
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 16, 12, 12)).astype(np.float32)
+    w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
+    ref = fastconv.conv2d(x, w, padding=1)
+    assert fastconv.benchmark_mode() is False
+    try:
+        assert fastconv.benchmark_mode(True) is True
+        y = fastconv.conv2d(x, w, padding=1)
+        tuned = [plan for key, plan in api._PLANS.items() if key[-1] is True
+                 and key[1] == x.shape]
+        assert len(tuned) == 1
+        assert tuned[0][2].value in fastconv.ALGORITHMS["conv2d"]
+        np.testing.assert_array_equal(y, ref)
+        # The winner is remembered: the second call does not time again.
+        np.testing.assert_array_equal(fastconv.conv2d(x, w, padding=1), ref)
+    finally:
+        fastconv.benchmark_mode(False)
+    assert fastconv.benchmark_mode() is False
