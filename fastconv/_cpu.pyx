@@ -118,6 +118,18 @@ PADDING_MODE_CODES = {"zeros": FC_PAD_ZEROS, "reflect": FC_PAD_REFLECT,
 # block of packed B (KC=256 rows) is 256 KiB in float32, inside a 1 MiB L2.
 DEF GEMM_BLOCK_PIXELS = 256
 DEF TASKS_PER_THREAD = 4
+# Implicit GEMM: the padded copy of the input is made in bands of at most this
+# many bytes, so a call's extra memory stays bounded at any input size
+# (settable for tests through _set_implicit_copy_bytes).
+cdef size_t IMPLICIT_COPY_BYTES = 16777216
+
+
+def _set_implicit_copy_bytes(size_t n):
+    """Test hook: the band budget of the implicit GEMM's padded copy; returns the old one."""
+    global IMPLICIT_COPY_BYTES
+    old = IMPLICIT_COPY_BYTES
+    IMPLICIT_COPY_BYTES = n
+    return old
 # Direct kernel: scratch of padded rows per task kept near L2-resident size.
 DEF DIRECT_SCRATCH_BYTES = 196608
 
@@ -646,23 +658,29 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
         rowmap[q] = <int32_t>fc_map_index(q - pt, H, mode)
     for q in range(PW):
         colmap[q] = <int32_t>fc_map_index(q - pl, W, mode)
+    # Bands: the padded copy covers images [n0, n1) and output rows [r0, r1) at a
+    # time, so its size stays under IMPLICIT_COPY_BYTES however large the input.
+    cdef size_t esize = sizeof(floating)
+    cdef fc_idx rows_all = PHs            # phase-plane rows of a whole image
+    cdef fc_idx R = OH, nimg = N
+    if <size_t>N * image * esize > IMPLICIT_COPY_BYTES:
+        nimg = max(1, <fc_idx>(IMPLICIT_COPY_BYTES // (image * esize)))
+        if nimg == 1:
+            # Rows per band: each output row needs sh padded rows of C*PW values.
+            R = max(1, <fc_idx>(IMPLICIT_COPY_BYTES // (<size_t>C * PWs * sw * sh * esize))
+                    - ((kh - 1) * dh) // sh - 1)
+            R = min(R, OH)
+            rows_all = R + ((kh - 1) * dh) // sh + 1
+    plane = rows_all * PWs
+    phase_stride = <fc_idx>C * plane
+    image = phase_stride * sh * sw
     # Slack past the last image: the junk lanes of a last chunk read up to NR more.
-    cdef size_t npad = <size_t>N * image + 2 * b.nr + 64
-    cdef floating *xpad = <floating *>bufs.get(npad * sizeof(floating))
-    cdef const floating *xp = &x[0, 0, 0, 0]
-    cdef fc_idx n, c
-    with nogil:
-        for t in prange(<fc_idx>N * C, num_threads=nthreads, schedule="static"):
-            n = t // C
-            c = t % C
-            if floating is float:
-                fc_pad_plane_f32(xp + t * H * W, W, rowmap, colmap, PH, PW, pl, sh, sw, PWs,
-                                 phase_stride, PHs, xpad + n * image + c * plane)
-            else:
-                fc_pad_plane_f64(xp + t * H * W, W, rowmap, colmap, PH, PW, pl, sh, sw, PWs,
-                                 phase_stride, PHs, xpad + n * image + c * plane)
-    for q in range(<fc_idx>N * image, <fc_idx>npad):
+    cdef size_t npad = <size_t>nimg * image + 2 * b.nr + 64
+    cdef floating *xpad = <floating *>bufs.get(npad * esize)
+    for q in range(<fc_idx>nimg * image, <fc_idx>npad):
         xpad[q] = 0
+    cdef const floating *xp = &x[0, 0, 0, 0]
+    cdef fc_idx n, c, n0, n1, r0, r1, prow0, prows
     cdef fc_idx *koff = <fc_idx *>bufs.get(<size_t>max(kred, 1) * sizeof(fc_idx))
     cdef int ci, i, j
     cdef fc_idx ri, rj
@@ -679,25 +697,44 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
     cdef fc_implicit_args *subs = <fc_implicit_args *>bufs.get(<size_t>G * sizeof(fc_implicit_args))
     cdef fc_implicit_args *a
     cdef int g
-    for g in range(G):
-        a = &subs[g]
-        a.xp = xpad + <fc_idx>g * C_g * plane
-        a.xp_nstride = image
-        a.koff = koff
-        a.kred = kred
-        a.PW = PWs
-        a.OH = OH
-        a.OW = OW
-        a.y = yp + <fc_idx>g * K_g * OH * OW
-        a.y_nstride = <fc_idx>K * OH * OW
-        a.y_kstride = <fc_idx>OH * OW
-        a.y_rstride = OW
-        a.y_cstride = 1
-        a.a = wp + <fc_idx>g * K_g * kred
-        a.lda = kred
-        a.bias = (biasp + g * K_g) if biasp != NULL else NULL
-        a.M = K_g
-    _run_implicit(subs, G, N, npanel, is_double, nthreads, bufs, sizeof(floating))
+    for n0 in range(0, N, nimg):
+        n1 = min(n0 + nimg, N)
+        for r0 in range(0, OH, R):
+            r1 = min(r0 + R, OH)
+            prow0 = r0 * sh                               # first padded row of the band
+            prows = min(PH - prow0, (r1 - r0 - 1) * sh + (kh - 1) * dh + 1)
+            with nogil:
+                for t in prange((n1 - n0) * C, num_threads=nthreads, schedule="static"):
+                    n = t // C
+                    c = t % C
+                    if floating is float:
+                        fc_pad_plane_f32(xp + ((n0 + n) * C + c) * H * W, W, rowmap + prow0,
+                                         colmap, prows, PW, pl, sh, sw, PWs, phase_stride,
+                                         rows_all, xpad + n * image + c * plane)
+                    else:
+                        fc_pad_plane_f64(xp + ((n0 + n) * C + c) * H * W, W, rowmap + prow0,
+                                         colmap, prows, PW, pl, sh, sw, PWs, phase_stride,
+                                         rows_all, xpad + n * image + c * plane)
+            for g in range(G):
+                a = &subs[g]
+                a.xp = xpad + <fc_idx>g * C_g * plane
+                a.xp_nstride = image
+                a.koff = koff
+                a.kred = kred
+                a.PW = PWs
+                a.OH = r1 - r0
+                a.OW = OW
+                a.y = yp + (n0 * K + <fc_idx>g * K_g) * OH * OW + r0 * OW
+                a.y_nstride = <fc_idx>K * OH * OW
+                a.y_kstride = <fc_idx>OH * OW
+                a.y_rstride = OW
+                a.y_cstride = 1
+                a.a = wp + <fc_idx>g * K_g * kred
+                a.lda = kred
+                a.bias = (biasp + g * K_g) if biasp != NULL else NULL
+                a.M = K_g
+            _run_implicit(subs, G, <int>(n1 - n0), npanel, is_double, nthreads, bufs, esize)
+
 
 
 cdef void _run_implicit(fc_implicit_args *subs, int nsub, int N, int npanel, bint is_double,
@@ -788,37 +825,47 @@ def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, 
             o = off_w[rx * kw + tj]
             padL = max(padL, -o)
             padR = max(padR, Pw - 1 + o - (W - 1))
-    # Zero-padded copy of x; its pitch PW is the grid pitch of every phase.
-    cdef fc_idx PH = H + padT + padB, PW = W + padL + padR, plane = PH * PW
+    # Zero-padded copy of x; its pitch PW is the grid pitch of every phase.  Made
+    # in bands (images [n0, n1), phase-grid rows [t0, t1)) under IMPLICIT_COPY_BYTES:
+    # grid rows [t0, t1) read padded rows [t0, t1 + maxo).
+    cdef fc_idx PH = H + padT + padB, PW = W + padL + padR
+    cdef fc_idx maxo = 0, Tmax = _phase_len(OH, 0, sh)
+    for ry in range(sh):
+        if _phase_len(OH, ry, sh) > 0:
+            for ti in range(ntaps_h[ry]):
+                maxo = max(maxo, off_h[ry * kh + ti] + padT)
+    cdef size_t esize = sizeof(floating)
+    cdef fc_idx nimg = N, R = Tmax, band_rows = PH
+    if <size_t>N * C * PH * PW * esize > IMPLICIT_COPY_BYTES:
+        nimg = max(1, <fc_idx>(IMPLICIT_COPY_BYTES // (<size_t>C * PH * PW * esize)))
+        if nimg == 1:
+            R = min(Tmax, max(1, <fc_idx>(IMPLICIT_COPY_BYTES // (<size_t>C * PW * esize))
+                              - maxo))
+            band_rows = min(PH, R + maxo)
+    cdef fc_idx plane = band_rows * PW
     cdef int32_t *rowmap = <int32_t *>bufs.get(<size_t>PH * sizeof(int32_t))
     cdef int32_t *colmap = <int32_t *>bufs.get(<size_t>PW * sizeof(int32_t))
     for q in range(PH):
         rowmap[q] = <int32_t>fc_map_index(q - padT, H, FC_PAD_ZEROS)
     for q in range(PW):
         colmap[q] = <int32_t>fc_map_index(q - padL, W, FC_PAD_ZEROS)
-    cdef size_t npad = <size_t>N * C * plane + 2 * b.nr + 64
-    cdef floating *xpad = <floating *>bufs.get(npad * sizeof(floating))
-    cdef const floating *xp = &x[0, 0, 0, 0]
-    with nogil:
-        for t in prange(<fc_idx>N * C, num_threads=nthreads, schedule="static"):
-            if floating is float:
-                fc_pad_plane_f32(xp + t * H * W, W, rowmap, colmap, PH, PW, padL, 1, 1, PW,
-                                 <fc_idx>C * plane, PH, xpad + t * plane)
-            else:
-                fc_pad_plane_f64(xp + t * H * W, W, rowmap, colmap, PH, PW, padL, 1, 1, PW,
-                                 <fc_idx>C * plane, PH, xpad + t * plane)
-    for q in range(<fc_idx>N * C * plane, <fc_idx>npad):
+    cdef size_t npad = <size_t>nimg * C * plane + 2 * b.nr + 64
+    cdef floating *xpad = <floating *>bufs.get(npad * esize)
+    for q in range(<fc_idx>nimg * C * plane, <fc_idx>npad):
         xpad[q] = 0
+    cdef const floating *xp = &x[0, 0, 0, 0]
 
     cdef const floating *biasp = &bias[0] if bias is not None else NULL
     cdef floating *yp = &y[0, 0, 0, 0]
     cdef fc_implicit_args *subs = <fc_implicit_args *>bufs.get(
         <size_t>G * sh * sw * sizeof(fc_implicit_args))
+    cdef fc_idx *sub_rows = <fc_idx *>bufs.get(<size_t>G * sh * sw * sizeof(fc_idx))
+    cdef floating **sub_y = <floating **>bufs.get(<size_t>G * sh * sw * sizeof(floating *))
     cdef fc_implicit_args *a
     cdef fc_idx *tapoff = <fc_idx *>bufs.get(<size_t>max(kh * kw, 1) * sizeof(fc_idx))
     cdef fc_idx *koff
     cdef floating *apack
-    cdef int nth, ntw, nsub = 0
+    cdef int nth, ntw, nsub = 0, si
     cdef fc_idx kred
     for ry in range(sh):
         for rx in range(sw):
@@ -845,15 +892,15 @@ def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, 
                                <fc_idx>K_g * kh * kw, tapoff, nthreads, bufs)
             for g in range(G):
                 a = &subs[nsub]
+                sub_rows[nsub] = Ph
+                sub_y[nsub] = yp + <fc_idx>g * K_g * OH * OW + ry * OW + rx
                 nsub += 1
                 a.xp = xpad + <fc_idx>g * C_g * plane
                 a.xp_nstride = <fc_idx>C * plane
                 a.koff = koff
                 a.kred = kred
                 a.PW = PW
-                a.OH = Ph
                 a.OW = Pw
-                a.y = yp + <fc_idx>g * K_g * OH * OW + ry * OW + rx
                 a.y_nstride = <fc_idx>K * OH * OW
                 a.y_kstride = <fc_idx>OH * OW
                 a.y_rstride = <fc_idx>sh * OW
@@ -862,4 +909,24 @@ def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, 
                 a.lda = kred
                 a.bias = (biasp + g * K_g) if biasp != NULL else NULL
                 a.M = K_g
-    _run_implicit(subs, nsub, N, npanel, is_double, nthreads, bufs, sizeof(floating))
+    cdef fc_idx n0, n1, t0, t1, prows
+    for n0 in range(0, N, nimg):
+        n1 = min(n0 + nimg, N)
+        for t0 in range(0, Tmax, R):
+            t1 = min(t0 + R, Tmax)
+            prows = min(PH - t0, t1 - t0 + maxo)
+            with nogil:
+                for t in prange((n1 - n0) * C, num_threads=nthreads, schedule="static"):
+                    if floating is float:
+                        fc_pad_plane_f32(xp + (n0 * C + t) * H * W, W, rowmap + t0, colmap,
+                                         prows, PW, padL, 1, 1, PW, <fc_idx>C * plane,
+                                         band_rows, xpad + t * plane)
+                    else:
+                        fc_pad_plane_f64(xp + (n0 * C + t) * H * W, W, rowmap + t0, colmap,
+                                         prows, PW, padL, 1, 1, PW, <fc_idx>C * plane,
+                                         band_rows, xpad + t * plane)
+            for si in range(nsub):
+                subs[si].OH = max(0, min(sub_rows[si], t1) - t0)
+                subs[si].y = sub_y[si] + n0 * K * OH * OW + t0 * sh * OW
+            _run_implicit(subs, nsub, <int>(n1 - n0), npanel, is_double, nthreads, bufs,
+                          esize)

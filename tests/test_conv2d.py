@@ -359,3 +359,25 @@ def test_one_and_two_threads_bitwise_equal(algorithm, case, dtype):
     one = conv2d(case, x, w, b, algorithm=algorithm, num_threads=1)
     two = conv2d(case, x, w, b, algorithm=algorithm, num_threads=2)
     assert_bitwise_equal(one, two)
+
+
+@pytest.mark.parametrize("budget", [1, 2000, 20000])
+@pytest.mark.parametrize("stride,dilation,mode", [(1, 1, "zeros"), (2, 1, "reflect"),
+                                                 (1, 2, "circular"), (3, 2, "replicate")])
+def test_implicit_bands_give_the_same_bits(budget, stride, dilation, mode):
+    """The implicit GEMM copies its padded input in bands under a byte budget;
+    any band size must give exactly the one-band result (and the reference)."""
+    from fastconv import _cpu
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 4, 17, 13))
+    w = rng.standard_normal((9, 4, 3, 3))
+    b = rng.standard_normal(9)
+    kw = dict(stride=stride, padding=2, dilation=dilation, padding_mode=mode)
+    whole = fastconv.conv2d(x, w, b, algorithm="implicit", **kw)
+    old = _cpu._set_implicit_copy_bytes(budget)
+    try:
+        banded = fastconv.conv2d(x, w, b, algorithm="implicit", **kw)
+    finally:
+        _cpu._set_implicit_copy_bytes(old)
+    np.testing.assert_array_equal(banded, whole)
+    np.testing.assert_array_equal(whole, fastconv.conv2d(x, w, b, algorithm="gemm", **kw))

@@ -293,3 +293,26 @@ def test_one_and_two_threads_bitwise_equal(algorithm, case, dtype):
     one = conv_transpose2d(case, x, w, b, algorithm=algorithm, num_threads=1)
     two = conv_transpose2d(case, x, w, b, algorithm=algorithm, num_threads=2)
     assert_bitwise_equal(one, two)
+
+
+@pytest.mark.parametrize("budget", [1, 3000, 40000])
+@pytest.mark.parametrize("stride,dilation,padding,output_padding",
+                         [(2, 1, 1, 1), (3, 2, 0, 2), (1, 1, 2, 0), (2, 3, 4, 1)])
+def test_implicit_bands_give_the_same_bits(budget, stride, dilation, padding, output_padding):
+    """The transposed implicit GEMM pads its input in bands under a byte budget;
+    every band size gives exactly the one-band result."""
+    from fastconv import _cpu
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 6, 9, 7))
+    w = rng.standard_normal((6, 5, 3, 4))
+    b = rng.standard_normal(10)
+    kw = dict(stride=stride, padding=padding, output_padding=output_padding, groups=2,
+              dilation=dilation)
+    whole = fastconv.conv_transpose2d(x, w, b, algorithm="implicit", **kw)
+    old = _cpu._set_implicit_copy_bytes(budget)
+    try:
+        banded = fastconv.conv_transpose2d(x, w, b, algorithm="implicit", **kw)
+    finally:
+        _cpu._set_implicit_copy_bytes(old)
+    np.testing.assert_array_equal(banded, whole)
+    np.testing.assert_array_equal(whole, fastconv.conv_transpose2d(x, w, b, algorithm="gemm", **kw))

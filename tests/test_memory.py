@@ -1,0 +1,45 @@
+"""A call's extra memory is bounded: at most the output plus 32 MB, at any size."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SCRIPT = textwrap.dedent("""
+    import resource, sys
+    import numpy as np
+    import fastconv
+    op, alg, N, C, H, W, K, k, s = sys.argv[1:]
+    N, C, H, W, K, k, s = map(int, (N, C, H, W, K, k, s))
+    x = np.ones((N, C, H, W), np.float32)
+    w = np.ones((K, C, k, k) if op == "conv2d" else (C, K, k, k), np.float32) * 1e-3
+    f = getattr(fastconv, op)
+    y = np.empty(f(x[:, :, :8, :8], w, stride=s, padding=k // 2, algorithm=alg).shape[:2]
+                 + (1,), np.float32)      # warm up (threads, code pages) on a small input
+    del y
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    y = f(x, w, stride=s, padding=k // 2, algorithm=alg)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(after - before, y.nbytes)
+""")
+
+CASES = [
+    # op, algorithm, N, C, H, W, K, kernel, stride
+    ("conv2d", "implicit", 1, 32, 1024, 1024, 16, 3, 1),
+    ("conv2d", "implicit", 2, 16, 1024, 768, 16, 3, 2),
+    ("conv2d", "gemm", 1, 32, 1024, 1024, 16, 3, 1),
+    ("conv2d", "direct", 1, 32, 1024, 1024, 4, 3, 1),
+    ("conv_transpose2d", "implicit", 1, 32, 512, 512, 8, 4, 2),
+    ("conv_transpose2d", "gemm", 1, 32, 512, 512, 8, 4, 2),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}-{c[1]}-{c[2]}x{c[3]}x{c[4]}x{c[5]}")
+def test_peak_memory_is_output_plus_32mb(case):
+    out = subprocess.run([sys.executable, "-c", SCRIPT, *map(str, case)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    extra, out_bytes = map(int, out.stdout.split())
+    assert extra <= out_bytes + 32 * 2**20, (
+        f"peak RSS grew by {extra / 2**20:.1f} MiB for a {out_bytes / 2**20:.1f} MiB output")
