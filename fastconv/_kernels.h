@@ -300,8 +300,9 @@ static size_t fc_direct_scratch_bytes(fc_blocking b, const fc_direct_args *a, fc
                                       size_t esize)
 {
     fc_idx in_rows = (rows - 1) * a->sh + (fc_idx)(a->kh - 1) * a->dh + 1;
-    fc_idx qw = (a->PW + a->sw - 1) / a->sw + b.vlen;   /* vector slack per phase */
-    return (size_t)(a->C_g * in_rows * a->sw * qw + 4 * b.vlen) * esize + 2 * FC_ALIGN;
+    fc_idx qw = (a->PW + a->sw - 1) / a->sw + 2 * b.vlen;   /* vector slack per phase */
+    return (size_t)(a->C_g * in_rows * a->sw * qw + 4 * b.vlen) * esize + 2 * FC_ALIGN
+           + (size_t)a->C_g * a->kh * a->kw * sizeof(fc_idx) + 64;   /* + tap offsets */
 }
 
 /* Gather the transposed conv's weights of one stride phase into a row-major

@@ -345,7 +345,7 @@ static void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, vo
     const int sh = a->sh, sw = a->sw, dh = a->dh, dw = a->dw, kh = a->kh, kw = a->kw;
     const fc_idx rows = r1 - r0;
     const fc_idx in_rows = (rows - 1) * sh + (fc_idx)(kh - 1) * dh + 1;
-    const fc_idx qw = (a->PW + sw - 1) / sw + VLEN;
+    const fc_idx qw = (a->PW + sw - 1) / sw + 2 * VLEN;   /* slack: 2 vectors */
     FC_T *s = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
     FC_T *tmp = s + (fc_idx)a->C_g * in_rows * sw * qw;
 
@@ -378,50 +378,59 @@ static void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, vo
             }
         }
 
-    const fc_idx ksz = (fc_idx)kh * kw;
+    /* Where tap r = (c, i, j) of the first output of row r0 sits in the scratch
+     * rows: all the index arithmetic, once per task. */
+    const fc_idx kred = (fc_idx)a->C_g * kh * kw;
+    fc_idx *toff = (fc_idx *)(((uintptr_t)(tmp + 2 * VLEN) + 63) & ~(uintptr_t)63);
+    for (int c = 0, r = 0; c < a->C_g; c++)
+        for (int i = 0; i < kh; i++)
+            for (int j = 0; j < kw; j++, r++)
+                toff[r] = (((fc_idx)c * in_rows + (fc_idx)i * dh) * sw + (j * dw) % sw) * qw
+                          + (j * dw) / sw;
+    const fc_idx rowstep = (fc_idx)sh * sw * qw;   /* scratch distance of output rows */
     for (int k = 0; k < a->K_g; k++) {
         const FC_T b = bias ? bias[k] : (FC_T)0;
-        const FC_T *wk = w + (fc_idx)k * a->C_g * ksz;
+        const FC_T *wk = w + (fc_idx)k * kred;
         FC_T *yk = y + (fc_idx)k * a->OH * a->OW;
         for (fc_idx oh = r0; oh < r1; oh += FC_RB) {
             /* Rows past r1 repeat the last row (computed, never stored). */
             fc_idx rofs[FC_RB];
             for (int rb = 0; rb < FC_RB; rb++) {
                 fc_idx r = oh + rb < r1 ? oh + rb : r1 - 1;
-                rofs[rb] = (r - r0) * sh;
+                rofs[rb] = (r - r0) * rowstep;
             }
-            for (fc_idx ow = 0; ow < a->OW; ow += VLEN) {
-                VT acc[FC_RB];
-                for (int rb = 0; rb < FC_RB; rb++) acc[rb] = SPLAT(b);
-                for (int c = 0; c < a->C_g; c++) {
-                    const FC_T *sc = s + (fc_idx)c * in_rows * sw * qw;
-                    const FC_T *wc = wk + c * ksz;
-                    for (int i = 0; i < kh; i++) {
-                        fc_idx jq = 0, jd = 0;   /* phase and index of column j*dw */
-                        for (int j = 0; j < kw; j++) {
-                            const FC_T ws = wc[i * kw + j];
-                            const VT wv = SPLAT(ws);
-                            const fc_idx col = jq * qw + jd + ow;
-                            jq += dw;
-                            while (jq >= sw) { jq -= sw; jd++; }
-#pragma GCC unroll 4
-                            for (int rb = 0; rb < FC_RB; rb++) {
-                                const FC_T *p = sc + (rofs[rb] + (fc_idx)i * dh) * sw * qw + col;
-                                acc[rb] += wv * *(const VTU *)p;
-                            }
-                        }
-                    }
+            /* FC_RB rows x 2 vectors: 8 independent sums hide the FMA latency. */
+            for (fc_idx ow = 0; ow < a->OW; ow += 2 * VLEN) {
+                VT acc[FC_RB][2];
+                for (int rb = 0; rb < FC_RB; rb++) acc[rb][0] = acc[rb][1] = SPLAT(b);
+                const FC_T *s0 = s + ow, *s1 = s0 + rofs[1], *s2 = s0 + rofs[2], *s3 = s0 + rofs[3];
+                s0 += rofs[0];
+                for (fc_idx r = 0; r < kred; r++) {
+                    const FC_T ws = wk[r];
+                    const VT wv = SPLAT(ws);
+                    const fc_idx o = toff[r];
+                    acc[0][0] += wv * *(const VTU *)(s0 + o);
+                    acc[1][0] += wv * *(const VTU *)(s1 + o);
+                    acc[2][0] += wv * *(const VTU *)(s2 + o);
+                    acc[3][0] += wv * *(const VTU *)(s3 + o);
+                    acc[0][1] += wv * *(const VTU *)(s0 + o + VLEN);
+                    acc[1][1] += wv * *(const VTU *)(s1 + o + VLEN);
+                    acc[2][1] += wv * *(const VTU *)(s2 + o + VLEN);
+                    acc[3][1] += wv * *(const VTU *)(s3 + o + VLEN);
                 }
                 const fc_idx nrow = r1 - oh < FC_RB ? r1 - oh : FC_RB;
-                for (fc_idx rb = 0; rb < nrow; rb++) {
-                    FC_T *yr = yk + (oh + rb) * a->OW + ow;
-                    if (ow + VLEN <= a->OW) {
-                        *(VTU *)yr = acc[rb];
-                    } else {
-                        *(VTU *)tmp = acc[rb];
-                        for (fc_idx l = 0; l < a->OW - ow; l++) yr[l] = tmp[l];
+                for (fc_idx rb = 0; rb < nrow; rb++)
+                    for (int v = 0; v < 2; v++) {
+                        const fc_idx o0 = ow + v * VLEN;
+                        if (o0 >= a->OW) break;
+                        FC_T *yr = yk + (oh + rb) * a->OW + o0;
+                        if (o0 + VLEN <= a->OW) {
+                            *(VTU *)yr = acc[rb][v];
+                        } else {
+                            *(VTU *)tmp = acc[rb][v];
+                            for (fc_idx l = 0; l < a->OW - o0; l++) yr[l] = tmp[l];
+                        }
                     }
-                }
             }
         }
     }
