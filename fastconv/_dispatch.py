@@ -237,12 +237,23 @@ def kernel_params(p):
     return q
 
 
+def _c_aligned(a):
+    """C-contiguous and aligned to its itemsize (the kernels load whole elements)."""
+    f = a.flags
+    if f.c_contiguous and f.aligned:
+        return a
+    return np.array(a, order="C", copy=True)
+
+
 def run(p, algorithm, x, w, b, y, num_threads):
     """Run a problem made safe by kernel_params() on the CPU backend, 4-D arrays;
     y is filled in place."""
-    x = np.ascontiguousarray(x)
-    w = np.ascontiguousarray(w)
-    b = None if b is None else np.ascontiguousarray(b)
+    x, w, b = _c_aligned(x), _c_aligned(w), None if b is None else _c_aligned(b)
+    if not y.flags.aligned:       # a misaligned `out`: compute aside, then copy in
+        tmp = np.empty(y.shape, y.dtype)
+        run(p, algorithm, x, w, b, tmp, num_threads)
+        y[...] = tmp
+        return
     if p.transposed and algorithm is Algorithm.IMPLICIT:
         _cpu.conv_transpose2d_implicit(x, w, b, y, p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl,
                                        num_threads)

@@ -381,3 +381,17 @@ def test_implicit_bands_give_the_same_bits(budget, stride, dilation, mode):
         _cpu._set_implicit_copy_bytes(old)
     np.testing.assert_array_equal(banded, whole)
     np.testing.assert_array_equal(whole, fastconv.conv2d(x, w, b, algorithm="gemm", **kw))
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_misaligned_out_is_filled_correctly(algorithm):
+    # An `out` whose data is not aligned to its itemsize (a byte-offset view) is
+    # legal NumPy; the kernels never load or store misaligned elements.
+    case = C(padding=1)
+    x, w, b = case.arrays(np.float32)
+    expected = conv2d(case, x, w, b, algorithm=algorithm)
+    raw = np.zeros(expected.nbytes + 1, np.uint8)
+    out = raw[1:].view(np.float32).reshape(expected.shape)
+    assert not out.flags.aligned and out.flags.c_contiguous
+    assert conv2d(case, x, w, b, out=out, algorithm=algorithm) is out
+    np.testing.assert_array_equal(out, expected)
