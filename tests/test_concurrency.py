@@ -1,0 +1,139 @@
+"""Many Python threads at once; the GIL released while computing; Ctrl-C."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import fastconv
+
+
+def _jobs(rng, n):
+    jobs = []
+    for i in range(n):
+        op = ("conv2d", "conv_transpose2d")[i % 2]
+        x = rng.standard_normal((2, 8, 11 + i % 5, 13)).astype(np.float32)
+        jobs.append((op, x))
+    return jobs
+
+
+W2D = np.random.default_rng(0).standard_normal((12, 4, 3, 3)).astype(np.float32)
+WT = np.random.default_rng(1).standard_normal((8, 6, 3, 3)).astype(np.float32)
+B = np.random.default_rng(2).standard_normal(12).astype(np.float32)
+
+
+def _call(op, x, out=None, threads=None):
+    if op == "conv2d":
+        return fastconv.conv2d(x, W2D, B, padding=1, groups=2, out=out, num_threads=threads)
+    return fastconv.conv_transpose2d(x, WT, B, stride=2, padding=1, output_padding=1,
+                                     groups=2, out=out, num_threads=threads)
+
+
+@pytest.mark.parametrize("threads", [1, None])
+def test_many_python_threads_give_the_single_threaded_bits(threads):
+    jobs = _jobs(np.random.default_rng(5), 24)
+    expected = [_call(op, x, threads=1) for op, x in jobs]
+    outs = [np.empty_like(e) for e in expected]
+    results = [None] * len(jobs)
+    errors = []
+    barrier = threading.Barrier(8)
+
+    def worker(k):
+        try:
+            barrier.wait()
+            for _ in range(3):
+                for i in range(k, len(jobs), 8):
+                    op, x = jobs[i]
+                    use_out = i % 3 == 0
+                    r = _call(op, x, out=outs[i] if use_out else None, threads=threads)
+                    assert (r is outs[i]) == use_out
+                    results[i] = r.copy()
+        except BaseException as e:   # surfaced below
+            errors.append(e)
+
+    ts = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors, errors
+    for r, e in zip(results, expected):
+        np.testing.assert_array_equal(r, e)
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores to overlap")
+def test_gil_is_released_while_computing():
+    """Two Python threads running 1-thread convolutions overlap in time."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 32, 96, 96)).astype(np.float32)
+    w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
+
+    def job():
+        for _ in range(4):
+            fastconv.conv2d(x, w, padding=1, num_threads=1)
+
+    job()   # warm-up
+    best = None
+    for _ in range(3):            # best of three: the machine is shared and noisy
+        t0 = time.perf_counter()
+        job()
+        job()
+        serial = time.perf_counter() - t0
+        ts = [threading.Thread(target=job) for _ in range(2)]
+        t0 = time.perf_counter()
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        parallel = time.perf_counter() - t0
+        ratio = serial / parallel
+        best = ratio if best is None else max(best, ratio)
+        if best > 1.4:
+            break
+    # Holding the GIL would make the two threads run one after the other (~1.0x).
+    assert best > 1.4, f"two threads only {best:.2f}x faster than one after the other"
+
+
+INTERRUPT = textwrap.dedent("""
+    import os, signal, sys, threading, time
+    import numpy as np
+    import fastconv
+    alg, op = sys.argv[1:]
+    x = np.ones((4, 128, 256, 256), np.float32)
+    if op == "conv2d":
+        w = np.ones((128, 128, 3, 3), np.float32)
+        call = lambda: fastconv.conv2d(x, w, padding=1, algorithm=alg)
+    else:
+        w = np.ones((128, 64, 4, 4), np.float32)
+        call = lambda: fastconv.conv_transpose2d(x, w, stride=2, padding=1, algorithm=alg)
+    threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+    t0 = time.perf_counter()
+    try:
+        call()
+        print("finished", time.perf_counter() - t0 - 0.3)
+    except KeyboardInterrupt:
+        print("interrupted", time.perf_counter() - t0 - 0.3)
+    y = fastconv.conv2d(np.ones((1, 2, 5, 5), np.float32), np.ones((3, 2, 3, 3), np.float32))
+    print(float(y.sum()))
+""")
+
+
+@pytest.mark.parametrize("alg,op", [("implicit", "conv2d"), ("gemm", "conv2d"),
+                                    ("implicit", "conv_transpose2d"),
+                                    ("gemm", "conv_transpose2d")])
+def test_ctrl_c_stops_a_long_call_within_a_second(alg, op):
+    """Note [interruptible]: SIGINT during a multi-second call raises
+    KeyboardInterrupt promptly, and the next call is unaffected."""
+    out = subprocess.run([sys.executable, "-c", INTERRUPT, alg, op], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.split("\n")
+    state, delay = lines[0].split()
+    assert state == "interrupted", out.stdout
+    assert float(delay) < 1.0, f"took {float(delay):.2f} s to stop after Ctrl-C"
+    assert float(lines[1]) == 3 * 9 * 18.0   # 3x3x3 outputs of 18, then summed
