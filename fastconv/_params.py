@@ -219,9 +219,14 @@ def _check_weight_groups(weight_shape, G):
             f"got weight of size {_shape(weight_shape)} instead")
 
 
-def _check_padding_mode(mode, pt, pb, pl, pr, shape4):
-    """Size rules of F.pad for the non-zero modes (torch's messages)."""
-    H, W = shape4[2], shape4[3]
+def _check_padding_mode(mode, pt, pb, pl, pr, shape4, input_shape):
+    """Size rules of F.pad for the non-zero modes (torch's messages).  nn.Conv2d
+    pads before it convolves, so these come first."""
+    C, H, W = shape4[1], shape4[2], shape4[3]
+    if mode in ("reflect", "replicate") and 0 in (C, H, W):
+        raise ConvError(
+            "Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and other "
+            f"non-zero dimensions for input, but got: {_shape(input_shape)}")
     if mode == "reflect":
         for (a, b), size, dim in (((pl, pr), W, 3), ((pt, pb), H, 2)):
             if a >= size or b >= size:
@@ -247,7 +252,10 @@ def conv2d_params(input_shape, weight_shape, bias_shape, stride, padding, dilati
     (pt, pb), (pl, pr) = parse_padding(padding, kh, kw, dh, dw, sh, sw)
     if min(pt, pb, pl, pr) < 0:
         raise ConvError("negative padding is not supported")
-    if (dh <= 0 or dw <= 0) and not empty:
+    if padding_mode != "zeros":
+        _check_padding_mode(padding_mode, pt, pb, pl, pr, (N, C, H, W), input_shape)
+    # torch rejects a negative dilation always, a zero one only for non-empty input.
+    if dh < 0 or dw < 0 or ((dh == 0 or dw == 0) and not empty):
         raise ConvError(f"dilation should be greater than zero, but got {[dh, dw]}")
     _check_weight_groups(weight_shape, G)
     shape4 = (N, C, H, W)
@@ -257,8 +265,6 @@ def conv2d_params(input_shape, weight_shape, bias_shape, stride, padding, dilati
             f"input{_shape(shape4)} to have {C_g * G} channels, but got {C} channels instead")
     _check_bias(bias_shape, weight_shape, K, False)
     _check_spatial_nonempty(input_shape, kh, kw, batched, empty)
-    if padding_mode != "zeros":
-        _check_padding_mode(padding_mode, pt, pb, pl, pr, shape4)
     PH, PW = H + pt + pb, W + pl + pr
     ekh, ekw = dh * (kh - 1) + 1, dw * (kw - 1) + 1
     if PH < ekh or PW < ekw:
@@ -285,11 +291,18 @@ def conv_transpose2d_params(input_shape, weight_shape, bias_shape, stride, paddi
     ph, pw = pair(padding, "padding")
     oph, opw = pair(output_padding, "output_padding")
     Cw, K_g, kh, kw = weight_shape
+    # torch's transposed kernels take these as 32-bit ints (a stride of 2**40
+    # wraps to 0 there); reject what cannot be represented instead.
+    if max(sh, sw, dh, dw, ph, pw, oph, opw) >= 2**31:
+        raise ConvError(
+            "conv_transpose2d: stride, padding, output_padding and dilation must be below "
+            f"2**31, but got stride={[sh, sw]}, padding={[ph, pw]}, "
+            f"output_padding={[oph, opw]}, dilation={[dh, dw]}")
     if ph < 0 or pw < 0:
         raise ConvError("negative padding is not supported")
     if oph < 0 or opw < 0:
         raise ConvError("negative output_padding is not supported")
-    if (dh <= 0 or dw <= 0) and not empty:
+    if dh < 0 or dw < 0 or ((dh == 0 or dw == 0) and not empty):
         raise ConvError(
             f"dilation should be greater than zero, but got dilation_height: {dh}, "
             f"dilation_width: {dw}")

@@ -19,9 +19,12 @@ settings.register_profile(
     "ci", max_examples=40, deadline=None, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile(
-    "long", max_examples=2000, deadline=None, print_blob=True,
+    "long", max_examples=5000, deadline=None, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+# `pytest --hypothesis-profile=long` has already chosen a profile by the time this
+# file is imported; only pick the default (or $HYPOTHESIS_PROFILE) when it has not.
+if getattr(settings, "_current_profile", "default") == "default":
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def _cupy_or_reason():
