@@ -18,6 +18,17 @@ __version__ = "0.1.0"
 ALGORITHMS = {op: tuple(a.value for a in algs) for op, algs in _ALGORITHMS.items()}
 
 
+def set_flush_denormal(mode):
+    """Like ``torch.set_flush_denormal``: with ``True``, subnormal numbers in the
+    kernels' inputs and results are treated as zero (x86 FTZ/DAZ), which keeps
+    arrays full of tiny values from running ~100x slower.  Off by default, as
+    in torch, so results match torch's exactly.  Returns True if the mode is
+    supported (and now set) on this CPU, False otherwise."""
+    from . import _cpu
+    got = _cpu.set_flush_denormal(bool(mode))
+    return got if mode else _cpu.set_flush_denormal(False) is False
+
+
 def choose_algorithm(input_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1,
                      *, transposed=False, output_padding=0, padding_mode="zeros"):
     """The algorithm ``algorithm='auto'`` runs for these shapes (pure; no arrays).
@@ -35,4 +46,5 @@ def choose_algorithm(input_shape, weight_shape, stride=1, padding=0, dilation=1,
 
 
 __all__ = ["conv2d", "conv_transpose2d", "ConvError", "Algorithm", "ALGORITHMS",
-           "benchmark_mode", "choose_algorithm", "show_config", "__version__"]
+           "benchmark_mode", "choose_algorithm", "set_flush_denormal", "show_config",
+           "__version__"]

@@ -83,6 +83,7 @@ cdef extern from "_kernels.h" nogil:
         int mr, nr, kc, vlen
     fc_idx fc_map_index(fc_idx q, fc_idx n, int mode)
     int fc_set_isa(int isa)
+    int fc_set_flush_denormal(int on)
     int fc_get_isa()
     int fc_isa_supported(int isa)
     fc_blocking fc_get_blocking(int isa, int is_double)
@@ -147,6 +148,13 @@ def openmp_enabled():
 def max_threads():
     """OpenMP's default team size (honours OMP_NUM_THREADS); 1 without OpenMP."""
     return fc_omp_max_threads()
+
+
+def set_flush_denormal(bint on):
+    """Flush subnormal inputs and results to zero in the kernels (x86 FTZ/DAZ).
+
+    Returns whether the mode is now on (False where the CPU cannot)."""
+    return bool(fc_set_flush_denormal(on))
 
 
 def isa_supported(name):

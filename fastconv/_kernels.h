@@ -250,16 +250,35 @@ static fc_blocking fc_get_blocking(int isa, int is_double)
     return b;
 }
 
+/* Opt-in flush-to-zero (fastconv.set_flush_denormal, like torch's): with it,
+ * each task runs with the x86 FTZ and DAZ bits set in its thread's MXCSR and
+ * restores the register afterwards.  Subnormal inputs and results then count
+ * as zero, which avoids the ~100x slowdown of microcode assists on them; off
+ * by default, since torch computes subnormals exactly. */
+static int fc_flush_denormal = 0;
+
 #if FC_HAVE_X86
+#include <xmmintrin.h>
+#define FC_FTZ_BEGIN unsigned int fc_csr_ = 0;                                 \
+    if (fc_flush_denormal) { fc_csr_ = _mm_getcsr(); _mm_setcsr(fc_csr_ | 0x8040u); }
+#define FC_FTZ_END if (fc_flush_denormal) _mm_setcsr(fc_csr_);
 #define FC_DISPATCH(kind, suf, ...)                                            \
+    FC_FTZ_BEGIN                                                               \
     switch (fc_get_isa()) {                                                    \
     case FC_ISA_AVX512: fc_##kind##_##suf##_avx512(__VA_ARGS__); break;        \
     case FC_ISA_AVX2: fc_##kind##_##suf##_avx2(__VA_ARGS__); break;            \
     default: fc_##kind##_##suf##_generic(__VA_ARGS__); break;                  \
-    }
+    }                                                                          \
+    FC_FTZ_END
 #else
 #define FC_DISPATCH(kind, suf, ...) fc_##kind##_##suf##_generic(__VA_ARGS__);
 #endif
+
+static int fc_set_flush_denormal(int on)
+{
+    fc_flush_denormal = FC_HAVE_X86 && on;
+    return fc_flush_denormal;
+}
 
 static void fc_gemm_task_f32(const fc_gemm_args *a, fc_idx p0, fc_idx p1, int m0, int m1,
                              void *scratch)

@@ -395,3 +395,22 @@ def test_misaligned_out_is_filled_correctly(algorithm):
     assert not out.flags.aligned and out.flags.c_contiguous
     assert conv2d(case, x, w, b, out=out, algorithm=algorithm) is out
     np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_flush_denormal_is_opt_in_and_restored(algorithm):
+    """Off (torch's default): subnormals are computed exactly.  On: they count as
+    zero, in the kernels' threads only, and the mode switches back off."""
+    tiny = np.finfo(np.float32).smallest_subnormal
+    x = np.full((1, 2, 5, 5), 3 * tiny, np.float32)
+    w = np.ones((1, 2, 1, 1), np.float32)
+    exact = np.full((1, 1, 5, 5), 6 * tiny, np.float32)
+    np.testing.assert_array_equal(fastconv.conv2d(x, w, algorithm=algorithm), exact)
+    if not fastconv.set_flush_denormal(True):
+        pytest.skip("no flush-to-zero on this CPU")
+    try:
+        np.testing.assert_array_equal(fastconv.conv2d(x, w, algorithm=algorithm), 0 * exact)
+        assert np.float32(3 * tiny) * np.float32(2) == 6 * tiny   # the caller's thread is untouched
+    finally:
+        fastconv.set_flush_denormal(False)
+    np.testing.assert_array_equal(fastconv.conv2d(x, w, algorithm=algorithm), exact)
