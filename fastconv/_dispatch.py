@@ -169,7 +169,15 @@ def check_num_threads(num_threads):
 def prepare_out(out, shape, dtype, inputs):
     """A fresh output, or the caller's `out` once checked."""
     if out is None:
-        return np.empty(shape, dtype=dtype)
+        nbytes = dtype.itemsize
+        for d in shape:
+            nbytes *= d
+        try:
+            return np.empty(shape, dtype=dtype)
+        except (MemoryError, ValueError):   # ValueError: past NumPy's size limit
+            raise MemoryError(
+                f"the output of shape {list(shape)} and dtype {dtype} needs {nbytes} bytes, "
+                "more than can be allocated") from None
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy.ndarray, not {type(out).__name__}")
     if out.shape != tuple(shape):
