@@ -250,6 +250,9 @@ def test_mutated_calls_agree_with_torch(op, seed):
     if torch_ok:
         assert ok, f"{where}: torch returns {tuple(expected.shape)} but fastconv raised " \
                    f"{type(result).__name__}: {result}"
+        if expected.numel() == 0:   # e.g. dilation 0 on an empty input: shape only
+            assert np.shape(result) == tuple(expected.shape), where
+            return
         _compare(op, x, w, b, kw, result, expected)
     else:
         assert not ok, f"{where}: torch raised {type(expected).__name__}: {expected} " \
