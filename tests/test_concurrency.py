@@ -79,7 +79,7 @@ def test_gil_is_released_while_computing():
 
     job()   # warm-up
     best = None
-    for _ in range(3):            # best of three: the machine is shared and noisy
+    for _ in range(5):            # best of five: the machine is shared and noisy
         t0 = time.perf_counter()
         job()
         job()
@@ -93,10 +93,12 @@ def test_gil_is_released_while_computing():
         parallel = time.perf_counter() - t0
         ratio = serial / parallel
         best = ratio if best is None else max(best, ratio)
-        if best > 1.4:
+        if best > 1.15:
             break
-    # Holding the GIL would make the two threads run one after the other (~1.0x).
-    assert best > 1.4, f"two threads only {best:.2f}x faster than one after the other"
+    # Holding the GIL would make the two threads run one after the other: a lock
+    # around each call, standing in for a held GIL, measured 0.90-0.99x here; the
+    # real thing measured 1.23-1.9x (the shared host sometimes halves a core).
+    assert best > 1.15, f"two threads only {best:.2f}x faster than one after the other"
 
 
 INTERRUPT = textwrap.dedent("""
