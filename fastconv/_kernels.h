@@ -173,7 +173,7 @@ typedef struct {
 #define FC_ISA_NAME avx512
 #define FC_VBYTES 64
 #define FC_MR 8
-#define FC_NV 2
+#define FC_NV 3
 #define FC_T float
 #define FC_SUF f32
 #define FC_VLEN (FC_VBYTES / 4)
@@ -244,7 +244,7 @@ static fc_blocking fc_get_blocking(int isa, int is_double)
      * channel counts fill whole tiles; AVX-512 8 x 2 (16 of 32 registers),
      * AVX2 and SSE 4 x 3 (12 of 16). */
     b.vlen = vbytes / (is_double ? 8 : 4);
-    b.nr = (isa == FC_ISA_AVX512 ? 2 : 3) * b.vlen;
+    b.nr = 3 * b.vlen;
     b.mr = isa == FC_ISA_AVX512 ? 8 : 4;
     b.kc = FC_KC;
     return b;
