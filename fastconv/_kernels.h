@@ -241,7 +241,7 @@ static fc_blocking fc_get_blocking(int isa, int is_double)
     int vbytes = isa == FC_ISA_AVX512 ? 64 : isa == FC_ISA_AVX2 ? 32 : 16;
     /* Micro-tiles (keep in step with the FC_MR / FC_NV instantiations above):
      * MR rows x NV vectors of accumulators, MR a power of two so common
-     * channel counts fill whole tiles; AVX-512 8 x 2 (16 of 32 registers),
+     * channel counts fill whole tiles; AVX-512 8 x 3 (24 of 32 registers: two FMAs per load),
      * AVX2 and SSE 4 x 3 (12 of 16). */
     b.vlen = vbytes / (is_double ? 8 : 4);
     b.nr = 3 * b.vlen;
