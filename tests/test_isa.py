@@ -1,0 +1,73 @@
+"""Every SIMD level the CPU supports, not just the one picked at load time.
+
+The kernels are compiled for AVX-512, AVX2+FMA and baseline x86-64 from one
+source and chosen at run time; a machine without AVX-512 runs the others, so
+they are checked here too (fastconv._cpu.set_isa switches for the test).
+"""
+
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import _cpu
+from reference import (assert_within, conv2d_ref, conv_transpose2d_ref, reduction_length,
+                       tolerance)
+
+LEVELS = [lvl for lvl in ("generic", "avx2", "avx512") if _cpu.isa_supported(lvl)]
+
+CONV = [  # (x shape, w shape, kwargs)
+    ((2, 6, 13, 37), (10, 3, 3, 3), dict(padding=1, groups=2)),
+    ((1, 5, 11, 9), (17, 5, 2, 4), dict(stride=(2, 3), padding=(1, 2), dilation=(2, 1))),
+    ((3, 8, 9, 9), (8, 1, 5, 5), dict(padding=2, groups=8, padding_mode="reflect")),
+    ((1, 4, 7, 7), (12, 4, 3, 3), dict(padding="same", padding_mode="circular")),
+]
+TRANSPOSED = [
+    ((2, 6, 5, 7), (6, 5, 4, 4), dict(stride=2, padding=1, groups=2)),
+    ((1, 3, 6, 5), (3, 9, 3, 2), dict(stride=(3, 2), padding=(1, 0), output_padding=(2, 1),
+                                      dilation=(1, 2))),
+]
+
+
+@pytest.fixture(params=LEVELS)
+def level(request):
+    before = _cpu.get_isa()
+    _cpu.set_isa(request.param)
+    yield request.param
+    _cpu.set_isa(before)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(CONV)))
+def test_conv2d_every_level(level, dtype, case):
+    xs, ws, kw = CONV[case]
+    rng = np.random.default_rng(case)
+    x, w = rng.standard_normal(xs).astype(dtype), rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    ref = conv2d_ref(x, w, b, **kw)
+    tol = tolerance(dtype, reduction_length(w), x, w, b, **kw)
+    for alg in fastconv.ALGORITHMS["conv2d"]:
+        y = fastconv.conv2d(x, w, b, algorithm=alg, **kw)
+        assert_within(y, ref, tol, what=f"{level} {alg}")
+        np.testing.assert_array_equal(y, fastconv.conv2d(x, w, b, algorithm=alg,
+                                                         num_threads=1, **kw))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(TRANSPOSED)))
+def test_conv_transpose2d_every_level(level, dtype, case):
+    xs, ws, kw = TRANSPOSED[case]
+    rng = np.random.default_rng(10 + case)
+    x, w = rng.standard_normal(xs).astype(dtype), rng.standard_normal(ws).astype(dtype)
+    groups = kw.get("groups", 1)
+    b = rng.standard_normal(ws[1] * groups).astype(dtype)
+    ref = conv_transpose2d_ref(x, w, b, **kw)
+    tol = tolerance(dtype, reduction_length(w, transposed=True, groups=groups), x, w, b,
+                    transposed=True, **kw)
+    for alg in fastconv.ALGORITHMS["conv_transpose2d"]:
+        y = fastconv.conv_transpose2d(x, w, b, algorithm=alg, **kw)
+        assert_within(y, ref, tol, what=f"{level} {alg}")
+
+
+def test_unsupported_level_is_refused():
+    with pytest.raises(KeyError):
+        _cpu.set_isa("sse9")
