@@ -88,6 +88,7 @@ def extensions():
     from Cython.Build import cythonize
     ext = Extension("fastconv._cpu", ["fastconv/_cpu.pyx"],
                     depends=["fastconv/_kernels.h", "fastconv/_kernels_impl.h",
+                             "fastconv/_kernels_dtypes.h",
                              "fastconv/_omp_shim.h"])
     return cythonize([ext], compiler_directives={"language_level": "3"})
 

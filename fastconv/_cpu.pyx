@@ -291,6 +291,17 @@ cdef class _Buffers:
             free(<void *><uintptr_t>p)
 
 
+cdef int32_t *_padded_map(_Buffers bufs, fc_idx n, fc_idx before, fc_idx size,
+                         int mode) except NULL:
+    """map[q] for padded coordinates q in [0, n): the source index of
+    q - before in an axis of `size` under the padding mode, or -1 for a zero."""
+    cdef int32_t *m = <int32_t *>bufs.get(<size_t>max(n, 1) * sizeof(int32_t))
+    cdef fc_idx q
+    for q in range(n):
+        m[q] = <int32_t>fc_map_index(q - before, size, mode)
+    return m
+
+
 # ---------------------------------------------------------------------------
 # Implicit GEMM driver shared by conv2d and conv_transpose2d.
 # ---------------------------------------------------------------------------
@@ -609,12 +620,8 @@ def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w
     cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
     cdef _Buffers bufs = _Buffers()
     cdef fc_idx PH = <fc_idx>H + pt + pb, PW = <fc_idx>W + pl + pr, q
-    cdef int32_t *rowmap = <int32_t *>bufs.get(<size_t>PH * sizeof(int32_t))
-    cdef int32_t *colmap = <int32_t *>bufs.get(<size_t>PW * sizeof(int32_t))
-    for q in range(PH):
-        rowmap[q] = <int32_t>fc_map_index(q - pt, H, mode)
-    for q in range(PW):
-        colmap[q] = <int32_t>fc_map_index(q - pl, W, mode)
+    cdef int32_t *rowmap = _padded_map(bufs, PH, pt, H, mode)
+    cdef int32_t *colmap = _padded_map(bufs, PW, pl, W, mode)
     cdef fc_direct_args *subs = <fc_direct_args *>bufs.get(<size_t>N * G * sizeof(fc_direct_args))
     cdef fc_direct_args *a
     cdef const floating *xp = &x[0, 0, 0, 0] if C > 0 else NULL
@@ -695,12 +702,8 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
     cdef fc_idx PHs = _cdiv(PH, sh), PWs = _cdiv(PW, sw)
     cdef fc_idx plane = PHs * PWs, kred = <fc_idx>C_g * kh * kw
     cdef fc_idx phase_stride = <fc_idx>C * plane, image = phase_stride * sh * sw
-    cdef int32_t *rowmap = <int32_t *>bufs.get(<size_t>PH * sizeof(int32_t))
-    cdef int32_t *colmap = <int32_t *>bufs.get(<size_t>PW * sizeof(int32_t))
-    for q in range(PH):
-        rowmap[q] = <int32_t>fc_map_index(q - pt, H, mode)
-    for q in range(PW):
-        colmap[q] = <int32_t>fc_map_index(q - pl, W, mode)
+    cdef int32_t *rowmap = _padded_map(bufs, PH, pt, H, mode)
+    cdef int32_t *colmap = _padded_map(bufs, PW, pl, W, mode)
     # Bands: the padded copy covers images [n0, n1) and output rows [r0, r1) at a
     # time, so its size stays under IMPLICIT_COPY_BYTES however large the input.
     cdef size_t esize = sizeof(floating)
@@ -894,12 +897,8 @@ def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, 
                               - maxo))
             band_rows = min(PH, R + maxo)
     cdef fc_idx plane = band_rows * PW
-    cdef int32_t *rowmap = <int32_t *>bufs.get(<size_t>PH * sizeof(int32_t))
-    cdef int32_t *colmap = <int32_t *>bufs.get(<size_t>PW * sizeof(int32_t))
-    for q in range(PH):
-        rowmap[q] = <int32_t>fc_map_index(q - padT, H, FC_PAD_ZEROS)
-    for q in range(PW):
-        colmap[q] = <int32_t>fc_map_index(q - padL, W, FC_PAD_ZEROS)
+    cdef int32_t *rowmap = _padded_map(bufs, PH, padT, H, FC_PAD_ZEROS)
+    cdef int32_t *colmap = _padded_map(bufs, PW, padL, W, FC_PAD_ZEROS)
     cdef size_t npad = <size_t>nimg * C * plane + 2 * b.nr + 64
     cdef floating *xpad = <floating *>bufs.get(npad * esize)
     for q in range(<fc_idx>nimg * C * plane, <fc_idx>npad):

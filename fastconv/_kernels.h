@@ -133,18 +133,7 @@ typedef struct {
 #define FC_VBYTES 16
 #define FC_MR 4
 #define FC_NV 3
-#define FC_T float
-#define FC_SUF f32
-#define FC_VLEN (FC_VBYTES / 4)
-#include "_kernels_impl.h"
-#define FC_T double
-#define FC_SUF f64
-#define FC_VLEN (FC_VBYTES / 8)
-#include "_kernels_impl.h"
-#undef FC_ISA_NAME
-#undef FC_VBYTES
-#undef FC_MR
-#undef FC_NV
+#include "_kernels_dtypes.h"
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define FC_HAVE_X86 1
@@ -154,18 +143,7 @@ typedef struct {
 #define FC_VBYTES 32
 #define FC_MR 4
 #define FC_NV 3
-#define FC_T float
-#define FC_SUF f32
-#define FC_VLEN (FC_VBYTES / 4)
-#include "_kernels_impl.h"
-#define FC_T double
-#define FC_SUF f64
-#define FC_VLEN (FC_VBYTES / 8)
-#include "_kernels_impl.h"
-#undef FC_ISA_NAME
-#undef FC_VBYTES
-#undef FC_MR
-#undef FC_NV
+#include "_kernels_dtypes.h"
 #pragma GCC pop_options
 
 #pragma GCC push_options
@@ -174,18 +152,7 @@ typedef struct {
 #define FC_VBYTES 64
 #define FC_MR 8
 #define FC_NV 3
-#define FC_T float
-#define FC_SUF f32
-#define FC_VLEN (FC_VBYTES / 4)
-#include "_kernels_impl.h"
-#define FC_T double
-#define FC_SUF f64
-#define FC_VLEN (FC_VBYTES / 8)
-#include "_kernels_impl.h"
-#undef FC_ISA_NAME
-#undef FC_VBYTES
-#undef FC_MR
-#undef FC_NV
+#include "_kernels_dtypes.h"
 #pragma GCC pop_options
 #else
 #define FC_HAVE_X86 0
