@@ -61,7 +61,7 @@ cdef extern from "_kernels.h" nogil:
         int C_g, K_g, kh, kw, sh, sw, dh, dw
         const int32_t *rowmap
         const int32_t *colmap
-        fc_idx PW
+        fc_idx PH, PW
         fc_idx pl
         const void *w
         const void *bias
@@ -644,6 +644,7 @@ def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w
             a.dw = dw
             a.rowmap = rowmap
             a.colmap = colmap
+            a.PH = PH
             a.PW = PW
             a.pl = pl
             a.w = &w[0, 0, 0, 0] + <fc_idx>g * K_g * C_g * kh * kw

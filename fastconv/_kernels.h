@@ -96,7 +96,7 @@ typedef struct {
     int C_g, K_g, kh, kw, sh, sw, dh, dw;
     const int32_t *rowmap;  /* [H + pt + pb] padded row -> source row or -1 */
     const int32_t *colmap;  /* [W + pl + pr] padded col -> source col or -1 */
-    fc_idx PW;              /* W + pl + pr */
+    fc_idx PH, PW;          /* H + pt + pb, W + pl + pr */
     fc_idx pl;
     const void *w;          /* [K_g][C_g][kh][kw] */
     const void *bias;       /* [K_g] or NULL */
@@ -285,6 +285,7 @@ static size_t fc_gemm_scratch_bytes(fc_blocking b, fc_idx nb, fc_idx stage_rows,
 static size_t fc_direct_scratch_bytes(fc_blocking b, const fc_direct_args *a, fc_idx rows,
                                       size_t esize)
 {
+    rows = (rows + 3) / 4 * 4;           /* whole register blocks (FC_RB) */
     fc_idx in_rows = (rows - 1) * a->sh + (fc_idx)(a->kh - 1) * a->dh + 1;
     fc_idx qw = (a->PW + a->sw - 1) / a->sw + 2 * b.vlen;   /* vector slack per phase */
     return (size_t)(a->C_g * in_rows * a->sw * qw + 4 * b.vlen) * esize + 2 * FC_ALIGN

@@ -345,13 +345,74 @@ static void FC_FN(pad_plane)(const FC_T *restrict src, fc_idx W, const int32_t *
 
 #define FC_RB 4   /* output rows per register block of the direct kernel */
 
+/* Note [depthwise tile]: one input channel with a KxK kernel at stride S,
+ * K and S compile-time constants so every loop below unrolls and every tap
+ * test folds away.  A block is FC_RB output rows x 2 vectors; the kernel walks
+ * the block's input rows once, loads each tap column's vectors once, and feeds
+ * them to every output row of the block that uses that input row (up to K/S
+ * rows), instead of reloading per output row.  The loads are unaligned (the
+ * phase-split scratch rows of direct_task); sharing
+ * them halves or better the load slots per FMA, which is what bounds a
+ * depthwise convolution.  Each output still sums its taps in (i, j) order from
+ * the bias, so results match the other paths bitwise. */
+static inline __attribute__((always_inline)) void
+FC_FN(dw_tile)(const FC_T *s, fc_idx rowstep, fc_idx rowpitch, fc_idx qw, const FC_T *wk,
+               FC_T b, FC_T *yk, fc_idx OW, fc_idx r0, fc_idx r1, FC_T *tmp,
+               const int K, const int S)
+{
+    for (fc_idx oh = r0; oh < r1; oh += FC_RB) {
+        const FC_T *blk = s + (oh - r0) * rowstep;
+        const fc_idx nrow = r1 - oh < FC_RB ? r1 - oh : FC_RB;
+        for (fc_idx ow = 0; ow < OW; ow += 2 * VLEN) {
+            VT acc[FC_RB][2];
+            for (int rb = 0; rb < FC_RB; rb++) acc[rb][0] = acc[rb][1] = SPLAT(b);
+#pragma GCC unroll 16
+            for (int ir = 0; ir < (FC_RB - 1) * S + K; ir++) {
+                const FC_T *rp = blk + ir * rowpitch + ow;
+#pragma GCC unroll 8
+                for (int j = 0; j < K; j++) {
+                    const FC_T *p = rp + (j % S) * qw + j / S;
+                    VT v0 = *(const VTU *)p, v1 = *(const VTU *)(p + VLEN);
+                    /* Keep the loaded vectors in registers: folded into each
+                     * FMA as a memory operand they would be loaded again. */
+                    __asm__("" : "+x"(v0), "+x"(v1));
+#pragma GCC unroll 4
+                    for (int r = 0; r < FC_RB; r++) {
+                        const int i = ir - r * S;
+                        if (i >= 0 && i < K) {
+                            const VT wv = SPLAT(wk[i * K + j]);
+                            acc[r][0] += wv * v0;
+                            acc[r][1] += wv * v1;
+                        }
+                    }
+                }
+            }
+            for (fc_idx rb = 0; rb < nrow; rb++)
+                for (int v = 0; v < 2; v++) {
+                    const fc_idx o0 = ow + v * VLEN;
+                    if (o0 >= OW) break;
+                    FC_T *yr = yk + (oh + rb) * OW + o0;
+                    if (o0 + VLEN <= OW) {
+                        *(VTU *)yr = acc[rb][v];
+                    } else {
+                        *(VTU *)tmp = acc[rb][v];
+                        for (fc_idx l = 0; l < OW - o0; l++) yr[l] = tmp[l];
+                    }
+                }
+        }
+    }
+}
+
+__attribute__((optimize("no-tree-loop-distribute-patterns")))   /* no memset per row */
 static void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
 {
     const FC_T *x = (const FC_T *)a->x, *w = (const FC_T *)a->w;
     const FC_T *bias = (const FC_T *)a->bias;
     FC_T *y = (FC_T *)a->y;
     const int sh = a->sh, sw = a->sw, dh = a->dh, dw = a->dw, kh = a->kh, kw = a->kw;
-    const fc_idx rows = r1 - r0;
+    /* Rows of whole register blocks: the depthwise tiles read the input rows
+     * of all FC_RB rows of the last block (zero past the padded input). */
+    const fc_idx rows = (r1 - r0 + FC_RB - 1) / FC_RB * FC_RB;
     const fc_idx in_rows = (rows - 1) * sh + (fc_idx)(kh - 1) * dh + 1;
     const fc_idx qw = (a->PW + sw - 1) / sw + 2 * VLEN;   /* slack: 2 vectors */
     FC_T *s = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
@@ -362,7 +423,7 @@ static void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, vo
     for (int c = 0; c < a->C_g; c++)
         for (fc_idx ir = 0; ir < in_rows; ir++) {
             FC_T *row = s + ((fc_idx)c * in_rows + ir) * sw * qw;
-            const int32_t srow = a->rowmap[r0 * sh + ir];
+            const int32_t srow = r0 * sh + ir < a->PH ? a->rowmap[r0 * sh + ir] : -1;
             const FC_T *src = srow >= 0 ? x + ((fc_idx)c * a->H + srow) * a->W : NULL;
             for (int ph = 0; ph < sw; ph++) {
                 FC_T *rp = row + (fc_idx)ph * qw;
@@ -373,10 +434,18 @@ static void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, vo
                         rp[q] = col >= 0 ? src[col] : (FC_T)0;
                     }
                     const fc_idx xend = a->pl + a->W < a->PW ? a->pl + a->W : a->PW;
-                    if (sw == 1)                                        /* interior */
+                    if (sw == 1) {                                      /* interior */
                         for (; xq < xend; xq++, q++) rp[q] = src[xq - a->pl];
-                    else
+                    } else if (sw == 2 && xq < xend) {   /* constant stride: vectorised */
+                        const FC_T *sp = src + (xq - a->pl);
+                        const fc_idx n = (xend - xq + 1) / 2;
+                        FC_T *restrict dq = rp + q;
+                        for (fc_idx l = 0; l < n; l++) dq[l] = sp[2 * l];
+                        q += n;
+                        xq += 2 * n;
+                    } else {
                         for (; xq < xend; xq += sw, q++) rp[q] = src[xq - a->pl];
+                    }
                     for (; xq < a->PW; xq += sw, q++) {                 /* right padding */
                         const int32_t col = a->colmap[xq];
                         rp[q] = col >= 0 ? src[col] : (FC_T)0;
@@ -385,6 +454,27 @@ static void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, vo
                 for (; q < qw; q++) rp[q] = (FC_T)0;   /* beyond the row: vector slack */
             }
         }
+
+    /* One input channel, undilated 3x3, 5x5 or 7x7 at stride 1 or 2: the
+     * depthwise tile (Note [depthwise tile]). */
+    if (a->C_g == 1 && dh == 1 && dw == 1 && kh == kw && sh == sw && sh <= 2
+            && (kh == 3 || kh == 5 || kh == 7)) {
+        const fc_idx rowstep = (fc_idx)sh * sw * qw;
+        for (int k = 0; k < a->K_g; k++) {
+            const FC_T b = bias ? bias[k] : (FC_T)0;
+            FC_T *yk = y + (fc_idx)k * a->OH * a->OW;
+            const FC_T *wk = w + (fc_idx)k * kh * kw;
+#define FC_DW(K, S) FC_FN(dw_tile)(s, rowstep, (fc_idx)sw * qw, qw, wk, b, yk, a->OW, r0, r1, \
+                                   tmp, K, S)
+            if (sh == 1) {
+                if (kh == 3) FC_DW(3, 1); else if (kh == 5) FC_DW(5, 1); else FC_DW(7, 1);
+            } else {
+                if (kh == 3) FC_DW(3, 2); else if (kh == 5) FC_DW(5, 2); else FC_DW(7, 2);
+            }
+#undef FC_DW
+        }
+        return;
+    }
 
     /* Where tap r = (c, i, j) of the first output of row r0 sits in the scratch
      * rows: all the index arithmetic, once per task. */

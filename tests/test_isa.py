@@ -71,3 +71,37 @@ def test_conv_transpose2d_every_level(level, dtype, case):
 def test_unsupported_level_is_refused():
     with pytest.raises(KeyError):
         _cpu.set_isa("sse9")
+
+
+# The depthwise tile (Note [depthwise tile]) is compiled per kernel size and
+# stride; cover each, with partial register blocks (rows not a multiple of 4,
+# columns not a multiple of two vectors), a channel multiplier, padding modes
+# and tiny planes whose blocks read past the padded input.
+DEPTHWISE = [  # (x shape, w shape, kwargs)
+    ((2, 3, 13, 37), (3, 1, 3, 3), dict(padding=1, groups=3)),
+    ((1, 4, 22, 41), (4, 1, 3, 3), dict(stride=2, padding=1, groups=4)),
+    ((1, 2, 9, 70), (4, 1, 5, 5), dict(padding=2, groups=2, padding_mode="reflect")),
+    ((1, 3, 17, 19), (3, 1, 5, 5), dict(stride=2, padding=(2, 1), groups=3,
+                                       padding_mode="replicate")),
+    ((1, 2, 11, 33), (2, 1, 7, 7), dict(padding=3, groups=2, padding_mode="circular")),
+    ((2, 2, 15, 16), (2, 1, 7, 7), dict(stride=2, padding=3, groups=2)),
+    ((1, 1, 7, 7), (1, 1, 7, 7), dict()),
+    ((1, 1, 3, 5), (1, 1, 3, 3), dict(stride=2, padding=1)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(DEPTHWISE)))
+def test_depthwise_tile_every_level(level, dtype, case):
+    xs, ws, kw = DEPTHWISE[case]
+    rng = np.random.default_rng(20 + case)
+    x, w = rng.standard_normal(xs).astype(dtype), rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    ref = conv2d_ref(x, w, b, **kw)
+    tol = tolerance(dtype, reduction_length(w), x, w, b, **kw)
+    y = fastconv.conv2d(x, w, b, algorithm="direct", **kw)
+    assert_within(y, ref, tol, what=f"{level} direct")
+    # Same bits as the GEMM path (same summation order) and for any thread count.
+    np.testing.assert_array_equal(y, fastconv.conv2d(x, w, b, algorithm="implicit", **kw))
+    np.testing.assert_array_equal(y, fastconv.conv2d(x, w, b, algorithm="direct",
+                                                     num_threads=1, **kw))
