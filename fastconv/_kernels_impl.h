@@ -345,7 +345,7 @@ static void FC_FN(pad_plane)(const FC_T *restrict src, fc_idx W, const int32_t *
 
 #define FC_RB 4   /* output rows per register block of the direct kernel */
 
-/* Note [depthwise tile]: one input channel with a KxK kernel at stride S,
+/* Note [depthwise tile]: a few input channels with a KxK kernel at stride S,
  * K and S compile-time constants so every loop below unrolls and every tap
  * test folds away.  A block is FC_RB output rows x 2 vectors; the kernel walks
  * the block's input rows once, loads each tap column's vectors once, and feeds
@@ -356,9 +356,9 @@ static void FC_FN(pad_plane)(const FC_T *restrict src, fc_idx W, const int32_t *
  * depthwise convolution.  Each output still sums its taps in (i, j) order from
  * the bias, so results match the other paths bitwise. */
 static inline __attribute__((always_inline)) void
-FC_FN(dw_tile)(const FC_T *s, fc_idx rowstep, fc_idx rowpitch, fc_idx qw, const FC_T *wk,
-               FC_T b, FC_T *yk, fc_idx OW, fc_idx r0, fc_idx r1, FC_T *tmp,
-               const int K, const int S)
+FC_FN(dw_tile)(const FC_T *s, fc_idx rowstep, fc_idx rowpitch, fc_idx qw, int C_g,
+               fc_idx cstride, const FC_T *wk, FC_T b, FC_T *yk, fc_idx OW, fc_idx r0,
+               fc_idx r1, FC_T *tmp, const int K, const int S)
 {
     for (fc_idx oh = r0; oh < r1; oh += FC_RB) {
         const FC_T *blk = s + (oh - r0) * rowstep;
@@ -366,9 +366,11 @@ FC_FN(dw_tile)(const FC_T *s, fc_idx rowstep, fc_idx rowpitch, fc_idx qw, const 
         for (fc_idx ow = 0; ow < OW; ow += 2 * VLEN) {
             VT acc[FC_RB][2];
             for (int rb = 0; rb < FC_RB; rb++) acc[rb][0] = acc[rb][1] = SPLAT(b);
+            for (int c = 0; c < C_g; c++) {
+            const FC_T *wc = wk + c * K * K;
 #pragma GCC unroll 16
             for (int ir = 0; ir < (FC_RB - 1) * S + K; ir++) {
-                const FC_T *rp = blk + ir * rowpitch + ow;
+                const FC_T *rp = blk + c * cstride + ir * rowpitch + ow;
 #pragma GCC unroll 8
                 for (int j = 0; j < K; j++) {
                     const FC_T *p = rp + (j % S) * qw + j / S;
@@ -380,12 +382,13 @@ FC_FN(dw_tile)(const FC_T *s, fc_idx rowstep, fc_idx rowpitch, fc_idx qw, const 
                     for (int r = 0; r < FC_RB; r++) {
                         const int i = ir - r * S;
                         if (i >= 0 && i < K) {
-                            const VT wv = SPLAT(wk[i * K + j]);
+                            const VT wv = SPLAT(wc[i * K + j]);
                             acc[r][0] += wv * v0;
                             acc[r][1] += wv * v1;
                         }
                     }
                 }
+            }
             }
             for (fc_idx rb = 0; rb < nrow; rb++)
                 for (int v = 0; v < 2; v++) {
@@ -455,17 +458,17 @@ static void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, vo
             }
         }
 
-    /* One input channel, undilated 3x3, 5x5 or 7x7 at stride 1 or 2: the
-     * depthwise tile (Note [depthwise tile]). */
-    if (a->C_g == 1 && dh == 1 && dw == 1 && kh == kw && sh == sw && sh <= 2
+    /* Undilated 3x3, 5x5 or 7x7 at stride 1 or 2: the depthwise tile (Note
+     * [depthwise tile]), channel by channel of the group. */
+    if (dh == 1 && dw == 1 && kh == kw && sh == sw && sh <= 2
             && (kh == 3 || kh == 5 || kh == 7)) {
         const fc_idx rowstep = (fc_idx)sh * sw * qw;
         for (int k = 0; k < a->K_g; k++) {
             const FC_T b = bias ? bias[k] : (FC_T)0;
             FC_T *yk = y + (fc_idx)k * a->OH * a->OW;
-            const FC_T *wk = w + (fc_idx)k * kh * kw;
-#define FC_DW(K, S) FC_FN(dw_tile)(s, rowstep, (fc_idx)sw * qw, qw, wk, b, yk, a->OW, r0, r1, \
-                                   tmp, K, S)
+            const FC_T *wk = w + (fc_idx)k * a->C_g * kh * kw;
+#define FC_DW(K, S) FC_FN(dw_tile)(s, rowstep, (fc_idx)sw * qw, qw, a->C_g,                   \
+                                   in_rows * sw * qw, wk, b, yk, a->OW, r0, r1, tmp, K, S)
             if (sh == 1) {
                 if (kh == 3) FC_DW(3, 1); else if (kh == 5) FC_DW(5, 1); else FC_DW(7, 1);
             } else {

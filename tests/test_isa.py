@@ -76,7 +76,8 @@ def test_unsupported_level_is_refused():
 # The depthwise tile (Note [depthwise tile]) is compiled per kernel size and
 # stride; cover each, with partial register blocks (rows not a multiple of 4,
 # columns not a multiple of two vectors), a channel multiplier, padding modes
-# and tiny planes whose blocks read past the padded input.
+# tiny planes whose blocks read past the padded input, and grouped layers
+# with a few channels per group.
 DEPTHWISE = [  # (x shape, w shape, kwargs)
     ((2, 3, 13, 37), (3, 1, 3, 3), dict(padding=1, groups=3)),
     ((1, 4, 22, 41), (4, 1, 3, 3), dict(stride=2, padding=1, groups=4)),
@@ -87,6 +88,8 @@ DEPTHWISE = [  # (x shape, w shape, kwargs)
     ((2, 2, 15, 16), (2, 1, 7, 7), dict(stride=2, padding=3, groups=2)),
     ((1, 1, 7, 7), (1, 1, 7, 7), dict()),
     ((1, 1, 3, 5), (1, 1, 3, 3), dict(stride=2, padding=1)),
+    ((1, 6, 10, 21), (4, 3, 3, 3), dict(padding=1, groups=2)),       # grouped, C_g = 3
+    ((1, 8, 13, 12), (4, 4, 5, 5), dict(stride=2, padding=2, groups=2)),
 ]
 
 
