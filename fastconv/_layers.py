@@ -154,7 +154,8 @@ class _ConvNd:
         self.output_padding = output_padding
         self.groups = groups
         self.padding_mode = padding_mode
-        # What F.pad would be given for the non-zeros modes, as torch keeps it.
+        # What F.pad would be given for the non-zeros modes, as torch keeps it
+        # (a list for string padding, a tuple otherwise, as torch).
         if isinstance(padding, str):
             rp = [0, 0, 0, 0]
             if padding == "same":
@@ -163,8 +164,8 @@ class _ConvNd:
                     rp[2 * i], rp[2 * i + 1] = total // 2, total - total // 2
             self._reversed_padding_repeated_twice = rp
         else:
-            self._reversed_padding_repeated_twice = [padding[1], padding[1],
-                                                     padding[0], padding[0]]
+            self._reversed_padding_repeated_twice = (padding[1], padding[1],
+                                                     padding[0], padding[0])
         if transposed:
             shape = (in_channels, out_channels // groups) + kernel_size
         else:
