@@ -25,7 +25,7 @@ then read off grad_output and weight), and conv2d's padding forms 'same',
 import numpy as np
 
 from ._api import conv2d, conv_transpose2d
-from ._params import ConvError, _index, conv2d_params, conv_transpose2d_params, pair
+from ._params import ConvError, _index, conv2d_params, conv_transpose2d_params
 
 __all__ = ["conv2d_input", "conv2d_weight", "conv_transpose2d_input",
            "conv_transpose2d_weight"]
@@ -296,5 +296,3 @@ def conv_transpose2d_weight(input, weight_size, grad_output, stride=1, padding=0
                            p.pr, p.dh, p.dw, p.G)
 
 
-# torch.nn.grad keeps pair() out of its API; so do we.
-del pair
