@@ -289,12 +289,14 @@ class _ConvNd:
                     f"checkpoint, the shape in current model is {param.shape}.")
                 continue
             try:
-                value = value if hasattr(value, "dtype") and not hasattr(value, "numpy") \
-                    else np.asarray(value)
+                # NumPy and CuPy arrays as they are; anything else (a CPU torch
+                # tensor, say) through numpy.asarray, without a copy if it can.
+                if not isinstance(value, np.ndarray) and (
+                        hasattr(value, "numpy") or not hasattr(value, "dtype")):
+                    value = np.asarray(value)
                 if not np.can_cast(value.dtype, param.dtype, casting="same_kind"):
-                    raise TypeError(
-                        f"cannot cast dtype {value.dtype} to {param.dtype}")
-            except (TypeError, ValueError) as exc:
+                    raise TypeError(f"cannot cast dtype {value.dtype} to {param.dtype}")
+            except (TypeError, ValueError, RuntimeError) as exc:
                 errors.append(
                     f'While copying the parameter named "{key}", whose dimensions in the '
                     f"model are {param.shape} and whose dimensions in the checkpoint are "
