@@ -97,10 +97,6 @@ class _ConvNd:
         in_channels = _index(in_channels, "in_channels")
         out_channels = _index(out_channels, "out_channels")
         groups = _index(groups, "groups")
-        if in_channels < 0 or out_channels < 0:
-            raise ConvError(
-                f"in_channels and out_channels must be non-negative, but got "
-                f"in_channels={in_channels}, out_channels={out_channels}")
         # torch's checks and messages (torch/nn/modules/conv.py, _ConvNd.__init__)
         if groups <= 0:
             raise ConvError("groups must be a positive integer")
@@ -108,6 +104,10 @@ class _ConvNd:
             raise ConvError("in_channels must be divisible by groups")
         if out_channels % groups != 0:
             raise ConvError("out_channels must be divisible by groups")
+        if in_channels < 0 or out_channels < 0:   # torch: a negative torch.empty dimension
+            raise ConvError(
+                f"in_channels and out_channels must be non-negative, but got "
+                f"in_channels={in_channels}, out_channels={out_channels}")
         kernel_size = pair(kernel_size, "kernel_size")
         stride = pair(stride, "stride")
         dilation = pair(dilation, "dilation")

@@ -274,6 +274,8 @@ def test_constructor_errors_match_torch(cls, args, kwargs):
 
 @pytest.mark.parametrize("cls, args, kwargs, exc, match", [
     (Conv2d, (4, 8, 0), {}, ValueError, "kernel size should be greater than zero"),
+    (Conv2d, (4, -8, 3), {}, ValueError, "must be non-negative, but got in_channels=4, "
+     "out_channels=-8"),
     (Conv2d, (4, 8, (3, 3, 3)), {}, ValueError, "expected kernel_size to be a single integer"),
     (Conv2d, (4, 8, 2.5), {}, TypeError, "kernel_size must be an int"),
     (Conv2d, (4.0, 8, 3), {}, TypeError, "in_channels must be an int"),
