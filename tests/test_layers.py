@@ -155,7 +155,7 @@ def test_conv_transpose2d_with_torch_state_dict_matches_torch(seed, dtype):
 def test_conv2d_same_padding_every_mode_matches_torch(mode, kernel, dilation):
     """'same' with even kernels pads one more at the bottom/right, before the
     conv for the non-zeros modes (torch's _reversed_padding_repeated_twice)."""
-    rng = np.random.default_rng([len(mode), *kernel])   # not hash(): seeded per process
+    rng = np.random.default_rng([len(mode), *kernel])   # not hash(): str hashes vary per process
     theirs = _torch_layer("Conv2d", 4, 6, kernel, padding="same", dilation=dilation,
                           padding_mode=mode, groups=2, dtype=np.float64)
     ours = Conv2d(4, 6, kernel, padding="same", dilation=dilation, padding_mode=mode,
