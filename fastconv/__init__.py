@@ -10,7 +10,9 @@ from ._api import conv2d, conv_transpose2d
 from ._config import show_config
 from ._dispatch import Algorithm, benchmark_mode
 from ._dispatch import ALGORITHMS as _ALGORITHMS
+from ._layers import Conv2d, ConvTranspose2d
 from ._params import ConvError, conv2d_params, conv_transpose2d_params
+from . import grad
 
 __version__ = "0.1.0"
 
@@ -45,6 +47,7 @@ def choose_algorithm(input_shape, weight_shape, stride=1, padding=0, dilation=1,
     return _choose(p)
 
 
-__all__ = ["conv2d", "conv_transpose2d", "ConvError", "Algorithm", "ALGORITHMS",
+__all__ = ["conv2d", "conv_transpose2d", "Conv2d", "ConvTranspose2d", "grad", "ConvError",
+           "Algorithm", "ALGORITHMS",
            "benchmark_mode", "choose_algorithm", "set_flush_denormal", "show_config",
            "__version__"]
