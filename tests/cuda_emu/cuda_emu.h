@@ -1,0 +1,74 @@
+// cuda_emu.h: run CUDA C kernels on the CPU, for tests (g++ -std=c++20).
+//
+// Included (-include) before a .cu source so g++ compiles the very source
+// nvcc compiles.  A launch runs the grid's blocks one after another; each
+// thread of a block is an OS thread (std::thread), __syncthreads() is a
+// barrier of the block's threads, __shared__ variables become function-local
+// statics (one object per kernel specialisation, shared by the block's
+// threads; blocks never overlap, so no two blocks see it at once), and
+// threadIdx/blockIdx/blockDim/gridDim are thread_local.
+//
+// What it catches: wrong index arithmetic, out-of-bounds accesses (with
+// -fsanitize=address), tiles staged without a barrier between writes and
+// reads are *not* reliably caught (OS threads interleave differently from
+// warps); a __syncthreads() some threads of a block skip deadlocks, which
+// the test harness turns into a timeout.  A thread that returns early is
+// dropped from the block's barrier, as on hardware.
+#pragma once
+
+#include <algorithm>
+#include <barrier>
+#include <cmath>
+#include <cstddef>
+#include <memory>
+#include <thread>
+#include <vector>
+
+struct dim3 {
+    unsigned x = 1, y = 1, z = 1;
+    dim3() = default;
+    dim3(unsigned x_, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+};
+
+namespace cuda_emu {
+inline thread_local dim3 thread_idx, block_idx, block_dim, grid_dim;
+inline thread_local std::barrier<>* block_barrier = nullptr;
+
+// Run kernel(args...) over grid x block, block by block.
+template <class Kernel, class... Args>
+void launch(dim3 grid, dim3 block, Kernel kernel, Args... args) {
+    const unsigned nthreads = block.x * block.y * block.z;
+    for (unsigned bz = 0; bz < grid.z; ++bz)
+        for (unsigned by = 0; by < grid.y; ++by)
+            for (unsigned bx = 0; bx < grid.x; ++bx) {
+                std::barrier<> bar(nthreads);
+                std::vector<std::thread> threads;
+                threads.reserve(nthreads);
+                for (unsigned t = 0; t < nthreads; ++t)
+                    threads.emplace_back([&, t] {
+                        thread_idx = dim3(t % block.x, (t / block.x) % block.y,
+                                          t / (block.x * block.y));
+                        block_idx = dim3(bx, by, bz);
+                        block_dim = block;
+                        grid_dim = grid;
+                        block_barrier = &bar;
+                        kernel(args...);
+                        bar.arrive_and_drop();   // exited threads leave the barrier
+                    });
+                for (auto& th : threads) th.join();
+            }
+}
+}  // namespace cuda_emu
+
+#define threadIdx (cuda_emu::thread_idx)
+#define blockIdx (cuda_emu::block_idx)
+#define blockDim (cuda_emu::block_dim)
+#define gridDim (cuda_emu::grid_dim)
+#define __syncthreads() (cuda_emu::block_barrier->arrive_and_wait())
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __shared__ static

@@ -1,0 +1,186 @@
+"""The CUDA kernels (fastconv/cuda/*.cu) executed on the CPU.
+
+g++ compiles the very sources CuPy compiles, against tests/cuda_emu/cuda_emu.h
+(blocks one after another, each thread of a block an OS thread,
+__syncthreads() a barrier, __shared__ shared by the block), with
+AddressSanitizer and UBSan.  Every kernel runs on the feature cases of
+test_conv2d.py / test_conv_transpose2d.py (partial tiles, padding in all modes,
+stride, dilation, groups and depthwise, output_padding, unbatched) in both
+dtypes, with the grid, block and arguments that fastconv._gpu's launch logic
+computes for the real launch, and is compared with tests/reference.py.
+"""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+
+import numpy as np
+import pytest
+
+from fastconv import _gpu
+from fastconv._dispatch import kernel_params
+from fastconv._params import conv2d_params, conv_transpose2d_params
+from reference import assert_within, conv2d_ref, conv_transpose2d_ref, tolerance
+from strategies import Conv2dCase
+from test_conv2d import FEATURES as CONV2D_FEATURES
+from test_conv_transpose2d import FEATURES as TRANSPOSED_FEATURES
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EMU_DIR = os.path.join(HERE, "cuda_emu")
+CXXFLAGS = ["-std=c++20", "-O1", "-g", "-pthread", "-Wno-unknown-pragmas"]
+SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+            "-fno-omit-frame-pointer"]
+DTYPES = [pytest.param(np.float32, id="float32"), pytest.param(np.float64, id="float64")]
+RUN_TIMEOUT_S = 120     # a __syncthreads() some threads skip deadlocks
+
+
+def _table():
+    return "".join(f"FC_ENTRY({ctype}, {name})\n" for _, name, ctype in _gpu.name_expressions())
+
+
+def _build(cxx, out_dir, flags):
+    with open(os.path.join(out_dir, "fc_table.inc"), "w") as f:
+        f.write(_table())
+    exe = os.path.join(out_dir, "driver")
+    cmd = [cxx, *flags, "-I", out_dir, "-I", EMU_DIR, "-I", _gpu.CUDA_DIR,
+           "-include", "cuda_emu.h", os.path.join(EMU_DIR, "driver.cpp"), "-o", exe + ".tmp"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        return None, r.stderr
+    os.replace(exe + ".tmp", exe)
+    return exe, ""
+
+
+@pytest.fixture(scope="session")
+def driver():
+    """The emulated driver, built once per source version (cached in the temp dir)."""
+    cxx = shutil.which(os.environ.get("CXX", "g++"))
+    if cxx is None:
+        pytest.skip("no C++ compiler (g++): CUDA kernels not emulated")
+    h = hashlib.sha256()
+    paths = [os.path.join(EMU_DIR, n) for n in sorted(os.listdir(EMU_DIR))]
+    paths += [os.path.join(_gpu.CUDA_DIR, n) for n in sorted(os.listdir(_gpu.CUDA_DIR))]
+    for p in paths:
+        if os.path.isfile(p):
+            with open(p, "rb") as f:
+                h.update(f.read())
+    h.update((_table() + " ".join(CXXFLAGS + SANITIZE)).encode())
+    out_dir = os.path.join(tempfile.gettempdir(), f"fastconv-cuda-emu-{h.hexdigest()[:16]}")
+    exe = os.path.join(out_dir, "driver")
+    if os.path.exists(exe):
+        return exe
+    os.makedirs(out_dir, exist_ok=True)
+    exe, err = _build(cxx, out_dir, CXXFLAGS + SANITIZE)
+    if exe is None:     # a compiler without sanitizer runtimes: build plainly
+        exe, err2 = _build(cxx, out_dir, CXXFLAGS)
+        assert exe is not None, f"emulator build failed:\n{err}\n{err2}"
+    return exe
+
+
+def emulate(exe, p, launch, x, w, b, tmp_path):
+    """Run `launch` (a _gpu.Launch) of problem p on x, w, b; returns y [N, K, OH, OW]."""
+    dtype = x.dtype
+    files = {}
+    for name, a in (("x", x), ("w", w), ("b", b)):
+        if a is None:
+            files[name] = "-"
+            continue
+        files[name] = str(tmp_path / f"{name}.bin")
+        np.ascontiguousarray(a).tofile(files[name])
+    files["y"] = str(tmp_path / "y.bin")
+    ny = p.N * p.K * p.OH * p.OW
+    args = _gpu.pack_args(p, launch.work, b is not None)
+    cmd = [exe, launch.name, *map(str, launch.grid), *map(str, launch.block),
+           files["x"], files["w"], files["b"], files["y"], str(ny), *(str(int(a)) for a in args)]
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, env=env)
+    assert r.returncode == 0, f"{launch.name} failed ({r.returncode}):\n{r.stderr[-4000:]}"
+    return np.fromfile(files["y"], dtype=dtype).reshape(p.N, p.K, p.OH, p.OW)
+
+
+def _params(case, x, w, b, transposed):
+    make = conv_transpose2d_params if transposed else conv2d_params
+    return make(x.shape, w.shape, None if b is None else b.shape, **case.kwargs())
+
+
+def check_case(exe, case, dtype, tmp_path, transposed, kernel=None, tile=None,
+               max_blocks=_gpu.MAX_BLOCKS):
+    x, w, b = case.arrays(dtype)
+    p = kernel_params(_params(case, x, w, b, transposed))
+    if p.N * p.K * p.OH * p.OW == 0:
+        pytest.skip("empty output: fastconv launches nothing")
+    launch = _gpu.plan_launch(p, dtype, max_blocks=max_blocks, kernel=kernel, tile=tile)
+    x4 = x if p.batched else x[None]
+    y = emulate(exe, p, launch, x4, w, b, tmp_path)
+    y = y if p.batched else y[0]
+    ref = (conv_transpose2d_ref if transposed else conv2d_ref)(x, w, b, **case.kwargs())
+    tol = tolerance(dtype, case.reduction_len, x, w, b, transposed=transposed,
+                    **case.kwargs())
+    assert_within(y, ref, tol, what=launch.name)
+    return launch
+
+
+def C(**kw):
+    base = dict(N=2, C=3, H=8, W=9, K=4, kh=3, kw=3, seed=len(kw) + 7)
+    base.update(kw)
+    return Conv2dCase(**base)
+
+
+# Cases for the GEMM tiling beyond the feature list: several channel tiles per
+# group (K_g > 64 and > 32), reductions of several BK steps, odd pixel counts.
+TILING = {
+    "K_g-70-two-wide-tiles": C(C=5, K=70, H=5, W=7, padding=1),
+    "groups-2-K_g-40": C(C=4, K=80, groups=2, H=6, W=5, stride=(2, 1), padding=1),
+    "reflect-K_g-65": C(C=2, K=65, H=4, W=4, padding=((3, 0), (1, 3)),
+                        padding_mode="reflect"),
+    "circular-dilated-K_g-33": C(C=3, K=33, H=6, W=7, dilation=2, padding=(4, 2),
+                                 padding_mode="circular"),
+}
+CONV2D_CASES = {**CONV2D_FEATURES, **TILING}
+CONV2D_KERNELS = [("conv2d_igemm", "wide"), ("conv2d_igemm", "narrow"), ("conv2d_direct", None)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kernel,tile", CONV2D_KERNELS,
+                         ids=[k if t is None else f"{k}-{t}" for k, t in CONV2D_KERNELS])
+@pytest.mark.parametrize("case", list(CONV2D_CASES.values()), ids=list(CONV2D_CASES))
+def test_conv2d_kernels(driver, case, kernel, tile, dtype, tmp_path):
+    check_case(driver, case, dtype, tmp_path, False, kernel=kernel, tile=tile)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", list(TRANSPOSED_FEATURES.values()),
+                         ids=list(TRANSPOSED_FEATURES))
+def test_conv_transpose2d_gather(driver, case, dtype, tmp_path):
+    launch = check_case(driver, case, dtype, tmp_path, True)
+    assert launch.kernel == "conv_transpose2d_gather"
+
+
+GRID_STRIDE = {
+    "conv2d-reflect": (C(N=3, C=4, K=4, groups=2, H=9, W=11, padding=2,
+                         padding_mode="reflect"), False, "conv2d_direct"),
+    "conv2d-depthwise": (C(N=2, C=6, K=6, groups=6, H=20, W=17, stride=2, padding=1),
+                         False, "conv2d_direct"),
+    "transposed-stride-3": (TRANSPOSED_FEATURES["stride-(2,3)-output_padding-(1,2)"], True,
+                            "conv_transpose2d_gather"),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case,transposed,kernel", list(GRID_STRIDE.values()),
+                         ids=list(GRID_STRIDE))
+def test_grid_stride_loops(driver, case, transposed, kernel, dtype, tmp_path):
+    """One block for all the work: every thread loops (work > 256)."""
+    launch = check_case(driver, case, dtype, tmp_path, transposed, kernel=kernel,
+                        max_blocks=1)
+    assert launch.grid == (1, 1, 1) and launch.work > 2 * _gpu.BLOCK_THREADS
+
+
+def test_auto_choice_is_emulated_too(driver, tmp_path):
+    """The kernel 'auto' picks (no override) on a depthwise and a dense case."""
+    for case, expected in ((CONV2D_FEATURES["depthwise"], "conv2d_direct"),
+                           (CONV2D_FEATURES["K-13"], "conv2d_igemm")):
+        launch = check_case(driver, case, np.float32, tmp_path, False)
+        assert launch.kernel == expected
