@@ -8,12 +8,13 @@
 // threads; blocks never overlap, so no two blocks see it at once), and
 // threadIdx/blockIdx/blockDim/gridDim are thread_local.
 //
-// What it catches: wrong index arithmetic, out-of-bounds accesses (with
-// -fsanitize=address), tiles staged without a barrier between writes and
-// reads are *not* reliably caught (OS threads interleave differently from
-// warps); a __syncthreads() some threads of a block skip deadlocks, which
-// the test harness turns into a timeout.  A thread that returns early is
-// dropped from the block's barrier, as on hardware.
+// What it catches: wrong index arithmetic; out-of-bounds accesses (built
+// with -fsanitize=address); a missing barrier between writing a shared tile
+// and reading it, usually (OS threads interleave freely, so a race shows as
+// wrong values -- likely, not guaranteed: compute-sanitizer's racecheck on a
+// GPU is the real check); a __syncthreads() that some threads of a block
+// skip deadlocks, which the test harness turns into a timeout.  A thread
+// that returns early is dropped from the block's barrier, as on hardware.
 #pragma once
 
 #include <algorithm>

@@ -1,0 +1,81 @@
+"""Compile gate: every specialisation of every CUDA kernel compiles with nvcc
+for sm_80 and sm_90 without register spills.
+
+Compiles exactly the text CuPy would get (fastconv._gpu.load_source: the
+kernel source with fc_common.cuh pasted in), instantiating each name of
+fastconv._gpu.name_expressions() by taking its address.  ptxas runs with
+``--warn-on-spills --warning-as-error``, so a spill fails the build, and -v,
+so the test can check that every kernel was really compiled.
+"""
+
+import glob
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from fastconv import _gpu
+
+ARCHS = ["sm_80", "sm_90"]
+
+
+def find_nvcc():
+    nvcc = shutil.which(os.environ.get("NVCC", "nvcc"))
+    if nvcc is None:
+        found = sorted(glob.glob("/usr/local/cuda*/bin/nvcc"))
+        nvcc = found[-1] if found else None
+    return nvcc
+
+
+NVCC = find_nvcc()
+pytestmark = pytest.mark.skipif(
+    NVCC is None, reason="no CUDA compiler (nvcc) found: CUDA compile gate NOT run")
+
+SOURCES = sorted(set(_gpu.SOURCES.values()))
+
+
+def gate_source(source):
+    names = [n for _, n, _ in _gpu.name_expressions(source)]
+    refs = ",\n".join(f"    (void*)&{n}" for n in names)
+    return _gpu.load_source(source) + f"\nvoid* fc_instances[] = {{\n{refs}\n}};\n", names
+
+
+def mangled_kernel(name):
+    """'conv2d_igemm<float, 64, ...>' -> the Itanium prefix '_Z12conv2d_igemmIf'."""
+    base, _, rest = name.partition("<")
+    return f"_Z{len(base)}{base}I{'f' if rest.startswith('float') else 'd'}"
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("source", SOURCES)
+def test_compiles_without_spills(source, arch, tmp_path):
+    code, names = gate_source(source)
+    src = tmp_path / f"gate_{source}"
+    src.write_text(code)
+    cmd = [NVCC, "-std=c++17", f"-arch={arch}", "-cubin", "-o", str(tmp_path / "gate.cubin"),
+           str(src), "-Xptxas", "--warn-on-spills,--warning-as-error", "-Xptxas", "-v"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    log = r.stdout + r.stderr
+    assert r.returncode == 0, f"nvcc failed for {source} on {arch}:\n{log[-6000:]}"
+    entries = re.findall(r"Compiling entry function '(\w+)'", log)
+    assert len(entries) == len(names), (names, entries)
+    for name in names:
+        assert any(e.startswith(mangled_kernel(name)) for e in entries), (name, entries)
+    spills = re.findall(r"(\d+) bytes spill (?:stores|loads)", log)
+    assert spills and all(s == "0" for s in spills), log
+
+
+def test_gate_sees_a_spill(tmp_path):
+    """The gate fails on a spill: a GEMM tile of 64 x 2 doubles per thread
+    (256 registers of accumulators alone) must spill."""
+    big = "conv2d_igemm<double, 512, 16, 8, 64, 2>"
+    code = _gpu.load_source(_gpu.SOURCES["conv2d_igemm"]) + f"void* fc_big = (void*)&{big};\n"
+    src = tmp_path / "spill.cu"
+    src.write_text(code)
+    cmd = [NVCC, "-std=c++17", "-arch=sm_80", "-cubin", "-o", str(tmp_path / "s.cubin"),
+           str(src), "-Xptxas", "--warn-on-spills,--warning-as-error"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    log = r.stdout + r.stderr
+    assert r.returncode != 0 and "spilled" in log, log[-3000:]
