@@ -364,7 +364,7 @@ def run(p, algorithm, x, w, b, y, num_threads):
     """Run a problem made safe by kernel_params(), 4-D arrays; y is filled in
     place.  CuPy arrays go to the GPU backend, which picks its own kernel
     (`algorithm` and `num_threads` steer the CPU backend only)."""
-    if not isinstance(y, np.ndarray):
+    if is_cupy(y):
         from . import _gpu
         _gpu.run(p, x, w, b, y)
         return

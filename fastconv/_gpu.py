@@ -186,11 +186,13 @@ def run(p, x, w, b, y):
     """Fill y (a C-contiguous cupy array) with the convolution of x, w, b
     (4-D cupy arrays of y's dtype, on y's device) on the current stream."""
     cupy = import_cupy()
-    x = cupy.ascontiguousarray(x)
-    w = cupy.ascontiguousarray(w)
-    b = None if b is None else cupy.ascontiguousarray(b)
-    launch = plan_launch(p, y.dtype)
-    ctype = CTYPES[np.dtype(y.dtype)]
-    kern = get_kernel(cupy, SOURCES[launch.kernel], ctype, launch.name)
-    args = (x, w, w if b is None else b, y) + pack_args(p, launch.work, b is not None)
-    kern(launch.grid, launch.block, args)
+    with y.device:      # compile for, and launch on, the arrays' device
+        x = cupy.ascontiguousarray(x)
+        w = cupy.ascontiguousarray(w)
+        b = None if b is None else cupy.ascontiguousarray(b)
+        launch = plan_launch(p, y.dtype)
+        ctype = CTYPES[np.dtype(y.dtype)]
+        kern = get_kernel(cupy, SOURCES[launch.kernel], ctype, launch.name)
+        # No bias: any valid pointer stands in (has_bias = 0, never read).
+        args = (x, w, w if b is None else b, y) + pack_args(p, launch.work, b is not None)
+        kern(launch.grid, launch.block, args)

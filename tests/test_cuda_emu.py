@@ -79,25 +79,30 @@ def driver():
     return exe
 
 
-def emulate(exe, p, launch, x, w, b, tmp_path):
-    """Run `launch` (a _gpu.Launch) of problem p on x, w, b; returns y [N, K, OH, OW]."""
-    dtype = x.dtype
+def run_driver(exe, name, grid, block, x, w, b, ny, scalars, tmp_path):
+    """One emulated launch; returns the ny output values (a flat array)."""
     files = {}
-    for name, a in (("x", x), ("w", w), ("b", b)):
+    for key, a in (("x", x), ("w", w), ("b", b)):
         if a is None:
-            files[name] = "-"
+            files[key] = "-"
             continue
-        files[name] = str(tmp_path / f"{name}.bin")
-        np.ascontiguousarray(a).tofile(files[name])
+        files[key] = str(tmp_path / f"{key}.bin")
+        np.ascontiguousarray(a).tofile(files[key])
     files["y"] = str(tmp_path / "y.bin")
-    ny = p.N * p.K * p.OH * p.OW
-    args = _gpu.pack_args(p, launch.work, b is not None)
-    cmd = [exe, launch.name, *map(str, launch.grid), *map(str, launch.block),
-           files["x"], files["w"], files["b"], files["y"], str(ny), *(str(int(a)) for a in args)]
+    cmd = [exe, name, *map(str, grid), *map(str, block), files["x"], files["w"], files["b"],
+           files["y"], str(ny), *(str(int(a)) for a in scalars)]
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, env=env)
-    assert r.returncode == 0, f"{launch.name} failed ({r.returncode}):\n{r.stderr[-4000:]}"
-    return np.fromfile(files["y"], dtype=dtype).reshape(p.N, p.K, p.OH, p.OW)
+    assert r.returncode == 0, f"{name} failed ({r.returncode}):\n{r.stderr[-4000:]}"
+    return np.fromfile(files["y"], dtype=x.dtype)
+
+
+def emulate(exe, p, launch, x, w, b, tmp_path):
+    """Run `launch` (a _gpu.Launch) of problem p on x, w, b; returns y [N, K, OH, OW]."""
+    ny = p.N * p.K * p.OH * p.OW
+    args = _gpu.pack_args(p, launch.work, b is not None)
+    y = run_driver(exe, launch.name, launch.grid, launch.block, x, w, b, ny, args, tmp_path)
+    return y.reshape(p.N, p.K, p.OH, p.OW)
 
 
 def _params(case, x, w, b, transposed):
@@ -184,3 +189,94 @@ def test_auto_choice_is_emulated_too(driver, tmp_path):
                            (CONV2D_FEATURES["K-13"], "conv2d_igemm")):
         launch = check_case(driver, case, np.float32, tmp_path, False)
         assert launch.kernel == expected
+
+
+# ---------------------------------------------------------------------------
+# The whole public path, with a stand-in `cupy` whose kernels are emulated
+# ---------------------------------------------------------------------------
+
+class _Device:
+    id = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class _FakeArray(np.ndarray):
+    """A NumPy array that the dispatcher takes for a cupy.ndarray."""
+    @property
+    def device(self):
+        return _Device()
+
+
+def _fake_cupy(exe, tmp_path, launches):
+    import types
+
+    def asarray(a):
+        return np.ascontiguousarray(a).view(_FakeArray)
+
+    class RawModule:
+        def __init__(self, code, options, name_expressions):
+            assert "#include" not in code and options == _gpu.NVRTC_OPTIONS
+            self.names = name_expressions
+
+        def get_function(self, name):
+            assert name in self.names
+
+            def kernel(grid, block, args):
+                x, w, b, y, *scalars = args
+                assert all(isinstance(a, _FakeArray) for a in (x, w, b, y))
+                assert type(scalars[0]) is np.int64
+                assert all(type(s) is np.int32 for s in scalars[1:])
+                launches.append(name)
+                y[...] = run_driver(exe, name, grid, block, x, w, b, y.size, scalars,
+                                    tmp_path).reshape(y.shape)
+            return kernel
+
+    mod = types.ModuleType("cupy")
+    mod.ndarray = _FakeArray
+    mod.asarray = mod.ascontiguousarray = asarray
+    mod.empty = lambda shape, dtype: np.empty(shape, dtype).view(_FakeArray)
+    mod.shares_memory = np.shares_memory
+    mod.RawModule = RawModule
+    mod.cuda = types.SimpleNamespace(Device=_Device)
+    return mod
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_public_functions_through_the_gpu_backend(driver, dtype, tmp_path, monkeypatch):
+    """fastconv.conv2d / conv_transpose2d on "cupy" arrays: dispatch, plan,
+    output allocation, fastconv._gpu.run's compile and argument list, then
+    the emulated kernels, compared with the reference."""
+    import sys
+    import fastconv
+    launches = []
+    fake = _fake_cupy(driver, tmp_path, launches)
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    monkeypatch.setattr(_gpu, "_MODULES", {})
+    cases = [(CONV2D_FEATURES["reflect"], False), (CONV2D_FEATURES["depthwise"], False),
+             (CONV2D_FEATURES["no-bias"], False), (CONV2D_FEATURES["unbatched"], False),
+             (TILING["K_g-70-two-wide-tiles"], False),
+             (TRANSPOSED_FEATURES["groups-2"], True), (TRANSPOSED_FEATURES["unbatched"], True)]
+    for case, transposed in cases:
+        x, w, b = case.arrays(dtype)
+        f = fastconv.conv_transpose2d if transposed else fastconv.conv2d
+        y = f(fake.asarray(x), fake.asarray(w), None if b is None else fake.asarray(b),
+              **case.kwargs())
+        assert isinstance(y, _FakeArray) and y.shape == case.out_shape
+        ref = (conv_transpose2d_ref if transposed else conv2d_ref)(x, w, b, **case.kwargs())
+        assert_within(np.asarray(y), ref, tolerance(dtype, case.reduction_len, x, w, b,
+                                                    transposed=transposed, **case.kwargs()))
+    assert len(launches) == len(cases)
+    assert {n.split("<")[0] for n in launches} == {"conv2d_igemm", "conv2d_direct",
+                                                   "conv_transpose2d_gather"}
+    # One module per (device, source, dtype), reused across calls.
+    assert len(_gpu._MODULES) == 2
+    # out= on the GPU path.
+    case = CONV2D_FEATURES["basic-3x3"]
+    x, w, b = (fake.asarray(a) for a in case.arrays(dtype))
+    out = fake.empty(case.out_shape, dtype)
+    assert fastconv.conv2d(x, w, b, **case.kwargs(), out=out) is out
