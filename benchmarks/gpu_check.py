@@ -142,8 +142,9 @@ def format_table(records, copy_gbs=None):
     return "\n".join(lines)
 
 
-# Small problems that run every kernel (igemm wide and narrow, direct, the
-# transposed gather) with every padding mode, for compute-sanitizer.
+# Small problems that run every kernel (both implicit GEMMs in both tiles, the
+# direct conv2d, the transposed gather) with every padding mode, for
+# compute-sanitizer.
 SANITIZE_CASES = [
     ("conv2d", (2, 3, 9, 10), (70, 3, 3, 3), dict(padding=1)),               # igemm wide
     ("conv2d", (1, 4, 7, 9), (20, 2, 3, 3), dict(padding=2, groups=2, stride=2,
@@ -155,6 +156,9 @@ SANITIZE_CASES = [
     ("conv_transpose2d", (2, 4, 5, 6), (4, 3, 4, 4), dict(stride=2, padding=1,
                                                           output_padding=1, groups=2)),
     ("conv_transpose2d", (1, 6, 3, 4), (6, 5, 3, 3), dict(stride=3, dilation=2)),
+    ("conv_transpose2d", (1, 4, 5, 5), (4, 12, 3, 3), dict(stride=2, padding=1,
+                                                           output_padding=1)),  # igemm narrow
+    ("conv_transpose2d", (2, 3, 4, 4), (3, 70, 2, 2), dict(stride=2)),          # igemm wide
 ]
 
 

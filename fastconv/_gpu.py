@@ -32,8 +32,10 @@ COMMON_HEADER = "fc_common.cuh"
 SOURCES = {
     "conv2d_igemm": "conv2d.cu",
     "conv2d_direct": "conv2d.cu",
+    "conv_transpose2d_igemm": "conv_transpose2d.cu",
     "conv_transpose2d_gather": "conv_transpose2d.cu",
 }
+IGEMM_KERNELS = ("conv2d_igemm", "conv_transpose2d_igemm")
 
 CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
@@ -46,17 +48,20 @@ IGEMM_TILES = {
     "narrow": (32, 64, 8, 2, 4),
 }
 BLOCK_THREADS = 256           # every kernel runs 256-thread blocks
-MAX_GRID_Y = 65535            # CUDA's limit on gridDim.y
+MAX_GRID_Y = 65535            # CUDA's limits on gridDim.y and gridDim.z
+MAX_GRID_Z = 65535
 # Grid-stride kernels launch at most this many blocks (enough to fill any
 # current GPU many times over); more work loops inside the kernel.
 MAX_BLOCKS = 1 << 20
 _INT32_MAX = 2**31 - 1
 
-# Note [auto thresholds] (GPU): conv2d with fewer than DIRECT_MAX_K_G output
-# channels per group (depthwise, channel multipliers, small groups) runs the
-# direct kernel; a GEMM tile of 32+ channels would be mostly padding.  The
-# value mirrors the CPU backend's; to be measured on a GPU
-# (benchmarks/gpu_check.py).
+# Note [auto thresholds] (GPU): fewer than DIRECT_MAX_K_G output channels per
+# group (depthwise, channel multipliers, small groups; a 3-channel image out of
+# a transposed conv) run the one-output-per-thread kernels (conv2d_direct,
+# conv_transpose2d_gather): a GEMM tile of 32+ channels would be mostly
+# padding.  Others run the implicit GEMMs, with the 32-channel tile up to
+# NARROW_MAX_K_G channels.  The values mirror the CPU backend's; to be
+# measured on a GPU (benchmarks/gpu_check.py).
 THRESHOLDS = {"DIRECT_MAX_K_G": 8, "NARROW_MAX_K_G": 32}
 
 PADDING_MODE_CODES = {"zeros": 0, "reflect": 1, "replicate": 2, "circular": 3}
@@ -66,14 +71,10 @@ GPU_INSTALL_HINT = (
     'install cupy-cuda13x instead)')
 
 
-def igemm_name(ctype, tile):
-    return "conv2d_igemm<{}, {}, {}, {}, {}, {}>".format(ctype, *IGEMM_TILES[tile])
-
-
 def kernel_name(kernel, ctype, tile=None):
     """The C++ name expression of a specialisation, e.g. 'conv2d_direct<float>'."""
-    if kernel == "conv2d_igemm":
-        return igemm_name(ctype, tile)
+    if kernel in IGEMM_KERNELS:
+        return "{}<{}, {}, {}, {}, {}, {}>".format(kernel, ctype, *IGEMM_TILES[tile])
     return f"{kernel}<{ctype}>"
 
 
@@ -81,26 +82,29 @@ def name_expressions(source=None):
     """Every specialisation fastconv instantiates: [(source file, name, ctype)]."""
     out = []
     for ctype in CTYPES.values():
-        for tile in IGEMM_TILES:
-            out.append((SOURCES["conv2d_igemm"], igemm_name(ctype, tile), ctype))
-        for kernel in ("conv2d_direct", "conv_transpose2d_gather"):
-            out.append((SOURCES[kernel], kernel_name(kernel, ctype), ctype))
+        for kernel in SOURCES:
+            for tile in (IGEMM_TILES if kernel in IGEMM_KERNELS else (None,)):
+                out.append((SOURCES[kernel], kernel_name(kernel, ctype, tile), ctype))
     return [e for e in out if source is None or e[0] == source]
 
 
 def choose_kernel(p):
     """(kernel family, igemm tile or None) for a problem from kernel_params. Pure."""
-    if p.transposed:
-        return "conv_transpose2d_gather", None
     K_g = p.K // p.G
     reduction = (p.C // p.G) * p.kh * p.kw
+    if p.transposed:
+        direct = "conv_transpose2d_gather"
+        if p.sh * p.sw > MAX_GRID_Z:        # one grid z per stride phase
+            return direct, None
+    else:
+        direct = "conv2d_direct"
     if K_g < THRESHOLDS["DIRECT_MAX_K_G"] or reduction > _INT32_MAX:
-        return "conv2d_direct", None
+        return direct, None
     tile = "narrow" if K_g <= THRESHOLDS["NARROW_MAX_K_G"] else "wide"
     bm = IGEMM_TILES[tile][0]
     if p.G * -(-K_g // bm) > MAX_GRID_Y:      # too many channel tiles for gridDim.y
-        return "conv2d_direct", None
-    return "conv2d_igemm", tile
+        return direct, None
+    return ("conv_transpose2d_igemm" if p.transposed else "conv2d_igemm"), tile
 
 
 Launch = collections.namedtuple("Launch", "kernel tile name grid block work")
@@ -116,11 +120,15 @@ def plan_launch(p, dtype, max_blocks=MAX_BLOCKS, kernel=None, tile=None):
         kernel, tile = choose_kernel(p)
     name = kernel_name(kernel, CTYPES[np.dtype(dtype)], tile)
     block = (BLOCK_THREADS, 1, 1)
-    if kernel == "conv2d_igemm":
+    if kernel in IGEMM_KERNELS:
         bm, bn = IGEMM_TILES[tile][:2]
-        work = p.N * p.OH * p.OW                       # output pixels
-        grid = (-(-work // bn), p.G * -(-(p.K // p.G) // bm), 1)
-        return Launch(kernel, tile, name, grid, block, work)
+        mtiles = p.G * -(-(p.K // p.G) // bm)
+        if kernel == "conv2d_igemm":
+            work = p.N * p.OH * p.OW                   # output pixels
+            return Launch(kernel, tile, name, (-(-work // bn), mtiles, 1), block, work)
+        # Output pixels of the largest stride phase; one grid z per phase.
+        work = p.N * -(-p.OH // p.sh) * -(-p.OW // p.sw)
+        return Launch(kernel, tile, name, (-(-work // bn), mtiles, p.sh * p.sw), block, work)
     if kernel == "conv2d_direct":
         work = p.N * p.K * p.OH * p.OW                 # output elements
     else:

@@ -23,7 +23,7 @@ from fastconv import _gpu
 from fastconv._dispatch import kernel_params
 from fastconv._params import conv2d_params, conv_transpose2d_params
 from reference import assert_within, conv2d_ref, conv_transpose2d_ref, tolerance
-from strategies import Conv2dCase
+from strategies import Conv2dCase, ConvTranspose2dCase
 from test_conv2d import FEATURES as CONV2D_FEATURES
 from test_conv_transpose2d import FEATURES as TRANSPOSED_FEATURES
 
@@ -155,12 +155,35 @@ def test_conv2d_kernels(driver, case, kernel, tile, dtype, tmp_path):
     check_case(driver, case, dtype, tmp_path, False, kernel=kernel, tile=tile)
 
 
+def T(**kw):
+    base = dict(N=2, C=4, H=5, W=6, K=3, kh=3, kw=3, seed=len(kw) + 107)
+    base.update(kw)
+    return ConvTranspose2dCase(**base)
+
+
+# Transposed cases for the phase GEMM: several channel tiles, phases with no
+# taps (stride > kernel), dilation sharing factors with the stride.
+TRANSPOSED_TILING = {
+    "K_g-70-stride-2": T(C=3, K=70, stride=2, padding=1, output_padding=1),
+    "groups-2-K_g-40-stride-3": T(C=4, K=80, groups=2, kh=4, kw=2, stride=(3, 2),
+                                  padding=(2, 1), output_padding=(1, 0)),
+    "stride-4-kernel-2-empty-phases": T(C=5, K=12, kh=2, kw=2, stride=4, output_padding=3),
+    "stride-4-dilation-2": T(C=3, K=9, stride=4, dilation=2, padding=(3, 1),
+                             output_padding=(1, 3)),
+    "stride-6-dilation-4": T(C=2, K=10, H=3, W=4, kh=4, kw=3, stride=6, dilation=4,
+                             padding=2, output_padding=(5, 3)),
+}
+TRANSPOSED_CASES = {**TRANSPOSED_FEATURES, **TRANSPOSED_TILING}
+TRANSPOSED_KERNELS = [("conv_transpose2d_igemm", "wide"), ("conv_transpose2d_igemm", "narrow"),
+                      ("conv_transpose2d_gather", None)]
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("case", list(TRANSPOSED_FEATURES.values()),
-                         ids=list(TRANSPOSED_FEATURES))
-def test_conv_transpose2d_gather(driver, case, dtype, tmp_path):
-    launch = check_case(driver, case, dtype, tmp_path, True)
-    assert launch.kernel == "conv_transpose2d_gather"
+@pytest.mark.parametrize("kernel,tile", TRANSPOSED_KERNELS,
+                         ids=[k if t is None else f"{k}-{t}" for k, t in TRANSPOSED_KERNELS])
+@pytest.mark.parametrize("case", list(TRANSPOSED_CASES.values()), ids=list(TRANSPOSED_CASES))
+def test_conv_transpose2d_kernels(driver, case, kernel, tile, dtype, tmp_path):
+    check_case(driver, case, dtype, tmp_path, True, kernel=kernel, tile=tile)
 
 
 GRID_STRIDE = {
@@ -260,7 +283,8 @@ def test_public_functions_through_the_gpu_backend(driver, dtype, tmp_path, monke
     cases = [(CONV2D_FEATURES["reflect"], False), (CONV2D_FEATURES["depthwise"], False),
              (CONV2D_FEATURES["no-bias"], False), (CONV2D_FEATURES["unbatched"], False),
              (TILING["K_g-70-two-wide-tiles"], False),
-             (TRANSPOSED_FEATURES["groups-2"], True), (TRANSPOSED_FEATURES["unbatched"], True)]
+             (TRANSPOSED_FEATURES["groups-2"], True), (TRANSPOSED_FEATURES["unbatched"], True),
+             (TRANSPOSED_TILING["stride-4-dilation-2"], True)]
     for case, transposed in cases:
         x, w, b = case.arrays(dtype)
         f = fastconv.conv_transpose2d if transposed else fastconv.conv2d
@@ -272,6 +296,7 @@ def test_public_functions_through_the_gpu_backend(driver, dtype, tmp_path, monke
                                                     transposed=transposed, **case.kwargs()))
     assert len(launches) == len(cases)
     assert {n.split("<")[0] for n in launches} == {"conv2d_igemm", "conv2d_direct",
+                                                   "conv_transpose2d_igemm",
                                                    "conv_transpose2d_gather"}
     # One module per (device, source, dtype), reused across calls.
     assert len(_gpu._MODULES) == 2

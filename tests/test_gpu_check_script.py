@@ -84,6 +84,7 @@ def test_sanitizer_cases_are_valid_and_cover_every_kernel(gc):
         seen.add(p.padding_mode)
     assert seen >= {("conv2d_igemm", "wide"), ("conv2d_igemm", "narrow"),
                     ("conv2d_direct", None), ("conv_transpose2d_gather", None),
+                    ("conv_transpose2d_igemm", "wide"), ("conv_transpose2d_igemm", "narrow"),
                     "zeros", "reflect", "replicate", "circular"}
 
 

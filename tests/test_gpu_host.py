@@ -35,8 +35,13 @@ CHOICES = [
     (conv(w=(32, 3, 3, 3)), "conv2d_igemm", "narrow"),
     (conv(w=(33, 3, 3, 3)), "conv2d_igemm", "wide"),
     (conv(x=(1, 64, 4, 4), w=(256, 32, 1, 1), groups=2), "conv2d_igemm", "wide"),
-    (convt(), "conv_transpose2d_gather", None),
-    (convt(x=(1, 64, 4, 4), w=(64, 64, 4, 4), stride=2), "conv_transpose2d_gather", None),
+    (convt(), "conv_transpose2d_gather", None),                           # K_g = 3
+    (convt(x=(1, 8, 4, 4), w=(8, 1, 3, 3), groups=8, stride=2), "conv_transpose2d_gather",
+     None),                                                               # depthwise
+    (convt(x=(1, 64, 4, 4), w=(64, 64, 4, 4), stride=2), "conv_transpose2d_igemm", "wide"),
+    (convt(x=(1, 64, 4, 4), w=(64, 16, 4, 4), stride=2), "conv_transpose2d_igemm", "narrow"),
+    # More stride phases than gridDim.z holds: the gather.
+    (convt(x=(1, 8, 2, 2), w=(8, 16, 1, 1), stride=300), "conv_transpose2d_gather", None),
 ]
 
 
@@ -83,6 +88,14 @@ def test_grid_stride_launches_are_capped():
     assert _gpu.plan_launch(p, np.float32, max_blocks=1).grid == (1, 1, 1)
     big = conv(x=(256, 8, 512, 512), w=(8, 1, 3, 3), groups=8, padding=1)   # 2**29 outputs
     assert _gpu.plan_launch(big, np.float32).grid == (_gpu.MAX_BLOCKS, 1, 1)
+
+
+def test_transposed_igemm_grid_has_one_z_per_phase():
+    p = convt(x=(2, 16, 5, 6), w=(16, 40, 3, 3), stride=(2, 3), output_padding=(1, 2))
+    launch = _gpu.plan_launch(p, np.float32)
+    assert launch.name == "conv_transpose2d_igemm<float, 64, 64, 8, 4, 4>"
+    assert launch.work == p.N * -(-p.OH // 2) * -(-p.OW // 3)
+    assert launch.grid == (-(-launch.work // 64), 1, 6)
 
 
 def test_transposed_work_is_phase_major():
@@ -142,8 +155,11 @@ def test_padding_mode_codes_match_the_cuda_enum():
 
 def test_name_expressions_cover_every_kernel_and_dtype():
     names = _gpu.name_expressions()
-    assert len(names) == 8 and len({n for _, n, _ in names}) == 8
+    assert len(names) == 12 and len({n for _, n, _ in names}) == 12
     for ctype in ("float", "double"):
+        for kernel in _gpu.IGEMM_KERNELS:
+            for tile in _gpu.IGEMM_TILES:
+                assert _gpu.kernel_name(kernel, ctype, tile) in [n for _, n, _ in names]
         assert f"conv2d_direct<{ctype}>" in [n for _, n, _ in names]
         assert f"conv_transpose2d_gather<{ctype}>" in [n for _, n, _ in names]
     for source, name, ctype in names:

@@ -18,7 +18,7 @@
 // copy), and each thread accumulates a TM x TN register block.
 // Grid: x = ceil(work / BN) pixel tiles, y = G * ceil(K_g / BM).
 template <typename T, int BM, int BN, int BK, int TM, int TN>
-__global__ void __launch_bounds__((BM / TM) * (BN / TN))
+__global__ void __launch_bounds__((BM / TM) * (BN / TN), 2)
 conv2d_igemm(FC_ARGS(T)) {
     constexpr int TX = BN / TN;          // threads along pixels
     constexpr int TY = BM / TM;          // threads along channels

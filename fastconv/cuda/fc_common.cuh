@@ -12,9 +12,10 @@
 // product of sizes is formed in int64 (`idx_t`).
 #pragma once
 
-// Grid-stride kernels say __launch_bounds__(256, 4): with (256) alone, nvcc 13's
-// ptxas aimed at full occupancy (32 registers) and spilled (compile gate,
-// tests/test_cuda_compile.py); 4 blocks of 256 threads allow 64 registers.
+// Launch bounds name a minimum of resident blocks: with the thread count
+// alone, nvcc 13's ptxas aimed at higher occupancy and spilled (the compile
+// gate, tests/test_cuda_compile.py, caught it).  Grid-stride kernels say
+// (256, 4): up to 64 registers; the implicit GEMMs (256, 2): up to 128.
 
 typedef long long idx_t;
 

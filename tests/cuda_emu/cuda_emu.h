@@ -21,6 +21,7 @@
 #include <barrier>
 #include <cmath>
 #include <cstddef>
+#include <cstdio>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -35,29 +36,35 @@ namespace cuda_emu {
 inline thread_local dim3 thread_idx, block_idx, block_dim, grid_dim;
 inline thread_local std::barrier<>* block_barrier = nullptr;
 
-// Run kernel(args...) over grid x block, block by block.
+// Run kernel(args...) over grid x block, block by block.  The block's threads
+// are started once per launch and walk the blocks together: `done` holds them
+// until every thread has finished a block, and its completion step gives the
+// next block a fresh __syncthreads() barrier (a thread that returned early
+// left the old one with arrive_and_drop).
 template <class Kernel, class... Args>
 void launch(dim3 grid, dim3 block, Kernel kernel, Args... args) {
     const unsigned nthreads = block.x * block.y * block.z;
-    for (unsigned bz = 0; bz < grid.z; ++bz)
-        for (unsigned by = 0; by < grid.y; ++by)
-            for (unsigned bx = 0; bx < grid.x; ++bx) {
-                std::barrier<> bar(nthreads);
-                std::vector<std::thread> threads;
-                threads.reserve(nthreads);
-                for (unsigned t = 0; t < nthreads; ++t)
-                    threads.emplace_back([&, t] {
-                        thread_idx = dim3(t % block.x, (t / block.x) % block.y,
-                                          t / (block.x * block.y));
+    auto sync = std::make_unique<std::barrier<>>(nthreads);
+    auto next_block = [&]() noexcept { sync = std::make_unique<std::barrier<>>(nthreads); };
+    std::barrier<decltype(next_block)> done(nthreads, next_block);
+    std::vector<std::thread> threads;
+    threads.reserve(nthreads);
+    for (unsigned t = 0; t < nthreads; ++t)
+        threads.emplace_back([&, t] {
+            thread_idx = dim3(t % block.x, (t / block.x) % block.y, t / (block.x * block.y));
+            block_dim = block;
+            grid_dim = grid;
+            for (unsigned bz = 0; bz < grid.z; ++bz)
+                for (unsigned by = 0; by < grid.y; ++by)
+                    for (unsigned bx = 0; bx < grid.x; ++bx) {
                         block_idx = dim3(bx, by, bz);
-                        block_dim = block;
-                        grid_dim = grid;
-                        block_barrier = &bar;
+                        block_barrier = sync.get();
                         kernel(args...);
-                        bar.arrive_and_drop();   // exited threads leave the barrier
-                    });
-                for (auto& th : threads) th.join();
-            }
+                        block_barrier->arrive_and_drop();   // exited: leaves the barrier
+                        done.arrive_and_wait();
+                    }
+        });
+    for (auto& th : threads) th.join();
 }
 }  // namespace cuda_emu
 
