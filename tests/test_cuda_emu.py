@@ -34,6 +34,9 @@ SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all",
             "-fno-omit-frame-pointer"]
 DTYPES = [pytest.param(np.float32, id="float32"), pytest.param(np.float64, id="float64")]
 RUN_TIMEOUT_S = 120     # a __syncthreads() some threads skip deadlocks
+# g++ and the driver (linked with its own sanitizers) run without the
+# sanitizer runtime that .ci/sanitize preloads into Python.
+ENV = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
 
 
 def _table():
@@ -46,7 +49,7 @@ def _build(cxx, out_dir, flags):
     exe = os.path.join(out_dir, "driver")
     cmd = [cxx, *flags, "-I", out_dir, "-I", EMU_DIR, "-I", _gpu.CUDA_DIR,
            "-include", "cuda_emu.h", os.path.join(EMU_DIR, "driver.cpp"), "-o", exe + ".tmp"]
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    r = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
     if r.returncode != 0:
         return None, r.stderr
     os.replace(exe + ".tmp", exe)
@@ -91,7 +94,7 @@ def run_driver(exe, name, grid, block, x, w, b, ny, scalars, tmp_path):
     files["y"] = str(tmp_path / "y.bin")
     cmd = [exe, name, *map(str, grid), *map(str, block), files["x"], files["w"], files["b"],
            files["y"], str(ny), *(str(int(a)) for a in scalars)]
-    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
+    env = dict(ENV, ASAN_OPTIONS="detect_leaks=0", UBSAN_OPTIONS="print_stacktrace=1")
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, env=env)
     assert r.returncode == 0, f"{name} failed ({r.returncode}):\n{r.stderr[-4000:]}"
     return np.fromfile(files["y"], dtype=x.dtype)
