@@ -67,8 +67,8 @@ THRESHOLDS = {"DIRECT_MAX_K_G": 8, "NARROW_MAX_K_G": 32}
 PADDING_MODE_CODES = {"zeros": 0, "reflect": 1, "replicate": 2, "circular": 3}
 
 GPU_INSTALL_HINT = (
-    'the GPU backend needs CuPy: pip install "fastconv[gpu]" (CUDA 12; for CUDA 13 '
-    'install cupy-cuda13x instead)')
+    'the GPU backend needs CuPy: pip install "fastconv[gpu]" (CUDA 12; for CUDA 13: '
+    'pip install "fastconv[gpu-cuda13]", i.e. cupy-cuda13x)')
 
 
 def kernel_name(kernel, ctype, tile=None):
@@ -115,7 +115,7 @@ def plan_launch(p, dtype, max_blocks=MAX_BLOCKS, kernel=None, tile=None):
 
     `max_blocks` caps grid-stride launches (tests lower it to make every
     thread loop); `kernel` and `tile` override choose_kernel (tests run every
-    conv2d kernel on every case)."""
+    kernel of an op on every case)."""
     if kernel is None:
         kernel, tile = choose_kernel(p)
     name = kernel_name(kernel, CTYPES[np.dtype(dtype)], tile)
