@@ -18,12 +18,15 @@ import tempfile
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fastconv import _gpu
 from fastconv._dispatch import kernel_params
 from fastconv._params import conv2d_params, conv_transpose2d_params
 from reference import assert_within, conv2d_ref, conv_transpose2d_ref, tolerance
-from strategies import Conv2dCase, ConvTranspose2dCase
+from strategies import (Conv2dCase, ConvTranspose2dCase, conv2d_cases, conv_transpose2d_cases,
+                        dtypes)
 from test_conv2d import FEATURES as CONV2D_FEATURES
 from test_conv_transpose2d import FEATURES as TRANSPOSED_FEATURES
 
@@ -308,3 +311,25 @@ def test_public_functions_through_the_gpu_backend(driver, dtype, tmp_path, monke
     x, w, b = (fake.asarray(a) for a in case.arrays(dtype))
     out = fake.empty(case.out_shape, dtype)
     assert fastconv.conv2d(x, w, b, **case.kwargs(), out=out) is out
+
+
+# ---------------------------------------------------------------------------
+# Random small problems (hypothesis): every kernel, drawn per example
+# ---------------------------------------------------------------------------
+
+RANDOM = dict(max_kg=12, max_cg=5, allow_empty_batch=False)
+
+
+@settings(max_examples=25)
+@given(case=conv2d_cases(**RANDOM), dtype=dtypes, pick=st.sampled_from(CONV2D_KERNELS))
+def test_random_conv2d(driver, tmp_path_factory, case, dtype, pick):
+    check_case(driver, case, dtype, tmp_path_factory.mktemp("emu"), False, kernel=pick[0],
+               tile=pick[1])
+
+
+@settings(max_examples=25)
+@given(case=conv_transpose2d_cases(**RANDOM), dtype=dtypes,
+       pick=st.sampled_from(TRANSPOSED_KERNELS))
+def test_random_conv_transpose2d(driver, tmp_path_factory, case, dtype, pick):
+    check_case(driver, case, dtype, tmp_path_factory.mktemp("emu"), True, kernel=pick[0],
+               tile=pick[1])
