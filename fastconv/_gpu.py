@@ -36,6 +36,8 @@ SOURCES = {
     "conv_transpose2d_gather": "conv_transpose2d.cu",
 }
 IGEMM_KERNELS = ("conv2d_igemm", "conv_transpose2d_igemm")
+# The one-output-per-thread kernels come with a 32- and a 64-bit work index.
+INDEX_TYPES = {"int32": "int", "int64": "long long"}
 
 CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
@@ -71,11 +73,12 @@ GPU_INSTALL_HINT = (
     'pip install "fastconv[gpu-cuda13]", i.e. cupy-cuda13x)')
 
 
-def kernel_name(kernel, ctype, tile=None):
-    """The C++ name expression of a specialisation, e.g. 'conv2d_direct<float>'."""
+def kernel_name(kernel, ctype, variant):
+    """The C++ name expression of a specialisation, e.g. 'conv2d_direct<float, int>';
+    `variant` is a key of IGEMM_TILES or of INDEX_TYPES."""
     if kernel in IGEMM_KERNELS:
-        return "{}<{}, {}, {}, {}, {}, {}>".format(kernel, ctype, *IGEMM_TILES[tile])
-    return f"{kernel}<{ctype}>"
+        return "{}<{}, {}, {}, {}, {}, {}>".format(kernel, ctype, *IGEMM_TILES[variant])
+    return f"{kernel}<{ctype}, {INDEX_TYPES[variant]}>"
 
 
 def name_expressions(source=None):
@@ -83,8 +86,8 @@ def name_expressions(source=None):
     out = []
     for ctype in CTYPES.values():
         for kernel in SOURCES:
-            for tile in (IGEMM_TILES if kernel in IGEMM_KERNELS else (None,)):
-                out.append((SOURCES[kernel], kernel_name(kernel, ctype, tile), ctype))
+            for variant in (IGEMM_TILES if kernel in IGEMM_KERNELS else INDEX_TYPES):
+                out.append((SOURCES[kernel], kernel_name(kernel, ctype, variant), ctype))
     return [e for e in out if source is None or e[0] == source]
 
 
@@ -107,6 +110,7 @@ def choose_kernel(p):
     return ("conv_transpose2d_igemm" if p.transposed else "conv2d_igemm"), tile
 
 
+# tile: the implicit GEMM's tile, or the work index type of the others.
 Launch = collections.namedtuple("Launch", "kernel tile name grid block work")
 
 
@@ -118,11 +122,12 @@ def plan_launch(p, dtype, max_blocks=MAX_BLOCKS, kernel=None, tile=None):
     kernel of an op on every case)."""
     if kernel is None:
         kernel, tile = choose_kernel(p)
-    name = kernel_name(kernel, CTYPES[np.dtype(dtype)], tile)
+    ctype = CTYPES[np.dtype(dtype)]
     block = (BLOCK_THREADS, 1, 1)
     if kernel in IGEMM_KERNELS:
         bm, bn = IGEMM_TILES[tile][:2]
         mtiles = p.G * -(-(p.K // p.G) // bm)
+        name = kernel_name(kernel, ctype, tile)
         if kernel == "conv2d_igemm":
             work = p.N * p.OH * p.OW                   # output pixels
             return Launch(kernel, tile, name, (-(-work // bn), mtiles, 1), block, work)
@@ -136,6 +141,9 @@ def plan_launch(p, dtype, max_blocks=MAX_BLOCKS, kernel=None, tile=None):
         # its rows and columns to the largest phase's count.
         work = p.sh * p.sw * p.N * p.K * -(-p.OH // p.sh) * -(-p.OW // p.sw)
     blocks = max(1, min(-(-work // BLOCK_THREADS), max_blocks))
+    if tile is None:     # the last index a grid-stride loop forms must fit
+        tile = "int32" if work + blocks * BLOCK_THREADS <= _INT32_MAX else "int64"
+    name = kernel_name(kernel, ctype, tile)
     return Launch(kernel, tile, name, (blocks, 1, 1), block, work)
 
 

@@ -150,7 +150,8 @@ TILING = {
                                  padding_mode="circular"),
 }
 CONV2D_CASES = {**CONV2D_FEATURES, **TILING}
-CONV2D_KERNELS = [("conv2d_igemm", "wide"), ("conv2d_igemm", "narrow"), ("conv2d_direct", None)]
+CONV2D_KERNELS = [("conv2d_igemm", "wide"), ("conv2d_igemm", "narrow"),
+                  ("conv2d_direct", "int32"), ("conv2d_direct", "int64")]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -181,7 +182,7 @@ TRANSPOSED_TILING = {
 }
 TRANSPOSED_CASES = {**TRANSPOSED_FEATURES, **TRANSPOSED_TILING}
 TRANSPOSED_KERNELS = [("conv_transpose2d_igemm", "wide"), ("conv_transpose2d_igemm", "narrow"),
-                      ("conv_transpose2d_gather", None)]
+                      ("conv_transpose2d_gather", "int32"), ("conv_transpose2d_gather", "int64")]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -202,12 +203,13 @@ GRID_STRIDE = {
 }
 
 
+@pytest.mark.parametrize("index", list(_gpu.INDEX_TYPES))
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case,transposed,kernel", list(GRID_STRIDE.values()),
                          ids=list(GRID_STRIDE))
-def test_grid_stride_loops(driver, case, transposed, kernel, dtype, tmp_path):
+def test_grid_stride_loops(driver, case, transposed, kernel, dtype, index, tmp_path):
     """One block for all the work: every thread loops (work > 256)."""
-    launch = check_case(driver, case, dtype, tmp_path, transposed, kernel=kernel,
+    launch = check_case(driver, case, dtype, tmp_path, transposed, kernel=kernel, tile=index,
                         max_blocks=1)
     assert launch.grid == (1, 1, 1) and launch.work > 2 * _gpu.BLOCK_THREADS
 

@@ -102,9 +102,21 @@ def test_transposed_work_is_phase_major():
     p = convt(stride=(2, 3), output_padding=(1, 2))
     OH, OW = p.OH, p.OW
     launch = _gpu.plan_launch(p, np.float64)
-    assert launch.name == "conv_transpose2d_gather<double>"
+    assert launch.name == "conv_transpose2d_gather<double, int>"
     assert launch.work == 2 * 3 * p.N * p.K * -(-OH // 2) * -(-OW // 3)
     assert launch.work >= p.N * p.K * OH * OW
+
+
+def test_index_width_of_the_one_output_per_thread_kernels():
+    small = conv(x=(1, 8, 64, 64), w=(8, 1, 3, 3), groups=8)
+    assert _gpu.plan_launch(small, np.float32).name == "conv2d_direct<float, int>"
+    # work + the grid's threads must stay below 2**31 for the 32-bit index.
+    edge = conv(x=(1, 8, 2**14, 2**14 - 64), w=(8, 1, 1, 1), groups=8)
+    launch = _gpu.plan_launch(edge, np.float32)
+    assert launch.work < 2**31 - 1 < launch.work + launch.grid[0] * 256
+    assert launch.tile == "int64" and launch.name == "conv2d_direct<float, long long>"
+    big = convt(x=(1, 8, 2**12, 2**12), w=(8, 1, 2, 2), groups=8, stride=4)
+    assert _gpu.plan_launch(big, np.float64).name == "conv_transpose2d_gather<double, long long>"
 
 
 def test_work_past_int32_is_packed_as_int64():
@@ -155,13 +167,14 @@ def test_padding_mode_codes_match_the_cuda_enum():
 
 def test_name_expressions_cover_every_kernel_and_dtype():
     names = _gpu.name_expressions()
-    assert len(names) == 12 and len({n for _, n, _ in names}) == 12
+    assert len(names) == 16 and len({n for _, n, _ in names}) == 16
     for ctype in ("float", "double"):
         for kernel in _gpu.IGEMM_KERNELS:
             for tile in _gpu.IGEMM_TILES:
                 assert _gpu.kernel_name(kernel, ctype, tile) in [n for _, n, _ in names]
-        assert f"conv2d_direct<{ctype}>" in [n for _, n, _ in names]
-        assert f"conv_transpose2d_gather<{ctype}>" in [n for _, n, _ in names]
+        for index in ("int", "long long"):
+            assert f"conv2d_direct<{ctype}, {index}>" in [n for _, n, _ in names]
+            assert f"conv_transpose2d_gather<{ctype}, {index}>" in [n for _, n, _ in names]
     for source, name, ctype in names:
         assert name.split("<")[0] in _gpu.SOURCES and ctype in name
         assert _gpu.SOURCES[name.split("<")[0]] == source

@@ -119,18 +119,21 @@ conv2d_igemm(FC_ARGS(T)) {
 // convolutions with few output channels per group, where a GEMM tile would be
 // mostly padding; such layers are memory-bound, and neighbouring threads
 // (neighbouring ow) read neighbouring inputs.
-template <typename T>
+// I, the type of the work index, is int where work plus the grid's thread
+// count fits in int32 (the host decides; 64-bit division costs several times
+// the 32-bit one, per output), else idx_t.  Offsets are idx_t either way.
+template <typename T, typename I>
 __global__ void __launch_bounds__(256, 4) conv2d_direct(FC_ARGS(T)) {
     const int C_g = C / G, K_g = K / G;
     const idx_t HW = (idx_t)H * W;
-    for (idx_t e = (idx_t)blockIdx.x * blockDim.x + threadIdx.x; e < work;
-         e += (idx_t)gridDim.x * blockDim.x) {
+    for (I e = (I)blockIdx.x * blockDim.x + threadIdx.x; e < (I)work;
+         e += (I)gridDim.x * blockDim.x) {
         const int ow = (int)(e % OW);
-        idx_t t = e / OW;
+        I t = e / OW;
         const int oh = (int)(t % OH);
         t /= OH;
         const int k = (int)(t % K);
-        const idx_t n = t / K;
+        const idx_t n = (idx_t)(t / K);
         const int g = k / K_g;
         const T* xc = x + (n * C + (idx_t)g * C_g) * HW;
         const T* wk = w + (idx_t)k * C_g * kh * kw;

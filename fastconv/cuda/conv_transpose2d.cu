@@ -32,21 +32,22 @@ __device__ __forceinline__ int fc_first_tap(int r, int s, int d, int step, int n
     return n;
 }
 
-template <typename T>
-__global__ void __launch_bounds__(256, 4) conv_transpose2d_gather(FC_ARGS(T)) {
+// I: the work index type, as for conv2d_direct.
+template <typename T, typename I>
+__global__ void __launch_bounds__(256, 2) conv_transpose2d_gather(FC_ARGS(T)) {
     const int C_g = C / G, K_g = K / G;
     const int Ah = (OH + sh - 1) / sh, Aw = (OW + sw - 1) / sw;
     const int step_h = sh / fc_gcd(sh, dh), step_w = sw / fc_gcd(sw, dw);
     const idx_t HW = (idx_t)H * W;
-    for (idx_t e = (idx_t)blockIdx.x * blockDim.x + threadIdx.x; e < work;
-         e += (idx_t)gridDim.x * blockDim.x) {
+    for (I e = (I)blockIdx.x * blockDim.x + threadIdx.x; e < (I)work;
+         e += (I)gridDim.x * blockDim.x) {
         const int aw = (int)(e % Aw);
-        idx_t t = e / Aw;
+        I t = e / Aw;
         const int ah = (int)(t % Ah);
         t /= Ah;
         const int k = (int)(t % K);
         t /= K;
-        const idx_t n = t % N;
+        const idx_t n = (idx_t)(t % N);
         const int phase = (int)(t / N);
         const int rh = phase / sw, rw = phase % sw;
         const int oh = fc_mod(rh - pt, sh) + ah * sh;

@@ -14,8 +14,9 @@
 
 // Launch bounds name a minimum of resident blocks: with the thread count
 // alone, nvcc 13's ptxas aimed at higher occupancy and spilled (the compile
-// gate, tests/test_cuda_compile.py, caught it).  Grid-stride kernels say
-// (256, 4): up to 64 registers; the implicit GEMMs (256, 2): up to 128.
+// gate, tests/test_cuda_compile.py, caught it).  conv2d_direct says (256, 4):
+// up to 64 registers; the implicit GEMMs and the transposed gather (256, 2):
+// up to 128.
 
 typedef long long idx_t;
 
