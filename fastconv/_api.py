@@ -30,12 +30,13 @@ def _freeze(v):
     raise TypeError   # not cached
 
 
-def _plan(op, input, weight, bias, args, out, num_threads, algorithm, make_params):
+def _plan(op, input, weight, bias, args, out, num_threads, algorithm, make_params,
+          backend="numpy"):
     """(params for the kernels, algorithm, threads); checked once per distinct call."""
     try:
         key = (op, input.shape, input.dtype, weight.shape, weight.dtype,
                None if bias is None else (bias.shape, bias.dtype),
-               _freeze(args), _freeze(num_threads), _freeze(algorithm),
+               _freeze(args), _freeze(num_threads), _freeze(algorithm), backend,
                _dispatch._benchmark_mode)
         plan = _PLANS.get(key)
     except (TypeError, AttributeError):
@@ -48,7 +49,8 @@ def _plan(op, input, weight, bias, args, out, num_threads, algorithm, make_param
     alg = _dispatch.parse_algorithm(algorithm, op)
     kparams = _dispatch.kernel_params(params)
     threads = _dispatch.threads_for(params, nthreads)
-    if alg is None and _dispatch._benchmark_mode and params.macs and params.N:
+    if (alg is None and _dispatch._benchmark_mode and params.macs and params.N
+            and backend == "numpy"):
         x4 = input if params.batched else input.reshape((1,) + input.shape)
         alg = _dispatch.autotune(op, kparams, _dispatch.ALGORITHMS[op], x4, weight, bias,
                                  (params.N, params.K, params.OH, params.OW), threads)
@@ -63,9 +65,14 @@ def _plan(op, input, weight, bias, args, out, num_threads, algorithm, make_param
 
 
 def _run(op, input, weight, bias, args, out, num_threads, algorithm, make_params):
+    # Array objects other than NumPy/CuPy arrays are converted first, and the
+    # backend (and device) is decided on every call, outside the plan cache.
+    input, weight, bias = _dispatch.as_arrays(op, input, weight, bias)
+    backend = _dispatch.backend_of(input, weight, bias, out)
     params, kparams, alg, nthreads = _plan(op, input, weight, bias, args, out, num_threads,
-                                           algorithm, make_params)
-    y = _dispatch.prepare_out(out, params.out_shape, input.dtype, (input, weight, bias))
+                                           algorithm, make_params, backend)
+    y = _dispatch.prepare_out(out, params.out_shape, input.dtype, (input, weight, bias),
+                              backend)
     if y.size:
         x4 = input if params.batched else input.reshape((1,) + input.shape)
         y4 = y if params.batched else y.reshape((1,) + y.shape)

@@ -10,7 +10,7 @@ def config():
     isas = [n for n in ("avx512", "avx2", "generic") if _cpu.isa_supported(n)]
     gpu = "not installed (pip install \"fastconv[gpu]\")"
     if importlib.util.find_spec("cupy") is not None:
-        gpu = "cupy installed; GPU backend not built yet"
+        gpu = "cupy installed (raw CUDA kernels, compiled on first use)"
     return {
         "version": __version__,
         "python": sys.version.split()[0],

@@ -1,12 +1,16 @@
 """Array preparation, algorithm choice and backend dispatch.
 
-Decides once per call: which array library (NumPy here; CuPy when the GPU
-backend lands), that all arrays share one float dtype, the C-contiguous
-operands the kernels need, and which algorithm runs.  Backends never validate
-user input.
+Decides once per call: which array library (NumPy -> the CPU backend, CuPy ->
+the GPU backend, decided by the arrays' type; other array objects are converted
+through DLPack or ``__array__``), that all arrays share one device and one
+float dtype, the C-contiguous operands the kernels need, and which algorithm
+runs.  Backends never validate user input.  CuPy is never imported here unless
+the caller hands over a CUDA array: a cupy.ndarray can only exist once cupy is
+imported, so ``sys.modules`` tells.
 """
 
 import enum
+import sys
 
 import numpy as np
 
@@ -116,11 +120,93 @@ def parse_algorithm(algorithm, op):
 
 
 
+# DLPack device types (dlpack.h DLDeviceType).
+_DL_CPU, _DL_CUDA, _DL_CUDA_MANAGED = 1, 2, 13
+
+
+def _cupy_ndarray():
+    cupy = sys.modules.get("cupy")
+    return None if cupy is None else getattr(cupy, "ndarray", None)
+
+
+def is_cupy(a):
+    nd = _cupy_ndarray()
+    return nd is not None and isinstance(a, nd)
+
+
+def as_array(a, name, op):
+    """numpy.ndarray and cupy.ndarray as they are; another object exposing
+    ``__dlpack__`` (a torch tensor, a JAX array) becomes a NumPy array (CPU
+    memory) or a CuPy array (CUDA memory) without a copy, else one exposing
+    ``__array__`` becomes a NumPy array.  Python scalars and lists are refused,
+    as by torch."""
+    if isinstance(a, np.ndarray) or a is None or is_cupy(a):
+        return a
+    t = type(a)
+    error = None
+    if hasattr(t, "__dlpack__") and hasattr(t, "__dlpack_device__"):
+        try:
+            dev_type = int(a.__dlpack_device__()[0])
+            if dev_type in (_DL_CUDA, _DL_CUDA_MANAGED):
+                from . import _gpu
+                return _gpu.import_cupy().from_dlpack(a)
+            if dev_type == _DL_CPU:
+                return np.from_dlpack(a)
+        except ImportError:
+            raise
+        except Exception as exc:    # e.g. torch: a tensor that requires grad
+            error = exc
+    if hasattr(t, "__array__"):
+        try:
+            return np.asarray(a)
+        except Exception as exc:
+            error = exc
+    if error is not None:
+        raise TypeError(
+            f"{op}(): argument '{name}' ({t.__name__}) could not be converted to an array: "
+            f"{error}") from error
+    raise TypeError(
+        f"{op}(): argument '{name}' must be a numpy.ndarray or cupy.ndarray (or an array "
+        f"exposing __dlpack__ or __array__), not {t.__name__}")
+
+
+def as_arrays(op, input, weight, bias):
+    """as_array on the three operands (NumPy arrays pass straight through)."""
+    if type(input) is np.ndarray and type(weight) is np.ndarray and (
+            bias is None or type(bias) is np.ndarray):
+        return input, weight, bias
+    return (as_array(input, "input", op), as_array(weight, "weight", op),
+            as_array(bias, "bias", op))
+
+
+def _device(a):
+    return f"cuda:{a.device.id}" if is_cupy(a) else "cpu"
+
+
+def backend_of(input, weight, bias, out):
+    """'numpy' or 'cupy' for arrays from as_arrays; all on one device, else
+    torch's error.  `out` must be on that device too."""
+    if type(input) is np.ndarray and type(weight) is np.ndarray and (
+            bias is None or type(bias) is np.ndarray) and (
+            out is None or type(out) is np.ndarray):
+        return "numpy"
+    devices = [_device(a) for a in (input, weight, bias) if a is not None]
+    if out is not None and (isinstance(out, np.ndarray) or is_cupy(out)):
+        devices.append(_device(out))
+    for d in devices[1:]:
+        if d != devices[0]:
+            raise ConvError(
+                "Expected all tensors to be on the same device, but found at least two "
+                f"devices, {d} and {devices[0]}!")
+    return "cupy" if devices[0].startswith("cuda") else "numpy"
+
+
 def _as_array(a, name, op):
-    if isinstance(a, np.ndarray):
+    if isinstance(a, np.ndarray) or is_cupy(a):
         return a
     raise TypeError(
-        f"{op}(): argument '{name}' must be a numpy.ndarray, not {type(a).__name__}")
+        f"{op}(): argument '{name}' must be a numpy.ndarray or cupy.ndarray, not "
+        f"{type(a).__name__}")
 
 
 def _check_float(a, name, op):
@@ -166,8 +252,10 @@ def check_num_threads(num_threads):
     return n
 
 
-def prepare_out(out, shape, dtype, inputs):
+def prepare_out(out, shape, dtype, inputs, backend="numpy"):
     """A fresh output, or the caller's `out` once checked."""
+    if backend == "cupy":
+        return _prepare_cupy_out(out, shape, dtype, inputs)
     if out is None:
         nbytes = dtype.itemsize
         for d in shape:
@@ -180,6 +268,16 @@ def prepare_out(out, shape, dtype, inputs):
                 "more than can be allocated") from None
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy.ndarray, not {type(out).__name__}")
+    _check_out(out, shape, dtype)
+    if not out.flags.writeable:
+        raise ConvError("out must be writeable")
+    for a in inputs:
+        if a is not None and np.shares_memory(out, a, max_work=None):
+            raise ConvError("out must not overlap an input array")
+    return out
+
+
+def _check_out(out, shape, dtype):
     if out.shape != tuple(shape):
         raise ConvError(
             f"Given out of shape {list(out.shape)}, expected shape {list(shape)}")
@@ -187,10 +285,19 @@ def prepare_out(out, shape, dtype, inputs):
         raise ConvError(f"Given out of dtype {out.dtype}, expected dtype {dtype}")
     if not out.flags.c_contiguous:
         raise ConvError("out must be a C-contiguous array")
-    if not out.flags.writeable:
-        raise ConvError("out must be writeable")
+
+
+def _prepare_cupy_out(out, shape, dtype, inputs):
+    import cupy      # already imported: the inputs are cupy arrays
+    if out is None:
+        with inputs[0].device:
+            return cupy.empty(shape, dtype=dtype)
+    if not is_cupy(out):
+        raise TypeError(f"out must be a cupy.ndarray for CuPy inputs, not "
+                        f"{type(out).__name__}")
+    _check_out(out, shape, dtype)
     for a in inputs:
-        if a is not None and np.shares_memory(out, a, max_work=None):
+        if a is not None and cupy.shares_memory(out, a):
             raise ConvError("out must not overlap an input array")
     return out
 
@@ -254,8 +361,13 @@ def _c_aligned(a):
 
 
 def run(p, algorithm, x, w, b, y, num_threads):
-    """Run a problem made safe by kernel_params() on the CPU backend, 4-D arrays;
-    y is filled in place."""
+    """Run a problem made safe by kernel_params(), 4-D arrays; y is filled in
+    place.  CuPy arrays go to the GPU backend, which picks its own kernel
+    (`algorithm` and `num_threads` steer the CPU backend only)."""
+    if is_cupy(y):
+        from . import _gpu
+        _gpu.run(p, x, w, b, y)
+        return
     x, w, b = _c_aligned(x), _c_aligned(w), None if b is None else _c_aligned(b)
     if not y.flags.aligned:       # a misaligned `out`: compute aside, then copy in
         tmp = np.empty(y.shape, y.dtype)

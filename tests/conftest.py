@@ -41,6 +41,23 @@ def _cupy_or_reason():
     return cupy, None
 
 
+def pytest_report_header(config):
+    """Say up front which GPU checks can run here (their skips say it again)."""
+    import glob
+    import shutil
+    nvcc = shutil.which("nvcc") or next(iter(sorted(glob.glob("/usr/local/cuda*/bin/nvcc"))),
+                                        None)
+    cxx = shutil.which("g++")
+    cupy, reason = _cupy_or_reason()
+    return [
+        "fastconv CUDA checks: compile gate "
+        + (f"with {nvcc}" if nvcc else "SKIPPED (no nvcc)")
+        + "; CPU emulation " + (f"with {cxx}" if cxx else "SKIPPED (no g++)")
+        + "; GPU tests " + ("on " + cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+                            if cupy is not None else f"SKIPPED ({reason})"),
+    ]
+
+
 @pytest.fixture(params=["numpy", "cupy"])
 def xp(request):
     """The array namespace a test body runs on; cupy skips without a GPU."""
