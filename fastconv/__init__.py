@@ -11,6 +11,7 @@ from ._config import show_config
 from ._dispatch import Algorithm, benchmark_mode
 from ._dispatch import ALGORITHMS as _ALGORITHMS
 from ._params import ConvError, conv2d_params, conv_transpose2d_params
+from ._threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 
@@ -46,5 +47,6 @@ def choose_algorithm(input_shape, weight_shape, stride=1, padding=0, dilation=1,
 
 
 __all__ = ["conv2d", "conv_transpose2d", "ConvError", "Algorithm", "ALGORITHMS",
-           "benchmark_mode", "choose_algorithm", "set_flush_denormal", "show_config",
+           "benchmark_mode", "choose_algorithm", "get_num_threads", "set_flush_denormal",
+           "set_num_threads", "show_config",
            "__version__"]
