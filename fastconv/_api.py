@@ -38,7 +38,8 @@ def _plan(op, input, weight, bias, args, out, num_threads, algorithm, make_param
                _freeze(args), _freeze(num_threads), _freeze(algorithm),
                # the thread count is read at call time (Note [thread setting]);
                # only a tuned algorithm depends on it
-               _dispatch._benchmark_mode and _dispatch.default_threads())
+               _dispatch._benchmark_mode and _dispatch.default_threads(),
+               _dispatch._benchmark_mode)
         plan = _PLANS.get(key)
     except (TypeError, AttributeError):
         key = plan = None
