@@ -109,3 +109,10 @@ def test_compare_py_is_the_same_command():
     _check_table(r.stdout)
     assert _run(str(REPO / "benchmarks" / "compare.py"), "--help").stdout.startswith(
         "usage: compare.py")
+
+
+@pytest.mark.skipif(os.environ.get("FASTCONV_EXPECT_INSTALLED") != "1",
+                    reason="only when testing an installed wheel (.ci/wheel)")
+def test_the_installed_package_is_under_test():
+    f = pathlib.Path(fastconv.__file__).resolve()
+    assert "site-packages" in f.parts and REPO not in f.parents, f
