@@ -36,6 +36,10 @@ def conv(run, op, input, weight, bias, args, out, num_threads, algorithm, make_p
     # weight and bias are small: a dask one is computed here, once.
     weight = np.asarray(weight) if is_dask_array(weight) else weight
     bias = np.asarray(bias) if is_dask_array(bias) else bias
+    if any(d != d for d in input.shape):      # NaN: chunk sizes dask does not know yet
+        raise ValueError(
+            f"{op}(): the dask array's shape {input.shape} has unknown (NaN) sizes; call "
+            "input.compute_chunk_sizes() first")
     # Check everything now, as for NumPy, on a zero-memory stand-in of the input.
     meta = np.broadcast_to(np.zeros((), dtype=input.dtype), input.shape)
     meta, weight, bias = _dispatch.prepare_arrays(op, meta, weight, bias)

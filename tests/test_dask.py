@@ -109,6 +109,16 @@ def test_errors_are_raised_eagerly():
         fastconv.conv2d(dx, W, num_threads=0)
 
 
+def test_unknown_chunk_sizes_are_rejected_with_advice():
+    dx = da.from_array(X, chunks=8)
+    dx = dx[dx[:, 0, 0, 0] > 0]          # boolean indexing: batch size unknown
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        fastconv.conv2d(dx, W)
+    dx = dx.compute_chunk_sizes()
+    assert_bitwise_equal(fastconv.conv2d(dx, W).compute(),
+                         fastconv.conv2d(X[X[:, 0, 0, 0] > 0], W))
+
+
 def test_num_threads_and_algorithm_reach_the_blocks():
     dx = da.from_array(X, chunks=16)
     for alg in fastconv.ALGORITHMS["conv2d"]:
