@@ -6,6 +6,17 @@
     (1, 1, 2, 2)
 """
 
+try:
+    from . import _cpu  # noqa: F401  (the compiled CPU backend)
+except ImportError as _exc:   # typically: the source tree shadows the installed package
+    import os as _os
+    raise ImportError(
+        f"fastconv's compiled extension (fastconv._cpu) cannot be imported from "
+        f"{_os.path.dirname(_os.path.abspath(__file__))} ({_exc}). If that is a source "
+        "checkout (Python puts the current directory first on sys.path), build it there "
+        "with `pip install -e .`, or run Python from another directory so that the "
+        "installed fastconv is used.") from _exc
+
 from ._api import conv2d, conv_transpose2d
 from ._config import show_config
 from ._dispatch import Algorithm, benchmark_mode
