@@ -521,6 +521,9 @@ def main(argv=None, prog="python -m fastconv bench"):
           f"{100 / ncpu:.0f}%")
     if missing:
         print(f"peers not installed, skipped: {', '.join(missing)}")
+    if "numpy" in peer_fns and not peers.importable("threadpoolctl"):
+        print("threadpoolctl not installed: NumPy's BLAS runs on its default thread count, "
+              "not --threads (pip install threadpoolctl, or \"fastconv[bench]\")")
     print(f"median of single calls, {opts.repeat} interleaved rounds, >= {opts.min_time} s "
           f"per implementation; '~' = round medians > 1.5x apart; '!' = other processes "
           f"busy during the case; "

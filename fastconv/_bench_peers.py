@@ -200,8 +200,11 @@ def set_blas_threads(threads):
     if threads is None:
         return
     if _blas_libs is None:
-        from threadpoolctl import ThreadpoolController
-
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # cannot control it: BLAS keeps its default (the bench says so)
+            _blas_libs = []
+            return
         _blas_libs = ThreadpoolController().select(user_api="blas").lib_controllers
     for lib in _blas_libs:
         if lib.get_num_threads() != threads:

@@ -116,3 +116,17 @@ def test_compare_py_is_the_same_command():
 def test_the_installed_package_is_under_test():
     f = pathlib.Path(fastconv.__file__).resolve()
     assert "site-packages" in f.parts and REPO not in f.parents, f
+
+
+def test_bench_runs_with_numpy_alone():
+    """A fresh `pip install .` has NumPy only: no threadpoolctl, torch, scipy, matplotlib."""
+    code = ("import sys\n"
+            "for m in ('threadpoolctl', 'torch', 'scipy', 'matplotlib'):\n"
+            "    sys.modules[m] = None   # import fails as if not installed\n"
+            "from fastconv._bench import main\n"
+            f"sys.exit(main({FAST!r}))\n")
+    r = _run("-c", code)
+    assert r.returncode == 0, r.stdout + r.stderr
+    _check_table(r.stdout)
+    assert "threadpoolctl not installed: NumPy's BLAS runs on its default" in r.stdout
+    assert "check: max|fc - numpy| / max|numpy|" in r.stdout
