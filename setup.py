@@ -7,6 +7,7 @@ No -march flag: SIMD code paths are compiled with per-function target
 attributes and chosen at run time (fastconv/_kernels.h).
 """
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -33,15 +34,19 @@ def _truthy(name):
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def compiler_has_openmp(cc, flag):
-    """Compile, link and run a tiny OpenMP program (as scikit-learn does)."""
+def compiler_has_openmp(cc, compile_flags, link_flags):
+    """Compile, link and run a tiny OpenMP program (as scikit-learn does), with the
+    user's CPPFLAGS/CFLAGS/LDFLAGS (where e.g. libomp's include and lib dirs are)."""
+    env_flags = shlex.split(" ".join(os.environ.get(k, "")
+                                     for k in ("CPPFLAGS", "CFLAGS", "LDFLAGS")))
     tmp = tempfile.mkdtemp()
     try:
         src = os.path.join(tmp, "omp.c")
         exe = os.path.join(tmp, "omp")
         with open(src, "w") as f:
             f.write(OPENMP_TEST)
-        r = subprocess.run(cc + [flag, src, "-o", exe], capture_output=True)
+        r = subprocess.run(cc + env_flags + compile_flags + [src, "-o", exe] + link_flags,
+                           capture_output=True)
         if r.returncode != 0:
             return False
         return subprocess.run([exe], capture_output=True).returncode == 0
@@ -57,19 +62,27 @@ class BuildExt(build_ext):
             else [sysconfig.get_config_var("CC") or "cc"]
         compile_args = ["-O3", "-ffp-contract=fast", "-fno-math-errno"]
         link_args = []
+        openmp = None
         if _truthy("FASTCONV_NO_OPENMP"):
             openmp = False
-        elif compiler_has_openmp(cc, "-fopenmp"):
-            openmp = True
         else:
+            # gcc / LLVM clang; then Apple clang with Homebrew's libomp (the macOS wheels)
+            for flags in ((["-fopenmp"], ["-fopenmp"]),
+                          (["-Xpreprocessor", "-fopenmp"], ["-lomp"])):
+                if compiler_has_openmp(cc, *flags):
+                    openmp = flags
+                    break
+        if openmp is None:
             sys.exit(
                 "fastconv: the C compiler ({}) cannot build OpenMP code with -fopenmp.\n"
-                "Install an OpenMP-capable compiler (gcc, or clang with libomp), or set\n"
+                "Install an OpenMP-capable compiler (gcc, or clang with libomp; on macOS\n"
+                "`brew install libomp` and CPPFLAGS=-I$(brew --prefix libomp)/include\n"
+                "LDFLAGS=-L$(brew --prefix libomp)/lib), or set\n"
                 "FASTCONV_NO_OPENMP=1 to build a serial (single-threaded) fastconv."
                 .format(" ".join(cc)))
         if openmp:
-            compile_args.append("-fopenmp")
-            link_args.append("-fopenmp")
+            compile_args += openmp[0]
+            link_args += openmp[1]
         sanitize = os.environ.get("FASTCONV_SANITIZE", "").strip()
         if sanitize:
             compile_args += ["-fsanitize=" + sanitize, "-fno-omit-frame-pointer", "-g",

@@ -1,4 +1,4 @@
-"""pytest-benchmark timings of fastconv and its peers on every case of shapes.json.
+"""pytest-benchmark timings of fastconv and its peers on every case of bench_shapes.json.
 
     pytest benchmarks/ --benchmark-group-by=param:case     # implementations side by side
     pytest benchmarks/ --benchmark-disable -q              # smoke: one checked call each
@@ -9,13 +9,13 @@ contention gate and ratios, use compare.py; pytest-benchmark times each test in 
 """
 
 import json
-import os
-
-import pytest
 
 import peers
+import pytest
 
-with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "shapes.json")) as f:
+from fastconv._bench import SHAPES  # the workload ships with the package
+
+with open(SHAPES) as f:
     CASES = {c["id"]: c for c in json.load(f)["cases"]}
 
 # implementation -> (runner, module it needs)

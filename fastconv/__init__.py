@@ -6,6 +6,17 @@
     (1, 1, 2, 2)
 """
 
+try:
+    from . import _cpu  # noqa: F401  (the compiled CPU backend)
+except ImportError as _exc:   # typically: the source tree shadows the installed package
+    import os as _os
+    raise ImportError(
+        f"fastconv's compiled extension (fastconv._cpu) cannot be imported from "
+        f"{_os.path.dirname(_os.path.abspath(__file__))} ({_exc}). If that is a source "
+        "checkout (Python puts the current directory first on sys.path), build it there "
+        "with `pip install -e .`, or run Python from another directory so that the "
+        "installed fastconv is used.") from _exc
+
 from ._api import conv2d, conv_transpose2d
 from ._config import show_config
 from ._dispatch import Algorithm, benchmark_mode
@@ -13,6 +24,7 @@ from ._dispatch import ALGORITHMS as _ALGORITHMS
 from ._layers import Conv2d, ConvTranspose2d
 from ._params import ConvError, conv2d_params, conv_transpose2d_params
 from . import grad
+from ._threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 
@@ -48,6 +60,6 @@ def choose_algorithm(input_shape, weight_shape, stride=1, padding=0, dilation=1,
 
 
 __all__ = ["conv2d", "conv_transpose2d", "Conv2d", "ConvTranspose2d", "grad", "ConvError",
-           "Algorithm", "ALGORITHMS",
-           "benchmark_mode", "choose_algorithm", "set_flush_denormal", "show_config",
+           "Algorithm", "ALGORITHMS", "benchmark_mode", "choose_algorithm",
+           "get_num_threads", "set_flush_denormal", "set_num_threads", "show_config",
            "__version__"]

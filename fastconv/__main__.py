@@ -1,4 +1,10 @@
-"""python -m fastconv [info | demo]"""
+"""python -m fastconv [info | demo | bench [options]]
+
+  info    version, build (OpenMP, compiler flags, SIMD), threads, GPU, optional packages
+  demo    the seed example: a 4x4 image through a 3x3 kernel, checked against torch
+  bench   time fastconv against every installed peer (torch, NumPy im2col, SciPy) on the
+          reference workload; `python -m fastconv bench --help` for the options
+"""
 
 import sys
 
@@ -34,9 +40,12 @@ def main(argv=None):
         fastconv.show_config()
     elif cmd == "demo":
         demo()
+    elif cmd == "bench":
+        from fastconv._bench import main as bench
+        return bench(argv[1:])
     else:
         print(__doc__.strip(), file=sys.stderr)
-        return 2
+        return 0 if cmd in ("-h", "--help", "help") else 2
     return 0
 
 

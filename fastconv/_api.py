@@ -1,6 +1,6 @@
 """Public functions: torch.nn.functional's signatures; parse -> plan -> run."""
 
-from . import _dispatch
+from . import _dask, _dispatch
 from ._params import conv2d_params, conv_transpose2d_params
 
 
@@ -37,6 +37,9 @@ def _plan(op, input, weight, bias, args, out, num_threads, algorithm, make_param
         key = (op, input.shape, input.dtype, weight.shape, weight.dtype,
                None if bias is None else (bias.shape, bias.dtype),
                _freeze(args), _freeze(num_threads), _freeze(algorithm), backend,
+               # the thread count is read at call time (Note [thread setting]);
+               # only a tuned algorithm depends on it
+               _dispatch._benchmark_mode and _dispatch.default_threads(),
                _dispatch._benchmark_mode)
         plan = _PLANS.get(key)
     except (TypeError, AttributeError):
@@ -65,6 +68,9 @@ def _plan(op, input, weight, bias, args, out, num_threads, algorithm, make_param
 
 
 def _run(op, input, weight, bias, args, out, num_threads, algorithm, make_params):
+    if type(input).__module__.startswith("dask") and _dask.is_dask_array(input):
+        return _dask.conv(_run, op, input, weight, bias, args, out, num_threads, algorithm,
+                          make_params)
     # Array objects other than NumPy/CuPy arrays are converted first, and the
     # backend (and device) is decided on every call, outside the plan cache.
     input, weight, bias = _dispatch.as_arrays(op, input, weight, bias)
@@ -87,6 +93,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     Parameters
     ----------
     input : ndarray, shape (N, C, H, W) or (C, H, W)
+        or a dask array: the result is then a lazy dask array (one call per
+        batch chunk; see fastconv/_dask.py and the README).
     weight : ndarray, shape (K, C // groups, kh, kw)
     bias : ndarray, shape (K,), optional
     stride, dilation : int or (int, int)
@@ -99,7 +107,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     out : ndarray, optional
         C-contiguous array of the output's shape and dtype, filled and returned.
     num_threads : int, optional
-        OpenMP threads for this call (default: OpenMP's, ``OMP_NUM_THREADS``).
+        OpenMP threads for this call (default: :func:`fastconv.set_num_threads`,
+        capped by OpenMP's, i.e. ``OMP_NUM_THREADS`` or a threadpoolctl limit).
     algorithm : 'auto' or a name from ``fastconv.ALGORITHMS['conv2d']``
 
     Returns

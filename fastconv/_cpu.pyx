@@ -34,6 +34,7 @@ cdef extern from "_omp_shim.h" nogil:
     int fc_omp_max_threads()
     int fc_omp_thread_num()
     int fc_omp_num_procs()
+    void fc_omp_set_num_threads(int n)
 
 cdef extern from "_kernels.h" nogil:
     ctypedef int64_t fc_idx
@@ -213,14 +214,59 @@ cdef inline fc_idx _pmod(fc_idx a, fc_idx b) nogil:
     return r + b if r < 0 else r
 
 
+# Note [thread setting]: a call without num_threads= uses the process-wide
+# setting of fastconv.set_num_threads() capped by OpenMP's nthreads-var *of the
+# calling thread*, read at call time (never cached).  That ICV is what
+# OMP_NUM_THREADS sets and what threadpoolctl's threadpool_limits(user_api=
+# 'openmp') lowers and restores, so such a limit always wins over the setting;
+# set_num_threads() also raises the ICV of the thread that calls it, so there
+# the setting is exact.  With no setting, OpenMP's value is used as is.
+cdef int _setting = 0          # 0: no fastconv.set_num_threads() yet
+cdef int _last_threads = 0     # team size of the latest call (tests)
+
+
+def set_default_threads(int n, bint set_openmp=True):
+    """Back end of fastconv.set_num_threads (n > 0; 0 removes the setting)."""
+    global _setting
+    _setting = max(n, 0)
+    if n > 0 and set_openmp:
+        fc_omp_set_num_threads(n)
+
+
+def default_threads():
+    """Threads a call without num_threads= would use now, from this thread."""
+    cdef int omp = fc_omp_max_threads()
+    return omp if _setting <= 0 else min(_setting, omp)
+
+
+def setting():
+    return _setting if _setting > 0 else None
+
+
+def omp_set_num_threads(int n):
+    """OpenMP's omp_set_num_threads on the calling thread (tests)."""
+    fc_omp_set_num_threads(n)
+
+
+def last_num_threads():
+    """The team size the latest kernel call asked OpenMP for (tests; racy across
+    Python threads)."""
+    return _last_threads
+
+
 cdef int _threads(object num_threads) except -1:
     """Threads for one call.  A request past 4x the processors (or OpenMP's own
     default, if larger) is capped there: more cannot help, and a team of a
     million threads would exhaust the process (results do not depend on it)."""
+    global _last_threads
     cdef int cap = max(4 * fc_omp_num_procs(), fc_omp_max_threads())
+    cdef int n
     if num_threads is None:
-        return fc_omp_max_threads()
-    return <int>max(1, min(int(num_threads), cap))
+        n = default_threads()
+    else:
+        n = <int>max(1, min(int(num_threads), cap))
+    _last_threads = n
+    return n
 
 
 cdef void _linear_runs(const int32_t *coltab, int ntw, fc_idx Pw, int step, int32_t *lo,

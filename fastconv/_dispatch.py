@@ -305,6 +305,11 @@ def _prepare_cupy_out(out, shape, dtype, inputs):
 _INT32_MAX = 2**31 - 1
 
 
+def default_threads():
+    """Threads a call without num_threads= uses now (Note [thread setting])."""
+    return _cpu.default_threads()
+
+
 def threads_for(params, num_threads):
     """Threads to use: the caller's, or 1 for a problem too small to share."""
     if params.macs < THRESHOLDS["SINGLE_THREAD_MACS"]:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import fastconv
+from fastconv._bench import cpu_snapshot, foreign_load, wait_for_quiet
 
 
 def _jobs(rng, n):
@@ -78,8 +79,16 @@ def test_gil_is_released_while_computing():
             fastconv.conv2d(x, w, padding=1, num_threads=1)
 
     job()   # warm-up
-    best = None
-    for _ in range(5):            # best of five: the machine is shared and noisy
+    # Only trials during which other processes left both cores to us count: on this
+    # shared 2-core machine someone's build kept 1-1.7 cores busy for minutes, which
+    # gave ratios anywhere from 0.3x to 4.8x, passing or failing at random.  Before
+    # each trial we wait (as `fastconv bench` does) for the machine to go idle.
+    best, busy = None, []
+    deadline = time.perf_counter() + 120
+    clean = 0
+    while clean < 5 and time.perf_counter() < deadline:   # best of five clean trials
+        wait_for_quiet(max(0.0, min(20.0, deadline - time.perf_counter())))
+        start = cpu_snapshot()
         t0 = time.perf_counter()
         job()
         job()
@@ -91,13 +100,22 @@ def test_gil_is_released_while_computing():
         for t in ts:
             t.join()
         parallel = time.perf_counter() - t0
+        other = foreign_load(start, cpu_snapshot())   # None off Linux: trust the trial
+        if other is not None and other > 0.3:
+            busy.append(other)
+            continue
+        clean += 1
         ratio = serial / parallel
         best = ratio if best is None else max(best, ratio)
         if best > 1.15:
             break
+    if best is None:
+        pytest.skip(f"other processes kept {min(busy):.1f}-{max(busy):.1f} cores busy in "
+                    f"all {len(busy)} trials: no overlap measurable")
     # Holding the GIL would make the two threads run one after the other: a lock
     # around each call, standing in for a held GIL, measured 0.90-0.99x here; the
-    # real thing measured 1.23-1.9x (the shared host sometimes halves a core).
+    # real thing measured 1.23-1.9x (the shared host sometimes halves a core), and
+    # 1.7-2.2x in trials with the machine otherwise idle (November 2026).
     assert best > 1.15, f"two threads only {best:.2f}x faster than one after the other"
 
 

@@ -10,7 +10,8 @@ import fastconv
 from fastconv import Algorithm
 from fastconv._dispatch import THRESHOLDS
 
-SHAPES = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "shapes.json"
+# The reference workload ships inside the package (python -m fastconv bench).
+SHAPES = pathlib.Path(fastconv.__file__).resolve().parent / "bench_shapes.json"
 
 # What 'auto' runs for every case of the reference workload (see Note [auto
 # thresholds] in fastconv/_dispatch.py for why).
