@@ -140,3 +140,12 @@ def test_benchmark_mode_picks_a_candidate_and_changes_no_bits():
     finally:
         fastconv.benchmark_mode(False)
     assert fastconv.benchmark_mode() is False
+
+
+def test_benchmarks_workload_is_the_shipped_one():
+    # benchmarks/shapes.json (what the pytest-benchmark suite and gpu_check.py
+    # read) and the package's copy (python -m fastconv bench) must not drift.
+    copy = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "shapes.json"
+    if not copy.exists():
+        pytest.skip("run from an installed wheel without the source tree")
+    assert json.loads(copy.read_text()) == json.loads(SHAPES.read_text())
