@@ -80,6 +80,24 @@ cdef extern from "_kernels.h" nogil:
         fc_idx lda
         const void *bias
         int M
+    ctypedef struct fc_winograd_args:
+        const void *xp
+        fc_idx xp_nstride, phase_stride, plane, PWs, TH, TW, OH, OW
+        int C
+        void *y
+        fc_idx y_nstride, y_kstride
+        const void *u
+        const void *bias
+        int M
+    size_t fc_winograd_scratch_bytes(fc_blocking b, fc_idx C, size_t esize)
+    void fc_winograd_task_f32(const fc_winograd_args *a, fc_idx n, fc_idx q0, fc_idx q1,
+                              int m0, int m1, void *scratch, int *bad)
+    void fc_winograd_task_f64(const fc_winograd_args *a, fc_idx n, fc_idx q0, fc_idx q1,
+                              int m0, int m1, void *scratch, int *bad)
+    int fc_winograd_weights_f32(const float *w, fc_idx M, fc_idx C, fc_idx k0, fc_idx k1,
+                                float *U)
+    int fc_winograd_weights_f64(const double *w, fc_idx M, fc_idx C, fc_idx k0, fc_idx k1,
+                                double *U)
     ctypedef struct fc_blocking:
         int mr, nr, kc, vlen
     fc_idx fc_map_index(fc_idx q, fc_idx n, int mode)
@@ -125,6 +143,11 @@ DEF TASKS_PER_THREAD = 4
 # many bytes, so a call's extra memory stays bounded at any input size
 # (settable for tests through _set_implicit_copy_bytes).
 cdef size_t IMPLICIT_COPY_BYTES = 16777216
+# Winograd keeps the extra memory of a call bounded too: its transformed
+# weights (16/9 of the weights) at most this many bytes, and its per-thread
+# transformed-input block (16*C_g*NR values) at most 3 MB in float64.
+DEF WINOGRAD_WEIGHT_BYTES = 8388608
+DEF WINOGRAD_MAX_C_G = 1024
 
 
 def _set_implicit_copy_bytes(size_t n):
@@ -878,6 +901,201 @@ cdef void _run_implicit(fc_implicit_args *subs, int nsub, int N, int npanel, bin
                                          scratch + sbytes * fc_omp_thread_num())
         tb = te
         PyErr_CheckSignals()
+
+
+def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
+                    const floating[::1] bias, floating[:, :, :, ::1] y, int G, int pt, int pb,
+                    int pl, int pr, str padding_mode, num_threads=None):
+    """conv2d with a 3x3 kernel, stride 1, dilation 1 by Winograd F(2x2, 3x3).
+
+    See Note [Winograd F(2x2, 3x3)] in _kernels_impl.h.  Where the data would
+    take the transforms outside the direct algorithms' error bound (values
+    near the underflow threshold, overflow, infinities), the whole call is
+    recomputed by conv2d_implicit; returns False then, True otherwise.
+    """
+    cdef int N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef int K = w.shape[0], C_g = w.shape[1]
+    cdef int OH = y.shape[2], OW = y.shape[3]
+    cdef int K_g = K // G, mode = PADDING_MODE_CODES[padding_mode]
+    cdef int nthreads = _threads(num_threads)
+    if w.shape[2] != 3 or w.shape[3] != 3 or OH != H + pt + pb - 2 or OW != W + pl + pr - 2:
+        raise ValueError("conv2d_winograd needs a 3x3 kernel at stride 1, dilation 1")
+    if N == 0 or K == 0 or OH <= 0 or OW <= 0:
+        return True
+    cdef size_t esize = sizeof(floating)
+    if (<size_t>16 * K * C_g * esize > WINOGRAD_WEIGHT_BYTES
+            or C_g > WINOGRAD_MAX_C_G):
+        # Workspace bound (Note [Winograd F(2x2, 3x3)]): the implicit GEMM instead.
+        conv2d_implicit(x, w, bias, y, G, 1, 1, 1, 1, pt, pb, pl, pr, padding_mode,
+                        num_threads)
+        return False
+    cdef bint is_double = floating is double
+    cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
+    cdef int npanel = <int>_cdiv(K_g, b.mr)
+    cdef _Buffers bufs = _Buffers()
+    cdef fc_idx TH = _cdiv(OH, 2), TW = _cdiv(OW, 2), PWs = TW + 1
+    cdef fc_idx PH = <fc_idx>H + pt + pb, PW = <fc_idx>W + pl + pr, q, t
+    # Padded rows / columns the tiles read: 2*TH + 2 (one more than PH when OH
+    # is odd; that row only feeds outputs that are never stored: zeros).
+    cdef fc_idx PHw = 2 * TH + 2, PWw = 2 * TW + 2
+    cdef int32_t *rm = _padded_map(bufs, PH, pt, H, mode)
+    cdef int32_t *cm = _padded_map(bufs, PW, pl, W, mode)
+    cdef int32_t *rowmap = <int32_t *>bufs.get(<size_t>PHw * sizeof(int32_t))
+    cdef int32_t *colmap = <int32_t *>bufs.get(<size_t>PWw * sizeof(int32_t))
+    for q in range(PHw):
+        rowmap[q] = rm[q] if q < PH else -1
+    for q in range(PWw):
+        colmap[q] = cm[q] if q < PW else -1
+    # Transformed weights, [G][K_g][16][C_g].
+    cdef floating *U = <floating *>bufs.get(<size_t>max(G * 16 * <fc_idx>K_g * C_g, 1) * esize)
+    cdef int *bad = <int *>bufs.get(<size_t>max(nthreads, 1) * sizeof(int))
+    for t in range(nthreads):
+        bad[t] = 0
+    cdef const floating *wp = &w[0, 0, 0, 0]
+    cdef fc_idx nkb = _cdiv(K_g, 16), per_group = 16 * <fc_idx>K_g * C_g, g_, kb
+    with nogil:
+        for t in prange(<fc_idx>G * nkb, num_threads=nthreads, schedule="static"):
+            g_ = t // nkb
+            kb = (t % nkb) * 16
+            if floating is float:
+                if fc_winograd_weights_f32(wp + g_ * K_g * C_g * 9, K_g, C_g, kb,
+                                           min(kb + 16, <fc_idx>K_g), U + g_ * per_group):
+                    bad[fc_omp_thread_num()] = 1
+            else:
+                if fc_winograd_weights_f64(wp + g_ * K_g * C_g * 9, K_g, C_g, kb,
+                                           min(kb + 16, <fc_idx>K_g), U + g_ * per_group):
+                    bad[fc_omp_thread_num()] = 1
+    cdef bint flagged = False
+    for t in range(nthreads):
+        flagged = flagged or bad[t] != 0
+    if not flagged:
+        flagged = _winograd_bands(x, bias, y, G, U, rowmap, colmap, PWs, TH, TW, pl,
+                                  nthreads, bufs, bad)
+    if flagged:
+        conv2d_implicit(x, w, bias, y, G, 1, 1, 1, 1, pt, pb, pl, pr, padding_mode,
+                        num_threads)
+        return False
+    return True
+
+
+cdef bint _winograd_bands(const floating[:, :, :, ::1] x, const floating[::1] bias,
+                          floating[:, :, :, ::1] y, int G, floating *U, int32_t *rowmap,
+                          int32_t *colmap, fc_idx PWs, fc_idx TH, fc_idx TW, int pl,
+                          int nthreads, _Buffers bufs, int *bad) except *:
+    """The Winograd tasks over bands of images / tile rows, whose phase-split
+    padded copy stays under IMPLICIT_COPY_BYTES.  True if any task flagged."""
+    cdef int N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef int K = y.shape[1], OH = y.shape[2], OW = y.shape[3]
+    cdef int C_g = C // G, K_g = K // G
+    cdef bint is_double = floating is double
+    cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
+    cdef int npanel = <int>_cdiv(K_g, b.mr)
+    cdef size_t esize = sizeof(floating)
+    cdef fc_idx RT = TH, nimg = N, rows_all = TH + 1
+    cdef fc_idx plane = rows_all * PWs, image = 4 * <fc_idx>C * plane
+    if <size_t>N * image * esize > IMPLICIT_COPY_BYTES:
+        nimg = max(1, <fc_idx>(IMPLICIT_COPY_BYTES // (image * esize)))
+        if nimg == 1:   # tile rows per band: each needs 2 padded rows of C*2*PWs values
+            RT = min(TH, max(1, <fc_idx>(IMPLICIT_COPY_BYTES // (<size_t>C * 4 * PWs * esize))
+                                - 1))
+            rows_all = RT + 1
+    plane = rows_all * PWs
+    cdef fc_idx phase_stride = <fc_idx>C * plane
+    image = 4 * phase_stride
+    # Slack past the last image: junk lanes of a last chunk read up to NR + PWs + 1 more.
+    cdef size_t npad = <size_t>nimg * image + 2 * b.nr + 2 * PWs + 64
+    cdef floating *xpad = <floating *>bufs.get(npad * esize)
+    cdef fc_idx q
+    for q in range(<fc_idx>nimg * image, <fc_idx>npad):
+        xpad[q] = 0
+    cdef const floating *xp = &x[0, 0, 0, 0]
+    cdef const floating *biasp = &bias[0] if bias is not None else NULL
+    cdef floating *yp = &y[0, 0, 0, 0]
+    cdef fc_winograd_args *subs = <fc_winograd_args *>bufs.get(<size_t>G * sizeof(fc_winograd_args))
+    cdef fc_winograd_args *a
+    cdef fc_idx n0, n1, t0, t1, n, c, t, prow0, s
+    cdef int g
+    cdef size_t sbytes = fc_winograd_scratch_bytes(b, C_g, esize)
+    cdef char *scratch = <char *>bufs.get(sbytes * nthreads)
+    cdef fc_idx Q, nb, nqb, nmb, mb_size, ntask, batch, tb, te, q0, q1, mb, sub
+    cdef double macs
+    for n0 in range(0, N, nimg):
+        n1 = min(n0 + nimg, N)
+        for t0 in range(0, TH, RT):
+            t1 = min(t0 + RT, TH)
+            prow0 = 2 * t0
+            with nogil:
+                for t in prange((n1 - n0) * C, num_threads=nthreads, schedule="static"):
+                    n = t // C
+                    c = t % C
+                    if floating is float:
+                        fc_pad_plane_f32(xp + ((n0 + n) * C + c) * H * W, W, rowmap + prow0,
+                                         colmap, 2 * (t1 - t0) + 2, 2 * PWs, pl, 2, 2, PWs,
+                                         phase_stride, rows_all, xpad + n * image + c * plane)
+                    else:
+                        fc_pad_plane_f64(xp + ((n0 + n) * C + c) * H * W, W, rowmap + prow0,
+                                         colmap, 2 * (t1 - t0) + 2, 2 * PWs, pl, 2, 2, PWs,
+                                         phase_stride, rows_all, xpad + n * image + c * plane)
+            for g in range(G):
+                a = &subs[g]
+                a.xp = xpad + <fc_idx>g * C_g * plane
+                a.xp_nstride = image
+                a.phase_stride = phase_stride
+                a.plane = plane
+                a.PWs = PWs
+                a.TH = t1 - t0
+                a.TW = TW
+                a.OH = min(<fc_idx>OH - 2 * t0, 2 * (t1 - t0))
+                a.OW = OW
+                a.C = C_g
+                a.y = yp + (n0 * K + <fc_idx>g * K_g) * OH * OW + 2 * t0 * OW
+                a.y_nstride = <fc_idx>K * OH * OW
+                a.y_kstride = <fc_idx>OH * OW
+                a.u = U + <fc_idx>g * 16 * K_g * C_g
+                a.bias = (biasp + g * K_g) if biasp != NULL else NULL
+                a.M = K_g
+            # Tasks: (image, group, tile block, panel block), as in _run_implicit.
+            Q = (t1 - t0 - 1) * PWs + TW
+            nb = min(_cdiv(Q, b.nr), 4) * b.nr
+            while nb > b.nr and (n1 - n0) * G * _cdiv(Q, nb) < TASKS_PER_THREAD * nthreads:
+                nb -= b.nr
+            nqb = _cdiv(Q, nb)
+            nmb = 1
+            if (n1 - n0) * G * nqb < TASKS_PER_THREAD * nthreads and nthreads > 1:
+                nmb = min(<fc_idx>npanel, _cdiv(TASKS_PER_THREAD * nthreads, (n1 - n0) * G * nqb))
+            mb_size = _cdiv(npanel, nmb)
+            nmb = _cdiv(npanel, mb_size)
+            ntask = (n1 - n0) * G * nqb * nmb
+            macs = <double>(n1 - n0) * K * C_g * 9.0 * (t1 - t0) * 2 * OW
+            batch = _batch_size(ntask, macs, nthreads)
+            tb = 0
+            while tb < ntask:       # Note [interruptible]
+                te = min(tb + batch, ntask)
+                with nogil, parallel(num_threads=nthreads):
+                    for t in prange(tb, te, schedule="dynamic"):
+                        mb = t % nmb
+                        s = t // nmb
+                        q0 = (s % nqb) * nb
+                        s = s // nqb
+                        sub = s % G
+                        n = s // G
+                        q1 = min(q0 + nb, Q)
+                        if floating is float:
+                            fc_winograd_task_f32(&subs[sub], n, q0, q1, <int>(mb * mb_size),
+                                                 <int>min((mb + 1) * mb_size, <fc_idx>npanel),
+                                                 scratch + sbytes * fc_omp_thread_num(),
+                                                 &bad[fc_omp_thread_num()])
+                        else:
+                            fc_winograd_task_f64(&subs[sub], n, q0, q1, <int>(mb * mb_size),
+                                                 <int>min((mb + 1) * mb_size, <fc_idx>npanel),
+                                                 scratch + sbytes * fc_omp_thread_num(),
+                                                 &bad[fc_omp_thread_num()])
+                tb = te
+                PyErr_CheckSignals()
+                for t in range(nthreads):
+                    if bad[t]:
+                        return True
+    return False
 
 
 def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,

@@ -25,11 +25,12 @@ class Algorithm(enum.Enum):
     GEMM = "gemm"          # implicit GEMM, tiled implicit im2col packing (any stride)
     IMPLICIT = "implicit"  # implicit GEMM read in place from a padded, phase-split copy
     DIRECT = "direct"      # direct accumulation over taps, for few channels per group
+    WINOGRAD = "winograd"  # Winograd F(2x2, 3x3) for 3x3 stride 1 (IMPLICIT elsewhere)
 
 
 # Which algorithms each op implements (transposed conv is a gather-GEMM only).
 ALGORITHMS = {
-    "conv2d": (Algorithm.GEMM, Algorithm.IMPLICIT, Algorithm.DIRECT),
+    "conv2d": (Algorithm.GEMM, Algorithm.IMPLICIT, Algorithm.DIRECT, Algorithm.WINOGRAD),
     "conv_transpose2d": (Algorithm.GEMM, Algorithm.IMPLICIT),
 }
 
@@ -38,6 +39,16 @@ ALGORITHMS = {
 #   grouped with few channels, single-channel filters): DIRECT.  The GEMM
 #   kernels' micro-tile has MR (8 or 4) channel rows and would mostly compute
 #   padding; the direct kernel reuses nothing across channels and needs none.
+# - conv2d with a 3x3 kernel at stride 1, dilation 1 (winograd_applies), at
+#   least WINOGRAD_MIN_C_G input channels per group and WINOGRAD_MIN_TILES 2x2
+#   output tiles over the batch: WINOGRAD, 16 multiplies per tile and channel
+#   instead of 36.  Its per-call weight transform (16/9 of the weights, written
+#   once) and the tile grid's junk column only pay off with enough tiles:
+#   resnet50-res2 (784 tiles) 0.86 ms vs IMPLICIT 1.30, res3 (196) 0.96 vs
+#   1.29, res3-b8 (1568) 5.5 vs 8.9, vgg conv1_2 13.1 vs 18.3; but res4 (49
+#   tiles, 256 channels) 4.1 vs 1.5 and res5 (16 tiles) 4.9 vs 1.8.
+#   Where the data would take the transforms outside the error bound (see
+#   Note [Winograd F(2x2, 3x3)]) the backend recomputes with IMPLICIT.
 # - other conv2d: IMPLICIT (no packing; every stride via phase planes).
 # - conv_transpose2d: IMPLICIT below TRANSPOSED_GEMM_MIN_C_G input channels per
 #   group, GEMM (packed, batch folded into the pixel dimension) from there: the
@@ -55,7 +66,26 @@ THRESHOLDS = {
     "DIRECT_MAX_K_G": 8,
     "TRANSPOSED_GEMM_MIN_C_G": 256,
     "SINGLE_THREAD_MACS": 1 << 16,
+    "WINOGRAD_MIN_TILES": 150,
+    "WINOGRAD_MIN_C_G": 8,
+    # K*C_g: transformed weights 16*K*C_g values, within the backend's
+    # workspace cap (_cpu.pyx WINOGRAD_WEIGHT_BYTES, 8 MiB) in float64 too
+    "WINOGRAD_MAX_K_C": 1 << 16,
 }
+
+
+def winograd_applies(params):
+    """Whether Winograd F(2x2, 3x3) computes this conv2d (else 'winograd' runs
+    the implicit GEMM): a 3x3 kernel at stride 1 and dilation 1."""
+    p = params
+    return (not p.transposed and p.kh == 3 and p.kw == 3 and p.dh == 1 and p.dw == 1
+            # stride 1 as the output size shows it (a stride along an axis with one
+            # output is no stride at all, but its output is still one row)
+            and p.OH == p.H + p.pt + p.pb - 2 and p.OW == p.W + p.pl + p.pr - 2)
+
+
+def _winograd_tiles(params):
+    return params.N * -(-params.OH // 2) * -(-params.OW // 2)
 
 
 def choose_algorithm(params):
@@ -66,6 +96,10 @@ def choose_algorithm(params):
         return Algorithm.IMPLICIT
     if params.K_g < THRESHOLDS["DIRECT_MAX_K_G"]:
         return Algorithm.DIRECT
+    if (winograd_applies(params) and params.C_g >= THRESHOLDS["WINOGRAD_MIN_C_G"]
+            and _winograd_tiles(params) >= THRESHOLDS["WINOGRAD_MIN_TILES"]
+            and params.K * params.C_g <= THRESHOLDS["WINOGRAD_MAX_K_C"]):
+        return Algorithm.WINOGRAD
     return Algorithm.IMPLICIT
 
 
@@ -75,14 +109,24 @@ _benchmark_mode = False
 def benchmark_mode(enabled=None):
     """Like ``torch.backends.cudnn.benchmark``: with it on, the first 'auto' call
     for each new problem (shapes, dtype, arguments, threads) times every
-    algorithm on the call's own arrays and remembers the fastest.  All
-    algorithms give bitwise-identical results (Note [summation order]), so this
-    changes speed only, never a value.  Returns the setting; pass True/False to
+    algorithm on the call's own arrays and remembers the fastest.  It only
+    chooses among algorithms that give bitwise the same results as 'auto'
+    (GEMM, IMPLICIT and DIRECT agree bitwise, Note [summation order];
+    WINOGRAD rounds differently and is kept only where 'auto' picks it), so
+    this changes speed only, never a value.  Returns the setting; pass True/False to
     change it."""
     global _benchmark_mode
     if enabled is not None:
         _benchmark_mode = bool(enabled)
     return _benchmark_mode
+
+
+def tuning_candidates(op, params):
+    """The algorithms benchmark mode may pick for a problem: those bitwise equal
+    to 'auto's choice."""
+    if choose_algorithm(params) is Algorithm.WINOGRAD:
+        return (Algorithm.WINOGRAD,)
+    return tuple(a for a in ALGORITHMS[op] if a is not Algorithm.WINOGRAD)
 
 
 def autotune(op, p, candidates, x, w, b, out_shape, num_threads, repeats=3):
@@ -385,7 +429,10 @@ def run(p, algorithm, x, w, b, y, num_threads):
     elif p.transposed:
         _cpu.conv_transpose2d_gemm(x, w, b, y, p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl,
                                    num_threads)
-    elif algorithm is Algorithm.IMPLICIT:
+    elif algorithm is Algorithm.WINOGRAD and winograd_applies(p):
+        _cpu.conv2d_winograd(x, w, b, y, p.G, p.pt, p.pb, p.pl, p.pr, p.padding_mode,
+                             num_threads)
+    elif algorithm in (Algorithm.IMPLICIT, Algorithm.WINOGRAD):
         _cpu.conv2d_implicit(x, w, b, y, p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pb, p.pl,
                              p.pr, p.padding_mode, num_threads)
     elif algorithm is Algorithm.DIRECT:

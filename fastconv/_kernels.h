@@ -120,6 +120,24 @@ typedef struct {
     int M;
 } fc_implicit_args;
 
+/* Winograd F(2x2, 3x3) on a padded copy split into 2x2 phases, one group
+ * (Note [Winograd F(2x2, 3x3)] in _kernels_impl.h). */
+typedef struct {
+    const void *xp;         /* phase-split padded input, image 0, channel 0 of the group */
+    fc_idx xp_nstride;      /* between images */
+    fc_idx phase_stride;    /* between the 4 phases (C*plane) */
+    fc_idx plane;           /* PHs*PWs, between channels */
+    fc_idx PWs;             /* tile grid pitch */
+    fc_idx TH, TW;          /* tiles of the output: ceil(OH/2) x ceil(OW/2) */
+    fc_idx OH, OW;          /* output rows (of this band) and columns */
+    int C;                  /* channels reduced over (C_g) */
+    void *y;                /* output, image 0, channel 0 of the group, band origin */
+    fc_idx y_nstride, y_kstride;
+    const void *u;          /* transformed weights [M][16][C] */
+    const void *bias;       /* [M] or NULL */
+    int M;
+} fc_winograd_args;
+
 typedef struct {
     int mr, nr, kc;         /* GEMM micro-tile and reduction block */
     int vlen;               /* lanes of the direct kernel's vectors */
@@ -273,6 +291,40 @@ static void fc_direct_task_f32(const fc_direct_args *a, fc_idx r0, fc_idx r1, vo
 { FC_DISPATCH(direct_task, f32, a, r0, r1, scratch) }
 static void fc_direct_task_f64(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
 { FC_DISPATCH(direct_task, f64, a, r0, r1, scratch) }
+
+static void fc_winograd_task_f32(const fc_winograd_args *a, fc_idx n, fc_idx q0, fc_idx q1,
+                                 int m0, int m1, void *scratch, int *bad)
+{ FC_DISPATCH(winograd_task, f32, a, n, q0, q1, m0, m1, scratch, bad) }
+static void fc_winograd_task_f64(const fc_winograd_args *a, fc_idx n, fc_idx q0, fc_idx q1,
+                                 int m0, int m1, void *scratch, int *bad)
+{ FC_DISPATCH(winograd_task, f64, a, n, q0, q1, m0, m1, scratch, bad) }
+/* The weight transform: adds and halvings only (no FMA to contract), so every
+ * ISA level computes the same U. */
+#if FC_HAVE_X86
+#define FC_WINO_WEIGHTS(T, suf)                                                 \
+static int fc_winograd_weights_##suf(const T *w, fc_idx M, fc_idx C, fc_idx k0, \
+                                     fc_idx k1, T *U)                          \
+{                                                                              \
+    switch (fc_get_isa()) {                                                    \
+    case FC_ISA_AVX512: return fc_winograd_weights_##suf##_avx512(w, M, C, k0, k1, U); \
+    case FC_ISA_AVX2: return fc_winograd_weights_##suf##_avx2(w, M, C, k0, k1, U);     \
+    default: return fc_winograd_weights_##suf##_generic(w, M, C, k0, k1, U);           \
+    }                                                                          \
+}
+#else
+#define FC_WINO_WEIGHTS(T, suf)                                                 \
+static int fc_winograd_weights_##suf(const T *w, fc_idx M, fc_idx C, fc_idx k0, \
+                                     fc_idx k1, T *U)                          \
+{ return fc_winograd_weights_##suf##_generic(w, M, C, k0, k1, U); }
+#endif
+FC_WINO_WEIGHTS(float, f32)
+FC_WINO_WEIGHTS(double, f64)
+
+/* Scratch (bytes) a Winograd task needs: V [16][C][NR], M [16][MR][NR], Y [4][NR]. */
+static size_t fc_winograd_scratch_bytes(fc_blocking b, fc_idx C, size_t esize)
+{
+    return (size_t)(16 * C * b.nr + 16 * b.mr * b.nr + 4 * b.nr) * esize + 2 * FC_ALIGN;
+}
 
 /* Scratch (bytes) a gemm task needs for pixel blocks of `nb` pixels. */
 static size_t fc_gemm_scratch_bytes(fc_blocking b, fc_idx nb, fc_idx stage_rows, size_t esize)

@@ -343,6 +343,183 @@ static void FC_FN(pad_plane)(const FC_T *restrict src, fc_idx W, const int32_t *
         }
 }
 
+/* Note [Winograd F(2x2, 3x3)]: for a 3x3 kernel at stride 1, dilation 1, each
+ * 2x2 block of outputs ("tile") is  Y = A^T [sum_c U_c (.) V_c] A  with
+ * U = G g G^T the transformed 3x3 weights (4x4) and V = B^T d B the
+ * transformed 4x4 input patch, 16 multiplies per tile and channel instead of
+ * 36 (Lavin and Gray, 2016).  The input is a padded copy split into 2x2
+ * phases (pad_plane with sh = sw = 2), each PHs x PWs, so on the tile grid
+ * q = ty*PWs + tx the patch value d[i][j] of tile q sits at q + doff[i][j]: a
+ * shifted view, as in Note [implicit GEMM on a padded copy] (columns
+ * tx = PWs-1 are junk, never stored).  A task transforms NR tiles of all C
+ * channels into V[16][C][NR] (packed-B layout), runs the 16 products
+ * M[xi] = U[xi] x V[xi] through the GEMM micro-kernel one MR-row panel at a
+ * time, and transforms M back to outputs.  Every output sums its channels in
+ * order inside one micro-kernel call: the same bits for any thread count.
+ * *bad is set when the transform could leave the error bound of the direct
+ * algorithms' rounding analysis: a transformed input value nonzero but below
+ * FC_WINO_TINY (products would underflow), or a non-finite output (an
+ * overflow in the transforms, or an inf the transforms turned into NaN);
+ * the caller then recomputes with the implicit GEMM. */
+#define FC_WINO_TINY ((FC_T)(sizeof(FC_T) == 4 ? 0x1p-60 : 0x1p-500))
+typedef __typeof__((VT){0} < (VT){0}) FC_CAT(fcv, m, FC_SUF, FC_ISA_NAME);
+#define VTM FC_CAT(fcv, m, FC_SUF, FC_ISA_NAME)
+
+/* U[m][xi][c] for output channels [k0, k1) of one group (w: [M][C][3][3]),
+ * in FC_T arithmetic, with c innermost so the loop vectorises (strided loads,
+ * 16 contiguous stores).  Returns 1 when some U is nonzero and below
+ * FC_WINO_TINY. */
+__attribute__((optimize("fp-contract=off")))
+static int FC_FN(winograd_weights)(const FC_T *restrict w, fc_idx M, fc_idx C, fc_idx k0,
+                                   fc_idx k1, FC_T *restrict U)
+{
+    const fc_idx MC = C;     /* U is [M][16][C]: a channel's 16 rows C apart, not M*C
+                              * (rows M*C apart would all map to one L1 set) */
+    int bad = 0;
+    (void)M;
+    for (fc_idx k = k0; k < k1; k++) {
+        FC_T *restrict Uk = U + k * 16 * C;
+        const FC_T *restrict wk = w + k * C * 9;
+        for (fc_idx c = 0; c < C; c++) {
+            const FC_T *g = wk + c * 9;
+            FC_T t[4][3];
+            for (int j = 0; j < 3; j++) {        /* G g: rows */
+                const FC_T g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
+                t[0][j] = g0;
+                t[1][j] = (g0 + g1 + g2) * (FC_T)0.5;
+                t[2][j] = (g0 - g1 + g2) * (FC_T)0.5;
+                t[3][j] = g2;
+            }
+            for (int a = 0; a < 4; a++) {        /* (G g) G^T: columns */
+                const FC_T r0 = t[a][0], r1 = t[a][1], r2 = t[a][2];
+                Uk[(a * 4 + 0) * MC + c] = r0;
+                Uk[(a * 4 + 1) * MC + c] = (r0 + r1 + r2) * (FC_T)0.5;
+                Uk[(a * 4 + 2) * MC + c] = (r0 - r1 + r2) * (FC_T)0.5;
+                Uk[(a * 4 + 3) * MC + c] = r2;
+            }
+        }
+        for (int e = 0; e < 16; e++) {
+            const FC_T *u = Uk + e * MC;
+            int b = 0;
+            for (fc_idx c = 0; c < C; c++)
+                b |= (u[c] != 0) & (u[c] < FC_WINO_TINY) & (u[c] > -FC_WINO_TINY);
+            bad |= b;
+        }
+    }
+    return bad;
+}
+
+static void FC_FN(winograd_task)(const fc_winograd_args *g, fc_idx n, fc_idx q0, fc_idx q1,
+                                 int m0, int m1, void *scratch, int *bad_out)
+{
+    const FC_T *U = (const FC_T *)g->u, *bias = (const FC_T *)g->bias;
+    const FC_T *xn = (const FC_T *)g->xp + n * g->xp_nstride;
+    FC_T *y = (FC_T *)g->y + n * g->y_nstride;
+    const fc_idx C = g->C, M = g->M, pw = g->PWs;
+    FC_T *V = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
+    FC_T *Mb = V + 16 * C * NR;               /* [16][MR][NR] */
+    FC_T *Yt = Mb + 16 * FC_MR * NR;          /* [4][NR]: outputs (r, s) of each lane */
+    FC_T zero[FC_MR];
+    for (int m = 0; m < FC_MR; m++) zero[m] = (FC_T)0;
+    fc_idx doff[16];
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++)
+            doff[i * 4 + j] = ((i & 1) * 2 + (j & 1)) * g->phase_stride + (i >> 1) * pw + (j >> 1);
+    fc_idx off[NR];      /* output offset of each lane's tile, -1 for junk lanes */
+    int nr_[NR], nc_[NR];   /* rows / columns of the tile inside the output (1 or 2) */
+    const VT tiny = SPLAT(FC_WINO_TINY), ntiny = SPLAT(-FC_WINO_TINY), vz = SPLAT((FC_T)0);
+    VTM bad = vz < vz;      /* all lanes false */
+    for (fc_idx qc = q0; qc < q1; qc += NR) {
+        const int ncol = q1 - qc < NR ? (int)(q1 - qc) : NR;
+        int nvalid = 0;
+        {
+            fc_idx ty = qc / pw, tx = qc % pw;
+            for (int l = 0; l < NR; l++) {
+                off[l] = -1;
+                if (l < ncol && tx < g->TW && ty < g->TH) {
+                    off[l] = 2 * ty * g->OW + 2 * tx;
+                    nr_[l] = 2 * ty + 1 < g->OH ? 2 : 1;
+                    nc_[l] = 2 * tx + 1 < g->OW ? 2 : 1;
+                    nvalid++;
+                }
+                if (++tx == pw) { tx = 0; ty++; }
+            }
+        }
+        if (nvalid == 0) continue;
+        for (fc_idx c = 0; c < C; c++) {        /* V = B^T d B */
+            const FC_T *b = xn + c * g->plane + qc;
+            for (int v = 0; v < FC_NV; v++) {
+                VT d[16], t[16], o[16];
+                _Pragma("GCC unroll 16")
+                for (int e = 0; e < 16; e++) d[e] = (VT)*(const VTU *)(b + doff[e] + v * VLEN);
+                _Pragma("GCC unroll 4")
+                for (int j = 0; j < 4; j++) {
+                    t[j] = d[j] - d[8 + j];
+                    t[4 + j] = d[4 + j] + d[8 + j];
+                    t[8 + j] = d[8 + j] - d[4 + j];
+                    t[12 + j] = d[4 + j] - d[12 + j];
+                }
+                _Pragma("GCC unroll 4")
+                for (int r = 0; r < 4; r++) {
+                    o[r * 4] = t[r * 4] - t[r * 4 + 2];
+                    o[r * 4 + 1] = t[r * 4 + 1] + t[r * 4 + 2];
+                    o[r * 4 + 2] = t[r * 4 + 2] - t[r * 4 + 1];
+                    o[r * 4 + 3] = t[r * 4 + 1] - t[r * 4 + 3];
+                }
+                _Pragma("GCC unroll 16")
+                for (int e = 0; e < 16; e++) {
+                    bad |= (o[e] != vz) & (o[e] < tiny) & (o[e] > ntiny);
+                    *(VT *)(V + ((fc_idx)e * C + c) * NR + v * VLEN) = o[e];
+                }
+            }
+        }
+        for (int panel = m0; panel < m1; panel++) {
+            const fc_idx mbase = (fc_idx)panel * FC_MR;
+            const int mrows = M - mbase < FC_MR ? (int)(M - mbase) : FC_MR;
+            for (int e = 0; e < 16; e++)
+                FC_FN(ukernel)(C, U + (mbase * 16 + e) * C, 16 * C, mrows, V + (fc_idx)e * C * NR,
+                               0, Mb + (fc_idx)e * FC_MR * NR, NR, zero);
+            for (int m = 0; m < mrows; m++) {          /* Y = A^T M A + bias */
+                const VT bv = SPLAT(bias ? bias[mbase + m] : (FC_T)0);
+                for (int v = 0; v < FC_NV; v++) {
+                    VT x[16], s0[4], s1[4];
+                    _Pragma("GCC unroll 16")
+                    for (int e = 0; e < 16; e++)
+                        x[e] = *(const VT *)(Mb + ((fc_idx)e * FC_MR + m) * NR + v * VLEN);
+                    _Pragma("GCC unroll 4")
+                    for (int j = 0; j < 4; j++) {
+                        s0[j] = x[j] + x[4 + j] + x[8 + j];
+                        s1[j] = x[4 + j] - x[8 + j] - x[12 + j];
+                    }
+                    const VT y00 = s0[0] + s0[1] + s0[2] + bv, y01 = s0[1] - s0[2] - s0[3] + bv;
+                    const VT y10 = s1[0] + s1[1] + s1[2] + bv, y11 = s1[1] - s1[2] - s1[3] + bv;
+                    bad |= ((y00 - y00) != vz) | ((y01 - y01) != vz) | ((y10 - y10) != vz)
+                           | ((y11 - y11) != vz);
+                    *(VT *)(Yt + v * VLEN) = y00;
+                    *(VT *)(Yt + NR + v * VLEN) = y01;
+                    *(VT *)(Yt + 2 * NR + v * VLEN) = y10;
+                    *(VT *)(Yt + 3 * NR + v * VLEN) = y11;
+                }
+                FC_T *yk = y + (mbase + m) * g->y_kstride;
+                for (int l = 0; l < ncol; l++) {
+                    if (off[l] < 0) continue;
+                    FC_T *yo = yk + off[l];
+                    yo[0] = Yt[l];
+                    if (nc_[l] > 1) yo[1] = Yt[NR + l];
+                    if (nr_[l] > 1) {
+                        yo[g->OW] = Yt[2 * NR + l];
+                        if (nc_[l] > 1) yo[g->OW + 1] = Yt[3 * NR + l];
+                    }
+                }
+            }
+        }
+    }
+    int any = 0;
+    for (int l = 0; l < VLEN; l++) any |= bad[l] != 0;
+    if (any) *bad_out = 1;
+}
+#undef VTM
+
 #define FC_RB 4   /* output rows per register block of the direct kernel */
 
 /* Note [depthwise tile]: a few input channels with a KxK kernel at stride S,

@@ -361,3 +361,62 @@ def assert_within(actual, expected, tol, what="output"):
             f"{what}: {len(bad)} of {err.size} elements outside tolerance; first at {first}: "
             f"got {actual[first]!r}, expected {expected[first]!r}, |err| {err[first]:.3e} > "
             f"tol {np.broadcast_to(tol, err.shape)[first]:.3e}; worst err/tol {ratio:.3g}")
+
+
+# ---------------------------------------------------------------------------
+# Error bound of Winograd F(2x2, 3x3) (Lavin and Gray, 2016)
+# ---------------------------------------------------------------------------
+
+# y = A^T [sum_c (G g G^T) (.) (B^T d B)] A per 2x2 output tile, d its 4x4 input patch.
+WINO_BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
+WINO_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=np.float64)
+WINO_AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=np.float64)
+
+
+def winograd_magnitude(x, w, b=None, padding=0, groups=1, padding_mode="zeros"):
+    """|A^T| [sum_c (|G||g||G^T|) (.) (|B^T||d||B|)] |A| + |b| per output element:
+    what every rounded operation of a 3x3, stride-1 Winograd F(2x2, 3x3)
+    convolution is relative to (tiles anchored at even output rows/columns).
+    It is >= conv(|x|, |w|) + |b| (the transforms' signs only cancel)."""
+    x, w, b = np.abs(_as_f64(x)), np.abs(_as_f64(w)), None if b is None else np.abs(_as_f64(b))
+    unbatched = x.ndim == 3
+    if unbatched:
+        x = x[None]
+    N, C, H, W = x.shape
+    K, C_g, kh, kw = w.shape
+    assert (kh, kw) == (3, 3)
+    G = int(groups)
+    K_g = K // G
+    (pt, pb), (pl, pr) = conv_padding(padding, (3, 3))
+    xp = _pad_or_crop(x, pt, pb, pl, pr, padding_mode)
+    OH, OW = xp.shape[2] - 2, xp.shape[3] - 2
+    TH, TW = -(-OH // 2), -(-OW // 2)
+    xp = np.pad(xp, [(0, 0), (0, 0), (0, 2 * TH + 2 - xp.shape[2]), (0, 2 * TW + 2 - xp.shape[3])])
+    d = sliding_window_view(xp, (4, 4), axis=(2, 3))[:, :, ::2, ::2]     # [N, C, TH, TW, 4, 4]
+    bt, g_, at = np.abs(WINO_BT), np.abs(WINO_G), np.abs(WINO_AT)
+    V = np.einsum("ai,nctwij,bj->nctwab", bt, d, bt, optimize=True)
+    U = np.einsum("ai,kcij,bj->kcab", g_, w, g_, optimize=True)
+    out = np.empty((N, K, TH, 2, TW, 2))
+    for g in range(G):
+        M = np.einsum("nctwab,kcab->nktwab", V[:, g * C_g:(g + 1) * C_g],
+                      U[g * K_g:(g + 1) * K_g], optimize=True)
+        out[:, g * K_g:(g + 1) * K_g] = np.einsum("ra,sb,nktwab->nktrws", at, at, M,
+                                                  optimize=True)
+    out = out.reshape(N, K, 2 * TH, 2 * TW)[:, :, :OH, :OW]
+    if b is not None:
+        out = out + b[None, :, None, None]
+    return out[0] if unbatched else out
+
+
+def winograd_tolerance(dtype, x, w, b=None, **params):
+    """Per-element bound for a Winograd F(2x2, 3x3) result in `dtype`:
+    1.01*((C_g + 12) u + 2(n+1) u64) * winograd_magnitude.  C_g - 1 for the
+    channel sum (fused multiply-adds), 1 for each product, 2 for the input
+    transform, 4 for the weight transform, 4 for the output transform, 1 for
+    the bias; the float64 reference's own error is within 2(n+1) u64 of
+    conv(|x|, |w|) <= the magnitude."""
+    C_g = np.asarray(w).shape[1]
+    u = UNIT_ROUNDOFF[np.dtype(dtype)]
+    u64 = UNIT_ROUNDOFF[np.dtype(np.float64)]
+    n = C_g * 9
+    return 1.01 * ((C_g + 12) * u + 2 * (n + 1) * u64) * winograd_magnitude(x, w, b, **params)

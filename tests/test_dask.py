@@ -123,7 +123,7 @@ def test_num_threads_and_algorithm_reach_the_blocks():
     dx = da.from_array(X, chunks=16)
     for alg in fastconv.ALGORITHMS["conv2d"]:
         y = fastconv.conv2d(dx, W, B, padding=1, num_threads=1, algorithm=alg)
-        assert_bitwise_equal(y.compute(), fastconv.conv2d(X, W, B, padding=1))
+        assert_bitwise_equal(y.compute(), fastconv.conv2d(X, W, B, padding=1, algorithm=alg))
 
 
 def test_graph_is_deterministic_and_distinct():

@@ -17,15 +17,15 @@ SHAPES = pathlib.Path(fastconv.__file__).resolve().parent / "bench_shapes.json"
 # thresholds] in fastconv/_dispatch.py for why).
 EXPECTED = {
     "resnet50-stem-7x7s2": Algorithm.IMPLICIT,
-    "resnet50-res2-3x3": Algorithm.IMPLICIT,
+    "resnet50-res2-3x3": Algorithm.WINOGRAD,
     "resnet50-res2-1x1red": Algorithm.IMPLICIT,
     "resnet50-res2-1x1exp": Algorithm.IMPLICIT,
-    "resnet50-res3-3x3": Algorithm.IMPLICIT,
+    "resnet50-res3-3x3": Algorithm.WINOGRAD,
     "resnet50-res3-3x3s2": Algorithm.IMPLICIT,
     "resnet50-res4-3x3": Algorithm.IMPLICIT,
     "resnet50-res5-3x3": Algorithm.IMPLICIT,
-    "resnet50-res3-3x3-b8": Algorithm.IMPLICIT,
-    "vgg16-conv1_2": Algorithm.IMPLICIT,
+    "resnet50-res3-3x3-b8": Algorithm.WINOGRAD,
+    "vgg16-conv1_2": Algorithm.WINOGRAD,
     "mobilenetv2-dw3x3": Algorithm.DIRECT,
     "mobilenetv2-dw3x3s2": Algorithm.DIRECT,
     "convnext-dw7x7": Algorithm.DIRECT,
@@ -33,7 +33,7 @@ EXPECTED = {
     "deeplab-dil2-3x3": Algorithm.IMPLICIT,
     "inception-1x7": Algorithm.IMPLICIT,
     "image-1ch-5x5": Algorithm.DIRECT,
-    "resnet50-res3-3x3-f64": Algorithm.IMPLICIT,
+    "resnet50-res3-3x3-f64": Algorithm.WINOGRAD,
     "dcgan-up1-4x4s2": Algorithm.GEMM,
     "dcgan-up3-4x4s2": Algorithm.IMPLICIT,
     "dcgan-out-4x4s2": Algorithm.IMPLICIT,
@@ -95,9 +95,10 @@ def test_choice_checks_its_arguments_like_the_ops():
 @pytest.mark.parametrize("case", [c for c in _cases() if c["N"] * c["C"] * c["H"] * c["W"] <= 200_000],
                          ids=lambda c: c["id"])
 def test_all_algorithms_give_the_same_bits(case):
-    """Note [summation order]: every algorithm adds bias, then the products in
-    (channel, tap) order, one fused multiply-add at a time -- so they agree
-    bitwise, and 'auto' can switch algorithms without changing a result."""
+    """Note [summation order]: every algorithm but WINOGRAD adds bias, then the
+    products in (channel, tap) order, one fused multiply-add at a time -- so
+    they agree bitwise.  (WINOGRAD rounds differently; tests/test_winograd.py
+    bounds its error, and benchmark mode never swaps it for the others.)"""
     rng = np.random.default_rng(1)
     x_shape, w_shape = _shapes(case)
     x = rng.standard_normal(x_shape).astype(case.get("dtype", "float32"))
@@ -114,7 +115,8 @@ def test_all_algorithms_give_the_same_bits(case):
         f = fastconv.conv_transpose2d
         kw.pop("dilation")
         kw["output_padding"] = case.get("output_padding", 0)
-    outs = {a: f(x, w, b, algorithm=a, **kw) for a in fastconv.ALGORITHMS[op]}
+    outs = {a: f(x, w, b, algorithm=a, **kw) for a in fastconv.ALGORITHMS[op]
+            if a != "winograd"}
     first = next(iter(outs.values()))
     for a, y in outs.items():
         np.testing.assert_array_equal(y, first, err_msg=f"{a} differs")

@@ -1,0 +1,191 @@
+"""Winograd F(2x2, 3x3): error bound, fallbacks, determinism, every SIMD level.
+
+Its results are not bitwise those of the other algorithms (it rounds
+differently), so they are held to their own worst-case bound,
+reference.winograd_tolerance, computed from the transforms' magnitudes in
+float64.  Where the data would leave that bound (values near the underflow
+threshold, overflow, Inf/NaN) the backend recomputes with the implicit GEMM:
+then the result must be bitwise the implicit one.
+"""
+
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import _cpu
+from conftest import assert_bitwise_equal
+from reference import assert_within, conv2d_ref, conv_padding, winograd_tolerance
+
+LEVELS = [lvl for lvl in ("generic", "avx2", "avx512") if _cpu.isa_supported(lvl)]
+DTYPES = [pytest.param(np.float32, id="float32"), pytest.param(np.float64, id="float64")]
+
+
+def arrays(xs, ws, dtype, bias=True, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype) if bias else None
+    return x, w, b
+
+
+def run_winograd(x, w, b, padding=0, groups=1, padding_mode="zeros", num_threads=None):
+    """The backend entry itself: (output, True if Winograd ran, False if it fell back)."""
+    (pt, pb), (pl, pr) = conv_padding(padding, (3, 3))
+    x4 = x if x.ndim == 4 else x[None]
+    OH, OW = x4.shape[2] + pt + pb - 2, x4.shape[3] + pl + pr - 2
+    y = np.full((x4.shape[0], w.shape[0], OH, OW), np.nan, x.dtype)
+    ran = _cpu.conv2d_winograd(x4, w, b, y, groups, pt, pb, pl, pr, padding_mode, num_threads)
+    return (y if x.ndim == 4 else y[0]), ran
+
+
+# (x shape, w shape, kwargs): odd and even output sizes (partial tiles), one
+# tile, many tile rows, channel counts that leave partial MR panels, groups,
+# every padding mode, asymmetric padding, several images.
+CASES = {
+    "small": ((1, 4, 8, 9), (5, 4, 3, 3), dict(padding=1)),
+    "valid-odd": ((2, 3, 7, 7), (17, 3, 3, 3), dict()),
+    "one-output": ((1, 2, 3, 3), (3, 2, 3, 3), dict()),
+    "one-tile-row": ((1, 6, 2, 30), (9, 6, 3, 3), dict(padding=1)),
+    "asymmetric": ((1, 16, 13, 11), (16, 16, 3, 3), dict(padding=((2, 1), (0, 3)))),
+    "same": ((3, 8, 10, 6), (12, 8, 3, 3), dict(padding="same")),
+    "reflect": ((2, 8, 10, 10), (16, 8, 3, 3), dict(padding=1, padding_mode="reflect")),
+    "replicate": ((1, 5, 9, 12), (7, 5, 3, 3), dict(padding=(2, 1), padding_mode="replicate")),
+    "circular": ((1, 8, 6, 5), (16, 8, 3, 3), dict(padding=((2, 2), (1, 1)),
+                                                   padding_mode="circular")),
+    "groups": ((2, 12, 10, 10), (18, 4, 3, 3), dict(padding=1, groups=3)),
+    "many-channels": ((1, 67, 12, 20), (37, 67, 3, 3), dict(padding=1)),
+    "wide": ((1, 3, 5, 130), (8, 3, 3, 3), dict(padding=1)),
+}
+
+
+def _torch_padding(kw):
+    """reference kwargs -> (padding for run_winograd and conv2d_ref)."""
+    return {k: v for k, v in kw.items()}
+
+
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_within_the_winograd_bound(case, dtype, bias):
+    xs, ws, kw = CASES[case]
+    x, w, b = arrays(xs, ws, dtype, bias, seed=len(case))
+    y, ran = run_winograd(x, w, b, **kw)
+    assert ran, "fell back to the implicit GEMM on ordinary data"
+    assert_within(y, conv2d_ref(x, w, b, **kw), winograd_tolerance(dtype, x, w, b, **kw),
+                  what=f"winograd {case}")
+
+
+def test_the_bound_is_tight_enough_to_catch_a_wrong_tap():
+    # A test that cannot fail is a defect: one weight off by one ulp-scale
+    # fraction of its size must break the bound somewhere.
+    x, w, b = arrays((1, 8, 12, 12), (8, 8, 3, 3), np.float32, seed=3)
+    y, _ = run_winograd(x, w, b, padding=1)
+    w2 = w.copy()
+    w2[3, 5, 2, 1] *= 1.001
+    with pytest.raises(AssertionError):
+        assert_within(y, conv2d_ref(x, w2, b, padding=1),
+                      winograd_tolerance(np.float32, x, w2, b, padding=1))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_public_algorithm_and_auto(dtype):
+    x, w, b = arrays((2, 16, 24, 24), (16, 16, 3, 3), dtype, seed=5)
+    assert fastconv.choose_algorithm(x.shape, w.shape, padding=1) is fastconv.Algorithm.WINOGRAD
+    ref = conv2d_ref(x, w, b, padding=1)
+    tol = winograd_tolerance(dtype, x, w, b, padding=1)
+    y_auto = fastconv.conv2d(x, w, b, padding=1)
+    y_wino = fastconv.conv2d(x, w, b, padding=1, algorithm="winograd")
+    assert_within(y_auto, ref, tol)
+    assert_bitwise_equal(y_auto, y_wino)
+    # unbatched input runs the same tiles
+    assert_bitwise_equal(fastconv.conv2d(x[1], w, b, padding=1, algorithm="winograd"),
+                         fastconv.conv2d(x[1:], w, b, padding=1, algorithm="winograd")[0])
+
+
+@pytest.mark.parametrize("kw,shape", [
+    (dict(stride=2, padding=1), (8, 4, 3, 3)),
+    (dict(dilation=2, padding=2), (8, 4, 3, 3)),
+    (dict(padding=2), (8, 4, 5, 5)),
+    (dict(padding=(0, 1)), (8, 4, 1, 3)),
+], ids=["stride", "dilation", "5x5", "1x3"])
+def test_where_it_does_not_apply_winograd_is_the_implicit_gemm(kw, shape):
+    x, w, b = arrays((2, 4, 11, 10), shape, np.float32, seed=7)
+    assert_bitwise_equal(fastconv.conv2d(x, w, b, algorithm="winograd", **kw),
+                         fastconv.conv2d(x, w, b, algorithm="implicit", **kw))
+
+
+def _implicit(x, w, b, **kw):
+    return fastconv.conv2d(x, w, b, algorithm="implicit", **kw)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("poison", ["inf", "-inf", "nan", "inf-weight", "huge", "tiny-input",
+                                    "subnormal-weight"])
+def test_data_outside_the_bound_falls_back_to_the_implicit_gemm(poison, dtype):
+    x, w, b = arrays((1, 6, 9, 10), (8, 6, 3, 3), dtype, seed=11)
+    info = np.finfo(dtype)
+    if poison in ("inf", "-inf", "nan"):
+        x[0, 2, 4, 5] = float(poison)
+    elif poison == "inf-weight":
+        w[3, 1, 0, 2] = np.inf
+    elif poison == "huge":                 # the input transform overflows, direct does not
+        x[0, 1, 2:4, 3:5] = info.max * 0.75   # d1 + d2 of tile row 1 overflows
+        w[:] = np.abs(w) * 1e-3
+    elif poison == "tiny-input":           # products would fall below the normal range
+        x *= info.tiny * 8
+    else:                                  # 6 subnormal weights: sums computed exactly
+        w[:] = 0
+        w[0, 0, :2, :] = info.smallest_subnormal
+        x[:] = 1
+    y, ran = run_winograd(x, w, b, padding=1)
+    assert not ran
+    assert_bitwise_equal(y, _implicit(x, w, b, padding=1))
+    assert_bitwise_equal(fastconv.conv2d(x, w, b, padding=1, algorithm="winograd"), y)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_same_bits_for_any_thread_count_and_band(dtype):
+    x, w, b = arrays((3, 24, 29, 26), (20, 24, 3, 3), dtype, seed=13)
+    y1, _ = run_winograd(x, w, b, padding=1, num_threads=1)
+    for t in (2, 3, 5):
+        assert_bitwise_equal(run_winograd(x, w, b, padding=1, num_threads=t)[0], y1)
+    # The phase-split copy made in bands of images / tile rows (small budget).
+    for budget in (40_000, 4_000, 1):
+        old = _cpu._set_implicit_copy_bytes(budget)
+        try:
+            y, ran = run_winograd(x, w, b, padding=1, num_threads=2)
+        finally:
+            _cpu._set_implicit_copy_bytes(old)
+        assert ran
+        assert_bitwise_equal(y, y1, what=f"budget {budget}")
+
+
+@pytest.fixture(params=LEVELS)
+def level(request):
+    before = _cpu.get_isa()
+    _cpu.set_isa(request.param)
+    yield request.param
+    _cpu.set_isa(before)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", ["small", "asymmetric", "groups", "many-channels"])
+def test_every_simd_level(level, case, dtype):
+    xs, ws, kw = CASES[case]
+    x, w, b = arrays(xs, ws, dtype, seed=17)
+    y, ran = run_winograd(x, w, b, **kw)
+    assert ran
+    assert_within(y, conv2d_ref(x, w, b, **kw), winograd_tolerance(dtype, x, w, b, **kw),
+                  what=f"winograd {level}")
+    assert_bitwise_equal(run_winograd(x, w, b, num_threads=1, **kw)[0], y)
+
+
+def test_benchmark_mode_never_swaps_winograd_for_another_rounding():
+    x, w, b = arrays((2, 16, 24, 24), (16, 16, 3, 3), np.float32, seed=19)
+    ref = fastconv.conv2d(x, w, b, padding=1)
+    fastconv.benchmark_mode(True)
+    try:
+        tuned = fastconv.conv2d(x, w, b, padding=1)
+    finally:
+        fastconv.benchmark_mode(False)
+    assert_bitwise_equal(tuned, ref)
