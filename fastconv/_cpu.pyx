@@ -82,10 +82,12 @@ cdef extern from "_kernels.h" nogil:
         int M
     ctypedef struct fc_winograd_args:
         const void *xp
-        fc_idx xp_nstride, phase_stride, plane, PWs, TH, TW, OH, OW
+        fc_idx xp_nstride
+        const fc_idx *doff
+        fc_idx plane, PWs, TH, TW, OH, OW
         int C
         void *y
-        fc_idx y_nstride, y_kstride
+        fc_idx y_nstride, y_kstride, y_rstep, y_cstep
         const void *u
         const void *bias
         int M
@@ -904,9 +906,9 @@ cdef void _run_implicit(fc_implicit_args *subs, int nsub, int N, int npanel, bin
 
 
 def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
-                    const floating[::1] bias, floating[:, :, :, ::1] y, int G, int pt, int pb,
-                    int pl, int pr, str padding_mode, num_threads=None):
-    """conv2d with a 3x3 kernel, stride 1, dilation 1 by Winograd F(2x2, 3x3).
+                    const floating[::1] bias, floating[:, :, :, ::1] y, int G, int dh, int dw,
+                    int pt, int pb, int pl, int pr, str padding_mode, num_threads=None):
+    """conv2d with a 3x3 kernel at stride 1 (any dilation) by Winograd F(2x2, 3x3).
 
     See Note [Winograd F(2x2, 3x3)] in _kernels_impl.h.  Where the data would
     take the transforms outside the direct algorithms' error bound (values
@@ -918,26 +920,26 @@ def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
     cdef int OH = y.shape[2], OW = y.shape[3]
     cdef int K_g = K // G, mode = PADDING_MODE_CODES[padding_mode]
     cdef int nthreads = _threads(num_threads)
-    if w.shape[2] != 3 or w.shape[3] != 3 or OH != H + pt + pb - 2 or OW != W + pl + pr - 2:
-        raise ValueError("conv2d_winograd needs a 3x3 kernel at stride 1, dilation 1")
+    if (w.shape[2] != 3 or w.shape[3] != 3 or dh < 1 or dw < 1
+            or OH != H + pt + pb - 2 * dh or OW != W + pl + pr - 2 * dw):
+        raise ValueError("conv2d_winograd needs a 3x3 kernel at stride 1")
     if N == 0 or K == 0 or OH <= 0 or OW <= 0:
         return True
     cdef size_t esize = sizeof(floating)
     if (<size_t>16 * K * C_g * esize > WINOGRAD_WEIGHT_BYTES
             or C_g > WINOGRAD_MAX_C_G):
         # Workspace bound (Note [Winograd F(2x2, 3x3)]): the implicit GEMM instead.
-        conv2d_implicit(x, w, bias, y, G, 1, 1, 1, 1, pt, pb, pl, pr, padding_mode,
+        conv2d_implicit(x, w, bias, y, G, 1, 1, dh, dw, pt, pb, pl, pr, padding_mode,
                         num_threads)
         return False
-    cdef bint is_double = floating is double
-    cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
-    cdef int npanel = <int>_cdiv(K_g, b.mr)
     cdef _Buffers bufs = _Buffers()
-    cdef fc_idx TH = _cdiv(OH, 2), TW = _cdiv(OW, 2), PWs = TW + 1
+    # Output phase (p, p') has ceil((OH - p)/dh) x ceil((OW - p')/dw) outputs;
+    # phase 0 has the most, so its tiles size the phase planes.
+    cdef fc_idx TH = _cdiv(_cdiv(OH, dh), 2), TW = _cdiv(_cdiv(OW, dw), 2), PWs = TW + 1
     cdef fc_idx PH = <fc_idx>H + pt + pb, PW = <fc_idx>W + pl + pr, q, t
-    # Padded rows / columns the tiles read: 2*TH + 2 (one more than PH when OH
-    # is odd; that row only feeds outputs that are never stored: zeros).
-    cdef fc_idx PHw = 2 * TH + 2, PWw = 2 * TW + 2
+    # Padded rows / columns the phase planes hold: 2*dh*(TH + 1) (more than PH
+    # where the last tiles stick out; those rows only feed outputs never stored).
+    cdef fc_idx PHw = 2 * dh * (TH + 1), PWw = 2 * dw * PWs
     cdef int32_t *rm = _padded_map(bufs, PH, pt, H, mode)
     cdef int32_t *cm = _padded_map(bufs, PW, pl, W, mode)
     cdef int32_t *rowmap = <int32_t *>bufs.get(<size_t>PHw * sizeof(int32_t))
@@ -969,18 +971,18 @@ def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
     for t in range(nthreads):
         flagged = flagged or bad[t] != 0
     if not flagged:
-        flagged = _winograd_bands(x, bias, y, G, U, rowmap, colmap, PWs, TH, TW, pl,
+        flagged = _winograd_bands(x, bias, y, G, dh, dw, U, rowmap, colmap, PWs, TH, pl,
                                   nthreads, bufs, bad)
     if flagged:
-        conv2d_implicit(x, w, bias, y, G, 1, 1, 1, 1, pt, pb, pl, pr, padding_mode,
+        conv2d_implicit(x, w, bias, y, G, 1, 1, dh, dw, pt, pb, pl, pr, padding_mode,
                         num_threads)
         return False
     return True
 
 
 cdef bint _winograd_bands(const floating[:, :, :, ::1] x, const floating[::1] bias,
-                          floating[:, :, :, ::1] y, int G, floating *U, int32_t *rowmap,
-                          int32_t *colmap, fc_idx PWs, fc_idx TH, fc_idx TW, int pl,
+                          floating[:, :, :, ::1] y, int G, int dh, int dw, floating *U,
+                          int32_t *rowmap, int32_t *colmap, fc_idx PWs, fc_idx TH, int pl,
                           int nthreads, _Buffers bufs, int *bad) except *:
     """The Winograd tasks over bands of images / tile rows, whose phase-split
     padded copy stays under IMPLICIT_COPY_BYTES.  True if any task flagged."""
@@ -991,29 +993,43 @@ cdef bint _winograd_bands(const floating[:, :, :, ::1] x, const floating[::1] bi
     cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
     cdef int npanel = <int>_cdiv(K_g, b.mr)
     cdef size_t esize = sizeof(floating)
+    cdef int sh = 2 * dh, sw = 2 * dw, nph = dh * dw
+    # Phase-plane rows [t0, t1 + 1) serve tile rows [t0, t1) of every output phase.
     cdef fc_idx RT = TH, nimg = N, rows_all = TH + 1
-    cdef fc_idx plane = rows_all * PWs, image = 4 * <fc_idx>C * plane
+    cdef fc_idx plane = rows_all * PWs, image = <fc_idx>sh * sw * C * plane
     if <size_t>N * image * esize > IMPLICIT_COPY_BYTES:
         nimg = max(1, <fc_idx>(IMPLICIT_COPY_BYTES // (image * esize)))
-        if nimg == 1:   # tile rows per band: each needs 2 padded rows of C*2*PWs values
-            RT = min(TH, max(1, <fc_idx>(IMPLICIT_COPY_BYTES // (<size_t>C * 4 * PWs * esize))
-                                - 1))
+        if nimg == 1:   # tile rows per band: each needs sh padded rows of C*sw*PWs values
+            RT = min(TH, max(1, <fc_idx>(IMPLICIT_COPY_BYTES
+                                         // (<size_t>C * sh * sw * PWs * esize)) - 1))
             rows_all = RT + 1
     plane = rows_all * PWs
     cdef fc_idx phase_stride = <fc_idx>C * plane
-    image = 4 * phase_stride
+    image = <fc_idx>sh * sw * phase_stride
     # Slack past the last image: junk lanes of a last chunk read up to NR + PWs + 1 more.
     cdef size_t npad = <size_t>nimg * image + 2 * b.nr + 2 * PWs + 64
     cdef floating *xpad = <floating *>bufs.get(npad * esize)
     cdef fc_idx q
     for q in range(<fc_idx>nimg * image, <fc_idx>npad):
         xpad[q] = 0
+    # Patch offsets of each output phase (p, p'): value (i, j) of a tile sits in
+    # phase plane (dh*(i&1) + p, dw*(j&1) + p') at row +i/2, column +j/2.
+    cdef fc_idx *doff = <fc_idx *>bufs.get(<size_t>nph * 16 * sizeof(fc_idx))
+    cdef int p, pp, i, j
+    for p in range(dh):
+        for pp in range(dw):
+            for i in range(4):
+                for j in range(4):
+                    doff[(p * dw + pp) * 16 + i * 4 + j] = (
+                        ((dh * (i & 1) + p) * sw + dw * (j & 1) + pp) * phase_stride
+                        + (i >> 1) * PWs + (j >> 1))
     cdef const floating *xp = &x[0, 0, 0, 0]
     cdef const floating *biasp = &bias[0] if bias is not None else NULL
     cdef floating *yp = &y[0, 0, 0, 0]
-    cdef fc_winograd_args *subs = <fc_winograd_args *>bufs.get(<size_t>G * sizeof(fc_winograd_args))
+    cdef fc_winograd_args *subs = <fc_winograd_args *>bufs.get(
+        <size_t>G * nph * sizeof(fc_winograd_args))
     cdef fc_winograd_args *a
-    cdef fc_idx n0, n1, t0, t1, n, c, t, prow0, s
+    cdef fc_idx n0, n1, t0, t1, n, c, t, prow0, s, OHp, OWp, THp, nsub
     cdef int g
     cdef size_t sbytes = fc_winograd_scratch_bytes(b, C_g, esize)
     cdef char *scratch = <char *>bufs.get(sbytes * nthreads)
@@ -1023,50 +1039,63 @@ cdef bint _winograd_bands(const floating[:, :, :, ::1] x, const floating[::1] bi
         n1 = min(n0 + nimg, N)
         for t0 in range(0, TH, RT):
             t1 = min(t0 + RT, TH)
-            prow0 = 2 * t0
+            prow0 = <fc_idx>sh * t0
             with nogil:
                 for t in prange((n1 - n0) * C, num_threads=nthreads, schedule="static"):
                     n = t // C
                     c = t % C
                     if floating is float:
                         fc_pad_plane_f32(xp + ((n0 + n) * C + c) * H * W, W, rowmap + prow0,
-                                         colmap, 2 * (t1 - t0) + 2, 2 * PWs, pl, 2, 2, PWs,
+                                         colmap, sh * (t1 - t0 + 1), sw * PWs, pl, sh, sw, PWs,
                                          phase_stride, rows_all, xpad + n * image + c * plane)
                     else:
                         fc_pad_plane_f64(xp + ((n0 + n) * C + c) * H * W, W, rowmap + prow0,
-                                         colmap, 2 * (t1 - t0) + 2, 2 * PWs, pl, 2, 2, PWs,
+                                         colmap, sh * (t1 - t0 + 1), sw * PWs, pl, sh, sw, PWs,
                                          phase_stride, rows_all, xpad + n * image + c * plane)
+            nsub = 0
+            Q = 0
             for g in range(G):
-                a = &subs[g]
-                a.xp = xpad + <fc_idx>g * C_g * plane
-                a.xp_nstride = image
-                a.phase_stride = phase_stride
-                a.plane = plane
-                a.PWs = PWs
-                a.TH = t1 - t0
-                a.TW = TW
-                a.OH = min(<fc_idx>OH - 2 * t0, 2 * (t1 - t0))
-                a.OW = OW
-                a.C = C_g
-                a.y = yp + (n0 * K + <fc_idx>g * K_g) * OH * OW + 2 * t0 * OW
-                a.y_nstride = <fc_idx>K * OH * OW
-                a.y_kstride = <fc_idx>OH * OW
-                a.u = U + <fc_idx>g * 16 * K_g * C_g
-                a.bias = (biasp + g * K_g) if biasp != NULL else NULL
-                a.M = K_g
-            # Tasks: (image, group, tile block, panel block), as in _run_implicit.
-            Q = (t1 - t0 - 1) * PWs + TW
+                for p in range(dh):
+                    OHp = _cdiv(OH - p, dh)
+                    THp = min(_cdiv(OHp, 2), t1) - t0
+                    if THp <= 0:
+                        continue
+                    for pp in range(dw):
+                        OWp = _cdiv(OW - pp, dw)
+                        a = &subs[nsub]
+                        nsub += 1
+                        a.xp = xpad + <fc_idx>g * C_g * plane
+                        a.xp_nstride = image
+                        a.doff = doff + (p * dw + pp) * 16
+                        a.plane = plane
+                        a.PWs = PWs
+                        a.TH = THp
+                        a.TW = _cdiv(OWp, 2)
+                        a.OH = min(OHp - 2 * t0, 2 * THp)
+                        a.OW = OWp
+                        a.C = C_g
+                        a.y = yp + (n0 * K + <fc_idx>g * K_g) * OH * OW + (2 * t0 * dh + p) * OW + pp
+                        a.y_nstride = <fc_idx>K * OH * OW
+                        a.y_kstride = <fc_idx>OH * OW
+                        a.y_rstep = <fc_idx>dh * OW
+                        a.y_cstep = dw
+                        a.u = U + <fc_idx>g * 16 * K_g * C_g
+                        a.bias = (biasp + g * K_g) if biasp != NULL else NULL
+                        a.M = K_g
+                        Q = max(Q, (a.TH - 1) * PWs + a.TW)
+            # Tasks: (image, sub-problem, tile block, panel block), as in _run_implicit.
             nb = min(_cdiv(Q, b.nr), 4) * b.nr
-            while nb > b.nr and (n1 - n0) * G * _cdiv(Q, nb) < TASKS_PER_THREAD * nthreads:
+            while nb > b.nr and (n1 - n0) * nsub * _cdiv(Q, nb) < TASKS_PER_THREAD * nthreads:
                 nb -= b.nr
             nqb = _cdiv(Q, nb)
             nmb = 1
-            if (n1 - n0) * G * nqb < TASKS_PER_THREAD * nthreads and nthreads > 1:
-                nmb = min(<fc_idx>npanel, _cdiv(TASKS_PER_THREAD * nthreads, (n1 - n0) * G * nqb))
+            if (n1 - n0) * nsub * nqb < TASKS_PER_THREAD * nthreads and nthreads > 1:
+                nmb = min(<fc_idx>npanel,
+                          _cdiv(TASKS_PER_THREAD * nthreads, (n1 - n0) * nsub * nqb))
             mb_size = _cdiv(npanel, nmb)
             nmb = _cdiv(npanel, mb_size)
-            ntask = (n1 - n0) * G * nqb * nmb
-            macs = <double>(n1 - n0) * K * C_g * 9.0 * (t1 - t0) * 2 * OW
+            ntask = (n1 - n0) * nsub * nqb * nmb
+            macs = <double>(n1 - n0) * K * C_g * 9.0 * min(<fc_idx>OH, 2 * dh * (t1 - t0)) * OW
             batch = _batch_size(ntask, macs, nthreads)
             tb = 0
             while tb < ntask:       # Note [interruptible]
@@ -1077,9 +1106,11 @@ cdef bint _winograd_bands(const floating[:, :, :, ::1] x, const floating[::1] bi
                         s = t // nmb
                         q0 = (s % nqb) * nb
                         s = s // nqb
-                        sub = s % G
-                        n = s // G
-                        q1 = min(q0 + nb, Q)
+                        sub = s % nsub
+                        n = s // nsub
+                        q1 = min(q0 + nb, (subs[sub].TH - 1) * PWs + subs[sub].TW)
+                        if q1 <= q0:
+                            continue
                         if floating is float:
                             fc_winograd_task_f32(&subs[sub], n, q0, q1, <int>(mb * mb_size),
                                                  <int>min((mb + 1) * mb_size, <fc_idx>npanel),

@@ -25,7 +25,7 @@ class Algorithm(enum.Enum):
     GEMM = "gemm"          # implicit GEMM, tiled implicit im2col packing (any stride)
     IMPLICIT = "implicit"  # implicit GEMM read in place from a padded, phase-split copy
     DIRECT = "direct"      # direct accumulation over taps, for few channels per group
-    WINOGRAD = "winograd"  # Winograd F(2x2, 3x3) for 3x3 stride 1 (IMPLICIT elsewhere)
+    WINOGRAD = "winograd"  # Winograd F(2x2, 3x3) for 3x3 at stride 1 (IMPLICIT elsewhere)
 
 
 # Which algorithms each op implements (transposed conv is a gather-GEMM only).
@@ -39,14 +39,17 @@ ALGORITHMS = {
 #   grouped with few channels, single-channel filters): DIRECT.  The GEMM
 #   kernels' micro-tile has MR (8 or 4) channel rows and would mostly compute
 #   padding; the direct kernel reuses nothing across channels and needs none.
-# - conv2d with a 3x3 kernel at stride 1, dilation 1 (winograd_applies), at
+# - conv2d with a 3x3 kernel at stride 1, any dilation (winograd_applies), at
 #   least WINOGRAD_MIN_C_G input channels per group and WINOGRAD_MIN_TILES 2x2
 #   output tiles over the batch: WINOGRAD, 16 multiplies per tile and channel
 #   instead of 36.  Its per-call weight transform (16/9 of the weights, written
 #   once) and the tile grid's junk column only pay off with enough tiles:
 #   resnet50-res2 (784 tiles) 0.86 ms vs IMPLICIT 1.30, res3 (196) 0.96 vs
 #   1.29, res3-b8 (1568) 5.5 vs 8.9, vgg conv1_2 13.1 vs 18.3; but res4 (49
-#   tiles, 256 channels) 4.1 vs 1.5 and res5 (16 tiles) 4.9 vs 1.8.
+#   tiles, 256 channels) 4.1 vs 1.5 and res5 (16 tiles) 4.9 vs 1.8.  A
+#   dilation d splits the outputs into d x d phases with their own tile grids,
+#   so the count is per phase: deeplab-dil2 (4 phases of 49 tiles) 8.4 ms vs
+#   IMPLICIT 6.7; its undilated twin (196 tiles) 4.4 vs 5.6.
 #   Where the data would take the transforms outside the error bound (see
 #   Note [Winograd F(2x2, 3x3)]) the backend recomputes with IMPLICIT.
 # - other conv2d: IMPLICIT (no packing; every stride via phase planes).
@@ -68,6 +71,9 @@ THRESHOLDS = {
     "SINGLE_THREAD_MACS": 1 << 16,
     "WINOGRAD_MIN_TILES": 150,
     "WINOGRAD_MIN_C_G": 8,
+    # tile columns per output phase (a dilation d makes d x d phases of
+    # OW/d columns); each tile row carries one junk column
+    "WINOGRAD_MIN_TILE_COLUMNS": 4,
     # K*C_g: transformed weights 16*K*C_g values, within the backend's
     # workspace cap (_cpu.pyx WINOGRAD_WEIGHT_BYTES, 8 MiB) in float64 too
     "WINOGRAD_MAX_K_C": 1 << 16,
@@ -76,16 +82,19 @@ THRESHOLDS = {
 
 def winograd_applies(params):
     """Whether Winograd F(2x2, 3x3) computes this conv2d (else 'winograd' runs
-    the implicit GEMM): a 3x3 kernel at stride 1 and dilation 1."""
+    the implicit GEMM): a 3x3 kernel at stride 1, any dilation."""
     p = params
-    return (not p.transposed and p.kh == 3 and p.kw == 3 and p.dh == 1 and p.dw == 1
+    return (not p.transposed and p.kh == 3 and p.kw == 3
             # stride 1 as the output size shows it (a stride along an axis with one
             # output is no stride at all, but its output is still one row)
-            and p.OH == p.H + p.pt + p.pb - 2 and p.OW == p.W + p.pl + p.pr - 2)
+            and p.OH == p.H + p.pt + p.pb - 2 * p.dh and p.OW == p.W + p.pl + p.pr - 2 * p.dw)
 
 
 def _winograd_tiles(params):
-    return params.N * -(-params.OH // 2) * -(-params.OW // 2)
+    """2x2 tiles of one output phase over the batch, and its tile columns (a
+    dilation d makes d x d phases, each its own tile grid)."""
+    p = params
+    return p.N * -(-(p.OH // p.dh) // 2) * -(-(p.OW // p.dw) // 2), (p.OW // p.dw) // 2
 
 
 def choose_algorithm(params):
@@ -97,7 +106,8 @@ def choose_algorithm(params):
     if params.K_g < THRESHOLDS["DIRECT_MAX_K_G"]:
         return Algorithm.DIRECT
     if (winograd_applies(params) and params.C_g >= THRESHOLDS["WINOGRAD_MIN_C_G"]
-            and _winograd_tiles(params) >= THRESHOLDS["WINOGRAD_MIN_TILES"]
+            and _winograd_tiles(params)[0] >= THRESHOLDS["WINOGRAD_MIN_TILES"]
+            and _winograd_tiles(params)[1] >= THRESHOLDS["WINOGRAD_MIN_TILE_COLUMNS"]
             and params.K * params.C_g <= THRESHOLDS["WINOGRAD_MAX_K_C"]):
         return Algorithm.WINOGRAD
     return Algorithm.IMPLICIT
@@ -430,8 +440,8 @@ def run(p, algorithm, x, w, b, y, num_threads):
         _cpu.conv_transpose2d_gemm(x, w, b, y, p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl,
                                    num_threads)
     elif algorithm is Algorithm.WINOGRAD and winograd_applies(p):
-        _cpu.conv2d_winograd(x, w, b, y, p.G, p.pt, p.pb, p.pl, p.pr, p.padding_mode,
-                             num_threads)
+        _cpu.conv2d_winograd(x, w, b, y, p.G, p.dh, p.dw, p.pt, p.pb, p.pl, p.pr,
+                             p.padding_mode, num_threads)
     elif algorithm in (Algorithm.IMPLICIT, Algorithm.WINOGRAD):
         _cpu.conv2d_implicit(x, w, b, y, p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pb, p.pl,
                              p.pr, p.padding_mode, num_threads)

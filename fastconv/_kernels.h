@@ -125,14 +125,15 @@ typedef struct {
 typedef struct {
     const void *xp;         /* phase-split padded input, image 0, channel 0 of the group */
     fc_idx xp_nstride;      /* between images */
-    fc_idx phase_stride;    /* between the 4 phases (C*plane) */
+    const fc_idx *doff;     /* [16]: offset of patch value (i, j) from its tile's grid point */
     fc_idx plane;           /* PHs*PWs, between channels */
     fc_idx PWs;             /* tile grid pitch */
-    fc_idx TH, TW;          /* tiles of the output: ceil(OH/2) x ceil(OW/2) */
-    fc_idx OH, OW;          /* output rows (of this band) and columns */
+    fc_idx TH, TW;          /* tiles of this (output phase, band): ceil(OH/2) x ceil(OW/2) */
+    fc_idx OH, OW;          /* its output rows and columns */
     int C;                  /* channels reduced over (C_g) */
-    void *y;                /* output, image 0, channel 0 of the group, band origin */
+    void *y;                /* output, image 0, channel 0 of the group, first output */
     fc_idx y_nstride, y_kstride;
+    fc_idx y_rstep, y_cstep;   /* between its output rows / columns (dh*OW, dw) */
     const void *u;          /* transformed weights [M][16][C] */
     const void *bias;       /* [M] or NULL */
     int M;

@@ -343,15 +343,18 @@ static void FC_FN(pad_plane)(const FC_T *restrict src, fc_idx W, const int32_t *
         }
 }
 
-/* Note [Winograd F(2x2, 3x3)]: for a 3x3 kernel at stride 1, dilation 1, each
+/* Note [Winograd F(2x2, 3x3)]: for a 3x3 kernel at stride 1, each
  * 2x2 block of outputs ("tile") is  Y = A^T [sum_c U_c (.) V_c] A  with
  * U = G g G^T the transformed 3x3 weights (4x4) and V = B^T d B the
  * transformed 4x4 input patch, 16 multiplies per tile and channel instead of
- * 36 (Lavin and Gray, 2016).  The input is a padded copy split into 2x2
- * phases (pad_plane with sh = sw = 2), each PHs x PWs, so on the tile grid
+ * 36 (Lavin and Gray, 2016).  The input is a padded copy split into phases
+ * (pad_plane with sh = 2*dh, sw = 2*dw), each PHs x PWs, so on the tile grid
  * q = ty*PWs + tx the patch value d[i][j] of tile q sits at q + doff[i][j]: a
  * shifted view, as in Note [implicit GEMM on a padded copy] (columns
- * tx = PWs-1 are junk, never stored).  A task transforms NR tiles of all C
+ * tx >= TW are junk, never stored).  With dilation d the outputs split into
+ * d x d phases (rows p mod dh, columns p' mod dw), each an undilated
+ * convolution over the phase planes: one sub-problem each, with its own doff
+ * and output origin, and output steps y_rstep = dh*OW, y_cstep = dw.  A task transforms NR tiles of all C
  * channels into V[16][C][NR] (packed-B layout), runs the 16 products
  * M[xi] = U[xi] x V[xi] through the GEMM micro-kernel one MR-row panel at a
  * time, and transforms M back to outputs.  Every output sums its channels in
@@ -421,10 +424,8 @@ static void FC_FN(winograd_task)(const fc_winograd_args *g, fc_idx n, fc_idx q0,
     FC_T *Yt = Mb + 16 * FC_MR * NR;          /* [4][NR]: outputs (r, s) of each lane */
     FC_T zero[FC_MR];
     for (int m = 0; m < FC_MR; m++) zero[m] = (FC_T)0;
-    fc_idx doff[16];
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++)
-            doff[i * 4 + j] = ((i & 1) * 2 + (j & 1)) * g->phase_stride + (i >> 1) * pw + (j >> 1);
+    const fc_idx *doff = g->doff;
+    const fc_idx yr = g->y_rstep, yc = g->y_cstep;
     fc_idx off[NR];      /* output offset of each lane's tile, -1 for junk lanes */
     int nr_[NR], nc_[NR];   /* rows / columns of the tile inside the output (1 or 2) */
     const VT tiny = SPLAT(FC_WINO_TINY), ntiny = SPLAT(-FC_WINO_TINY), vz = SPLAT((FC_T)0);
@@ -437,7 +438,7 @@ static void FC_FN(winograd_task)(const fc_winograd_args *g, fc_idx n, fc_idx q0,
             for (int l = 0; l < NR; l++) {
                 off[l] = -1;
                 if (l < ncol && tx < g->TW && ty < g->TH) {
-                    off[l] = 2 * ty * g->OW + 2 * tx;
+                    off[l] = 2 * ty * yr + 2 * tx * yc;
                     nr_[l] = 2 * ty + 1 < g->OH ? 2 : 1;
                     nc_[l] = 2 * tx + 1 < g->OW ? 2 : 1;
                     nvalid++;
@@ -505,10 +506,10 @@ static void FC_FN(winograd_task)(const fc_winograd_args *g, fc_idx n, fc_idx q0,
                     if (off[l] < 0) continue;
                     FC_T *yo = yk + off[l];
                     yo[0] = Yt[l];
-                    if (nc_[l] > 1) yo[1] = Yt[NR + l];
+                    if (nc_[l] > 1) yo[yc] = Yt[NR + l];
                     if (nr_[l] > 1) {
-                        yo[g->OW] = Yt[2 * NR + l];
-                        if (nc_[l] > 1) yo[g->OW + 1] = Yt[3 * NR + l];
+                        yo[yr] = Yt[2 * NR + l];
+                        if (nc_[l] > 1) yo[yr + yc] = Yt[3 * NR + l];
                     }
                 }
             }

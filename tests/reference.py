@@ -373,7 +373,7 @@ WINO_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dty
 WINO_AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=np.float64)
 
 
-def winograd_magnitude(x, w, b=None, padding=0, groups=1, padding_mode="zeros"):
+def winograd_magnitude(x, w, b=None, padding=0, groups=1, padding_mode="zeros", dilation=1):
     """|A^T| [sum_c (|G||g||G^T|) (.) (|B^T||d||B|)] |A| + |b| per output element:
     what every rounded operation of a 3x3, stride-1 Winograd F(2x2, 3x3)
     convolution is relative to (tiles anchored at even output rows/columns).
@@ -387,9 +387,21 @@ def winograd_magnitude(x, w, b=None, padding=0, groups=1, padding_mode="zeros"):
     assert (kh, kw) == (3, 3)
     G = int(groups)
     K_g = K // G
-    (pt, pb), (pl, pr) = conv_padding(padding, (3, 3))
+    dh, dw = pair(dilation)
+    (pt, pb), (pl, pr) = conv_padding(padding, (3, 3), (dh, dw))
     xp = _pad_or_crop(x, pt, pb, pl, pr, padding_mode)
-    OH, OW = xp.shape[2] - 2, xp.shape[3] - 2
+    OH, OW = xp.shape[2] - 2 * dh, xp.shape[3] - 2 * dw
+    if (dh, dw) != (1, 1):
+        # d x d output phases, each an undilated problem on every d-th row/column
+        out = np.zeros((N, K, OH, OW))
+        for p in range(dh):
+            for q in range(dw):
+                sub = xp[:, :, p::dh, q::dw][:, :, :-(-(OH - p) // dh) + 2,
+                                               :-(-(OW - q) // dw) + 2]
+                out[:, :, p::dh, q::dw] = winograd_magnitude(sub, w, None, groups=groups)
+        if b is not None:
+            out = out + b[None, :, None, None]
+        return out[0] if unbatched else out
     TH, TW = -(-OH // 2), -(-OW // 2)
     xp = np.pad(xp, [(0, 0), (0, 0), (0, 2 * TH + 2 - xp.shape[2]), (0, 2 * TW + 2 - xp.shape[3])])
     d = sliding_window_view(xp, (4, 4), axis=(2, 3))[:, :, ::2, ::2]     # [N, C, TH, TW, 4, 4]

@@ -28,13 +28,16 @@ def arrays(xs, ws, dtype, bias=True, seed=0):
     return x, w, b
 
 
-def run_winograd(x, w, b, padding=0, groups=1, padding_mode="zeros", num_threads=None):
+def run_winograd(x, w, b, padding=0, groups=1, padding_mode="zeros", dilation=1,
+                 num_threads=None):
     """The backend entry itself: (output, True if Winograd ran, False if it fell back)."""
-    (pt, pb), (pl, pr) = conv_padding(padding, (3, 3))
+    dh, dw = (dilation, dilation) if isinstance(dilation, int) else dilation
+    (pt, pb), (pl, pr) = conv_padding(padding, (3, 3), (dh, dw))
     x4 = x if x.ndim == 4 else x[None]
-    OH, OW = x4.shape[2] + pt + pb - 2, x4.shape[3] + pl + pr - 2
+    OH, OW = x4.shape[2] + pt + pb - 2 * dh, x4.shape[3] + pl + pr - 2 * dw
     y = np.full((x4.shape[0], w.shape[0], OH, OW), np.nan, x.dtype)
-    ran = _cpu.conv2d_winograd(x4, w, b, y, groups, pt, pb, pl, pr, padding_mode, num_threads)
+    ran = _cpu.conv2d_winograd(x4, w, b, y, groups, dh, dw, pt, pb, pl, pr, padding_mode,
+                               num_threads)
     return (y if x.ndim == 4 else y[0]), ran
 
 
@@ -55,6 +58,12 @@ CASES = {
     "groups": ((2, 12, 10, 10), (18, 4, 3, 3), dict(padding=1, groups=3)),
     "many-channels": ((1, 67, 12, 20), (37, 67, 3, 3), dict(padding=1)),
     "wide": ((1, 3, 5, 130), (8, 3, 3, 3), dict(padding=1)),
+    # dilation: d x d output phases, each an undilated Winograd problem
+    "dilation-2": ((2, 6, 13, 14), (10, 6, 3, 3), dict(padding=2, dilation=2)),
+    "dilation-3x2": ((1, 5, 17, 11), (9, 5, 3, 3), dict(padding=(3, 1), dilation=(3, 2))),
+    "dilation-4-valid": ((1, 4, 12, 19), (8, 4, 3, 3), dict(dilation=4)),
+    "dilation-2-reflect": ((1, 8, 9, 10), (8, 8, 3, 3), dict(padding=2, dilation=2,
+                                                              padding_mode="reflect")),
 }
 
 
@@ -104,10 +113,10 @@ def test_public_algorithm_and_auto(dtype):
 
 @pytest.mark.parametrize("kw,shape", [
     (dict(stride=2, padding=1), (8, 4, 3, 3)),
-    (dict(dilation=2, padding=2), (8, 4, 3, 3)),
+    (dict(stride=(1, 2), dilation=2, padding=2), (8, 4, 3, 3)),
     (dict(padding=2), (8, 4, 5, 5)),
     (dict(padding=(0, 1)), (8, 4, 1, 3)),
-], ids=["stride", "dilation", "5x5", "1x3"])
+], ids=["stride", "stride-dilation", "5x5", "1x3"])
 def test_where_it_does_not_apply_winograd_is_the_implicit_gemm(kw, shape):
     x, w, b = arrays((2, 4, 11, 10), shape, np.float32, seed=7)
     assert_bitwise_equal(fastconv.conv2d(x, w, b, algorithm="winograd", **kw),
@@ -169,7 +178,8 @@ def level(request):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("case", ["small", "asymmetric", "groups", "many-channels"])
+@pytest.mark.parametrize("case", ["small", "asymmetric", "groups", "many-channels",
+                                  "dilation-3x2"])
 def test_every_simd_level(level, case, dtype):
     xs, ws, kw = CASES[case]
     x, w, b = arrays(xs, ws, dtype, seed=17)
