@@ -37,46 +37,53 @@ typedef FC_T VTU __attribute__((vector_size(FC_VBYTES), aligned(sizeof(FC_T)), _
  *   ukernel:     packed, b + k*NR (aligned);
  *   ukernel_off: in a padded input, b + koff[k] (Note [implicit GEMM on a padded copy]).
  * noinline: one body for in-place and staged tiles, so both round alike. */
-#define FC_UKERNEL(NAME, MR_, EXTRA_PARAM, BROW, VLOAD)                                   \
+#define FC_UKERNEL(NAME, MR_, NV_, EXTRA_PARAM, BROW, VLOAD)                                   \
 __attribute__((noinline)) static void NAME(fc_idx kc, const FC_T *restrict a,         \
                                            fc_idx lda, int mrows,                     \
                                            const FC_T *restrict b, EXTRA_PARAM,       \
                                            FC_T *restrict c, fc_idx ldc,              \
                                            const FC_T *restrict init)                 \
 {                                                                                     \
-    VT acc[MR_][FC_NV];                                                             \
+    VT acc[MR_][NV_];                                                               \
     const FC_T *ar[MR_];                                                            \
     for (int m = 0; m < MR_; m++) ar[m] = a + (m < mrows ? m : mrows - 1) * lda;    \
     _Pragma("GCC unroll 16")                                                          \
     for (int m = 0; m < MR_; m++)                                                   \
         _Pragma("GCC unroll 4")                                                       \
-        for (int v = 0; v < FC_NV; v++)                                               \
+        for (int v = 0; v < NV_; v++)                                               \
             acc[m][v] = init ? SPLAT(init[m]) : (VT)*(const VTU *)(c + m * ldc + v * VLEN); \
     for (fc_idx k = 0; k < kc; k++) {                                                 \
         const FC_T *brow = BROW;                                                      \
-        VT bv[FC_NV];                                                                 \
+        VT bv[NV_];                                                                   \
         _Pragma("GCC unroll 4")                                                       \
-        for (int v = 0; v < FC_NV; v++) bv[v] = VLOAD(brow + v * VLEN);               \
+        for (int v = 0; v < NV_; v++) bv[v] = VLOAD(brow + v * VLEN);               \
         _Pragma("GCC unroll 16")                                                      \
         for (int m = 0; m < MR_; m++) {                                             \
             const FC_T as = ar[m][k];                                                 \
             const VT av = SPLAT(as);                                                  \
             _Pragma("GCC unroll 4")                                                   \
-            for (int v = 0; v < FC_NV; v++) acc[m][v] += av * bv[v];                  \
+            for (int v = 0; v < NV_; v++) acc[m][v] += av * bv[v];                  \
         }                                                                             \
     }                                                                                 \
     _Pragma("GCC unroll 16")                                                          \
     for (int m = 0; m < MR_; m++)                                                   \
         _Pragma("GCC unroll 4")                                                       \
-        for (int v = 0; v < FC_NV; v++) *(VTU *)(c + m * ldc + v * VLEN) = acc[m][v]; \
+        for (int v = 0; v < NV_; v++) *(VTU *)(c + m * ldc + v * VLEN) = acc[m][v]; \
 }
 #define FC_LOAD_ALIGNED(p) (*(const VT *)(p))
 #define FC_LOAD_UNALIGNED(p) ((VT)*(const VTU *)(p))
-FC_UKERNEL(FC_FN(ukernel), FC_MR, int unused_, b + k * NR, FC_LOAD_ALIGNED)
-FC_UKERNEL(FC_FN(ukernel_off), FC_MR, const fc_idx *restrict koff, b + koff[k], FC_LOAD_UNALIGNED)
+FC_UKERNEL(FC_FN(ukernel), FC_MR, FC_NV, int unused_, b + k * NR, FC_LOAD_ALIGNED)
+FC_UKERNEL(FC_FN(ukernel_off), FC_MR, FC_NV, const fc_idx *restrict koff, b + koff[k], FC_LOAD_UNALIGNED)
 /* Half-height tile for a panel's last few rows (K_g = 3 in a GAN's output layer):
  * half the wasted multiply-adds of a clamped full tile. */
-FC_UKERNEL(FC_FN(ukernel_off_half), (FC_MR / 2), const fc_idx *restrict koff, b + koff[k],
+FC_UKERNEL(FC_FN(ukernel_off_half), (FC_MR / 2), FC_NV, const fc_idx *restrict koff, b + koff[k],
+           FC_LOAD_UNALIGNED)
+/* Narrow tiles for a grid's last chunk when it has at most one or two vectors
+ * of pixels (7x7 and 14x14 layers): a third or two thirds of the lanes of a
+ * full tile.  Each lane sums exactly as in the full tile. */
+FC_UKERNEL(FC_FN(ukernel_off_v1), FC_MR, 1, const fc_idx *restrict koff, b + koff[k],
+           FC_LOAD_UNALIGNED)
+FC_UKERNEL(FC_FN(ukernel_off_v2), FC_MR, 2, const fc_idx *restrict koff, b + koff[k],
            FC_LOAD_UNALIGNED)
 #undef FC_UKERNEL
 #undef FC_LOAD_ALIGNED
@@ -282,7 +289,13 @@ static void FC_FN(implicit_task)(const fc_implicit_args *g, fc_idx n, fc_idx q0,
                                    yp + off[0], g->y_kstride, binit);
                 continue;
             }
-            if (mrows <= FC_MR / 2)
+            if (ncol <= VLEN && FC_NV > 1)
+                FC_FN(ukernel_off_v1)(g->kred, A + mbase * g->lda, g->lda, mrows, xn + qc,
+                                      g->koff, tile, NR, binit);
+            else if (ncol <= 2 * VLEN && FC_NV > 2)
+                FC_FN(ukernel_off_v2)(g->kred, A + mbase * g->lda, g->lda, mrows, xn + qc,
+                                      g->koff, tile, NR, binit);
+            else if (mrows <= FC_MR / 2)
                 FC_FN(ukernel_off_half)(g->kred, A + mbase * g->lda, g->lda, mrows, xn + qc,
                                         g->koff, tile, NR, binit);
             else
