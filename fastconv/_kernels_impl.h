@@ -81,6 +81,8 @@ FC_UKERNEL(FC_FN(ukernel_off_half), (FC_MR / 2), FC_NV, const fc_idx *restrict k
 /* Narrow tiles for a grid's last chunk when it has at most one or two vectors
  * of pixels (7x7 and 14x14 layers): a third or two thirds of the lanes of a
  * full tile.  Each lane sums exactly as in the full tile. */
+FC_UKERNEL(FC_FN(ukernel_v1), FC_MR, 1, int unused_, b + k * NR, FC_LOAD_ALIGNED)
+FC_UKERNEL(FC_FN(ukernel_v2), FC_MR, 2, int unused_, b + k * NR, FC_LOAD_ALIGNED)
 FC_UKERNEL(FC_FN(ukernel_off_v1), FC_MR, 1, const fc_idx *restrict koff, b + koff[k],
            FC_LOAD_UNALIGNED)
 FC_UKERNEL(FC_FN(ukernel_off_v2), FC_MR, 2, const fc_idx *restrict koff, b + koff[k],
@@ -460,9 +462,19 @@ static void FC_FN(winograd_task)(const fc_winograd_args *g, fc_idx n, fc_idx q0,
             }
         }
         if (nvalid == 0) continue;
+        /* vectors of lanes this chunk needs (a grid's last chunk may need fewer) */
+        const int nv = (ncol + VLEN - 1) / VLEN;
+        /* Only the valid tiles' values may flag the call: which lanes are junk
+         * depends on how the grid was cut into tasks, i.e. on the thread count. */
+        VTM valid[FC_NV];
+        {
+            FC_T one[NR] __attribute__((aligned(FC_ALIGN)));
+            for (int l = 0; l < NR; l++) one[l] = off[l] >= 0 ? (FC_T)1 : (FC_T)0;
+            for (int v = 0; v < FC_NV; v++) valid[v] = *(const VT *)(one + v * VLEN) != vz;
+        }
         for (fc_idx c = 0; c < C; c++) {        /* V = B^T d B */
             const FC_T *b = xn + c * g->plane + qc;
-            for (int v = 0; v < FC_NV; v++) {
+            for (int v = 0; v < nv; v++) {
                 VT d[16], t[16], o[16];
                 _Pragma("GCC unroll 16")
                 for (int e = 0; e < 16; e++) d[e] = (VT)*(const VTU *)(b + doff[e] + v * VLEN);
@@ -482,7 +494,7 @@ static void FC_FN(winograd_task)(const fc_winograd_args *g, fc_idx n, fc_idx q0,
                 }
                 _Pragma("GCC unroll 16")
                 for (int e = 0; e < 16; e++) {
-                    bad |= (o[e] != vz) & (o[e] < tiny) & (o[e] > ntiny);
+                    bad |= (o[e] != vz) & (o[e] < tiny) & (o[e] > ntiny) & valid[v];
                     *(VT *)(V + ((fc_idx)e * C + c) * NR + v * VLEN) = o[e];
                 }
             }
@@ -490,12 +502,19 @@ static void FC_FN(winograd_task)(const fc_winograd_args *g, fc_idx n, fc_idx q0,
         for (int panel = m0; panel < m1; panel++) {
             const fc_idx mbase = (fc_idx)panel * FC_MR;
             const int mrows = M - mbase < FC_MR ? (int)(M - mbase) : FC_MR;
-            for (int e = 0; e < 16; e++)
-                FC_FN(ukernel)(C, U + (mbase * 16 + e) * C, 16 * C, mrows, V + (fc_idx)e * C * NR,
-                               0, Mb + (fc_idx)e * FC_MR * NR, NR, zero);
+            for (int e = 0; e < 16; e++) {
+                const FC_T *ue = U + (mbase * 16 + e) * C, *ve = V + (fc_idx)e * C * NR;
+                FC_T *me = Mb + (fc_idx)e * FC_MR * NR;
+                if (nv == 1 && FC_NV > 1)
+                    FC_FN(ukernel_v1)(C, ue, 16 * C, mrows, ve, 0, me, NR, zero);
+                else if (nv == 2 && FC_NV > 2)
+                    FC_FN(ukernel_v2)(C, ue, 16 * C, mrows, ve, 0, me, NR, zero);
+                else
+                    FC_FN(ukernel)(C, ue, 16 * C, mrows, ve, 0, me, NR, zero);
+            }
             for (int m = 0; m < mrows; m++) {          /* Y = A^T M A + bias */
                 const VT bv = SPLAT(bias ? bias[mbase + m] : (FC_T)0);
-                for (int v = 0; v < FC_NV; v++) {
+                for (int v = 0; v < nv; v++) {
                     VT x[16], s0[4], s1[4];
                     _Pragma("GCC unroll 16")
                     for (int e = 0; e < 16; e++)
@@ -507,8 +526,8 @@ static void FC_FN(winograd_task)(const fc_winograd_args *g, fc_idx n, fc_idx q0,
                     }
                     const VT y00 = s0[0] + s0[1] + s0[2] + bv, y01 = s0[1] - s0[2] - s0[3] + bv;
                     const VT y10 = s1[0] + s1[1] + s1[2] + bv, y11 = s1[1] - s1[2] - s1[3] + bv;
-                    bad |= ((y00 - y00) != vz) | ((y01 - y01) != vz) | ((y10 - y10) != vz)
-                           | ((y11 - y11) != vz);
+                    bad |= (((y00 - y00) != vz) | ((y01 - y01) != vz) | ((y10 - y10) != vz)
+                            | ((y11 - y11) != vz)) & valid[v];
                     *(VT *)(Yt + v * VLEN) = y00;
                     *(VT *)(Yt + NR + v * VLEN) = y01;
                     *(VT *)(Yt + 2 * NR + v * VLEN) = y10;

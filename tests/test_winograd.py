@@ -199,3 +199,21 @@ def test_benchmark_mode_never_swaps_winograd_for_another_rounding():
     finally:
         fastconv.benchmark_mode(False)
     assert_bitwise_equal(tuned, ref)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_only_valid_tiles_decide_the_fallback(dtype):
+    # The last input column tiny, the rest ordinary: only the junk tile column
+    # past the output (which no output reads) sees nothing but tiny values.
+    # Which junk lanes a task computes depends on the thread count, so they
+    # must not flag the call: Winograd runs, the same bits for any thread count.
+    x, w, b = arrays((2, 6, 12, 16), (8, 6, 3, 3), dtype, seed=23)
+    x[..., -1] = np.finfo(dtype).tiny * 4
+    y1, ran = run_winograd(x, w, b, padding=1, num_threads=1)
+    assert ran
+    for t in (2, 3, 7):
+        y, ran = run_winograd(x, w, b, padding=1, num_threads=t)
+        assert ran
+        assert_bitwise_equal(y, y1)
+    assert_within(y1, conv2d_ref(x, w, b, padding=1),
+                  winograd_tolerance(dtype, x, w, b, padding=1))
