@@ -30,6 +30,8 @@ CASES = [
     ("conv2d", "implicit", 2, 16, 1024, 768, 16, 3, 2),
     ("conv2d", "gemm", 1, 32, 1024, 1024, 16, 3, 1),
     ("conv2d", "direct", 1, 32, 1024, 1024, 4, 3, 1),
+    ("conv2d", "winograd", 1, 32, 1024, 1024, 16, 3, 1),
+    ("conv2d", "winograd", 1, 256, 160, 160, 256, 3, 1),   # 4 MB of transformed weights
     ("conv_transpose2d", "implicit", 1, 32, 512, 512, 8, 4, 2),
     ("conv_transpose2d", "gemm", 1, 32, 512, 512, 8, 4, 2),
 ]
