@@ -396,6 +396,9 @@ cdef void _run_gemm(fc_gemm_args *subs, fc_idx nsub, int npanel, bint is_double,
         if total_pb >= TASKS_PER_THREAD * nthreads or nthreads == 1:
             break
         nb = max(b.nr, (nb // 2) // b.nr * b.nr)
+    # Even blocks: 256 pixels as 144 + 112, not 240 + 16 (a tiny last block is a
+    # task of nearly no work, so the others carry the load).
+    nb = _cdiv(_cdiv(maxp, _cdiv(maxp, nb)), b.nr) * b.nr
     total_pb = 0
     for s in range(nsub):
         total_pb += _cdiv(subs[s].P_n * subs[s].P_h * subs[s].P_w, nb)

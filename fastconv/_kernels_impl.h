@@ -167,6 +167,14 @@ static void FC_FN(pack_b)(const fc_gemm_args *g, fc_idx r0, fc_idx kc, fc_idx p0
     }
 }
 
+/* The packed-B micro-kernel as wide as a chunk of `ncol` pixels needs. */
+#define FC_UK_PACKED(ncol, ...)                                                    \
+    do {                                                                         \
+        if ((ncol) <= VLEN && FC_NV > 1) FC_FN(ukernel_v1)(__VA_ARGS__);           \
+        else if ((ncol) <= 2 * VLEN && FC_NV > 2) FC_FN(ukernel_v2)(__VA_ARGS__);  \
+        else FC_FN(ukernel)(__VA_ARGS__);                                          \
+    } while (0)
+
 static void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0, int m1,
                              void *scratch)
 {
@@ -213,9 +221,9 @@ static void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0
                     init = binit;
                 }
                 if (!contiguous) {
-                    FC_FN(ukernel)(kc, ap, g->lda, mrows, bc, 0,
-                                   stage + (fc_idx)(panel - m0) * FC_MR * nbr + ch * NR, nbr,
-                                   init);
+                    FC_UK_PACKED(ncol, kc, ap, g->lda, mrows, bc, 0,
+                                 stage + (fc_idx)(panel - m0) * FC_MR * nbr + ch * NR, nbr,
+                                 init);
                     continue;
                 }
                 FC_T *yp = y + mbase * g->y_kstride;
@@ -228,7 +236,7 @@ static void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0
                     for (int q = 0; q < mrows; q++)
                         for (int l = 0; l < ncol; l++)
                             tile[q * NR + l] = yp[q * g->y_kstride + off[l]];
-                FC_FN(ukernel)(kc, ap, g->lda, mrows, bc, 0, tile, NR, init);
+                FC_UK_PACKED(ncol, kc, ap, g->lda, mrows, bc, 0, tile, NR, init);
                 for (int q = 0; q < mrows; q++)
                     for (int l = 0; l < ncol; l++)
                         yp[q * g->y_kstride + off[l]] = tile[q * NR + l];
@@ -748,6 +756,7 @@ static void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, vo
 }
 
 #undef FC_RB
+#undef FC_UK_PACKED
 #undef VT
 #undef VTU
 #undef VLEN
