@@ -68,32 +68,45 @@ def test_many_python_threads_give_the_single_threaded_bits(threads):
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores to overlap")
-def test_gil_is_released_while_computing():
-    """Two Python threads running 1-thread convolutions overlap in time."""
+def test_gil_is_released_while_computing(record_property):
+    """Two Python threads running 1-thread convolutions overlap in time.
+
+    Measured two ways in the same trials:
+    - concurrency: the two threads' CPU time (time.thread_time) over the wall
+      time they took together.  With the GIL held during the computation one
+      thread waits while the other computes, so this stays near 1; released, it
+      approaches 2.  A core the host slows down slows both numerator and
+      denominator alike, so this holds on a contended host too.
+    - speedup: the wall time of the same work run one call after the other,
+      over the two threads' wall time (reported; on this shared host it varies
+      with how fast each core happens to be).
+    """
     rng = np.random.default_rng(0)
     x = rng.standard_normal((1, 32, 96, 96)).astype(np.float32)
     w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
 
-    def job():
+    def job(cpu=None, k=0):
+        c0 = time.thread_time()
         for _ in range(4):
             fastconv.conv2d(x, w, padding=1, num_threads=1)
+        if cpu is not None:
+            cpu[k] = time.thread_time() - c0
 
     job()   # warm-up
     # Only trials during which other processes left both cores to us count: on this
-    # shared 2-core machine someone's build kept 1-1.7 cores busy for minutes, which
-    # gave ratios anywhere from 0.3x to 4.8x, passing or failing at random.  Before
-    # each trial we wait (as `fastconv bench` does) for the machine to go idle.
-    best, busy = None, []
+    # shared 2-core machine someone's build kept 1-1.7 cores busy for minutes.
+    # Before each trial we wait (as `fastconv bench` does) for the machine to go idle.
+    trials, busy = [], []
     deadline = time.perf_counter() + 120
-    clean = 0
-    while clean < 5 and time.perf_counter() < deadline:   # best of five clean trials
+    while len(trials) < 5 and time.perf_counter() < deadline:
         wait_for_quiet(max(0.0, min(20.0, deadline - time.perf_counter())))
         start = cpu_snapshot()
         t0 = time.perf_counter()
         job()
         job()
         serial = time.perf_counter() - t0
-        ts = [threading.Thread(target=job) for _ in range(2)]
+        cpu = [0.0, 0.0]
+        ts = [threading.Thread(target=job, args=(cpu, k)) for k in range(2)]
         t0 = time.perf_counter()
         for t in ts:
             t.start()
@@ -104,19 +117,24 @@ def test_gil_is_released_while_computing():
         if other is not None and other > 0.3:
             busy.append(other)
             continue
-        clean += 1
-        ratio = serial / parallel
-        best = ratio if best is None else max(best, ratio)
-        if best > 1.15:
+        trials.append((sum(cpu) / parallel, serial / parallel))
+        if max(c for c, _ in trials) > 1.5:
             break
-    if best is None:
+    if not trials:
         pytest.skip(f"other processes kept {min(busy):.1f}-{max(busy):.1f} cores busy in "
                     f"all {len(busy)} trials: no overlap measurable")
-    # Holding the GIL would make the two threads run one after the other: a lock
-    # around each call, standing in for a held GIL, measured 0.90-0.99x here; the
-    # real thing measured 1.23-1.9x (the shared host sometimes halves a core), and
-    # 1.7-2.2x in trials with the machine otherwise idle (November 2026).
-    assert best > 1.15, f"two threads only {best:.2f}x faster than one after the other"
+    concurrency, speedup = max(trials)
+    record_property("gil_concurrency", round(concurrency, 2))
+    record_property("gil_speedup", round(speedup, 2))
+    print(f"two threads: concurrency {concurrency:.2f}, wall speedup {speedup:.2f}x")
+    # A lock around each call, standing in for a held GIL, measured concurrency
+    # 0.96 here (its wall "speedup" anywhere from 0.9x to 3.3x: the serial half
+    # of a trial is as exposed to the host's slowdowns); the real thing 1.6-2.0,
+    # with speedups of 1.1-2.2x (November 2026).
+    assert concurrency > 1.5, (
+        f"two threads ran {concurrency:.2f} CPU-seconds per second: they did not overlap "
+        f"(speedup {speedup:.2f}x)")
+    assert speedup > 1.0, f"two threads slower ({speedup:.2f}x) than one after the other"
 
 
 INTERRUPT = textwrap.dedent("""
