@@ -131,12 +131,6 @@ cdef extern from "_kernels.h" nogil:
                           fc_idx m_stride, fc_idx c_stride, const fc_idx *tapoff, float *dst)
     void fc_pack_rows_f64(const double *base, int m0, int m1, int C_g, int ntaps,
                           fc_idx m_stride, fc_idx c_stride, const fc_idx *tapoff, double *dst)
-    void fc_pack_phases_f32(const float *base, int g, int M, int m0, int m1, int C_g,
-                            int nphase, const int *ntaps, fc_idx m_stride, fc_idx c_stride,
-                            const fc_idx *tapoffs, int maxtaps, float *const *dsts)
-    void fc_pack_phases_f64(const double *base, int g, int M, int m0, int m1, int C_g,
-                            int nphase, const int *ntaps, fc_idx m_stride, fc_idx c_stride,
-                            const fc_idx *tapoffs, int maxtaps, double *const *dsts)
 
 ISA_NAMES = {"generic": FC_ISA_GENERIC, "avx2": FC_ISA_AVX2, "avx512": FC_ISA_AVX512}
 PADDING_MODE_CODES = {"zeros": FC_PAD_ZEROS, "reflect": FC_PAD_REFLECT,
@@ -626,38 +620,19 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
 
     cdef const floating *biasp = &bias[0] if bias is not None else NULL
     cdef void **apacks = <void **>bufs.get(<size_t>nphase * sizeof(void *))
-    cdef fc_idx *tapoff = <fc_idx *>bufs.get(<size_t>max(nphase * kh * kw, 1) * sizeof(fc_idx))
-    cdef int *ntaps_ph = <int *>bufs.get(<size_t>nphase * sizeof(int))
+    cdef fc_idx *tapoff = <fc_idx *>bufs.get(<size_t>max(kh * kw, 1) * sizeof(fc_idx))
     cdef fc_idx kred
     for ry in range(sh):
         for rx in range(sw):
             nth = ntaps_h[ry]
             ntw = ntaps_w[rx]
-            ntaps_ph[ry * sw + rx] = nth * ntw
             for ti in range(nth):
                 for tj in range(ntw):
-                    tapoff[(ry * sw + rx) * kh * kw + ti * ntw + tj] = (
-                        taps_h[ry * kh + ti] * kw + taps_w[rx * kw + tj])
-            apacks[ry * sw + rx] = bufs.get(
-                <size_t>max(G * <fc_idx>K_g * C_g * nth * ntw, 1) * sizeof(floating))
-    # A[m][(c, tap)] = w[g*C_g + c, m, i, j], every phase from one pass over w.
-    cdef fc_idx nblk = _cdiv(K_g, 16), g_stride = <fc_idx>C_g * K_g * kh * kw
-    cdef int m0_
-    cdef const floating *wbase = &w[0, 0, 0, 0]
-    with nogil:
-        for t in prange(<fc_idx>G * nblk, num_threads=nthreads, schedule="static"):
-            g = <int>(t // nblk)
-            m0_ = <int>((t % nblk) * 16)
-            if floating is float:
-                fc_pack_phases_f32(wbase + g * g_stride, g, K_g, m0_,
-                                   min(m0_ + 16, K_g), C_g, nphase, ntaps_ph, <fc_idx>kh * kw,
-                                   <fc_idx>K_g * kh * kw, tapoff, kh * kw,
-                                   <float *const *>apacks)
-            else:
-                fc_pack_phases_f64(wbase + g * g_stride, g, K_g, m0_,
-                                   min(m0_ + 16, K_g), C_g, nphase, ntaps_ph, <fc_idx>kh * kw,
-                                   <fc_idx>K_g * kh * kw, tapoff, kh * kw,
-                                   <double *const *>apacks)
+                    tapoff[ti * ntw + tj] = taps_h[ry * kh + ti] * kw + taps_w[rx * kw + tj]
+            # A[m][(c, tap)] = w[g*C_g + c, m, i, j]
+            apacks[ry * sw + rx] = _pack_rows(
+                &w[0, 0, 0, 0], G, K_g, C_g, nth * ntw, <fc_idx>C_g * K_g * kh * kw,
+                <fc_idx>kh * kw, <fc_idx>K_g * kh * kw, tapoff, nthreads, bufs)
 
     cdef fc_gemm_args *subs = <fc_gemm_args *>bufs.get(<size_t>G * nphase * sizeof(fc_gemm_args))
     cdef fc_gemm_args *a

@@ -369,33 +369,4 @@ static void fc_pack_rows_##suf(const T *base, int m0, int m1, int C_g,         \
 FC_PACK_ROWS(float, f32)
 FC_PACK_ROWS(double, f64)
 
-/* All stride phases at once: each weight row w[c][m][:] (kh*kw taps, one or
- * two cache lines) is read once and its taps go to every phase's matrix,
- *   dsts[ph][(g*M + m)*C_g*nt + c*nt + t] = base[m*m_stride + c*c_stride + tapoffs[ph][t]]
- * with nt = ntaps[ph] (tapoffs rows maxtaps apart), instead of one pass over
- * the weights per phase. */
-#define FC_PACK_PHASES(T, suf)                                                 \
-static void fc_pack_phases_##suf(const T *base, int g, int M, int m0, int m1,  \
-                                 int C_g, int nphase, const int *ntaps,        \
-                                 fc_idx m_stride, fc_idx c_stride,             \
-                                 const fc_idx *tapoffs, int maxtaps,           \
-                                 T *const *dsts)                               \
-{                                                                              \
-    for (int cb = 0; cb < C_g; cb += 16) {                                     \
-        const int ce = cb + 16 < C_g ? cb + 16 : C_g;                          \
-        for (int m = m0; m < m1; m++)                                          \
-            for (int c = cb; c < ce; c++) {                                    \
-                const T *src = base + m * m_stride + c * c_stride;             \
-                for (int ph = 0; ph < nphase; ph++) {                          \
-                    const int nt = ntaps[ph];                                  \
-                    const fc_idx *to = tapoffs + (fc_idx)ph * maxtaps;         \
-                    T *d = dsts[ph] + ((fc_idx)g * M + m) * C_g * nt + (fc_idx)c * nt; \
-                    for (int t = 0; t < nt; t++) d[t] = src[to[t]];            \
-                }                                                              \
-            }                                                                  \
-    }                                                                          \
-}
-FC_PACK_PHASES(float, f32)
-FC_PACK_PHASES(double, f64)
-
 #endif /* FASTCONV_KERNELS_H */
