@@ -350,6 +350,14 @@ static void FC_FN(pad_plane)(const FC_T *restrict src, fc_idx W, const int32_t *
             if (s) {
                 for (; xq < PW && xq < pl; xq += sw, q++)
                     d[q] = colmap[xq] >= 0 ? s[colmap[xq]] : (FC_T)0;
+                if (sw == 2 && xq < xend) {   /* constant stride: a loop GCC vectorises */
+                    const FC_T *restrict sp = s + (xq - pl);
+                    FC_T *restrict dq = d + q;
+                    const fc_idx n = (xend - xq + 1) / 2;
+                    for (fc_idx l = 0; l < n; l++) dq[l] = sp[2 * l];
+                    q += n;
+                    xq += 2 * n;
+                }
                 for (; xq < xend; xq += sw, q++) d[q] = s[xq - pl];
                 for (; xq < PW; xq += sw, q++)
                     d[q] = colmap[xq] >= 0 ? s[colmap[xq]] : (FC_T)0;
