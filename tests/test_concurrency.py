@@ -78,8 +78,9 @@ def test_gil_is_released_while_computing(record_property):
       approaches 2.  A core the host slows down slows both numerator and
       denominator alike, so this holds on a contended host too.
     - speedup: the wall time of the same work run one call after the other,
-      over the two threads' wall time (reported; on this shared host it varies
-      with how fast each core happens to be).
+      over the two threads' wall time (must exceed 1; on this shared host it
+      varies with how fast each core happens to be, so up to five trials run and
+      the first that shows both counts).
     """
     rng = np.random.default_rng(0)
     x = rng.standard_normal((1, 32, 96, 96)).astype(np.float32)
@@ -91,6 +92,9 @@ def test_gil_is_released_while_computing(record_property):
             fastconv.conv2d(x, w, padding=1, num_threads=1)
         if cpu is not None:
             cpu[k] = time.thread_time() - c0
+
+    def overlapped(concurrency, speedup):
+        return concurrency > 1.5 and speedup > 1.0
 
     job()   # warm-up
     # Only trials during which other processes left both cores to us count: on this
@@ -118,12 +122,15 @@ def test_gil_is_released_while_computing(record_property):
             busy.append(other)
             continue
         trials.append((sum(cpu) / parallel, serial / parallel))
-        if max(c for c, _ in trials) > 1.5:
+        if overlapped(*trials[-1]):
             break
     if not trials:
         pytest.skip(f"other processes kept {min(busy):.1f}-{max(busy):.1f} cores busy in "
                     f"all {len(busy)} trials: no overlap measurable")
-    concurrency, speedup = max(trials)
+    # The best trial (one that shows both, else the most concurrent): a fresh-clone CI
+    # run saw concurrency above 1.5 with a wall speedup of 0.67x in its only trial,
+    # the host having slowed the parallel half.  Both figures must come from one trial.
+    concurrency, speedup = max(trials, key=lambda t: (overlapped(*t), t))
     record_property("gil_concurrency", round(concurrency, 2))
     record_property("gil_speedup", round(speedup, 2))
     print(f"two threads: concurrency {concurrency:.2f}, wall speedup {speedup:.2f}x")
