@@ -109,6 +109,7 @@ cdef extern from "_kernels.h" nogil:
     int fc_isa_supported(int isa)
     fc_blocking fc_get_blocking(int isa, int is_double)
     size_t fc_gemm_scratch_bytes(fc_blocking b, fc_idx nb, fc_idx stage_rows, size_t esize)
+    int fc_set_gather_pw(int n)
     size_t fc_direct_scratch_bytes(fc_blocking b, const fc_direct_args *a, fc_idx rows,
                                    size_t esize)
     void fc_gemm_task_f32(const fc_gemm_args *a, fc_idx p0, fc_idx p1, int m0, int m1,
@@ -158,6 +159,12 @@ def _set_implicit_copy_bytes(size_t n):
     old = IMPLICIT_COPY_BYTES
     IMPLICIT_COPY_BYTES = n
     return old
+
+
+def _set_gather_pw(int n):
+    """Test hook: gemm tasks pack B by gathers on grids narrower than n columns
+    (Note [gathered B] in _kernels.h; 0 turns it off); returns the old width."""
+    return fc_set_gather_pw(n)
 # Direct kernel: scratch of padded rows per task kept near L2-resident size.
 DEF DIRECT_SCRATCH_BYTES = 196608
 

@@ -167,6 +167,82 @@ static void FC_FN(pack_b)(const fc_gemm_args *g, fc_idx r0, fc_idx kc, fc_idx p0
     }
 }
 
+/* d[l] = base[o[l]], or 0 where o[l] < 0, for one vector of lanes (Note [gathered B]). */
+static inline void FC_FN(gather)(FC_T *restrict d, const FC_T *restrict base,
+                                 const int32_t *restrict o)
+{
+#if defined(FC_HAVE_X86) && FC_HAVE_X86 && FC_VBYTES == 64 && FC_VLEN == 16
+    const __m512i idx = _mm512_loadu_si512((const void *)o);
+    const __mmask16 m = _mm512_cmpge_epi32_mask(idx, _mm512_setzero_si512());
+    _mm512_storeu_ps(d, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, base, 4));
+#elif defined(FC_HAVE_X86) && FC_HAVE_X86 && FC_VBYTES == 64 && FC_VLEN == 8
+    const __m256i idx = _mm256_loadu_si256((const __m256i *)o);
+    const __mmask8 m = _mm256_cmpge_epi32_mask(idx, _mm256_setzero_si256());
+    _mm512_storeu_pd(d, _mm512_mask_i32gather_pd(_mm512_setzero_pd(), m, idx, base, 8));
+#elif defined(FC_HAVE_X86) && FC_HAVE_X86 && FC_VBYTES == 32 && FC_VLEN == 8
+    const __m256i idx = _mm256_loadu_si256((const __m256i *)o);
+    const __m256i m = _mm256_cmpgt_epi32(idx, _mm256_set1_epi32(-1));
+    _mm256_storeu_ps(d, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), base, idx,
+                                                 _mm256_castsi256_ps(m), 4));
+#elif defined(FC_HAVE_X86) && FC_HAVE_X86 && FC_VBYTES == 32 && FC_VLEN == 4
+    const __m128i idx = _mm_loadu_si128((const __m128i *)o);
+    const __m256i m = _mm256_cvtepi32_epi64(_mm_cmpgt_epi32(idx, _mm_set1_epi32(-1)));
+    _mm256_storeu_pd(d, _mm256_mask_i32gather_pd(_mm256_setzero_pd(), base, idx,
+                                                 _mm256_castsi256_pd(m), 8));
+#else
+    for (int l = 0; l < VLEN; l++) d[l] = o[l] >= 0 ? base[o[l]] : (FC_T)0;
+#endif
+}
+
+/* The table of Note [gathered B] for pixels [p0, p0+np) padded to nbr lanes:
+ * tab[t*nbr + l] = offset of tap t's value for lane l from image p0's channel
+ * 0, or -1 for a zero.  Returns 0 (no table) where an offset needs 64 bits. */
+static int FC_FN(gather_table)(const fc_gemm_args *g, fc_idx p0, fc_idx np, fc_idx nbr,
+                               int32_t *restrict tab)
+{
+    const fc_idx plane = g->P_h * g->P_w, rem0 = p0 % plane;
+    const fc_idx py0 = rem0 / g->P_w, px0 = rem0 % g->P_w;
+    for (int ti = 0; ti < g->ntap_h; ti++)
+        for (int tj = 0; tj < g->ntap_w; tj++) {
+            int32_t *o = tab + ((fc_idx)ti * g->ntap_w + tj) * nbr;
+            const int32_t *rt = g->rowtab + ti * g->P_h;
+            const int32_t *ct = g->coltab + tj * g->P_w;
+            fc_idx n = 0, py = py0, px = px0;
+            for (fc_idx l = 0; l < np; l++) {
+                const int32_t row = rt[py], col = ct[px];
+                if (row < 0 || col < 0) {
+                    o[l] = -1;
+                } else {
+                    const fc_idx v = n * g->x_nstride + row * g->x_rstride + col;
+                    if (v > INT32_MAX) return 0;
+                    o[l] = (int32_t)v;
+                }
+                if (++px == g->P_w) { px = 0; if (++py == g->P_h) { py = 0; n++; } }
+            }
+            for (fc_idx l = np; l < nbr; l++) o[l] = -1;
+        }
+    return 1;
+}
+
+/* pack_b through the table: rows [r0, r0+kc), all nbr lanes. */
+static void FC_FN(pack_b_gather)(const fc_gemm_args *g, const int32_t *restrict tab,
+                                 fc_idx nbr, fc_idx r0, fc_idx kc, fc_idx p0,
+                                 FC_T *restrict bp)
+{
+    const fc_idx ntaps = (fc_idx)g->ntap_h * g->ntap_w;
+    const FC_T *xn = (const FC_T *)g->x + p0 / (g->P_h * g->P_w) * g->x_nstride;
+    fc_idx c = r0 / ntaps, t = r0 % ntaps;
+    for (fc_idx r = 0; r < kc; r++) {
+        const FC_T *xc = xn + c * g->x_cstride;
+        const int32_t *o = tab + t * nbr;
+        FC_T *d = bp + r * NR;
+        for (fc_idx l = 0; l < nbr; l += NR, d += kc * NR)
+            for (int v = 0; v < FC_NV; v++)
+                FC_FN(gather)(d + v * VLEN, xc, o + l + v * VLEN);
+        if (++t == ntaps) { t = 0; c++; }
+    }
+}
+
 /* The packed-B micro-kernel as wide as a chunk of `ncol` pixels needs. */
 #define FC_UK_PACKED(ncol, ...)                                                    \
     do {                                                                         \
@@ -186,15 +262,22 @@ static void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0
     FC_T *tile = bp + FC_KC * nbr;
     /* Scattered outputs (the transposed conv's phases) accumulate in a contiguous
      * stage [panels*MR][nbr] across the reduction blocks, written out once. */
-    FC_T *stage = tile + FC_MR * NR;
+    int32_t *gtab = (int32_t *)(tile + FC_MR * NR);
+    FC_T *stage = (FC_T *)(gtab + FC_GATHER_ENTRIES);
     fc_idx off[NR];          /* output offset of each lane of the current chunk */
     FC_T binit[FC_MR];       /* the bias of the panel's rows: each sum starts there */
     /* The output grid rows are contiguous (conv2d): full tiles can be written in place. */
     const int contiguous = g->y_cstride == 1 && g->y_rstride == g->P_w;
 
+    const int gathered = (g->P_w < fc_gather_pw || (fc_gather_pw > 0 && g->col_step != 1))
+        && kred > 0
+        && (fc_idx)g->ntap_h * g->ntap_w * nbr <= FC_GATHER_ENTRIES
+        && FC_FN(gather_table)(g, p0, np, nbr, gtab);
+
     for (fc_idx k0 = 0; k0 < kred || (k0 == 0 && kred == 0); k0 += FC_KC) {
         const fc_idx kc = kred - k0 < FC_KC ? kred - k0 : FC_KC;
-        if (kc > 0) FC_FN(pack_b)(g, k0, kc, p0, np, bp);
+        if (kc > 0 && gathered) FC_FN(pack_b_gather)(g, gtab, nbr, k0, kc, p0, bp);
+        else if (kc > 0) FC_FN(pack_b)(g, k0, kc, p0, np, bp);
         for (fc_idx ch = 0; ch < nchunk; ch++) {
             const fc_idx pc = p0 + ch * NR;
             const int ncol = p1 - pc < NR ? (int)(p1 - pc) : NR;

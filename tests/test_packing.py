@@ -1,0 +1,104 @@
+"""The gemm path's two ways of packing B (Note [gathered B] in _kernels.h).
+
+On output grids narrower than a threshold a gemm task packs its B rows with
+vector gathers through a table of offsets instead of copying runs.  Both copy
+the same values, so each case below must give the same bits either way, and
+both must agree with the float64 reference; every SIMD level is run, since
+each has its own gather.
+"""
+
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import _cpu
+from reference import (assert_within, conv2d_ref, conv_transpose2d_ref, reduction_length,
+                       tolerance)
+
+LEVELS = [lvl for lvl in ("generic", "avx2", "avx512") if _cpu.isa_supported(lvl)]
+
+CONV = [  # (x shape, w shape, kwargs): narrow grids, borders, several images per block
+    ((20, 6, 3, 3), (7, 6, 3, 3), dict(padding=1)),
+    ((3, 8, 9, 13), (16, 4, 3, 3), dict(stride=2, padding=(2, 1), groups=2)),
+    ((2, 5, 7, 7), (9, 5, 3, 2), dict(dilation=(2, 3), padding=(1, 3))),
+    ((4, 3, 6, 5), (5, 3, 3, 3), dict(padding=2, padding_mode="reflect")),
+    ((2, 4, 5, 8), (6, 4, 2, 3), dict(stride=(1, 2), padding="valid")),
+    ((1, 300, 4, 4), (10, 300, 3, 3), dict(padding=1)),     # reduction past one KC block
+    ((9, 7, 3, 63), (3, 7, 1, 1), dict()),                  # grid 63 wide: gathers
+    ((2, 7, 3, 64), (3, 7, 1, 1), dict()),                  # 64 wide: runs (by default)
+    ((2, 3, 5, 140), (4, 3, 3, 3), dict(stride=(1, 2))),   # 70 wide, strided: gathers
+]
+TRANSPOSED = [
+    ((16, 32, 4, 4), (32, 8, 4, 4), dict(stride=2, padding=1)),
+    ((3, 6, 5, 7), (6, 5, 3, 3), dict(stride=2, padding=1, output_padding=1, groups=2)),
+    ((2, 4, 3, 2), (4, 3, 2, 2), dict(stride=2)),
+    ((5, 3, 4, 3), (3, 4, 3, 4), dict(stride=(3, 2), padding=(2, 1), dilation=(1, 2))),
+]
+
+
+@pytest.fixture(params=LEVELS)
+def level(request):
+    before = _cpu.get_isa()
+    _cpu.set_isa(request.param)
+    yield request.param
+    _cpu.set_isa(before)
+
+
+def both_ways(fn):
+    """fn() with gathers on every grid width, then with them off."""
+    old = _cpu._set_gather_pw(1 << 30)
+    try:
+        gathered = fn()
+        _cpu._set_gather_pw(0)
+        copied = fn()
+    finally:
+        _cpu._set_gather_pw(old)
+    return gathered, copied
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(CONV)))
+def test_conv2d_gemm_gathered_b(level, dtype, case):
+    xs, ws, kw = CONV[case]
+    rng = np.random.default_rng(case)
+    x, w = rng.standard_normal(xs).astype(dtype), rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    gathered, copied = both_ways(lambda: fastconv.conv2d(x, w, b, algorithm="gemm", **kw))
+    np.testing.assert_array_equal(gathered, copied)
+    tol = tolerance(dtype, reduction_length(w), x, w, b, **kw)
+    assert_within(gathered, conv2d_ref(x, w, b, **kw), tol, what=f"{level} gathered")
+    # The default threshold too, one thread and two alike.
+    y1 = fastconv.conv2d(x, w, b, algorithm="gemm", num_threads=1, **kw)
+    np.testing.assert_array_equal(y1, fastconv.conv2d(x, w, b, algorithm="gemm",
+                                                      num_threads=2, **kw))
+    np.testing.assert_array_equal(y1, gathered)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(TRANSPOSED)))
+def test_conv_transpose2d_gemm_gathered_b(level, dtype, case):
+    xs, ws, kw = TRANSPOSED[case]
+    rng = np.random.default_rng(50 + case)
+    x, w = rng.standard_normal(xs).astype(dtype), rng.standard_normal(ws).astype(dtype)
+    groups = kw.get("groups", 1)
+    b = rng.standard_normal(ws[1] * groups).astype(dtype)
+    gathered, copied = both_ways(
+        lambda: fastconv.conv_transpose2d(x, w, b, algorithm="gemm", **kw))
+    np.testing.assert_array_equal(gathered, copied)
+    tol = tolerance(dtype, reduction_length(w, transposed=True, groups=groups), x, w, b,
+                    transposed=True, **kw)
+    assert_within(gathered, conv_transpose2d_ref(x, w, b, **kw), tol,
+                  what=f"{level} gathered")
+
+
+def test_gathered_b_keeps_nan():
+    """A gather copies values bit for bit: a NaN in x reaches the outputs whose window holds it."""
+    x = np.zeros((3, 2, 4, 4), np.float32)
+    x[1, 1, 2, 3] = np.nan
+    w = np.zeros((1, 2, 3, 3), np.float32)
+    w[0, 1, 1, 1] = 1.0
+    gathered, copied = both_ways(lambda: fastconv.conv2d(x, w, padding=1, algorithm="gemm"))
+    expected = np.isnan(conv2d_ref(x, w, padding=1))
+    assert expected.sum() == 6      # rows 1-3 x columns 2-3 of image 1
+    np.testing.assert_array_equal(np.isnan(gathered), expected)
+    np.testing.assert_array_equal(gathered, copied)
