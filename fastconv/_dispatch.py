@@ -52,6 +52,19 @@ ALGORITHMS = {
 #   IMPLICIT 6.7; its undilated twin (196 tiles) 4.4 vs 5.6.
 #   Where the data would take the transforms outside the error bound (see
 #   Note [Winograd F(2x2, 3x3)]) the backend recomputes with IMPLICIT.
+# - conv2d that is strided (with at least GEMM_STRIDED_MIN_C_G channels per
+#   group), 1x1, or one kernel row wide (1xk): GEMM.  Its B rows are packed by
+#   vector gathers on such grids (Note [gathered B] in _kernels.h), and it
+#   computes no padding columns, where IMPLICIT runs its micro-kernel along
+#   the padded copy's pitch (1x7 with padding 3 on 17 columns: 23).  Medians
+#   of five interleaved rounds, GEMM vs IMPLICIT ms at 2 threads (1 thread):
+#   res3-3x3s2 1.34 vs 1.68 (1.97 vs 2.35), res4-3x3s2 1.40 vs 1.75, 1x1 s2
+#   1.09 vs 1.34, 40->72 channels 45x45 s2 0.19 vs 0.26; 1x1 res2-red 0.90 vs
+#   1.03 (1.59 vs 1.36), res2-exp 0.77 vs 0.91 (1.11 vs 1.09), 512->128 28x28
+#   0.59 vs 0.83, 2048->512 7x7 1.06 vs 1.06; inception 1x7 0.37 vs 0.42 (0.53
+#   vs 0.70).  Not the stem (3 channels, 7x7 s2: 2.59 vs 1.89), nor 7x1 (0.40
+#   vs 0.37), nor 3x3 stride 1 on small grids (res4 1.44 vs 1.26, res5 1.83
+#   vs 1.59).
 # - other conv2d: IMPLICIT (no packing; every stride via phase planes).
 # - conv_transpose2d: IMPLICIT below TRANSPOSED_GEMM_MIN_C_G input channels per
 #   group, GEMM (packed, batch folded into the pixel dimension) from there: the
@@ -69,6 +82,7 @@ THRESHOLDS = {
     "DIRECT_MAX_K_G": 8,
     "TRANSPOSED_GEMM_MIN_C_G": 256,
     "SINGLE_THREAD_MACS": 1 << 16,
+    "GEMM_STRIDED_MIN_C_G": 8,
     "WINOGRAD_MIN_TILES": 150,
     "WINOGRAD_MIN_C_G": 8,
     # tile columns per output phase (a dilation d makes d x d phases of
@@ -110,6 +124,11 @@ def choose_algorithm(params):
             and _winograd_tiles(params)[1] >= THRESHOLDS["WINOGRAD_MIN_TILE_COLUMNS"]
             and params.K * params.C_g <= THRESHOLDS["WINOGRAD_MAX_K_C"]):
         return Algorithm.WINOGRAD
+    p = params
+    strided = p.OH > 1 and p.sh > 1 or p.OW > 1 and p.sw > 1
+    if (strided and p.C_g >= THRESHOLDS["GEMM_STRIDED_MIN_C_G"]
+            or p.kh == 1):     # 1x1 and 1xk
+        return Algorithm.GEMM
     return Algorithm.IMPLICIT
 
 

@@ -18,10 +18,10 @@ SHAPES = pathlib.Path(fastconv.__file__).resolve().parent / "bench_shapes.json"
 EXPECTED = {
     "resnet50-stem-7x7s2": Algorithm.IMPLICIT,
     "resnet50-res2-3x3": Algorithm.WINOGRAD,
-    "resnet50-res2-1x1red": Algorithm.IMPLICIT,
-    "resnet50-res2-1x1exp": Algorithm.IMPLICIT,
+    "resnet50-res2-1x1red": Algorithm.GEMM,
+    "resnet50-res2-1x1exp": Algorithm.GEMM,
     "resnet50-res3-3x3": Algorithm.WINOGRAD,
-    "resnet50-res3-3x3s2": Algorithm.IMPLICIT,
+    "resnet50-res3-3x3s2": Algorithm.GEMM,
     "resnet50-res4-3x3": Algorithm.IMPLICIT,
     "resnet50-res5-3x3": Algorithm.IMPLICIT,
     "resnet50-res3-3x3-b8": Algorithm.WINOGRAD,
@@ -31,7 +31,7 @@ EXPECTED = {
     "convnext-dw7x7": Algorithm.DIRECT,
     "resnext-g32-3x3": Algorithm.DIRECT,
     "deeplab-dil2-3x3": Algorithm.IMPLICIT,
-    "inception-1x7": Algorithm.IMPLICIT,
+    "inception-1x7": Algorithm.GEMM,
     "image-1ch-5x5": Algorithm.DIRECT,
     "resnet50-res3-3x3-f64": Algorithm.WINOGRAD,
     "dcgan-up1-4x4s2": Algorithm.GEMM,
@@ -82,6 +82,21 @@ def test_choice_is_pure_and_follows_thresholds():
         is Algorithm.GEMM
     assert fastconv.choose_algorithm((1, c - 1, 4, 4), (c - 1, 8, 2, 2), stride=2,
                                      transposed=True) is Algorithm.IMPLICIT
+    # conv2d GEMM: strided with enough channels per group, 1x1, 1xk; not kx1.
+    c = THRESHOLDS["GEMM_STRIDED_MIN_C_G"]
+    assert fastconv.choose_algorithm((1, c, 20, 20), (16, c, 5, 5), stride=2) is Algorithm.GEMM
+    assert fastconv.choose_algorithm((1, c - 1, 20, 20), (16, c - 1, 5, 5), stride=2) \
+        is Algorithm.IMPLICIT
+    assert fastconv.choose_algorithm((1, c, 20, 20), (16, c, 5, 5), stride=(1, 2)) \
+        is Algorithm.GEMM
+    # A stride along an axis of one output is no stride.
+    assert fastconv.choose_algorithm((1, c, 5, 20), (16, c, 5, 5), stride=(2, 1)) \
+        is Algorithm.IMPLICIT
+    assert fastconv.choose_algorithm((1, 3, 20, 20), (16, 3, 1, 1)) is Algorithm.GEMM
+    assert fastconv.choose_algorithm((1, 16, 20, 20), (16, 16, 1, 5), padding=(0, 2)) \
+        is Algorithm.GEMM
+    assert fastconv.choose_algorithm((1, 16, 20, 20), (16, 16, 5, 1), padding=(2, 0)) \
+        is Algorithm.IMPLICIT
     # Same answer twice, no arrays involved.
     assert fastconv.choose_algorithm((2, 3, 9, 9), (5, 3, 3, 3)) is \
         fastconv.choose_algorithm((2, 3, 9, 9), (5, 3, 3, 3))
