@@ -12,7 +12,7 @@ padding; P = pixels of an output grid.  See the notes in _kernels.h.
 """
 
 from cython.parallel cimport prange, parallel
-from libc.stdint cimport int32_t, int64_t, uintptr_t
+from libc.stdint cimport int32_t, int64_t, uintptr_t, INT32_MAX
 from libc.stdlib cimport malloc, free, calloc
 from libc.string cimport memset
 from cpython.exc cimport PyErr_CheckSignals
@@ -110,6 +110,7 @@ cdef extern from "_kernels.h" nogil:
     fc_blocking fc_get_blocking(int isa, int is_double)
     size_t fc_gemm_scratch_bytes(fc_blocking b, fc_idx nb, fc_idx stage_rows, size_t esize)
     int fc_set_gather_pw(int n)
+    int fc_gather_pw
     size_t fc_direct_scratch_bytes(fc_blocking b, const fc_direct_args *a, fc_idx rows,
                                    size_t esize)
     void fc_gemm_task_f32(const fc_gemm_args *a, fc_idx p0, fc_idx p1, int m0, int m1,
@@ -132,6 +133,12 @@ cdef extern from "_kernels.h" nogil:
                           fc_idx m_stride, fc_idx c_stride, const fc_idx *tapoff, float *dst)
     void fc_pack_rows_f64(const double *base, int m0, int m1, int C_g, int ntaps,
                           fc_idx m_stride, fc_idx c_stride, const fc_idx *tapoff, double *dst)
+    void fc_pack_phases_f32(const float *base, int g, int M, int m0, int m1, int C_g,
+                            int nphase, const int *ntaps, fc_idx m_stride,
+                            const int32_t **tabs, float **dsts)
+    void fc_pack_phases_f64(const double *base, int g, int M, int m0, int m1, int C_g,
+                            int nphase, const int *ntaps, fc_idx m_stride,
+                            const int32_t **tabs, double **dsts)
 
 ISA_NAMES = {"generic": FC_ISA_GENERIC, "avx2": FC_ISA_AVX2, "avx512": FC_ISA_AVX512}
 PADDING_MODE_CODES = {"zeros": FC_PAD_ZEROS, "reflect": FC_PAD_REFLECT,
@@ -163,7 +170,8 @@ def _set_implicit_copy_bytes(size_t n):
 
 def _set_gather_pw(int n):
     """Test hook: gemm tasks pack B by gathers on grids narrower than n columns
-    (Note [gathered B] in _kernels.h; 0 turns it off); returns the old width."""
+    (Note [gathered B] in _kernels.h); 0 turns gathers off, the transposed
+    conv's weight packing included.  Returns the old width."""
     return fc_set_gather_pw(n)
 # Direct kernel: scratch of padded rows per task kept near L2-resident size.
 DEF DIRECT_SCRATCH_BYTES = 196608
@@ -483,6 +491,50 @@ cdef floating *_pack_rows(const floating *w, int G, int M, int C_g, int ntaps,
     return dst
 
 
+cdef void **_pack_phases(const floating *w, int G, int M, int C_g, int nphase, int *ntaps,
+                         fc_idx *tapoffs, int tap_pitch, fc_idx g_stride, fc_idx m_stride,
+                         fc_idx c_stride, int nthreads, _Buffers bufs) except NULL:
+    """The weights of every stride phase p as a row-major [G][M][C_g*ntaps[p]]
+    matrix, A[m][(c, t)] = w[g*C_g + c, m, tap t], tap t of phase p at offset
+    tapoffs[p*tap_pitch + t] within w[c, m].  One pass over the weights
+    (fc_pack_phases) where int32 offsets reach them, else phase by phase
+    (also with gathers turned off, the test hook _set_gather_pw(0))."""
+    cdef void **packs = <void **>bufs.get(<size_t>max(nphase, 1) * sizeof(void *))
+    cdef int p
+    cdef fc_idx j, kred, maxoff = 0, nblk = _cdiv(M, 16), t, g
+    cdef int m0
+    for p in range(nphase):
+        for j in range(ntaps[p]):
+            maxoff = max(maxoff, tapoffs[p * tap_pitch + j])
+    if <fc_idx>(C_g - 1) * c_stride + maxoff > INT32_MAX or fc_gather_pw == 0:
+        for p in range(nphase):
+            packs[p] = _pack_rows(w, G, M, C_g, ntaps[p], g_stride, m_stride, c_stride,
+                                  tapoffs + p * tap_pitch, nthreads, bufs)
+        return packs
+    # Offsets of row 0's values from its start, one table per phase.
+    cdef int32_t **tabs = <int32_t **>bufs.get(<size_t>max(nphase, 1) * sizeof(int32_t *))
+    for p in range(nphase):
+        kred = <fc_idx>C_g * ntaps[p]
+        packs[p] = bufs.get(<size_t>max(G * M * kred, 1) * sizeof(floating))
+        tabs[p] = <int32_t *>bufs.get(<size_t>max(kred, 1) * sizeof(int32_t))
+        for j in range(kred):
+            tabs[p][j] = <int32_t>((j // ntaps[p]) * c_stride
+                                   + tapoffs[p * tap_pitch + j % ntaps[p]])
+    with nogil:
+        for t in prange(<fc_idx>G * nblk, num_threads=nthreads, schedule="static"):
+            g = t // nblk
+            m0 = <int>((t % nblk) * 16)
+            if floating is float:
+                fc_pack_phases_f32(w + g * g_stride, <int>g, M, m0, min(m0 + 16, M), C_g,
+                                   nphase, ntaps, m_stride, <const int32_t **>tabs,
+                                   <float **>packs)
+            else:
+                fc_pack_phases_f64(w + g * g_stride, <int>g, M, m0, min(m0 + 16, M), C_g,
+                                   nphase, ntaps, m_stride, <const int32_t **>tabs,
+                                   <double **>packs)
+    return packs
+
+
 def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                 const floating[::1] bias,
                 floating[:, :, :, ::1] y, int G, int sh, int sw, int dh, int dw,
@@ -626,20 +678,22 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
         _linear_runs(coltabs[rx], ntaps_w[rx], Pw, 1, col_lo + rx * kw, col_hi + rx * kw)
 
     cdef const floating *biasp = &bias[0] if bias is not None else NULL
-    cdef void **apacks = <void **>bufs.get(<size_t>nphase * sizeof(void *))
-    cdef fc_idx *tapoff = <fc_idx *>bufs.get(<size_t>max(kh * kw, 1) * sizeof(fc_idx))
+    cdef int *ntaps_p = <int *>bufs.get(<size_t>nphase * sizeof(int))
+    cdef fc_idx *tapoffs = <fc_idx *>bufs.get(<size_t>max(nphase * kh * kw, 1) * sizeof(fc_idx))
     cdef fc_idx kred
     for ry in range(sh):
         for rx in range(sw):
             nth = ntaps_h[ry]
             ntw = ntaps_w[rx]
+            ntaps_p[ry * sw + rx] = nth * ntw
             for ti in range(nth):
                 for tj in range(ntw):
-                    tapoff[ti * ntw + tj] = taps_h[ry * kh + ti] * kw + taps_w[rx * kw + tj]
-            # A[m][(c, tap)] = w[g*C_g + c, m, i, j]
-            apacks[ry * sw + rx] = _pack_rows(
-                &w[0, 0, 0, 0], G, K_g, C_g, nth * ntw, <fc_idx>C_g * K_g * kh * kw,
-                <fc_idx>kh * kw, <fc_idx>K_g * kh * kw, tapoff, nthreads, bufs)
+                    tapoffs[(ry * sw + rx) * kh * kw + ti * ntw + tj] = (
+                        taps_h[ry * kh + ti] * kw + taps_w[rx * kw + tj])
+    # A[m][(c, tap)] = w[g*C_g + c, m, i, j], per phase
+    cdef void **apacks = _pack_phases(&w[0, 0, 0, 0], G, K_g, C_g, nphase, ntaps_p, tapoffs,
+                                      kh * kw, <fc_idx>C_g * K_g * kh * kw, <fc_idx>kh * kw,
+                                      <fc_idx>K_g * kh * kw, nthreads, bufs)
 
     cdef fc_gemm_args *subs = <fc_gemm_args *>bufs.get(<size_t>G * nphase * sizeof(fc_gemm_args))
     cdef fc_gemm_args *a
@@ -1162,6 +1216,7 @@ def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, 
     cdef int npanel = <int>_cdiv(K_g, b.mr)
     cdef _Buffers bufs = _Buffers()
     cdef int ry, rx, ti, tj, g, ci
+    cdef bint empty
     cdef fc_idx Ph, Pw, t, q
     # Taps and input offsets per phase; pad x so every phase's reads stay inside.
     cdef int *taps_h = <int *>bufs.get(<size_t>sh * kh * sizeof(int))
@@ -1218,11 +1273,26 @@ def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, 
     cdef fc_idx *sub_rows = <fc_idx *>bufs.get(<size_t>G * sh * sw * sizeof(fc_idx))
     cdef floating **sub_y = <floating **>bufs.get(<size_t>G * sh * sw * sizeof(floating *))
     cdef fc_implicit_args *a
-    cdef fc_idx *tapoff = <fc_idx *>bufs.get(<size_t>max(kh * kw, 1) * sizeof(fc_idx))
     cdef fc_idx *koff
     cdef floating *apack
     cdef int nth, ntw, nsub = 0, si
     cdef fc_idx kred
+    # A[m][(c, tap)] = w[g*C_g + c, m, i, j], per phase (none for an empty phase)
+    cdef int *ntaps_p = <int *>bufs.get(<size_t>sh * sw * sizeof(int))
+    cdef fc_idx *tapoffs = <fc_idx *>bufs.get(<size_t>max(sh * sw * kh * kw, 1) * sizeof(fc_idx))
+    for ry in range(sh):
+        for rx in range(sw):
+            nth = ntaps_h[ry]
+            ntw = ntaps_w[rx]
+            empty = _phase_len(OH, ry, sh) == 0 or _phase_len(OW, rx, sw) == 0
+            ntaps_p[ry * sw + rx] = 0 if empty else nth * ntw
+            for ti in range(nth):
+                for tj in range(ntw):
+                    tapoffs[(ry * sw + rx) * kh * kw + ti * ntw + tj] = (
+                        taps_h[ry * kh + ti] * kw + taps_w[rx * kw + tj])
+    cdef void **apacks = _pack_phases(&w[0, 0, 0, 0], G, K_g, C_g, sh * sw, ntaps_p, tapoffs,
+                                      kh * kw, <fc_idx>C_g * K_g * kh * kw, <fc_idx>kh * kw,
+                                      <fc_idx>K_g * kh * kw, nthreads, bufs)
     for ry in range(sh):
         for rx in range(sw):
             Ph = _phase_len(OH, ry, sh)
@@ -1239,13 +1309,7 @@ def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, 
                         koff[(ci * nth + ti) * ntw + tj] = (
                             ci * plane + (off_h[ry * kh + ti] + padT) * PW
                             + off_w[rx * kw + tj] + padL)
-            for ti in range(nth):
-                for tj in range(ntw):
-                    tapoff[ti * ntw + tj] = taps_h[ry * kh + ti] * kw + taps_w[rx * kw + tj]
-            # A[m][(c, tap)] = w[g*C_g + c, m, i, j]
-            apack = _pack_rows(&w[0, 0, 0, 0], G, K_g, C_g, nth * ntw,
-                               <fc_idx>C_g * K_g * kh * kw, <fc_idx>kh * kw,
-                               <fc_idx>K_g * kh * kw, tapoff, nthreads, bufs)
+            apack = <floating *>apacks[ry * sw + rx]
             for g in range(G):
                 a = &subs[nsub]
                 sub_rows[nsub] = Ph

@@ -306,6 +306,14 @@ static void fc_pad_plane_f64(const double *src, fc_idx W, const int32_t *rowmap,
                              int sw, fc_idx PWs, fc_idx phase_stride, fc_idx PHs, double *dst)
 { FC_DISPATCH(pad_plane, f64, src, W, rowmap, colmap, PH, PW, pl, sh, sw, PWs, phase_stride,
               PHs, dst) }
+static void fc_pack_phases_f32(const float *base, int g, int M, int m0, int m1, int C_g,
+                               int nphase, const int *ntaps, fc_idx m_stride,
+                               const int32_t *const *tabs, float *const *dsts)
+{ FC_DISPATCH(pack_phases, f32, base, g, M, m0, m1, C_g, nphase, ntaps, m_stride, tabs, dsts) }
+static void fc_pack_phases_f64(const double *base, int g, int M, int m0, int m1, int C_g,
+                               int nphase, const int *ntaps, fc_idx m_stride,
+                               const int32_t *const *tabs, double *const *dsts)
+{ FC_DISPATCH(pack_phases, f64, base, g, M, m0, m1, C_g, nphase, ntaps, m_stride, tabs, dsts) }
 static void fc_direct_task_f32(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
 { FC_DISPATCH(direct_task, f32, a, r0, r1, scratch) }
 static void fc_direct_task_f64(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
@@ -365,7 +373,8 @@ static size_t fc_direct_scratch_bytes(fc_blocking b, const fc_direct_args *a, fc
 }
 
 /* Gather the transposed conv's weights of one stride phase into a row-major
- * [M][C_g*ntaps] matrix, rows [m0, m1):
+ * [M][C_g*ntaps] matrix, rows [m0, m1), where fc_pack_phases's int32 tables
+ * cannot address them:
  *   dst[m][c*ntaps + t] = base[m*m_stride + c*c_stride + tapoff[t]].
  * Blocked over 16 channels so the rows read (w[c][m..]) stay in cache. */
 #define FC_PACK_ROWS(T, suf)                                                   \

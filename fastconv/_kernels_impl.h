@@ -194,6 +194,34 @@ static inline void FC_FN(gather)(FC_T *restrict d, const FC_T *restrict base,
 #endif
 }
 
+/* The transposed conv's weights of every stride phase at once, each phase p a
+ * row-major [M][kred_p] matrix (kred_p = C_g*ntaps[p]) through its offset
+ * table: dsts[p][(g*M + m)*kred_p + j] = base[m*m_stride + tabs[p][j]], rows
+ * [m0, m1) of group g (base already at the group).  Blocked over 16 channels,
+ * and every phase packed from a block before the next: the block's weights
+ * (all taps) are read from memory once, not once per phase.  Vector gathers
+ * as in Note [gathered B]. */
+static void FC_FN(pack_phases)(const FC_T *restrict base, int g, int M, int m0, int m1,
+                               int C_g, int nphase, const int *restrict ntaps,
+                               fc_idx m_stride, const int32_t *const *tabs,
+                               FC_T *const *dsts)
+{
+    for (int cb = 0; cb < C_g; cb += 16) {
+        const int ce = cb + 16 < C_g ? cb + 16 : C_g;
+        for (int m = m0; m < m1; m++) {
+            const FC_T *src = base + m * m_stride;
+            for (int p = 0; p < nphase; p++) {
+                const fc_idx kred = (fc_idx)C_g * ntaps[p], j1 = (fc_idx)ce * ntaps[p];
+                const int32_t *restrict tab = tabs[p];
+                FC_T *restrict d = dsts[p] + ((fc_idx)g * M + m) * kred;
+                fc_idx j = (fc_idx)cb * ntaps[p];
+                for (; j + VLEN <= j1; j += VLEN) FC_FN(gather)(d + j, src, tab + j);
+                for (; j < j1; j++) d[j] = src[tab[j]];
+            }
+        }
+    }
+}
+
 /* The table of Note [gathered B] for pixels [p0, p0+np) padded to nbr lanes:
  * tab[t*nbr + l] = offset of tap t's value for lane l from image p0's channel
  * 0, or -1 for a zero.  Returns 0 (no table) where an offset needs 64 bits. */

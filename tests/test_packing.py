@@ -1,7 +1,8 @@
-"""The gemm path's two ways of packing B (Note [gathered B] in _kernels.h).
+"""Packing by vector gathers (Note [gathered B] in _kernels.h) vs plain copies.
 
 On output grids narrower than a threshold a gemm task packs its B rows with
-vector gathers through a table of offsets instead of copying runs.  Both copy
+vector gathers through a table of offsets instead of copying runs, and the
+transposed conv packs every stride phase's weights in one pass of gathers.  Both copy
 the same values, so each case below must give the same bits either way, and
 both must agree with the float64 reference; every SIMD level is run, since
 each has its own gather.
@@ -33,6 +34,8 @@ TRANSPOSED = [
     ((3, 6, 5, 7), (6, 5, 3, 3), dict(stride=2, padding=1, output_padding=1, groups=2)),
     ((2, 4, 3, 2), (4, 3, 2, 2), dict(stride=2)),
     ((5, 3, 4, 3), (3, 4, 3, 4), dict(stride=(3, 2), padding=(2, 1), dilation=(1, 2))),
+    ((2, 40, 3, 3), (40, 3, 1, 2), dict(stride=3)),        # phases without taps
+    ((1, 33, 1, 1), (33, 7, 2, 2), dict(stride=4, output_padding=2)),   # 1x1 input
 ]
 
 
@@ -45,7 +48,8 @@ def level(request):
 
 
 def both_ways(fn):
-    """fn() with gathers on every grid width, then with them off."""
+    """fn() with gathers on every grid width, then with them off (the transposed
+    conv's weights then packed phase by phase with scalar copies)."""
     old = _cpu._set_gather_pw(1 << 30)
     try:
         gathered = fn()
@@ -74,16 +78,17 @@ def test_conv2d_gemm_gathered_b(level, dtype, case):
     np.testing.assert_array_equal(y1, gathered)
 
 
+@pytest.mark.parametrize("algorithm", ["gemm", "implicit"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", range(len(TRANSPOSED)))
-def test_conv_transpose2d_gemm_gathered_b(level, dtype, case):
+def test_conv_transpose2d_gathered_packing(level, dtype, case, algorithm):
     xs, ws, kw = TRANSPOSED[case]
     rng = np.random.default_rng(50 + case)
     x, w = rng.standard_normal(xs).astype(dtype), rng.standard_normal(ws).astype(dtype)
     groups = kw.get("groups", 1)
     b = rng.standard_normal(ws[1] * groups).astype(dtype)
     gathered, copied = both_ways(
-        lambda: fastconv.conv_transpose2d(x, w, b, algorithm="gemm", **kw))
+        lambda: fastconv.conv_transpose2d(x, w, b, algorithm=algorithm, **kw))
     np.testing.assert_array_equal(gathered, copied)
     tol = tolerance(dtype, reduction_length(w, transposed=True, groups=groups), x, w, b,
                     transposed=True, **kw)
