@@ -47,9 +47,11 @@ ALGORITHMS = {
 #   resnet50-res2 (784 tiles) 0.86 ms vs IMPLICIT 1.30, res3 (196) 0.96 vs
 #   1.29, res3-b8 (1568) 5.5 vs 8.9, vgg conv1_2 13.1 vs 18.3; but res4 (49
 #   tiles, 256 channels) 4.1 vs 1.5 and res5 (16 tiles) 4.9 vs 1.8.  A
-#   dilation d splits the outputs into d x d phases with their own tile grids,
-#   so the count is per phase: deeplab-dil2 (4 phases of 49 tiles) 8.4 ms vs
-#   IMPLICIT 6.7; its undilated twin (196 tiles) 4.4 vs 5.6.
+#   dilation d splits the outputs into d x d phases with their own tile grids;
+#   the count is over all of them: deeplab-dil2 (4 phases of 49 tiles) 3.56 ms
+#   vs IMPLICIT 4.38 (6.10 vs 8.13 at 1 thread), its undilated twin (196
+#   tiles) 3.72 vs 5.20, while res4 (one grid of 49 tiles) stays 1.45 vs 1.25
+#   (five-round interleaved medians, after pad_plane's vectorised copies).
 #   Where the data would take the transforms outside the error bound (see
 #   Note [Winograd F(2x2, 3x3)]) the backend recomputes with IMPLICIT.
 # - conv2d that is strided (with at least GEMM_STRIDED_MIN_C_G channels per
@@ -105,10 +107,12 @@ def winograd_applies(params):
 
 
 def _winograd_tiles(params):
-    """2x2 tiles of one output phase over the batch, and its tile columns (a
-    dilation d makes d x d phases, each its own tile grid)."""
+    """2x2 tiles over the batch and all output phases (a dilation d makes d x d
+    phases, each its own tile grid), and the fewest tile columns of a phase."""
     p = params
-    return p.N * -(-(p.OH // p.dh) // 2) * -(-(p.OW // p.dw) // 2), (p.OW // p.dw) // 2
+    rows = sum(-(-((p.OH - r + p.dh - 1) // p.dh) // 2) for r in range(min(p.dh, p.OH)))
+    cols = [-(-((p.OW - r + p.dw - 1) // p.dw) // 2) for r in range(min(p.dw, p.OW))]
+    return p.N * rows * sum(cols), min(cols, default=0)
 
 
 def choose_algorithm(params):

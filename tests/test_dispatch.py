@@ -30,7 +30,7 @@ EXPECTED = {
     "mobilenetv2-dw3x3s2": Algorithm.DIRECT,
     "convnext-dw7x7": Algorithm.DIRECT,
     "resnext-g32-3x3": Algorithm.DIRECT,
-    "deeplab-dil2-3x3": Algorithm.IMPLICIT,
+    "deeplab-dil2-3x3": Algorithm.WINOGRAD,
     "inception-1x7": Algorithm.GEMM,
     "image-1ch-5x5": Algorithm.DIRECT,
     "resnet50-res3-3x3-f64": Algorithm.WINOGRAD,
@@ -82,6 +82,20 @@ def test_choice_is_pure_and_follows_thresholds():
         is Algorithm.GEMM
     assert fastconv.choose_algorithm((1, c - 1, 4, 4), (c - 1, 8, 2, 2), stride=2,
                                      transposed=True) is Algorithm.IMPLICIT
+    # Winograd's tile count is over every output phase of a dilation: 28x28 at
+    # dilation 2 is 4 phases of 7x7 tiles (196), 20x20 4 of 5x5 (100), 27x27
+    # phases of 14 and 13 rows and columns (7 + 7 tile rows and columns, 196).
+    assert THRESHOLDS["WINOGRAD_MIN_TILES"] == 150
+    assert fastconv.choose_algorithm((1, 16, 28, 28), (16, 16, 3, 3), padding=2, dilation=2) \
+        is Algorithm.WINOGRAD
+    assert fastconv.choose_algorithm((1, 16, 20, 20), (16, 16, 3, 3), padding=2, dilation=2) \
+        is Algorithm.IMPLICIT
+    assert fastconv.choose_algorithm((1, 16, 27, 27), (16, 16, 3, 3), padding=2, dilation=2) \
+        is Algorithm.WINOGRAD
+    assert fastconv.choose_algorithm((1, 16, 25, 25), (16, 16, 3, 3), padding=2, dilation=2) \
+        is Algorithm.WINOGRAD     # 13+12 -> 7+6 tile rows and columns: 169
+    assert fastconv.choose_algorithm((1, 16, 23, 23), (16, 16, 3, 3), padding=2, dilation=2) \
+        is Algorithm.IMPLICIT     # 12+11 -> 6+6: 144
     # conv2d GEMM: strided with enough channels per group, 1x1, 1xk; not kx1.
     c = THRESHOLDS["GEMM_STRIDED_MIN_C_G"]
     assert fastconv.choose_algorithm((1, c, 20, 20), (16, c, 5, 5), stride=2) is Algorithm.GEMM
