@@ -356,15 +356,22 @@ static void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0
     }
     if (contiguous) return;
     /* Write the stage out: row m, pixel p -> y[m*kstride + offset(p)]. */
-    const fc_idx plane = g->P_h * g->P_w, rem = p0 % plane;
-    const fc_idx n0 = p0 / plane, py0 = rem / g->P_w, px0 = rem % g->P_w;
-    for (fc_idx m = (fc_idx)m0 * FC_MR; m < (fc_idx)m1 * FC_MR && m < g->M; m++) {
-        const FC_T *sr = stage + (m - (fc_idx)m0 * FC_MR) * nbr;
-        FC_T *ym = y + m * g->y_kstride;
-        fc_idx n = n0, py = py0, px = px0;
-        for (fc_idx l = 0; l < np; l++) {
-            ym[n * g->y_nstride + py * g->y_rstride + px * g->y_cstride] = sr[l];
-            if (++px == g->P_w) { px = 0; if (++py == g->P_h) { py = 0; n++; } }
+    /* Through locals: a store through ym may alias *g (see implicit_task). */
+    const fc_idx Ph = g->P_h, Pw = g->P_w, plane = Ph * Pw, rem = p0 % plane;
+    const fc_idx n0 = p0 / plane, py0 = rem / Pw, px0 = rem % Pw;
+    const fc_idx ns = g->y_nstride, rs = g->y_rstride, cs = g->y_cstride, ks = g->y_kstride;
+    const fc_idx mend = (fc_idx)m1 * FC_MR < g->M ? (fc_idx)m1 * FC_MR : g->M;
+    for (fc_idx m = (fc_idx)m0 * FC_MR; m < mend; m++) {
+        const FC_T *restrict sr = stage + (m - (fc_idx)m0 * FC_MR) * nbr;
+        FC_T *restrict ym = y + m * ks;
+        fc_idx n = n0, py = py0, px = px0, l = 0;
+        while (l < np) {   /* a grid row at a time: a stride-cs run */
+            const fc_idx run = Pw - px < np - l ? Pw - px : np - l;
+            FC_T *restrict yr = ym + n * ns + py * rs + px * cs;
+            for (fc_idx i = 0; i < run; i++) yr[i * cs] = sr[l + i];
+            l += run;
+            px = 0;
+            if (++py == Ph) { py = 0; n++; }
         }
     }
 }
@@ -384,16 +391,18 @@ static void FC_FN(implicit_task)(const fc_implicit_args *g, fc_idx n, fc_idx q0,
     const FC_T *xn = (const FC_T *)g->xp + n * g->xp_nstride;
     FC_T *y = (FC_T *)g->y + n * g->y_nstride;
     FC_T *tile = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
-    fc_idx off[NR];
+    fc_idx off[NR], voff[NR];
+    int vlane[NR];
     FC_T binit[FC_MR];
+    const fc_idx ks = g->y_kstride;
     for (fc_idx qc = q0; qc < q1; qc += NR) {
         const int ncol = q1 - qc < NR ? (int)(q1 - qc) : NR;
         int nvalid = 0;
-        {   /* output offset of each lane, -1 for the junk columns */
+        {   /* output offset of each lane, -1 for the junk columns; the valid ones listed */
             fc_idx oh = qc / g->PW, ow = qc % g->PW;
             for (int l = 0; l < ncol; l++) {
                 off[l] = (ow < g->OW && oh < g->OH) ? oh * g->y_rstride + ow * g->y_cstride : -1;
-                nvalid += off[l] >= 0;
+                if (off[l] >= 0) { vlane[nvalid] = l; voff[nvalid] = off[l]; nvalid++; }
                 if (++ow == g->PW) { ow = 0; oh++; }
             }
         }
@@ -422,9 +431,13 @@ static void FC_FN(implicit_task)(const fc_implicit_args *g, fc_idx n, fc_idx q0,
             else
                 FC_FN(ukernel_off)(g->kred, A + mbase * g->lda, g->lda, mrows, xn + qc,
                                    g->koff, tile, NR, binit);
-            for (int q = 0; q < mrows; q++)
-                for (int l = 0; l < ncol; l++)
-                    if (off[l] >= 0) yp[q * g->y_kstride + off[l]] = tile[q * NR + l];
+            /* Valid lanes only, through locals: a store through yp may alias *g,
+             * which would reload g's fields for every value. */
+            for (int q = 0; q < mrows; q++) {
+                FC_T *restrict yq = yp + q * ks;
+                const FC_T *restrict tq = tile + q * NR;
+                for (int i = 0; i < nvalid; i++) yq[voff[i]] = tq[vlane[i]];
+            }
         }
     }
 }
