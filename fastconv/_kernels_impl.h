@@ -391,18 +391,28 @@ static void FC_FN(implicit_task)(const fc_implicit_args *g, fc_idx n, fc_idx q0,
     const FC_T *xn = (const FC_T *)g->xp + n * g->xp_nstride;
     FC_T *y = (FC_T *)g->y + n * g->y_nstride;
     FC_T *tile = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
-    fc_idx off[NR], voff[NR];
-    int vlane[NR];
+    fc_idx off[NR], roff[NR];
+    int rlane[NR], rlen[NR], nrun;
     FC_T binit[FC_MR];
-    const fc_idx ks = g->y_kstride;
+    const fc_idx ks = g->y_kstride, cs = g->y_cstride;
     for (fc_idx qc = q0; qc < q1; qc += NR) {
         const int ncol = q1 - qc < NR ? (int)(q1 - qc) : NR;
         int nvalid = 0;
-        {   /* output offset of each lane, -1 for the junk columns; the valid ones listed */
+        nrun = 0;
+        {   /* output offset of each lane, -1 for the junk columns; the valid lanes
+             * as runs along output rows (lanes rlane.., outputs roff + i*cs) */
             fc_idx oh = qc / g->PW, ow = qc % g->PW;
             for (int l = 0; l < ncol; l++) {
-                off[l] = (ow < g->OW && oh < g->OH) ? oh * g->y_rstride + ow * g->y_cstride : -1;
-                if (off[l] >= 0) { vlane[nvalid] = l; voff[nvalid] = off[l]; nvalid++; }
+                off[l] = (ow < g->OW && oh < g->OH) ? oh * g->y_rstride + ow * cs : -1;
+                if (off[l] >= 0) {
+                    if (nrun && rlane[nrun - 1] + rlen[nrun - 1] == l
+                        && roff[nrun - 1] + rlen[nrun - 1] * cs == off[l]) {
+                        rlen[nrun - 1]++;
+                    } else {
+                        rlane[nrun] = l; roff[nrun] = off[l]; rlen[nrun] = 1; nrun++;
+                    }
+                    nvalid++;
+                }
                 if (++ow == g->PW) { ow = 0; oh++; }
             }
         }
@@ -431,12 +441,20 @@ static void FC_FN(implicit_task)(const fc_implicit_args *g, fc_idx n, fc_idx q0,
             else
                 FC_FN(ukernel_off)(g->kred, A + mbase * g->lda, g->lda, mrows, xn + qc,
                                    g->koff, tile, NR, binit);
-            /* Valid lanes only, through locals: a store through yp may alias *g,
-             * which would reload g's fields for every value. */
+            /* Valid lanes only, run by run, through locals: a store through yp
+             * may alias *g, which would reload g's fields for every value. */
             for (int q = 0; q < mrows; q++) {
                 FC_T *restrict yq = yp + q * ks;
                 const FC_T *restrict tq = tile + q * NR;
-                for (int i = 0; i < nvalid; i++) yq[voff[i]] = tq[vlane[i]];
+                for (int r = 0; r < nrun; r++) {
+                    if (cs == 1) {
+                        FC_FN(copy_run)(yq + roff[r], tq + rlane[r], rlen[r]);
+                    } else {
+                        FC_T *restrict yr = yq + roff[r];
+                        const FC_T *restrict tr = tq + rlane[r];
+                        for (int i = 0; i < rlen[r]; i++) yr[i * cs] = tr[i];
+                    }
+                }
             }
         }
     }
