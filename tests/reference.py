@@ -394,8 +394,8 @@ def winograd_magnitude(x, w, b=None, padding=0, groups=1, padding_mode="zeros", 
     if (dh, dw) != (1, 1):
         # d x d output phases, each an undilated problem on every d-th row/column
         out = np.zeros((N, K, OH, OW))
-        for p in range(dh):
-            for q in range(dw):
+        for p in range(min(dh, OH)):        # a phase without outputs has no tiles
+            for q in range(min(dw, OW)):
                 sub = xp[:, :, p::dh, q::dw][:, :, :-(-(OH - p) // dh) + 2,
                                                :-(-(OW - q) // dw) + 2]
                 out[:, :, p::dh, q::dw] = winograd_magnitude(sub, w, None, groups=groups)

@@ -64,6 +64,10 @@ CASES = {
     "dilation-4-valid": ((1, 4, 12, 19), (8, 4, 3, 3), dict(dilation=4)),
     "dilation-2-reflect": ((1, 8, 9, 10), (8, 8, 3, 3), dict(padding=2, dilation=2,
                                                               padding_mode="reflect")),
+    # fewer output rows than the dilation: an output phase with no tiles at all
+    # (a hypothesis example; the reference's bound once failed on it)
+    "dilation-empty-phase": ((1, 2, 1, 1), (4, 1, 3, 3), dict(padding=2, dilation=(2, 1),
+                                                              groups=2)),
 }
 
 
