@@ -51,7 +51,9 @@ ALGORITHMS = {
 #   the count is over all of them: deeplab-dil2 (4 phases of 49 tiles) 3.56 ms
 #   vs IMPLICIT 4.38 (6.10 vs 8.13 at 1 thread), its undilated twin (196
 #   tiles) 3.72 vs 5.20, while res4 (one grid of 49 tiles) stays 1.45 vs 1.25
-#   (five-round interleaved medians, after pad_plane's vectorised copies).
+#   (five-round interleaved medians, after pad_plane's vectorised copies;
+#   these and the GEMM figures below on the second development machine, an
+#   Intel Xeon 5th gen (Emerald Rapids) with 2 vCPUs and AVX-512, 27 Nov 2026).
 #   Where the data would take the transforms outside the error bound (see
 #   Note [Winograd F(2x2, 3x3)]) the backend recomputes with IMPLICIT.
 # - conv2d that is strided (with at least GEMM_STRIDED_MIN_C_G channels per
@@ -66,7 +68,9 @@ ALGORITHMS = {
 #   0.59 vs 0.83, 2048->512 7x7 1.06 vs 1.06; inception 1x7 0.37 vs 0.42 (0.53
 #   vs 0.70).  Not the stem (3 channels, 7x7 s2: 2.59 vs 1.89), nor 7x1 (0.40
 #   vs 0.37), nor 3x3 stride 1 on small grids (res4 1.44 vs 1.26, res5 1.83
-#   vs 1.59).
+#   vs 1.59).  Shapes off the workload agree at 2 threads (1x1 with groups 3:
+#   0.22 vs 0.28; 32->64 1x1 on 112x112: 0.53 vs 0.74; 8->16 3x3 s2: 0.044 vs
+#   0.067); at 1 thread small strided ones lose up to 14%.
 # - other conv2d: IMPLICIT (no packing; every stride via phase planes).
 # - conv_transpose2d: IMPLICIT below TRANSPOSED_GEMM_MIN_C_G input channels per
 #   group, GEMM (packed, batch folded into the pixel dimension) from there: the
@@ -76,7 +80,7 @@ ALGORITHMS = {
 #   128 channels: 12.0 vs 10.2 ms; dcgan-out 64 channels: 8.8 vs 3.7 ms).
 # Measured with benchmarks/compare.py and interleaved timings of both
 # algorithms on the development machine (AMD EPYC Zen 5, 2 cores, AVX-512),
-# 2 threads, float32, November 2026.
+# 2 threads, float32, November 2026, except where another machine is named.
 # - Problems under SINGLE_THREAD_MACS multiply-adds run on one thread: starting
 #   the OpenMP team costs a few microseconds, more than such a call computes
 #   (a 1x1x8x8 input through a 3x3 kernel is 324 MACs).

@@ -155,7 +155,8 @@ typedef struct {
  * with vector gathers.  Both copy the same values: the results are bit-identical
  * either way.  Gathers are used on grids narrower than fc_gather_pw columns and
  * at any column stride but 1, while the table fits FC_GATHER_ENTRIES.  Measured
- * on the development machine (Zen 5, AVX-512, float32, gathers vs runs):
+ * on an Intel Xeon 5th gen (Emerald Rapids, 2 vCPUs, AVX-512; float32, gathers
+ * vs runs; not yet re-measured on the AMD Zen 5 machine of the other figures):
  * dcgan-up1 (4x4 planes) 8.7 vs 12.1 ms at 2 threads; 3x3 layers 7 to 56
  * columns wide 5-25% faster, 112 columns even, 224 columns 10% slower;
  * stride 2 on 112 columns 17% faster. */
