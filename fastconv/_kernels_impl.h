@@ -384,6 +384,8 @@ static void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0
  *   koff = phase(i*dh % sh, j*dw % sw) + c*PHs*PWs + (i*dh / sh)*PWs + j*dw / sw:
  * a shifted view, so B needs no packing and the whole reduction runs in
  * registers (no KC blocks). */
+/* no loop-to-memmove: the output runs are short and a libc call per run costs more. */
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
 static void FC_FN(implicit_task)(const fc_implicit_args *g, fc_idx n, fc_idx q0, fc_idx q1,
                                  int m0, int m1, void *scratch)
 {
