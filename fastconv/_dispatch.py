@@ -450,6 +450,16 @@ def run(p, algorithm, x, w, b, y, num_threads):
     """Run a problem made safe by kernel_params(), 4-D arrays; y is filled in
     place.  CuPy arrays go to the GPU backend, which picks its own kernel
     (`algorithm` and `num_threads` steer the CPU backend only)."""
+    if not p.transposed and (p.H == 0 or p.W == 0):
+        # Note [nested padding of an empty input] (_params.py): all its values are
+        # the padding's zeros; run on them, so 0 * inf in w gives NaN as in torch.
+        import dataclasses
+        if is_cupy(y):
+            import cupy as xp     # already imported: the arrays are cupy arrays
+        else:
+            xp = np
+        x = xp.zeros((p.N, p.C, p.H + p.pt + p.pb, p.W + p.pl + p.pr), dtype=y.dtype)
+        p = dataclasses.replace(p, H=x.shape[2], W=x.shape[3], pt=0, pb=0, pl=0, pr=0)
     if is_cupy(y):
         from . import _gpu
         _gpu.run(p, x, w, b, y)

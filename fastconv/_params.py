@@ -65,6 +65,18 @@ def _shape(s):
     return "[" + ", ".join(str(d) for d in s) + "]"
 
 
+def is_nested_padding(padding):
+    """Whether padding has the ((top, bottom), (left, right)) form."""
+    if isinstance(padding, str):
+        return False
+    try:
+        items = tuple(padding)
+    except TypeError:
+        return False
+    return len(items) == 2 and all(
+        not isinstance(i, (str, bytes)) and hasattr(i, "__len__") for i in items)
+
+
 def parse_padding(padding, kh, kw, dh, dw, sh, sw):
     """padding -> ((pt, pb), (pl, pr)).
 
@@ -86,8 +98,7 @@ def parse_padding(padding, kh, kw, dh, dw, sh, sw):
     except TypeError:
         p = _index(padding, "padding")
         return (p, p), (p, p)
-    if len(items) == 2 and all(
-            not isinstance(i, (str, bytes)) and hasattr(i, "__len__") for i in items):
+    if is_nested_padding(items):
         (pt, pb), (pl, pr) = (pair_exact(i, "padding") for i in items)
         return (pt, pb), (pl, pr)
     ph, pw = pair(items, "padding")
@@ -186,12 +197,18 @@ def _check_common(op, input_shape, weight_shape, bias_shape, groups, stride, dil
     return batched, N, C, H, W, G, sh, sw, dh, dw, empty
 
 
-def _check_spatial_nonempty(input_shape, kh, kw, batched, empty):
+def _check_spatial_nonempty(input_shape, kh, kw, batched, empty, pads=None):
+    """pads ((pt, pb), (pl, pr)): the nested-padding extension with zeros, defined
+    as F.pad then a convolution, whose input is the padded one (Note [nested
+    padding of an empty input])."""
     if kh <= 0 or kw <= 0:
         raise ConvError(
             f"kernel size should be greater than zero, but got kernel_height: {kh} "
             f"kernel_width: {kw}")
     shape4 = tuple(input_shape) if batched else (1,) + tuple(input_shape)
+    if pads is not None:
+        (pt, pb), (pl, pr) = pads
+        shape4 = shape4[:2] + (shape4[2] + pt + pb, shape4[3] + pl + pr)
     if not empty and (shape4[2] == 0 or shape4[3] == 0):
         raise ConvError(
             "Only zero batch or zero channel inputs are supported, but got input shape: "
@@ -264,7 +281,13 @@ def conv2d_params(input_shape, weight_shape, bias_shape, stride, padding, dilati
             f"Given groups={G}, weight of size {_shape(weight_shape)}, expected "
             f"input{_shape(shape4)} to have {C_g * G} channels, but got {C} channels instead")
     _check_bias(bias_shape, weight_shape, K, False)
-    _check_spatial_nonempty(input_shape, kh, kw, batched, empty)
+    # Note [nested padding of an empty input]: the ((top, bottom), (left, right))
+    # extension means F.pad, then conv2d with no padding (that is what the tests
+    # compare with).  With zeros, an input with no rows or columns padded into
+    # some is then a valid all-zero input; torch's own padding= forms reject it.
+    nested = padding_mode == "zeros" and is_nested_padding(padding)
+    _check_spatial_nonempty(input_shape, kh, kw, batched, empty,
+                            ((pt, pb), (pl, pr)) if nested else None)
     PH, PW = H + pt + pb, W + pl + pr
     ekh, ekw = dh * (kh - 1) + 1, dw * (kw - 1) + 1
     if PH < ekh or PW < ekw:

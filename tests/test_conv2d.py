@@ -426,3 +426,27 @@ def test_flush_denormal_is_opt_in_and_restored(algorithm):
     finally:
         fastconv.set_flush_denormal(False)
     np.testing.assert_array_equal(fastconv.conv2d(x, w, algorithm=algorithm), exact)
+
+
+@pytest.mark.parametrize("xshape,pad", [
+    ((1, 1, 1, 0), ((0, 0), (0, 2))),
+    ((2, 3, 0, 4), ((1, 2), (0, 0))),
+    ((3, 0, 0), ((2, 1), (1, 1))),                      # unbatched, no rows or columns
+])
+def test_nested_padding_fills_an_empty_input(xshape, pad):
+    """Note [nested padding of an empty input]: ((top, bottom), (left, right)) is
+    F.pad then conv2d, so zeros padded around an input with no rows or columns
+    make a valid all-zero input (torch's own padding= forms reject it, as we do)."""
+    C = xshape[-3]
+    x = np.zeros(xshape)
+    w = np.arange(2 * C * 1 * 2, dtype=np.float64).reshape(2, C, 1, 2) + 1
+    b = np.array([0.5, -1.5])
+    y = fastconv.conv2d(x, w, b, padding=pad)
+    assert_within(y, conv2d_ref(x, w, b, padding=pad), 0.0)
+    w[1, 0, 0, 0] = np.inf              # 0 * inf: NaN, as a convolution of the zeros gives
+    y = fastconv.conv2d(x, w, b, padding=pad)
+    assert np.isnan(y[..., 1, :, :]).all() and not np.isnan(y[..., 0, :, :]).any()
+    with pytest.raises(fastconv.ConvError, match="Only zero batch or zero channel"):
+        fastconv.conv2d(x, w, b, padding=0)
+    with pytest.raises(fastconv.ConvError, match="Only zero batch or zero channel"):
+        fastconv.conv2d(np.zeros((1, C, 0, 0)), w, b, padding=((0, 0), (3, 3)))
