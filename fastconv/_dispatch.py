@@ -9,6 +9,7 @@ the caller hands over a CUDA array: a cupy.ndarray can only exist once cupy is
 imported, so ``sys.modules`` tells.
 """
 
+import dataclasses
 import enum
 import sys
 
@@ -110,13 +111,18 @@ def winograd_applies(params):
             and p.OH == p.H + p.pt + p.pb - 2 * p.dh and p.OW == p.W + p.pl + p.pr - 2 * p.dw)
 
 
+def _phase_tiles(out, d):
+    """2x2 tiles along one axis of `out` outputs, per output phase of a dilation d
+    (phase r holds outputs r, r + d, ...)."""
+    return [-(-((out - r + d - 1) // d) // 2) for r in range(min(d, out))]
+
+
 def _winograd_tiles(params):
     """2x2 tiles over the batch and all output phases (a dilation d makes d x d
     phases, each its own tile grid), and the fewest tile columns of a phase."""
     p = params
-    rows = sum(-(-((p.OH - r + p.dh - 1) // p.dh) // 2) for r in range(min(p.dh, p.OH)))
-    cols = [-(-((p.OW - r + p.dw - 1) // p.dw) // 2) for r in range(min(p.dw, p.OW))]
-    return p.N * rows * sum(cols), min(cols, default=0)
+    cols = _phase_tiles(p.OW, p.dw)
+    return p.N * sum(_phase_tiles(p.OH, p.dh)) * sum(cols), min(cols, default=0)
 
 
 def choose_algorithm(params):
@@ -407,7 +413,6 @@ def kernel_params(p):
     the kernels' 32-bit index arithmetic holds.  Anything still too large for
     that is rejected.
     """
-    import dataclasses
     sh, sw, dh, dw = p.sh, p.sw, p.dh, p.dw
     if p.kh == 1:
         dh = 1
@@ -453,7 +458,6 @@ def run(p, algorithm, x, w, b, y, num_threads):
     if not p.transposed and (p.H == 0 or p.W == 0):
         # Note [nested padding of an empty input] (_params.py): all its values are
         # the padding's zeros; run on them, so 0 * inf in w gives NaN as in torch.
-        import dataclasses
         if is_cupy(y):
             import cupy as xp     # already imported: the arrays are cupy arrays
         else:

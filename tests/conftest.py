@@ -1,4 +1,5 @@
-"""Shared fixtures: hypothesis profiles, the array-namespace fixture ``xp``.
+"""Shared fixtures: hypothesis profiles, the array-namespace fixture ``xp``,
+the SIMD-level fixture ``level``.
 
 Profiles: "ci" (default) keeps the whole suite to a few minutes on two cores;
 "long" is for a soak run: ``HYPOTHESIS_PROFILE=long pytest tests``.
@@ -186,3 +187,26 @@ def algorithms(op):
     (``fastconv.ALGORITHMS`` maps each op to its names)."""
     import fastconv
     return ("auto",) + tuple(fastconv.ALGORITHMS[op])
+
+
+def _isa_levels():
+    from fastconv import _cpu
+    return [lvl for lvl in ("generic", "avx2", "avx512") if _cpu.isa_supported(lvl)]
+
+
+@pytest.fixture(params=_isa_levels())
+def level(request):
+    """Each SIMD level this CPU runs, switched in for the test (the kernels are
+    compiled for every level from one source and chosen at run time)."""
+    from fastconv import _cpu
+    before = _cpu.get_isa()
+    _cpu.set_isa(request.param)
+    yield request.param
+    _cpu.set_isa(before)
+
+
+def random_arrays(x_shape, w_shape, bias_len, dtype, seed):
+    """x, w and a bias of bias_len values, standard normal in dtype, drawn in that order."""
+    rng = np.random.default_rng(seed)
+    x, w = rng.standard_normal(x_shape).astype(dtype), rng.standard_normal(w_shape).astype(dtype)
+    return x, w, rng.standard_normal(bias_len).astype(dtype)

@@ -10,10 +10,10 @@ import pytest
 
 import fastconv
 from fastconv import _cpu
+from conftest import random_arrays
 from reference import (assert_within, conv2d_ref, conv_transpose2d_ref, reduction_length,
                        tolerance)
 
-LEVELS = [lvl for lvl in ("generic", "avx2", "avx512") if _cpu.isa_supported(lvl)]
 
 CONV = [  # (x shape, w shape, kwargs)
     ((2, 6, 13, 37), (10, 3, 3, 3), dict(padding=1, groups=2)),
@@ -28,21 +28,11 @@ TRANSPOSED = [
 ]
 
 
-@pytest.fixture(params=LEVELS)
-def level(request):
-    before = _cpu.get_isa()
-    _cpu.set_isa(request.param)
-    yield request.param
-    _cpu.set_isa(before)
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", range(len(CONV)))
 def test_conv2d_every_level(level, dtype, case):
     xs, ws, kw = CONV[case]
-    rng = np.random.default_rng(case)
-    x, w = rng.standard_normal(xs).astype(dtype), rng.standard_normal(ws).astype(dtype)
-    b = rng.standard_normal(ws[0]).astype(dtype)
+    x, w, b = random_arrays(xs, ws, ws[0], dtype, seed=case)
     ref = conv2d_ref(x, w, b, **kw)
     tol = tolerance(dtype, reduction_length(w), x, w, b, **kw)
     for alg in fastconv.ALGORITHMS["conv2d"]:
@@ -56,10 +46,8 @@ def test_conv2d_every_level(level, dtype, case):
 @pytest.mark.parametrize("case", range(len(TRANSPOSED)))
 def test_conv_transpose2d_every_level(level, dtype, case):
     xs, ws, kw = TRANSPOSED[case]
-    rng = np.random.default_rng(10 + case)
-    x, w = rng.standard_normal(xs).astype(dtype), rng.standard_normal(ws).astype(dtype)
     groups = kw.get("groups", 1)
-    b = rng.standard_normal(ws[1] * groups).astype(dtype)
+    x, w, b = random_arrays(xs, ws, ws[1] * groups, dtype, seed=10 + case)
     ref = conv_transpose2d_ref(x, w, b, **kw)
     tol = tolerance(dtype, reduction_length(w, transposed=True, groups=groups), x, w, b,
                     transposed=True, **kw)

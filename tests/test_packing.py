@@ -13,10 +13,10 @@ import pytest
 
 import fastconv
 from fastconv import _cpu
+from conftest import random_arrays
 from reference import (assert_within, conv2d_ref, conv_transpose2d_ref, reduction_length,
                        tolerance)
 
-LEVELS = [lvl for lvl in ("generic", "avx2", "avx512") if _cpu.isa_supported(lvl)]
 
 CONV = [  # (x shape, w shape, kwargs): narrow grids, borders, several images per block
     ((20, 6, 3, 3), (7, 6, 3, 3), dict(padding=1)),
@@ -39,14 +39,6 @@ TRANSPOSED = [
 ]
 
 
-@pytest.fixture(params=LEVELS)
-def level(request):
-    before = _cpu.get_isa()
-    _cpu.set_isa(request.param)
-    yield request.param
-    _cpu.set_isa(before)
-
-
 def both_ways(fn):
     """fn() with gathers on every grid width, then with them off (the transposed
     conv's weights then packed phase by phase with scalar copies)."""
@@ -64,9 +56,7 @@ def both_ways(fn):
 @pytest.mark.parametrize("case", range(len(CONV)))
 def test_conv2d_gemm_gathered_b(level, dtype, case):
     xs, ws, kw = CONV[case]
-    rng = np.random.default_rng(case)
-    x, w = rng.standard_normal(xs).astype(dtype), rng.standard_normal(ws).astype(dtype)
-    b = rng.standard_normal(ws[0]).astype(dtype)
+    x, w, b = random_arrays(xs, ws, ws[0], dtype, seed=case)
     gathered, copied = both_ways(lambda: fastconv.conv2d(x, w, b, algorithm="gemm", **kw))
     np.testing.assert_array_equal(gathered, copied)
     tol = tolerance(dtype, reduction_length(w), x, w, b, **kw)
@@ -83,10 +73,8 @@ def test_conv2d_gemm_gathered_b(level, dtype, case):
 @pytest.mark.parametrize("case", range(len(TRANSPOSED)))
 def test_conv_transpose2d_gathered_packing(level, dtype, case, algorithm):
     xs, ws, kw = TRANSPOSED[case]
-    rng = np.random.default_rng(50 + case)
-    x, w = rng.standard_normal(xs).astype(dtype), rng.standard_normal(ws).astype(dtype)
     groups = kw.get("groups", 1)
-    b = rng.standard_normal(ws[1] * groups).astype(dtype)
+    x, w, b = random_arrays(xs, ws, ws[1] * groups, dtype, seed=50 + case)
     gathered, copied = both_ways(
         lambda: fastconv.conv_transpose2d(x, w, b, algorithm=algorithm, **kw))
     np.testing.assert_array_equal(gathered, copied)

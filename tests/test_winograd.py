@@ -16,7 +16,6 @@ from fastconv import _cpu
 from conftest import assert_bitwise_equal
 from reference import assert_within, conv2d_ref, conv_padding, winograd_tolerance
 
-LEVELS = [lvl for lvl in ("generic", "avx2", "avx512") if _cpu.isa_supported(lvl)]
 DTYPES = [pytest.param(np.float32, id="float32"), pytest.param(np.float64, id="float64")]
 
 
@@ -171,14 +170,6 @@ def test_same_bits_for_any_thread_count_and_band(dtype):
             _cpu._set_implicit_copy_bytes(old)
         assert ran
         assert_bitwise_equal(y, y1, what=f"budget {budget}")
-
-
-@pytest.fixture(params=LEVELS)
-def level(request):
-    before = _cpu.get_isa()
-    _cpu.set_isa(request.param)
-    yield request.param
-    _cpu.set_isa(before)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
