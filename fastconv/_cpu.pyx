@@ -68,6 +68,7 @@ cdef extern from "_kernels.h" nogil:
         const void *bias
         void *y
         fc_idx OH, OW
+        int zpad
     ctypedef struct fc_implicit_args:
         const void *xp
         fc_idx xp_nstride
@@ -175,6 +176,19 @@ def _set_gather_pw(int n):
     return fc_set_gather_pw(n)
 # Direct kernel: scratch of padded rows per task kept near L2-resident size.
 DEF DIRECT_SCRATCH_BYTES = 196608
+
+cdef bint _dw_masked = True
+
+
+def _set_dw_masked(bint on):
+    """Test hook: the direct kernel reads zero-padded stride-1 depthwise tiles
+    straight from the input with masked loads (Note [masked depthwise] in
+    _kernels_impl.h); False makes it copy them padded first, as at other
+    strides.  Returns the old setting."""
+    global _dw_masked
+    old = _dw_masked
+    _dw_masked = on
+    return old
 
 
 def build_flags():
@@ -787,6 +801,7 @@ def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w
             a.y = yp + (<fc_idx>n * K + <fc_idx>g * K_g) * OH * OW
             a.OH = OH
             a.OW = OW
+            a.zpad = _dw_masked and mode == FC_PAD_ZEROS
     # Rows per task: scratch near DIRECT_SCRATCH_BYTES, and enough tasks for the threads.
     cdef fc_idx rows = OH
     cdef size_t esize = sizeof(floating)

@@ -102,6 +102,7 @@ typedef struct {
     const void *bias;       /* [K_g] or NULL */
     void *y;                /* output, channel 0 of the group */
     fc_idx OH, OW;
+    int zpad;               /* zero padding (Note [masked depthwise]) */
 } fc_direct_args;
 
 /* Implicit GEMM straight on a padded copy (stride-1 conv2d), one group. */

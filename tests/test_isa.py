@@ -96,3 +96,52 @@ def test_depthwise_tile_every_level(level, dtype, case):
     np.testing.assert_array_equal(y, fastconv.conv2d(x, w, b, algorithm="implicit", **kw))
     np.testing.assert_array_equal(y, fastconv.conv2d(x, w, b, algorithm="direct",
                                                      num_threads=1, **kw))
+
+
+# Zero-padded stride-1 depthwise tiles read the input in place with masked
+# loads and stores (Note [masked depthwise]); the copied tiles above are the
+# other way.  Both must give the same bits: cover left and right borders in one
+# strip (planes narrower than a vector), strips wholly inside, wholly in the
+# padding, rows only of padding, asymmetric and 'same' padding, channel
+# multipliers, grouped layers and several images.
+MASKED = [  # (x shape, w shape, kwargs)
+    ((2, 3, 13, 37), (3, 1, 3, 3), dict(padding=1, groups=3)),
+    ((1, 2, 5, 1), (2, 1, 3, 3), dict(padding=1, groups=2)),           # one column
+    ((1, 2, 4, 3), (4, 1, 3, 3), dict(padding=3, groups=2)),           # all-padding strips
+    ((1, 3, 9, 64), (3, 1, 3, 3), dict(padding="valid", groups=3)),     # whole strips
+    ((1, 2, 6, 33), (2, 1, 5, 5), dict(padding=((0, 4), (3, 1)), groups=2)),
+    ((3, 4, 11, 20), (4, 1, 5, 5), dict(padding="same", groups=4)),
+    ((1, 2, 12, 47), (2, 1, 7, 7), dict(padding=3, groups=2)),
+    ((1, 1, 7, 7), (1, 1, 7, 7), dict(padding=6)),
+    ((1, 8, 10, 21), (8, 4, 3, 3), dict(padding=1, groups=2)),         # grouped, C_g = 4
+    ((2, 6, 9, 18), (6, 2, 7, 7), dict(padding=(2, 3), groups=3)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(MASKED)))
+def test_masked_depthwise_every_level(level, dtype, case):
+    xs, ws, kw = MASKED[case]
+    x, w, b = random_arrays(xs, ws, ws[0], dtype, seed=40 + case)
+    old = _cpu._set_dw_masked(False)
+    try:
+        copied = fastconv.conv2d(x, w, b, algorithm="direct", **kw)
+    finally:
+        _cpu._set_dw_masked(old)
+    masked = fastconv.conv2d(x, w, b, algorithm="direct", **kw)
+    np.testing.assert_array_equal(masked, copied)
+    tol = tolerance(dtype, reduction_length(w), x, w, b, **kw)
+    assert_within(masked, conv2d_ref(x, w, b, **kw), tol, what=f"{level} masked")
+    np.testing.assert_array_equal(masked, fastconv.conv2d(x, w, b, algorithm="direct",
+                                                          num_threads=1, **kw))
+
+
+def test_masked_depthwise_zero_padding_times_inf():
+    """Padding is multiplied in, not skipped: an inf tap makes NaN where it
+    meets the padding, as in torch and the copied tiles."""
+    x = np.ones((1, 2, 6, 20), np.float32)
+    w = np.ones((2, 1, 3, 3), np.float32)
+    w[:, 0, 0, 0] = np.inf
+    y = fastconv.conv2d(x, w, padding=1, groups=2, algorithm="direct")
+    assert np.isnan(y[:, :, 0, :]).all() and np.isnan(y[:, :, :, 0]).all()
+    assert np.isposinf(y[:, :, 1:, 1:]).all()
