@@ -834,29 +834,51 @@ static inline void FC_FN(mstore)(FC_T *p, MT m, VT v)
 #endif
 }
 
+/* The even lanes of the 2*VLEN values a then b: (a0, a2, ..., b0, b2, ...). */
+static inline VT FC_FN(evens)(VT a, VT b)
+{
+#if FC_VBYTES == 64 && FC_VLEN == 16
+    const __m512i e = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14,
+                                        16, 18, 20, 22, 24, 26, 28, 30);
+    return (VT)_mm512_permutex2var_ps((__m512)a, e, (__m512)b);
+#elif FC_VBYTES == 64
+    const __m512i e = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+    return (VT)_mm512_permutex2var_pd((__m512d)a, e, (__m512d)b);
+#elif FC_VLEN == 8
+    const __m256 t = _mm256_shuffle_ps((__m256)a, (__m256)b, 0x88);   /* a0 a2 b0 b2 | a4 a6 b4 b6 */
+    return (VT)_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), 0xD8));
+#else
+    return (VT)_mm256_permute4x64_pd(_mm256_unpacklo_pd((__m256d)a, (__m256d)b), 0xD8);
+#endif
+}
+
 /* Output rows [r0, r1) of one output channel (C_g input channels at x, weights
  * wk [C_g][K][K]), FC_RB rows x 2 vectors a block, as Note [depthwise tile]
- * but straight from x (Note [masked depthwise]).  `zero`: W zeros. */
+ * but straight from x (Note [masked depthwise]).  At stride 2 a vector of
+ * outputs takes the even lanes of two masked loads.  `zero`: W zeros. */
 static inline __attribute__((always_inline)) void
 FC_FN(dw_masked)(const FC_T *x, fc_idx H, fc_idx W, int C_g, const int32_t *rowmap,
                  fc_idx PH, fc_idx pl, const FC_T *zero, const FC_T *wk, FC_T b, FC_T *yk,
-                 fc_idx OW, fc_idx r0, fc_idx r1, const int K)
+                 fc_idx OW, fc_idx r0, fc_idx r1, const int K, const int S)
 {
     /* Column strips outer: a strip's masks are made once for all its rows. */
     for (fc_idx ow = 0; ow < OW; ow += 2 * VLEN) {
-        const fc_idx c0 = ow - pl;   /* input column of lane 0 at tap column 0 */
-        MT m[7][2];
+        const fc_idx c0 = ow * S - pl;   /* input column of lane 0 at tap column 0 */
+        MT m[7][2][2];   /* [tap column][vector][half]: lanes inside the row's W columns */
 #pragma GCC unroll 8
-        for (int j = 0; j < K; j++) {
-            m[j][0] = FC_FN(lanes)(-(c0 + j), W - (c0 + j));
-            m[j][1] = FC_FN(lanes)(-(c0 + j + VLEN), W - (c0 + j + VLEN));
-        }
+        for (int j = 0; j < K; j++)
+            for (int v = 0; v < 2; v++)
+                for (int h = 0; h < S; h++) {
+                    const fc_idx o = c0 + j + (v * S + h) * VLEN;
+                    m[j][v][h] = FC_FN(lanes)(-o, W - o);
+                }
         const MT s0 = FC_FN(lanes)(0, OW - ow), s1 = FC_FN(lanes)(0, OW - ow - VLEN);
         for (fc_idx oh = r0; oh < r1; oh += FC_RB) {
-            const FC_T *rows[FC_RB + 6];   /* the block's input rows (K <= 7), at c0 */
+            const FC_T *rows[2 * FC_RB + 6];   /* the block's input rows (K <= 7), at c0 */
 #pragma GCC unroll 16
-            for (int ir = 0; ir < FC_RB - 1 + K; ir++) {
-                const int32_t sr = oh + ir < PH ? rowmap[oh + ir] : -1;
+            for (int ir = 0; ir < (FC_RB - 1) * S + K; ir++) {
+                const fc_idx pr = oh * S + ir;
+                const int32_t sr = pr < PH ? rowmap[pr] : -1;
                 rows[ir] = (sr >= 0 ? x + (fc_idx)sr * W : zero) + c0;
             }
             VT acc[FC_RB][2];
@@ -865,16 +887,24 @@ FC_FN(dw_masked)(const FC_T *x, fc_idx H, fc_idx W, int C_g, const int32_t *rowm
                 const fc_idx co = (fc_idx)c * H * W;
                 const FC_T *wc = wk + c * K * K;
 #pragma GCC unroll 16
-                for (int ir = 0; ir < FC_RB - 1 + K; ir++) {
+                for (int ir = 0; ir < (FC_RB - 1) * S + K; ir++) {
                     const FC_T *rp = rows[ir] == zero + c0 ? rows[ir] : rows[ir] + co;
 #pragma GCC unroll 8
                     for (int j = 0; j < K; j++) {
-                        VT v0 = FC_FN(mload)(rp + j, m[j][0]);
-                        VT v1 = FC_FN(mload)(rp + j + VLEN, m[j][1]);
+                        VT v0, v1;
+                        if (S == 1) {
+                            v0 = FC_FN(mload)(rp + j, m[j][0][0]);
+                            v1 = FC_FN(mload)(rp + j + VLEN, m[j][1][0]);
+                        } else {
+                            v0 = FC_FN(evens)(FC_FN(mload)(rp + j, m[j][0][0]),
+                                              FC_FN(mload)(rp + j + VLEN, m[j][0][1]));
+                            v1 = FC_FN(evens)(FC_FN(mload)(rp + j + 2 * VLEN, m[j][1][0]),
+                                              FC_FN(mload)(rp + j + 3 * VLEN, m[j][1][1]));
+                        }
                         __asm__("" : "+x"(v0), "+x"(v1));   /* as in dw_tile */
 #pragma GCC unroll 4
                         for (int r = 0; r < FC_RB; r++) {
-                            const int i = ir - r;
+                            const int i = ir - r * S;
                             if (i >= 0 && i < K) {
                                 const VT wv = SPLAT(wc[i * K + j]);
                                 acc[r][0] += wv * v0;
@@ -904,8 +934,8 @@ static void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, vo
     FC_T *y = (FC_T *)a->y;
     const int sh = a->sh, sw = a->sw, dh = a->dh, dw = a->dw, kh = a->kh, kw = a->kw;
 #ifdef FC_MASKED
-    /* Undilated 3x3, 5x5 or 7x7, stride 1, zero padding: Note [masked depthwise]. */
-    if (a->zpad && sh == 1 && sw == 1 && dh == 1 && dw == 1 && kh == kw
+    /* Undilated 3x3, 5x5 or 7x7, stride 1 or 2, zero padding: Note [masked depthwise]. */
+    if (a->zpad && sh == sw && sh <= 2 && dh == 1 && dw == 1 && kh == kw
             && (kh == 3 || kh == 5 || kh == 7)) {
         FC_T *zero = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
         for (fc_idx l = 0; l < a->W; l++) zero[l] = (FC_T)0;
@@ -913,12 +943,18 @@ static void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, vo
             const FC_T b = bias ? bias[k] : (FC_T)0;
             FC_T *yk = y + (fc_idx)k * a->OH * a->OW;
             const FC_T *wk = w + (fc_idx)k * a->C_g * kh * kw;
-#define FC_DWM(K) (a->C_g == 1 && K == 3                                                      \
-    ? FC_FN(dw_masked)(x, a->H, a->W, 1, a->rowmap, a->PH, a->pl, zero, wk, b, yk, a->OW,      \
-                       r0, r1, K)                                                              \
-    : FC_FN(dw_masked)(x, a->H, a->W, a->C_g, a->rowmap, a->PH, a->pl, zero, wk, b, yk,        \
-                       a->OW, r0, r1, K))
-            if (kh == 3) FC_DWM(3); else if (kh == 5) FC_DWM(5); else FC_DWM(7);
+            /* A constant C_g = 1 keeps a 3x3's weights in registers (7x7's would spill). */
+#define FC_DWM(CG, K, S) FC_FN(dw_masked)(x, a->H, a->W, CG, a->rowmap, a->PH, a->pl, zero,   \
+                                          wk, b, yk, a->OW, r0, r1, K, S)
+            if (sh == 1) {
+                if (kh == 3) { if (a->C_g == 1) FC_DWM(1, 3, 1); else FC_DWM(a->C_g, 3, 1); }
+                else if (kh == 5) FC_DWM(a->C_g, 5, 1);
+                else FC_DWM(a->C_g, 7, 1);
+            } else {
+                if (kh == 3) { if (a->C_g == 1) FC_DWM(1, 3, 2); else FC_DWM(a->C_g, 3, 2); }
+                else if (kh == 5) FC_DWM(a->C_g, 5, 2);
+                else FC_DWM(a->C_g, 7, 2);
+            }
 #undef FC_DWM
         }
         return;

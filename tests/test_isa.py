@@ -99,8 +99,8 @@ def test_depthwise_tile_every_level(level, dtype, case):
 
 
 # Zero-padded stride-1 depthwise tiles read the input in place with masked
-# loads and stores (Note [masked depthwise]); the copied tiles above are the
-# other way.  Both must give the same bits: cover left and right borders in one
+# loads and stores, at stride 2 through their even lanes (Note [masked
+# depthwise]); the copied tiles above are the other way.  Both must give the same bits: cover left and right borders in one
 # strip (planes narrower than a vector), strips wholly inside, wholly in the
 # padding, rows only of padding, asymmetric and 'same' padding, channel
 # multipliers, grouped layers and several images.
@@ -115,6 +115,15 @@ MASKED = [  # (x shape, w shape, kwargs)
     ((1, 1, 7, 7), (1, 1, 7, 7), dict(padding=6)),
     ((1, 8, 10, 21), (8, 4, 3, 3), dict(padding=1, groups=2)),         # grouped, C_g = 4
     ((2, 6, 9, 18), (6, 2, 7, 7), dict(padding=(2, 3), groups=3)),
+    # stride 2: the even lanes of two loads
+    ((1, 3, 22, 41), (3, 1, 3, 3), dict(stride=2, padding=1, groups=3)),
+    ((2, 2, 9, 70), (2, 1, 5, 5), dict(stride=2, padding=2, groups=2)),
+    ((1, 2, 15, 16), (2, 1, 7, 7), dict(stride=2, padding=3, groups=2)),
+    ((1, 1, 3, 5), (1, 1, 3, 3), dict(stride=2, padding=1)),
+    ((1, 4, 13, 12), (4, 2, 5, 5), dict(stride=2, padding=((1, 3), (0, 2)), groups=2)),
+    ((1, 2, 40, 67), (2, 1, 3, 3), dict(stride=2, padding=4, groups=2)),
+    ((1, 2, 8, 1), (4, 1, 3, 3), dict(stride=2, padding=1, groups=2)),
+    ((1, 2, 11, 130), (2, 1, 7, 7), dict(stride=2, padding="valid", groups=2)),
 ]
 
 
