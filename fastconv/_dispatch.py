@@ -79,6 +79,17 @@ ALGORITHMS = {
 #   step, which stops paying once a pixel chunk's reduction spans hundreds of
 #   planes (unet-up 512 channels: GEMM 9.3 ms vs IMPLICIT 15.3 ms; dcgan-up3
 #   128 channels: 12.0 vs 10.2 ms; dcgan-out 64 channels: 8.8 vs 3.7 ms).
+#   Since B is packed by gathers (Note [gathered B]) GEMM also wins from
+#   TRANSPOSED_GEMM_MIN_C_G_WIDE input channels where the layer has at least
+#   TRANSPOSED_GEMM_MIN_K_G output channels per group: the packed B tile then
+#   serves 8 or more micro-tile panels, where IMPLICIT re-reads a B tile too
+#   big for L1 once per panel.  Seven-round interleaved medians, GEMM vs
+#   IMPLICIT ms at 2 threads (1 thread), Intel Xeon 5th gen: dcgan-up3 (128->64,
+#   4x4 s2) 8.0 vs 9.4 (12.4 vs 16.3); 128->96 3x3 s2 op1 on 20x20 x4 2.95 vs
+#   3.23 (4.96 vs 5.30); 96->80 4x4 s2 on 12x12 x8 2.63 vs 2.94 (4.36 vs
+#   5.01); but 64->64 4x4 s2 on 30x30 x2 2.38 vs 2.27, 160->32 3.06 vs 3.08
+#   (5.46 vs 5.03), 128->16 1.82 vs 1.50 and 128->3 4.83 vs 4.00 (9.64 vs
+#   4.58), fcn-up (64->32) 1.50 vs 1.38.
 # Measured with benchmarks/compare.py and interleaved timings of both
 # algorithms on the development machine (AMD EPYC Zen 5, 2 cores, AVX-512),
 # 2 threads, float32, November 2026, except where another machine is named.
@@ -88,6 +99,8 @@ ALGORITHMS = {
 THRESHOLDS = {
     "DIRECT_MAX_K_G": 8,
     "TRANSPOSED_GEMM_MIN_C_G": 256,
+    "TRANSPOSED_GEMM_MIN_C_G_WIDE": 96,
+    "TRANSPOSED_GEMM_MIN_K_G": 64,
     "SINGLE_THREAD_MACS": 1 << 16,
     "GEMM_STRIDED_MIN_C_G": 8,
     "WINOGRAD_MIN_TILES": 150,
@@ -128,7 +141,9 @@ def _winograd_tiles(params):
 def choose_algorithm(params):
     """The algorithm 'auto' runs for a checked problem (a ConvParams). Pure."""
     if params.transposed:
-        if params.C_g >= THRESHOLDS["TRANSPOSED_GEMM_MIN_C_G"]:
+        if (params.C_g >= THRESHOLDS["TRANSPOSED_GEMM_MIN_C_G"]
+                or params.C_g >= THRESHOLDS["TRANSPOSED_GEMM_MIN_C_G_WIDE"]
+                and params.K_g >= THRESHOLDS["TRANSPOSED_GEMM_MIN_K_G"]):
             return Algorithm.GEMM
         return Algorithm.IMPLICIT
     if params.K_g < THRESHOLDS["DIRECT_MAX_K_G"]:

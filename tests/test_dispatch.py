@@ -35,7 +35,7 @@ EXPECTED = {
     "image-1ch-5x5": Algorithm.DIRECT,
     "resnet50-res3-3x3-f64": Algorithm.WINOGRAD,
     "dcgan-up1-4x4s2": Algorithm.GEMM,
-    "dcgan-up3-4x4s2": Algorithm.IMPLICIT,
+    "dcgan-up3-4x4s2": Algorithm.GEMM,
     "dcgan-out-4x4s2": Algorithm.IMPLICIT,
     "unet-up-2x2s2": Algorithm.GEMM,
     "fcn-up-3x3s2-op1": Algorithm.IMPLICIT,
@@ -82,6 +82,16 @@ def test_choice_is_pure_and_follows_thresholds():
         is Algorithm.GEMM
     assert fastconv.choose_algorithm((1, c - 1, 4, 4), (c - 1, 8, 2, 2), stride=2,
                                      transposed=True) is Algorithm.IMPLICIT
+    # ... and from fewer input channels where there are enough output channels.
+    c, k = THRESHOLDS["TRANSPOSED_GEMM_MIN_C_G_WIDE"], THRESHOLDS["TRANSPOSED_GEMM_MIN_K_G"]
+    assert fastconv.choose_algorithm((2, c, 4, 4), (c, k, 4, 4), stride=2, transposed=True) \
+        is Algorithm.GEMM
+    assert fastconv.choose_algorithm((2, c - 1, 4, 4), (c - 1, k, 4, 4), stride=2,
+                                     transposed=True) is Algorithm.IMPLICIT
+    assert fastconv.choose_algorithm((2, c, 4, 4), (c, k - 1, 4, 4), stride=2,
+                                     transposed=True) is Algorithm.IMPLICIT
+    assert fastconv.choose_algorithm((2, 2 * c, 4, 4), (2 * c, k, 4, 4), stride=2, groups=2,
+                                     transposed=True) is Algorithm.GEMM      # per group
     # Winograd's tile count is over every output phase of a dilation: 28x28 at
     # dilation 2 is 4 phases of 7x7 tiles (196), 20x20 4 of 5x5 (100), 27x27
     # phases of 14 and 13 rows and columns (7 + 7 tile rows and columns, 196).
