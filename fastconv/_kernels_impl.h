@@ -853,72 +853,75 @@ static inline VT FC_FN(evens)(VT a, VT b)
 }
 
 /* Output rows [r0, r1) of one output channel (C_g input channels at x, weights
- * wk [C_g][K][K]), FC_RB rows x 2 vectors a block, as Note [depthwise tile]
- * but straight from x (Note [masked depthwise]).  At stride 2 a vector of
- * outputs takes the even lanes of two masked loads.  `zero`: W zeros. */
+ * wk [C_g][K][K]), RB rows x NV vectors a block (4 x 2, or 8 x 1 for rows of at
+ * most one vector: 7x7 and 14x14 planes waste fewer lanes), as Note
+ * [depthwise tile] but straight from x (Note [masked depthwise]).  At stride 2
+ * a vector of outputs takes the even lanes of two masked loads.  `zero`: W zeros. */
 static inline __attribute__((always_inline)) void
 FC_FN(dw_masked)(const FC_T *x, fc_idx H, fc_idx W, int C_g, const int32_t *rowmap,
                  fc_idx PH, fc_idx pl, const FC_T *zero, const FC_T *wk, FC_T b, FC_T *yk,
-                 fc_idx OW, fc_idx r0, fc_idx r1, const int K, const int S)
+                 fc_idx OW, fc_idx r0, fc_idx r1, const int K, const int S, const int RB,
+                 const int NV)
 {
     /* Column strips outer: a strip's masks are made once for all its rows. */
-    for (fc_idx ow = 0; ow < OW; ow += 2 * VLEN) {
+    for (fc_idx ow = 0; ow < OW; ow += NV * VLEN) {
         const fc_idx c0 = ow * S - pl;   /* input column of lane 0 at tap column 0 */
         MT m[7][2][2];   /* [tap column][vector][half]: lanes inside the row's W columns */
 #pragma GCC unroll 8
         for (int j = 0; j < K; j++)
-            for (int v = 0; v < 2; v++)
+            for (int v = 0; v < NV; v++)
                 for (int h = 0; h < S; h++) {
                     const fc_idx o = c0 + j + (v * S + h) * VLEN;
                     m[j][v][h] = FC_FN(lanes)(-o, W - o);
                 }
         const MT s0 = FC_FN(lanes)(0, OW - ow), s1 = FC_FN(lanes)(0, OW - ow - VLEN);
-        for (fc_idx oh = r0; oh < r1; oh += FC_RB) {
-            const FC_T *rows[2 * FC_RB + 6];   /* the block's input rows (K <= 7), at c0 */
+        for (fc_idx oh = r0; oh < r1; oh += RB) {
+            const FC_T *rows[2 * 8 + 6];   /* the block's input rows (RB <= 8, K <= 7), at c0 */
 #pragma GCC unroll 16
-            for (int ir = 0; ir < (FC_RB - 1) * S + K; ir++) {
+            for (int ir = 0; ir < (RB - 1) * S + K; ir++) {
                 const fc_idx pr = oh * S + ir;
                 const int32_t sr = pr < PH ? rowmap[pr] : -1;
                 rows[ir] = (sr >= 0 ? x + (fc_idx)sr * W : zero) + c0;
             }
-            VT acc[FC_RB][2];
-            for (int rb = 0; rb < FC_RB; rb++) acc[rb][0] = acc[rb][1] = SPLAT(b);
+            VT acc[8][2];
+            for (int rb = 0; rb < RB; rb++) acc[rb][0] = acc[rb][1] = SPLAT(b);
             for (int c = 0; c < C_g; c++) {
                 const fc_idx co = (fc_idx)c * H * W;
                 const FC_T *wc = wk + c * K * K;
-#pragma GCC unroll 16
-                for (int ir = 0; ir < (FC_RB - 1) * S + K; ir++) {
+#pragma GCC unroll 32
+                for (int ir = 0; ir < (RB - 1) * S + K; ir++) {
                     const FC_T *rp = rows[ir] == zero + c0 ? rows[ir] : rows[ir] + co;
 #pragma GCC unroll 8
                     for (int j = 0; j < K; j++) {
-                        VT v0, v1;
+                        VT v0, v1 = SPLAT((FC_T)0);
                         if (S == 1) {
                             v0 = FC_FN(mload)(rp + j, m[j][0][0]);
-                            v1 = FC_FN(mload)(rp + j + VLEN, m[j][1][0]);
+                            if (NV == 2) v1 = FC_FN(mload)(rp + j + VLEN, m[j][1][0]);
                         } else {
                             v0 = FC_FN(evens)(FC_FN(mload)(rp + j, m[j][0][0]),
                                               FC_FN(mload)(rp + j + VLEN, m[j][0][1]));
-                            v1 = FC_FN(evens)(FC_FN(mload)(rp + j + 2 * VLEN, m[j][1][0]),
-                                              FC_FN(mload)(rp + j + 3 * VLEN, m[j][1][1]));
+                            if (NV == 2)
+                                v1 = FC_FN(evens)(FC_FN(mload)(rp + j + 2 * VLEN, m[j][1][0]),
+                                                  FC_FN(mload)(rp + j + 3 * VLEN, m[j][1][1]));
                         }
                         __asm__("" : "+x"(v0), "+x"(v1));   /* as in dw_tile */
-#pragma GCC unroll 4
-                        for (int r = 0; r < FC_RB; r++) {
+#pragma GCC unroll 8
+                        for (int r = 0; r < RB; r++) {
                             const int i = ir - r * S;
                             if (i >= 0 && i < K) {
                                 const VT wv = SPLAT(wc[i * K + j]);
                                 acc[r][0] += wv * v0;
-                                acc[r][1] += wv * v1;
+                                if (NV == 2) acc[r][1] += wv * v1;
                             }
                         }
                     }
                 }
             }
-            const fc_idx nrow = r1 - oh < FC_RB ? r1 - oh : FC_RB;
+            const fc_idx nrow = r1 - oh < RB ? r1 - oh : RB;
             for (fc_idx rb = 0; rb < nrow; rb++) {
                 FC_T *yr = yk + (oh + rb) * OW + ow;
                 FC_FN(mstore)(yr, s0, acc[rb][0]);
-                if (ow + VLEN < OW) FC_FN(mstore)(yr + VLEN, s1, acc[rb][1]);
+                if (NV == 2 && ow + VLEN < OW) FC_FN(mstore)(yr + VLEN, s1, acc[rb][1]);
             }
         }
     }
@@ -944,8 +947,11 @@ static void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, vo
             FC_T *yk = y + (fc_idx)k * a->OH * a->OW;
             const FC_T *wk = w + (fc_idx)k * a->C_g * kh * kw;
             /* A constant C_g = 1 keeps a 3x3's weights in registers (7x7's would spill). */
-#define FC_DWM(CG, K, S) FC_FN(dw_masked)(x, a->H, a->W, CG, a->rowmap, a->PH, a->pl, zero,   \
-                                          wk, b, yk, a->OW, r0, r1, K, S)
+#define FC_DWM(CG, K, S) (a->OW <= VLEN                                                     \
+    ? FC_FN(dw_masked)(x, a->H, a->W, CG, a->rowmap, a->PH, a->pl, zero, wk, b, yk, a->OW,    \
+                       r0, r1, K, S, 8, 1)                                                     \
+    : FC_FN(dw_masked)(x, a->H, a->W, CG, a->rowmap, a->PH, a->pl, zero, wk, b, yk, a->OW,    \
+                       r0, r1, K, S, 4, 2))
             if (sh == 1) {
                 if (kh == 3) { if (a->C_g == 1) FC_DWM(1, 3, 1); else FC_DWM(a->C_g, 3, 1); }
                 else if (kh == 5) FC_DWM(a->C_g, 5, 1);

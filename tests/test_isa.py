@@ -124,6 +124,13 @@ MASKED = [  # (x shape, w shape, kwargs)
     ((1, 2, 40, 67), (2, 1, 3, 3), dict(stride=2, padding=4, groups=2)),
     ((1, 2, 8, 1), (4, 1, 3, 3), dict(stride=2, padding=1, groups=2)),
     ((1, 2, 11, 130), (2, 1, 7, 7), dict(stride=2, padding="valid", groups=2)),
+    # rows of one vector or less: 8 rows x 1 vector blocks (per dtype and level)
+    ((1, 2, 20, 16), (2, 1, 3, 3), dict(padding=1, groups=2)),
+    ((1, 2, 9, 17), (2, 1, 5, 5), dict(padding=2, groups=2)),
+    ((2, 3, 14, 14), (3, 1, 5, 5), dict(padding=2, groups=3)),
+    ((1, 2, 13, 13), (2, 1, 3, 3), dict(stride=2, padding=1, groups=2)),
+    ((1, 4, 19, 9), (8, 2, 3, 3), dict(padding=1, groups=2)),
+    ((1, 2, 30, 30), (2, 1, 7, 7), dict(stride=2, padding=3, groups=2)),
 ]
 
 
