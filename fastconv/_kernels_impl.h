@@ -776,14 +776,16 @@ FC_FN(dw_tile)(const FC_T *s, fc_idx rowstep, fc_idx rowpitch, fc_idx qw, int C_
     }
 }
 
-/* Note [masked depthwise]: at stride 1 with zero padding the depthwise tile
- * reads the input where it lies, with no padded copy: a register block's
- * input rows are pointers into x (or into a zero row for padding rows), and
- * every load is a masked load whose lanes outside the row's W columns read as
- * zero (masked lanes touch no memory).  The tail of an output row is a masked
- * store.  The copy of Note [depthwise tile] took ~40% of a 56x56 3x3 channel
- * (Intel Xeon 5th gen, in L2).  The multiply-adds and their order are those of
- * the copied path, zeros included, so the results are bitwise the same. */
+/* Note [masked depthwise]: at stride 1 or 2 with zero padding, on AVX-512 and
+ * AVX2, the depthwise tile reads the input where it lies, with no padded copy:
+ * a register block's input rows are pointers into x (or into a zero row for
+ * padding rows), and every load is a masked load whose lanes outside the
+ * row's W columns read as zero (masked lanes touch no memory); at stride 2 a
+ * vector of outputs is the even lanes of two such loads.  The tail of an
+ * output row is a masked store.  The copy of Note [depthwise tile] took ~40%
+ * of a 56x56 3x3 channel and ~65% of a 112x112 one at stride 2 (Intel Xeon
+ * 5th gen, in L2).  The multiply-adds and their order are those of the copied
+ * path, zeros included, so the results are bitwise the same. */
 #if defined(FC_HAVE_X86) && FC_HAVE_X86 && (FC_VBYTES == 64 || FC_VBYTES == 32)
 #define FC_MASKED 1
 #define MT FC_CAT(fcm, t, FC_SUF, FC_ISA_NAME)
