@@ -28,6 +28,10 @@ CONV = [  # (x shape, w shape, kwargs): narrow grids, borders, several images pe
     ((9, 7, 3, 63), (3, 7, 1, 1), dict()),                  # grid 63 wide: gathers
     ((2, 7, 3, 64), (3, 7, 1, 1), dict()),                  # 64 wide: runs (by default)
     ((2, 3, 5, 140), (4, 3, 3, 3), dict(stride=(1, 2))),   # 70 wide, strided: gathers
+    # stride 2 with borders, grid rows across vectors
+    ((2, 5, 33, 35), (6, 5, 3, 3), dict(stride=2, padding=1)),
+    ((1, 4, 40, 64), (8, 4, 5, 5), dict(stride=2, padding=(2, 3))),
+    ((3, 3, 9, 9), (5, 3, 2, 4), dict(stride=(2, 3), padding=(1, 2))),
 ]
 TRANSPOSED = [
     ((16, 32, 4, 4), (32, 8, 4, 4), dict(stride=2, padding=1)),
@@ -36,6 +40,9 @@ TRANSPOSED = [
     ((5, 3, 4, 3), (3, 4, 3, 4), dict(stride=(3, 2), padding=(2, 1), dilation=(1, 2))),
     ((2, 40, 3, 3), (40, 3, 1, 2), dict(stride=3)),        # phases without taps
     ((1, 33, 1, 1), (33, 7, 2, 2), dict(stride=4, output_padding=2)),   # 1x1 input
+    # phase grids a vector wide and wider
+    ((3, 8, 16, 16), (8, 8, 4, 4), dict(stride=2, padding=1)),
+    ((2, 6, 8, 21), (6, 4, 4, 4), dict(stride=2, padding=2)),
 ]
 
 
