@@ -861,9 +861,9 @@ static inline VT FC_FN(evens)(VT a, VT b)
  * a vector of outputs takes the even lanes of two masked loads.  `zero`: W zeros. */
 static inline __attribute__((always_inline)) void
 FC_FN(dw_masked)(const FC_T *x, fc_idx H, fc_idx W, int C_g, const int32_t *rowmap,
-                 fc_idx PH, fc_idx pl, const FC_T *zero, const FC_T *wk, FC_T b, FC_T *yk,
-                 fc_idx OW, fc_idx r0, fc_idx r1, const int K, const int S, const int RB,
-                 const int NV)
+                 fc_idx PH, fc_idx pl, const FC_T *zero, const FC_T *wk, fc_idx wks,
+                 const FC_T *bk, FC_T *yk, fc_idx yks, fc_idx OW, fc_idx r0, fc_idx r1,
+                 const int K, const int S, const int RB, const int NV, const int KB)
 {
     /* Column strips outer: a strip's masks are made once for all its rows. */
     for (fc_idx ow = 0; ow < OW; ow += NV * VLEN) {
@@ -885,11 +885,14 @@ FC_FN(dw_masked)(const FC_T *x, fc_idx H, fc_idx W, int C_g, const int32_t *rowm
                 const int32_t sr = pr < PH ? rowmap[pr] : -1;
                 rows[ir] = (sr >= 0 ? x + (fc_idx)sr * W : zero) + c0;
             }
-            VT acc[8][2];
-            for (int rb = 0; rb < RB; rb++) acc[rb][0] = acc[rb][1] = SPLAT(b);
+            VT acc[2][8][2];
+            for (int kb = 0; kb < KB; kb++) {
+                const FC_T b = bk ? bk[kb] : (FC_T)0;
+                for (int rb = 0; rb < RB; rb++) acc[kb][rb][0] = acc[kb][rb][1] = SPLAT(b);
+            }
             for (int c = 0; c < C_g; c++) {
                 const fc_idx co = (fc_idx)c * H * W;
-                const FC_T *wc = wk + c * K * K;
+                const FC_T *wc = wk + c * K * K;   /* output channel kb: + kb*wks */
 #pragma GCC unroll 32
                 for (int ir = 0; ir < (RB - 1) * S + K; ir++) {
                     const FC_T *rp = rows[ir] == zero + c0 ? rows[ir] : rows[ir] + co;
@@ -907,24 +910,27 @@ FC_FN(dw_masked)(const FC_T *x, fc_idx H, fc_idx W, int C_g, const int32_t *rowm
                                                   FC_FN(mload)(rp + j + 3 * VLEN, m[j][1][1]));
                         }
                         __asm__("" : "+x"(v0), "+x"(v1));   /* as in dw_tile */
+#pragma GCC unroll 2
+                        for (int kb = 0; kb < KB; kb++)
 #pragma GCC unroll 8
                         for (int r = 0; r < RB; r++) {
                             const int i = ir - r * S;
                             if (i >= 0 && i < K) {
-                                const VT wv = SPLAT(wc[i * K + j]);
-                                acc[r][0] += wv * v0;
-                                if (NV == 2) acc[r][1] += wv * v1;
+                                const VT wv = SPLAT(wc[kb * wks + i * K + j]);
+                                acc[kb][r][0] += wv * v0;
+                                if (NV == 2) acc[kb][r][1] += wv * v1;
                             }
                         }
                     }
                 }
             }
             const fc_idx nrow = r1 - oh < RB ? r1 - oh : RB;
-            for (fc_idx rb = 0; rb < nrow; rb++) {
-                FC_T *yr = yk + (oh + rb) * OW + ow;
-                FC_FN(mstore)(yr, s0, acc[rb][0]);
-                if (NV == 2 && ow + VLEN < OW) FC_FN(mstore)(yr + VLEN, s1, acc[rb][1]);
-            }
+            for (int kb = 0; kb < KB; kb++)
+                for (fc_idx rb = 0; rb < nrow; rb++) {
+                    FC_T *yr = yk + kb * yks + (oh + rb) * OW + ow;
+                    FC_FN(mstore)(yr, s0, acc[kb][rb][0]);
+                    if (NV == 2 && ow + VLEN < OW) FC_FN(mstore)(yr + VLEN, s1, acc[kb][rb][1]);
+                }
         }
     }
 }
@@ -944,26 +950,33 @@ static void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, vo
             && (kh == 3 || kh == 5 || kh == 7)) {
         FC_T *zero = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
         for (fc_idx l = 0; l < a->W; l++) zero[l] = (FC_T)0;
-        for (int k = 0; k < a->K_g; k++) {
-            const FC_T b = bias ? bias[k] : (FC_T)0;
-            FC_T *yk = y + (fc_idx)k * a->OH * a->OW;
-            const FC_T *wk = w + (fc_idx)k * a->C_g * kh * kw;
+        const fc_idx wks = (fc_idx)a->C_g * kh * kw, yks = a->OH * a->OW;
+        for (int k = 0; k < a->K_g;) {
+            /* A 3x3 layer with several outputs per group makes them in pairs: each
+             * input vector loaded feeds both (resnext's 4 x 4 channel groups). */
+            const int kb = kh == 3 && a->K_g - k >= 2 ? 2 : 1;
+            const FC_T *bk = bias ? bias + k : NULL;
+            FC_T *yk = y + (fc_idx)k * yks;
+            const FC_T *wk = w + (fc_idx)k * wks;
             /* A constant C_g = 1 keeps a 3x3's weights in registers (7x7's would spill). */
-#define FC_DWM(CG, K, S) (a->OW <= VLEN                                                     \
-    ? FC_FN(dw_masked)(x, a->H, a->W, CG, a->rowmap, a->PH, a->pl, zero, wk, b, yk, a->OW,    \
-                       r0, r1, K, S, 8, 1)                                                     \
-    : FC_FN(dw_masked)(x, a->H, a->W, CG, a->rowmap, a->PH, a->pl, zero, wk, b, yk, a->OW,    \
-                       r0, r1, K, S, 4, 2))
-            if (sh == 1) {
-                if (kh == 3) { if (a->C_g == 1) FC_DWM(1, 3, 1); else FC_DWM(a->C_g, 3, 1); }
-                else if (kh == 5) FC_DWM(a->C_g, 5, 1);
-                else FC_DWM(a->C_g, 7, 1);
+#define FC_DWM(CG, K, S, KB) (a->OW <= VLEN                                                 \
+    ? FC_FN(dw_masked)(x, a->H, a->W, CG, a->rowmap, a->PH, a->pl, zero, wk, wks, bk, yk,     \
+                       yks, a->OW, r0, r1, K, S, 8, 1, KB)                                     \
+    : FC_FN(dw_masked)(x, a->H, a->W, CG, a->rowmap, a->PH, a->pl, zero, wk, wks, bk, yk,     \
+                       yks, a->OW, r0, r1, K, S, 4, 2, KB))
+            if (kh == 3 && kb == 2) {
+                if (sh == 1) FC_DWM(a->C_g, 3, 1, 2); else FC_DWM(a->C_g, 3, 2, 2);
+            } else if (sh == 1) {
+                if (kh == 3) { if (a->C_g == 1) FC_DWM(1, 3, 1, 1); else FC_DWM(a->C_g, 3, 1, 1); }
+                else if (kh == 5) FC_DWM(a->C_g, 5, 1, 1);
+                else FC_DWM(a->C_g, 7, 1, 1);
             } else {
-                if (kh == 3) { if (a->C_g == 1) FC_DWM(1, 3, 2); else FC_DWM(a->C_g, 3, 2); }
-                else if (kh == 5) FC_DWM(a->C_g, 5, 2);
-                else FC_DWM(a->C_g, 7, 2);
+                if (kh == 3) { if (a->C_g == 1) FC_DWM(1, 3, 2, 1); else FC_DWM(a->C_g, 3, 2, 1); }
+                else if (kh == 5) FC_DWM(a->C_g, 5, 2, 1);
+                else FC_DWM(a->C_g, 7, 2, 1);
             }
 #undef FC_DWM
+            k += kb;
         }
         return;
     }

@@ -131,6 +131,10 @@ MASKED = [  # (x shape, w shape, kwargs)
     ((1, 2, 13, 13), (2, 1, 3, 3), dict(stride=2, padding=1, groups=2)),
     ((1, 4, 19, 9), (8, 2, 3, 3), dict(padding=1, groups=2)),
     ((1, 2, 30, 30), (2, 1, 7, 7), dict(stride=2, padding=3, groups=2)),
+    # 3x3 with several outputs per group: made in pairs, an odd one alone
+    ((1, 6, 12, 20), (9, 2, 3, 3), dict(padding=1, groups=3)),
+    ((1, 8, 17, 23), (8, 4, 3, 3), dict(stride=2, padding=1, groups=2)),
+    ((2, 3, 9, 40), (15, 1, 3, 3), dict(padding=(0, 2), groups=3)),
 ]
 
 
@@ -146,6 +150,13 @@ def test_masked_depthwise_every_level(level, dtype, case):
         _cpu._set_dw_masked(old)
     masked = fastconv.conv2d(x, w, b, algorithm="direct", **kw)
     np.testing.assert_array_equal(masked, copied)
+    old = _cpu._set_dw_masked(False)
+    try:
+        copied_nobias = fastconv.conv2d(x, w, None, algorithm="direct", **kw)
+    finally:
+        _cpu._set_dw_masked(old)
+    np.testing.assert_array_equal(fastconv.conv2d(x, w, None, algorithm="direct", **kw),
+                                  copied_nobias)
     tol = tolerance(dtype, reduction_length(w), x, w, b, **kw)
     assert_within(masked, conv2d_ref(x, w, b, **kw), tol, what=f"{level} masked")
     np.testing.assert_array_equal(masked, fastconv.conv2d(x, w, b, algorithm="direct",
