@@ -73,9 +73,25 @@ def test_every_bench_case_has_an_expectation():
 
 def test_choice_is_pure_and_follows_thresholds():
     k = THRESHOLDS["DIRECT_MAX_K_G"]
-    assert fastconv.choose_algorithm((1, 4, 8, 8), (4 * (k - 1), 1, 3, 3), groups=4) \
+    assert fastconv.choose_algorithm((1, 4, 8, 8), (4 * (k - 1), 1, 2, 2), groups=4) \
         is Algorithm.DIRECT
-    assert fastconv.choose_algorithm((1, 4, 8, 8), (4 * k, 1, 3, 3), groups=4) \
+    # Grouped 3x3 layers with few channels per group, at stride 1 or 2.
+    c = THRESHOLDS["DIRECT_GROUPED_MAX_CHANNELS"]
+    assert fastconv.choose_algorithm((1, 4 * c, 28, 28), (4 * c, c, 3, 3), padding=1,
+                                     groups=4) is Algorithm.DIRECT
+    assert fastconv.choose_algorithm((1, 4 * c, 28, 28), (4 * c, c, 3, 3), stride=2,
+                                     groups=4) is Algorithm.DIRECT
+    assert fastconv.choose_algorithm((1, 4 * c + 4, 28, 28), (4 * c, c + 1, 3, 3), padding=1,
+                                     groups=4) is not Algorithm.DIRECT
+    assert fastconv.choose_algorithm((1, 4 * c, 28, 28), (4 * c + 4, c, 3, 3), padding=1,
+                                     groups=4) is not Algorithm.DIRECT
+    assert fastconv.choose_algorithm((1, c, 28, 28), (c, c, 3, 3), padding=1) \
+        is not Algorithm.DIRECT                                   # ungrouped
+    assert fastconv.choose_algorithm((1, 4 * c, 28, 28), (4 * c, c, 3, 3), padding=2,
+                                     dilation=2, groups=4) is not Algorithm.DIRECT
+    assert fastconv.choose_algorithm((1, 4 * c, 28, 28), (4 * c, c, 5, 5), padding=2,
+                                     groups=4) is not Algorithm.DIRECT
+    assert fastconv.choose_algorithm((1, 4, 8, 8), (4 * k, 1, 2, 2), groups=4) \
         is Algorithm.IMPLICIT
     c = THRESHOLDS["TRANSPOSED_GEMM_MIN_C_G"]
     assert fastconv.choose_algorithm((1, c, 4, 4), (c, 8, 2, 2), stride=2, transposed=True) \
