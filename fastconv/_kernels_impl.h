@@ -934,6 +934,35 @@ FC_FN(dw_masked)(const FC_T *x, fc_idx H, fc_idx W, int C_g, const int32_t *rowm
         }
     }
 }
+
+/* One out-of-line function per specialisation of dw_masked (kernel K, stride
+ * S, channels per group CG or 0 for any, 8 x 1 or 4 x 2 blocks, output
+ * pairs): inlined all into direct_task they made one function too big for the
+ * compiler to build in reasonable time. */
+#define FC_DWM_DEF(NAME, CG, K, S, RB, NV, KB)                                           \
+static __attribute__((noinline)) void FC_FN(NAME)(                                       \
+    const FC_T *x, fc_idx H, fc_idx W, int C_g, const int32_t *rowmap, fc_idx PH,        \
+    fc_idx pl, const FC_T *zero, const FC_T *wk, fc_idx wks, const FC_T *bk, FC_T *yk,   \
+    fc_idx yks, fc_idx OW, fc_idx r0, fc_idx r1)                                         \
+{                                                                                        \
+    FC_FN(dw_masked)(x, H, W, CG ? CG : C_g, rowmap, PH, pl, zero, wk, wks, bk, yk, yks, \
+                     OW, r0, r1, K, S, RB, NV, KB);                                      \
+}
+#define FC_DWM_DEF2(NAME, CG, K, S, KB)                                                  \
+    FC_DWM_DEF(NAME##_n, CG, K, S, 8, 1, KB)                                             \
+    FC_DWM_DEF(NAME##_w, CG, K, S, 4, 2, KB)
+FC_DWM_DEF2(dwm3s1p, 0, 3, 1, 2)
+FC_DWM_DEF2(dwm3s2p, 0, 3, 2, 2)
+FC_DWM_DEF2(dwm3s1c1, 1, 3, 1, 1)
+FC_DWM_DEF2(dwm3s1, 0, 3, 1, 1)
+FC_DWM_DEF2(dwm5s1, 0, 5, 1, 1)
+FC_DWM_DEF2(dwm7s1, 0, 7, 1, 1)
+FC_DWM_DEF2(dwm3s2c1, 1, 3, 2, 1)
+FC_DWM_DEF2(dwm3s2, 0, 3, 2, 1)
+FC_DWM_DEF2(dwm5s2, 0, 5, 2, 1)
+FC_DWM_DEF2(dwm7s2, 0, 7, 2, 1)
+#undef FC_DWM_DEF2
+#undef FC_DWM_DEF
 #undef MT
 #endif
 
@@ -959,21 +988,21 @@ static void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, vo
             FC_T *yk = y + (fc_idx)k * yks;
             const FC_T *wk = w + (fc_idx)k * wks;
             /* A constant C_g = 1 keeps a 3x3's weights in registers (7x7's would spill). */
-#define FC_DWM(CG, K, S, KB) (a->OW <= VLEN                                                 \
-    ? FC_FN(dw_masked)(x, a->H, a->W, CG, a->rowmap, a->PH, a->pl, zero, wk, wks, bk, yk,     \
-                       yks, a->OW, r0, r1, K, S, 8, 1, KB)                                     \
-    : FC_FN(dw_masked)(x, a->H, a->W, CG, a->rowmap, a->PH, a->pl, zero, wk, wks, bk, yk,     \
-                       yks, a->OW, r0, r1, K, S, 4, 2, KB))
+#define FC_DWM(NAME) (a->OW <= VLEN                                                       \
+    ? FC_FN(NAME##_n)(x, a->H, a->W, a->C_g, a->rowmap, a->PH, a->pl, zero, wk, wks, bk, yk,  \
+                      yks, a->OW, r0, r1)                                                      \
+    : FC_FN(NAME##_w)(x, a->H, a->W, a->C_g, a->rowmap, a->PH, a->pl, zero, wk, wks, bk, yk,  \
+                      yks, a->OW, r0, r1))
             if (kh == 3 && kb == 2) {
-                if (sh == 1) FC_DWM(a->C_g, 3, 1, 2); else FC_DWM(a->C_g, 3, 2, 2);
+                if (sh == 1) FC_DWM(dwm3s1p); else FC_DWM(dwm3s2p);
             } else if (sh == 1) {
-                if (kh == 3) { if (a->C_g == 1) FC_DWM(1, 3, 1, 1); else FC_DWM(a->C_g, 3, 1, 1); }
-                else if (kh == 5) FC_DWM(a->C_g, 5, 1, 1);
-                else FC_DWM(a->C_g, 7, 1, 1);
+                if (kh == 3) { if (a->C_g == 1) FC_DWM(dwm3s1c1); else FC_DWM(dwm3s1); }
+                else if (kh == 5) FC_DWM(dwm5s1);
+                else FC_DWM(dwm7s1);
             } else {
-                if (kh == 3) { if (a->C_g == 1) FC_DWM(1, 3, 2, 1); else FC_DWM(a->C_g, 3, 2, 1); }
-                else if (kh == 5) FC_DWM(a->C_g, 5, 2, 1);
-                else FC_DWM(a->C_g, 7, 2, 1);
+                if (kh == 3) { if (a->C_g == 1) FC_DWM(dwm3s2c1); else FC_DWM(dwm3s2); }
+                else if (kh == 5) FC_DWM(dwm5s2);
+                else FC_DWM(dwm7s2);
             }
 #undef FC_DWM
             k += kb;
