@@ -7,7 +7,9 @@
  * Two task kernels, each instantiated for float/double and for three ISA
  * levels (AVX-512, AVX2+FMA, baseline x86-64 / portable) from one source,
  * _kernels_impl.h, compiled under `#pragma GCC target` so the default build
- * has no -march flag and the best level is chosen at run time:
+ * has no -march flag and the best level is chosen at run time (one translation
+ * unit per level, _kernels_<level>.c, so the build compiles them in parallel;
+ * their entry points are declared in _kernels_base.h):
  *
  *   gemm   -- implicit GEMM: out[m, p] = bias[m] + sum_r A[m, r] * B[r, p]
  *             with m an output channel of the group, p an output pixel and
@@ -37,165 +39,9 @@
 #ifndef FASTCONV_KERNELS_H
 #define FASTCONV_KERNELS_H
 
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
+#include "_kernels_base.h"
 
-typedef int64_t fc_idx;
-
-enum { FC_PAD_ZEROS = 0, FC_PAD_REFLECT = 1, FC_PAD_REPLICATE = 2, FC_PAD_CIRCULAR = 3 };
-enum { FC_ISA_GENERIC = 0, FC_ISA_AVX2 = 1, FC_ISA_AVX512 = 2 };
-
-/* Padded coordinate q in [-(before), n + after) -> source index or -1. */
-static inline fc_idx fc_map_index(fc_idx q, fc_idx n, int mode)
-{
-    if (q >= 0 && q < n) return q;
-    switch (mode) {
-    case FC_PAD_REFLECT:    /* edge not repeated; |pad| < n checked in _params */
-        return q < 0 ? -q : 2 * (n - 1) - q;
-    case FC_PAD_REPLICATE:
-        return q < 0 ? 0 : n - 1;
-    case FC_PAD_CIRCULAR:   /* |pad| <= n checked in _params */
-        return q < 0 ? q + n : q - n;
-    default:
-        return -1;
-    }
-}
-
-/* One implicit-GEMM sub-problem: a (group, phase) slice over the whole batch.
- * Its pixels p = (n*P_h + py)*P_w + px run over P_n images, so a small image
- * in a batch still fills the micro-kernel's vectors. */
-typedef struct {
-    const void *x;          /* input, image 0, channel 0 of the group */
-    fc_idx x_nstride;       /* C*H*W */
-    fc_idx x_cstride;       /* H*W */
-    fc_idx x_rstride;       /* W */
-    int C_g;                /* channels reduced over */
-    int ntap_h, ntap_w;     /* taps per channel = ntap_h*ntap_w */
-    const int32_t *rowtab;  /* [ntap_h][P_h] */
-    const int32_t *coltab;  /* [ntap_w][P_w] */
-    const int32_t *col_lo;  /* [ntap_w]: coltab[tj][q] = coltab[tj][lo] + (q - lo)*col_step */
-    const int32_t *col_hi;  /*   and >= 0 for lo <= q < hi (the interior; fast copies) */
-    int col_step;
-    fc_idx P_n, P_h, P_w;   /* images, and the output grid of this sub-problem */
-    void *y;                /* output, image 0, channel 0 of the group, grid origin */
-    fc_idx y_nstride;       /* K*OH*OW */
-    fc_idx y_kstride;       /* OH*OW */
-    fc_idx y_rstride;       /* between grid rows */
-    fc_idx y_cstride;       /* between grid columns (1 for conv2d) */
-    const void *a;          /* weights as a row-major [M][Kred] matrix, row stride lda */
-    fc_idx lda;
-    const void *bias;       /* [M] or NULL */
-    int M;                  /* output channels of the group (K_g) */
-} fc_gemm_args;
-
-/* One direct-convolution (n, group) slice; tasks split it by output rows. */
-typedef struct {
-    const void *x;          /* input, channel 0 of the group */
-    fc_idx H, W;
-    int C_g, K_g, kh, kw, sh, sw, dh, dw;
-    const int32_t *rowmap;  /* [H + pt + pb] padded row -> source row or -1 */
-    const int32_t *colmap;  /* [W + pl + pr] padded col -> source col or -1 */
-    fc_idx PH, PW;          /* H + pt + pb, W + pl + pr */
-    fc_idx pl;
-    const void *w;          /* [K_g][C_g][kh][kw] */
-    const void *bias;       /* [K_g] or NULL */
-    void *y;                /* output, channel 0 of the group */
-    fc_idx OH, OW;
-    int zpad;               /* zero padding (Note [masked depthwise]) */
-} fc_direct_args;
-
-/* Implicit GEMM straight on a padded copy (stride-1 conv2d), one group. */
-typedef struct {
-    const void *xp;         /* padded input, image 0, channel 0 of the group */
-    fc_idx xp_nstride;      /* C*PH*PW */
-    const fc_idx *koff;     /* [kred], see Note [implicit GEMM on a padded copy] */
-    fc_idx kred;            /* C_g*kh*kw */
-    fc_idx PW, OH, OW;      /* grid pitch (the phase planes' PWs), output grid rows, width */
-    void *y;                /* output, image 0, channel 0 of the group, grid origin */
-    fc_idx y_nstride, y_kstride;
-    fc_idx y_rstride, y_cstride;   /* grid row / column steps in the output (OW, 1 for conv2d) */
-    const void *a;          /* weights, row-major [M][kred] */
-    fc_idx lda;
-    const void *bias;       /* [M] or NULL */
-    int M;
-} fc_implicit_args;
-
-/* Winograd F(2x2, 3x3) on a padded copy split into 2x2 phases, one group
- * (Note [Winograd F(2x2, 3x3)] in _kernels_impl.h). */
-typedef struct {
-    const void *xp;         /* phase-split padded input, image 0, channel 0 of the group */
-    fc_idx xp_nstride;      /* between images */
-    const fc_idx *doff;     /* [16]: offset of patch value (i, j) from its tile's grid point */
-    fc_idx plane;           /* PHs*PWs, between channels */
-    fc_idx PWs;             /* tile grid pitch */
-    fc_idx TH, TW;          /* tiles of this (output phase, band): ceil(OH/2) x ceil(OW/2) */
-    fc_idx OH, OW;          /* its output rows and columns */
-    int C;                  /* channels reduced over (C_g) */
-    void *y;                /* output, image 0, channel 0 of the group, first output */
-    fc_idx y_nstride, y_kstride;
-    fc_idx y_rstep, y_cstep;   /* between its output rows / columns (dh*OW, dw) */
-    const void *u;          /* transformed weights [M][16][C] */
-    const void *bias;       /* [M] or NULL */
-    int M;
-} fc_winograd_args;
-
-typedef struct {
-    int mr, nr, kc;         /* GEMM micro-tile and reduction block */
-    int vlen;               /* lanes of the direct kernel's vectors */
-} fc_blocking;
-
-#define FC_KC 256
-#define FC_ALIGN 64
-
-/* Note [gathered B]: pack_b copies B's rows as runs along output grid rows,
- * with a border test per run; on narrow grids (the transposed conv's 4x4 phase
- * planes, a 7x7 layer) the runs are a few values each, and for a strided conv
- * a run is a scalar strided copy.  There a gemm task builds, once per pixel
- * block, a table of source offsets per tap (-1: a zero) and packs every row
- * with vector gathers.  Both copy the same values: the results are bit-identical
- * either way.  Gathers are used on grids narrower than fc_gather_pw columns and
- * at any column stride but 1, while the table fits FC_GATHER_ENTRIES.  Measured
- * on an Intel Xeon 5th gen (Emerald Rapids, 2 vCPUs, AVX-512; float32, gathers
- * vs runs; not yet re-measured on the AMD Zen 5 machine of the other figures):
- * dcgan-up1 (4x4 planes) 8.7 vs 12.1 ms at 2 threads; 3x3 layers 7 to 56
- * columns wide 5-25% faster, 112 columns even, 224 columns 10% slower;
- * stride 2 on 112 columns 17% faster. */
-#define FC_GATHER_ENTRIES 8192
-#define FC_GATHER_PW_DEFAULT 64
-static int fc_gather_pw = FC_GATHER_PW_DEFAULT;
 static int fc_set_gather_pw(int n) { int old = fc_gather_pw; fc_gather_pw = n; return old; }
-
-/* Instantiate the kernels: ISA x dtype. */
-#define FC_ISA_NAME generic
-#define FC_VBYTES 16
-#define FC_MR 4
-#define FC_NV 3
-#include "_kernels_dtypes.h"
-
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#define FC_HAVE_X86 1
-#include <immintrin.h>   /* the gathers of Note [gathered B], under each target */
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#define FC_ISA_NAME avx2
-#define FC_VBYTES 32
-#define FC_MR 4
-#define FC_NV 3
-#include "_kernels_dtypes.h"
-#pragma GCC pop_options
-
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512vl,avx512dq,avx2,fma")
-#define FC_ISA_NAME avx512
-#define FC_VBYTES 64
-#define FC_MR 8
-#define FC_NV 3
-#include "_kernels_dtypes.h"
-#pragma GCC pop_options
-#else
-#define FC_HAVE_X86 0
-#endif
 
 /* ---- run-time dispatch ------------------------------------------------- */
 

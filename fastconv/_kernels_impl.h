@@ -1,9 +1,11 @@
-/* Kernel bodies, included by _kernels.h once per (ISA, dtype) with
+/* Kernel bodies, included once per (ISA, dtype) by _kernels_<isa>.c, through
+ * _kernels_dtypes.h, with
  *   FC_ISA_NAME (generic | avx2 | avx512), FC_VBYTES (vector bytes),
  *   FC_MR (micro-tile rows), FC_T (float | double), FC_SUF (f32 | f64).
  * Written with GCC vector extensions, so one source serves every ISA; the
- * enclosing `#pragma GCC target` picks the instructions.  See the legend and
- * the notes in _kernels.h.  No include guard on purpose.
+ * file's `#pragma GCC target` picks the instructions.  The entry points
+ * (not static) are declared in _kernels_base.h; see the legend and the notes
+ * in _kernels.h.  No include guard on purpose.
  */
 
 #define FC_CAT_(a, b, c, d) a##_##b##_##c##_##d
@@ -201,7 +203,7 @@ static inline void FC_FN(gather)(FC_T *restrict d, const FC_T *restrict base,
  * and every phase packed from a block before the next: the block's weights
  * (all taps) are read from memory once, not once per phase.  Vector gathers
  * as in Note [gathered B]. */
-static void FC_FN(pack_phases)(const FC_T *restrict base, int g, int M, int m0, int m1,
+void FC_FN(pack_phases)(const FC_T *restrict base, int g, int M, int m0, int m1,
                                int C_g, int nphase, const int *restrict ntaps,
                                fc_idx m_stride, const int32_t *const *tabs,
                                FC_T *const *dsts)
@@ -279,7 +281,7 @@ static void FC_FN(pack_b_gather)(const fc_gemm_args *g, const int32_t *restrict 
         else FC_FN(ukernel)(__VA_ARGS__);                                          \
     } while (0)
 
-static void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0, int m1,
+void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0, int m1,
                              void *scratch)
 {
     const fc_idx kred = (fc_idx)g->C_g * g->ntap_h * g->ntap_w;
@@ -386,7 +388,7 @@ static void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0
  * registers (no KC blocks). */
 /* no loop-to-memmove: the output runs are short and a libc call per run costs more. */
 __attribute__((optimize("no-tree-loop-distribute-patterns")))
-static void FC_FN(implicit_task)(const fc_implicit_args *g, fc_idx n, fc_idx q0, fc_idx q1,
+void FC_FN(implicit_task)(const fc_implicit_args *g, fc_idx n, fc_idx q0, fc_idx q1,
                                  int m0, int m1, void *scratch)
 {
     const FC_T *A = (const FC_T *)g->a, *bias = (const FC_T *)g->bias;
@@ -466,7 +468,7 @@ static void FC_FN(implicit_task)(const fc_implicit_args *g, fc_idx n, fc_idx q0,
  * (r % sh, x % sw) at (r / sh, x / sw); phase planes are PHs x PWs and
  * phase_stride apart.  With sh = sw = 1 this is a plain padded copy. */
 __attribute__((optimize("no-tree-loop-distribute-patterns")))
-static void FC_FN(pad_plane)(const FC_T *restrict src, fc_idx W, const int32_t *rowmap,
+void FC_FN(pad_plane)(const FC_T *restrict src, fc_idx W, const int32_t *rowmap,
                              const int32_t *colmap, fc_idx PH, fc_idx PW, fc_idx pl,
                              int sh, int sw, fc_idx PWs, fc_idx phase_stride, fc_idx PHs,
                              FC_T *restrict dst)
@@ -548,7 +550,7 @@ typedef __typeof__((VT){0} < (VT){0}) FC_CAT(fcv, m, FC_SUF, FC_ISA_NAME);
  * 16 contiguous stores).  Returns 1 when some U is nonzero and below
  * FC_WINO_TINY. */
 __attribute__((optimize("fp-contract=off")))
-static int FC_FN(winograd_weights)(const FC_T *restrict w, fc_idx M, fc_idx C, fc_idx k0,
+int FC_FN(winograd_weights)(const FC_T *restrict w, fc_idx M, fc_idx C, fc_idx k0,
                                    fc_idx k1, FC_T *restrict U)
 {
     const fc_idx MC = C;     /* U is [M][16][C]: a channel's 16 rows C apart, not M*C
@@ -587,7 +589,7 @@ static int FC_FN(winograd_weights)(const FC_T *restrict w, fc_idx M, fc_idx C, f
     return bad;
 }
 
-static void FC_FN(winograd_task)(const fc_winograd_args *g, fc_idx n, fc_idx q0, fc_idx q1,
+void FC_FN(winograd_task)(const fc_winograd_args *g, fc_idx n, fc_idx q0, fc_idx q1,
                                  int m0, int m1, void *scratch, int *bad_out)
 {
     const FC_T *U = (const FC_T *)g->u, *bias = (const FC_T *)g->bias;
@@ -869,7 +871,7 @@ FC_FN(dw_masked)(const FC_T *x, fc_idx H, fc_idx W, int C_g, const int32_t *rowm
     for (fc_idx ow = 0; ow < OW; ow += NV * VLEN) {
         const fc_idx c0 = ow * S - pl;   /* input column of lane 0 at tap column 0 */
         MT m[7][2][2];   /* [tap column][vector][half]: lanes inside the row's W columns */
-#pragma GCC unroll 8
+FC_DW_UNROLL(8)
         for (int j = 0; j < K; j++)
             for (int v = 0; v < NV; v++)
                 for (int h = 0; h < S; h++) {
@@ -879,7 +881,7 @@ FC_FN(dw_masked)(const FC_T *x, fc_idx H, fc_idx W, int C_g, const int32_t *rowm
         const MT s0 = FC_FN(lanes)(0, OW - ow), s1 = FC_FN(lanes)(0, OW - ow - VLEN);
         for (fc_idx oh = r0; oh < r1; oh += RB) {
             const FC_T *rows[2 * 8 + 6];   /* the block's input rows (RB <= 8, K <= 7), at c0 */
-#pragma GCC unroll 16
+FC_DW_UNROLL(16)
             for (int ir = 0; ir < (RB - 1) * S + K; ir++) {
                 const fc_idx pr = oh * S + ir;
                 const int32_t sr = pr < PH ? rowmap[pr] : -1;
@@ -893,10 +895,10 @@ FC_FN(dw_masked)(const FC_T *x, fc_idx H, fc_idx W, int C_g, const int32_t *rowm
             for (int c = 0; c < C_g; c++) {
                 const fc_idx co = (fc_idx)c * H * W;
                 const FC_T *wc = wk + c * K * K;   /* output channel kb: + kb*wks */
-#pragma GCC unroll 32
+FC_DW_UNROLL(32)
                 for (int ir = 0; ir < (RB - 1) * S + K; ir++) {
                     const FC_T *rp = rows[ir] == zero + c0 ? rows[ir] : rows[ir] + co;
-#pragma GCC unroll 8
+FC_DW_UNROLL(8)
                     for (int j = 0; j < K; j++) {
                         VT v0, v1 = SPLAT((FC_T)0);
                         if (S == 1) {
@@ -910,9 +912,9 @@ FC_FN(dw_masked)(const FC_T *x, fc_idx H, fc_idx W, int C_g, const int32_t *rowm
                                                   FC_FN(mload)(rp + j + 3 * VLEN, m[j][1][1]));
                         }
                         __asm__("" : "+x"(v0), "+x"(v1));   /* as in dw_tile */
-#pragma GCC unroll 2
+FC_DW_UNROLL(2)
                         for (int kb = 0; kb < KB; kb++)
-#pragma GCC unroll 8
+FC_DW_UNROLL(8)
                         for (int r = 0; r < RB; r++) {
                             const int i = ir - r * S;
                             if (i >= 0 && i < K) {
@@ -967,7 +969,7 @@ FC_DWM_DEF2(dwm7s2, 0, 7, 2, 1)
 #endif
 
 __attribute__((optimize("no-tree-loop-distribute-patterns")))   /* no memset per row */
-static void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
+void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
 {
     const FC_T *x = (const FC_T *)a->x, *w = (const FC_T *)a->w;
     const FC_T *bias = (const FC_T *)a->bias;

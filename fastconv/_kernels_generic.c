@@ -1,0 +1,11 @@
+/* The kernels at the portable level (SSE2 on x86-64): _kernels_impl.h for
+ * float and double.  See _kernels.h. */
+#include "_kernels_base.h"
+
+int fc_gather_pw = FC_GATHER_PW_DEFAULT;   /* Note [gathered B] */
+
+#define FC_ISA_NAME generic
+#define FC_VBYTES 16
+#define FC_MR 4
+#define FC_NV 3
+#include "_kernels_dtypes.h"
