@@ -880,12 +880,16 @@ FC_DW_UNROLL(8)
                 }
         const MT s0 = FC_FN(lanes)(0, OW - ow), s1 = FC_FN(lanes)(0, OW - ow - VLEN);
         for (fc_idx oh = r0; oh < r1; oh += RB) {
-            const FC_T *rows[2 * 8 + 6];   /* the block's input rows (RB <= 8, K <= 7), at c0 */
+            /* The block's input rows (RB <= 8, K <= 7) of channel 0, at c0, and
+             * the step to the next channel's: H*W, or 0 for the zero row. */
+            const FC_T *rows[2 * 8 + 6];
+            fc_idx cstep[2 * 8 + 6];
 FC_DW_UNROLL(16)
             for (int ir = 0; ir < (RB - 1) * S + K; ir++) {
                 const fc_idx pr = oh * S + ir;
                 const int32_t sr = pr < PH ? rowmap[pr] : -1;
                 rows[ir] = (sr >= 0 ? x + (fc_idx)sr * W : zero) + c0;
+                cstep[ir] = sr >= 0 ? H * W : 0;
             }
             VT acc[2][8][2];
             for (int kb = 0; kb < KB; kb++) {
