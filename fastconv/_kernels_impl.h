@@ -378,6 +378,77 @@ void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0, int m
     }
 }
 
+/* Masked vector loads and stores (AVX-512, AVX2): Note [masked depthwise] and
+ * implicit_task's write-out.  Masked-off lanes touch no memory. */
+#if defined(FC_HAVE_X86) && FC_HAVE_X86 && (FC_VBYTES == 64 || FC_VBYTES == 32)
+#define FC_MASKED 1
+#define MT FC_CAT(fcm, t, FC_SUF, FC_ISA_NAME)
+#if FC_VBYTES == 64
+typedef unsigned MT;
+#else
+typedef __m256i MT;
+#endif
+/* Lanes l with lo <= l < hi. */
+static inline MT FC_FN(lanes)(fc_idx lo, fc_idx hi)
+{
+    lo = lo < 0 ? 0 : lo > VLEN ? VLEN : lo;
+    hi = hi < 0 ? 0 : hi > VLEN ? VLEN : hi;
+#if FC_VBYTES == 64
+    return hi <= lo ? 0u : ((1u << hi) - 1u) & ~((1u << lo) - 1u);
+#elif FC_VLEN == 8
+    const __m256i l = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_and_si256(_mm256_cmpgt_epi32(l, _mm256_set1_epi32((int)lo - 1)),
+                            _mm256_cmpgt_epi32(_mm256_set1_epi32((int)hi), l));
+#else
+    const __m256i l = _mm256_setr_epi64x(0, 1, 2, 3);
+    return _mm256_and_si256(_mm256_cmpgt_epi64(l, _mm256_set1_epi64x(lo - 1)),
+                            _mm256_cmpgt_epi64(_mm256_set1_epi64x(hi), l));
+#endif
+}
+static inline VT FC_FN(mload)(const FC_T *p, MT m)
+{
+#if FC_VBYTES == 64 && FC_VLEN == 16
+    return (VT)_mm512_maskz_loadu_ps((__mmask16)m, p);
+#elif FC_VBYTES == 64
+    return (VT)_mm512_maskz_loadu_pd((__mmask8)m, p);
+#elif FC_VLEN == 8
+    return (VT)_mm256_maskload_ps(p, m);
+#else
+    return (VT)_mm256_maskload_pd(p, m);
+#endif
+}
+static inline void FC_FN(mstore)(FC_T *p, MT m, VT v)
+{
+#if FC_VBYTES == 64 && FC_VLEN == 16
+    _mm512_mask_storeu_ps(p, (__mmask16)m, (__m512)v);
+#elif FC_VBYTES == 64
+    _mm512_mask_storeu_pd(p, (__mmask8)m, (__m512d)v);
+#elif FC_VLEN == 8
+    _mm256_maskstore_ps(p, m, (__m256)v);
+#else
+    _mm256_maskstore_pd(p, m, (__m256d)v);
+#endif
+}
+
+/* The even lanes of the 2*VLEN values a then b: (a0, a2, ..., b0, b2, ...). */
+static inline VT FC_FN(evens)(VT a, VT b)
+{
+#if FC_VBYTES == 64 && FC_VLEN == 16
+    const __m512i e = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14,
+                                        16, 18, 20, 22, 24, 26, 28, 30);
+    return (VT)_mm512_permutex2var_ps((__m512)a, e, (__m512)b);
+#elif FC_VBYTES == 64
+    const __m512i e = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+    return (VT)_mm512_permutex2var_pd((__m512d)a, e, (__m512d)b);
+#elif FC_VLEN == 8
+    const __m256 t = _mm256_shuffle_ps((__m256)a, (__m256)b, 0x88);   /* a0 a2 b0 b2 | a4 a6 b4 b6 */
+    return (VT)_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), 0xD8));
+#else
+    return (VT)_mm256_permute4x64_pd(_mm256_unpacklo_pd((__m256d)a, (__m256d)b), 0xD8);
+#endif
+}
+#endif
+
 /* Note [implicit GEMM on a padded copy]: copy the input once with its padding
  * applied, split into stride phases (padded row r, column x go to phase plane
  * (r % sh, x % sw) at (r / sh, x / sw); each plane PHs x PWs).  On the grid
@@ -445,6 +516,27 @@ void FC_FN(implicit_task)(const fc_implicit_args *g, fc_idx n, fc_idx q0, fc_idx
             else
                 FC_FN(ukernel_off)(g->kred, A + mbase * g->lda, g->lda, mrows, xn + qc,
                                    g->koff, tile, NR, binit);
+#ifdef FC_MASKED
+            /* Whole tile vectors, each stored by masks into the runs it meets: a
+             * narrower load from where the micro-kernel just stored a vector
+             * cannot be forwarded from that store, and stalls: this function's own
+             * share of the stem's samples (whose chunks mostly straddle grid rows)
+             * went from 12% to 9% (perf, one thread, Intel Xeon 5th gen). */
+            if (cs == 1) {
+                for (int q = 0; q < mrows; q++) {
+                    FC_T *restrict yq = yp + q * ks;
+                    for (int l0 = 0; l0 < ncol; l0 += VLEN) {
+                        const VT t = *(const VT *)(tile + q * NR + l0);
+                        for (int r = 0; r < nrun; r++) {
+                            const int a = rlane[r] - l0, b = a + rlen[r];
+                            if (b > 0 && a < VLEN)
+                                FC_FN(mstore)(yq + roff[r] - a, FC_FN(lanes)(a, b), t);
+                        }
+                    }
+                }
+                continue;
+            }
+#endif
             /* Valid lanes only, run by run, through locals: a store through yp
              * may alias *g, which would reload g's fields for every value. */
             for (int q = 0; q < mrows; q++) {
@@ -788,74 +880,7 @@ FC_FN(dw_tile)(const FC_T *s, fc_idx rowstep, fc_idx rowpitch, fc_idx qw, int C_
  * of a 56x56 3x3 channel and ~65% of a 112x112 one at stride 2 (Intel Xeon
  * 5th gen, in L2).  The multiply-adds and their order are those of the copied
  * path, zeros included, so the results are bitwise the same. */
-#if defined(FC_HAVE_X86) && FC_HAVE_X86 && (FC_VBYTES == 64 || FC_VBYTES == 32)
-#define FC_MASKED 1
-#define MT FC_CAT(fcm, t, FC_SUF, FC_ISA_NAME)
-#if FC_VBYTES == 64
-typedef unsigned MT;
-#else
-typedef __m256i MT;
-#endif
-/* Lanes l with lo <= l < hi. */
-static inline MT FC_FN(lanes)(fc_idx lo, fc_idx hi)
-{
-    lo = lo < 0 ? 0 : lo > VLEN ? VLEN : lo;
-    hi = hi < 0 ? 0 : hi > VLEN ? VLEN : hi;
-#if FC_VBYTES == 64
-    return hi <= lo ? 0u : ((1u << hi) - 1u) & ~((1u << lo) - 1u);
-#elif FC_VLEN == 8
-    const __m256i l = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return _mm256_and_si256(_mm256_cmpgt_epi32(l, _mm256_set1_epi32((int)lo - 1)),
-                            _mm256_cmpgt_epi32(_mm256_set1_epi32((int)hi), l));
-#else
-    const __m256i l = _mm256_setr_epi64x(0, 1, 2, 3);
-    return _mm256_and_si256(_mm256_cmpgt_epi64(l, _mm256_set1_epi64x(lo - 1)),
-                            _mm256_cmpgt_epi64(_mm256_set1_epi64x(hi), l));
-#endif
-}
-static inline VT FC_FN(mload)(const FC_T *p, MT m)
-{
-#if FC_VBYTES == 64 && FC_VLEN == 16
-    return (VT)_mm512_maskz_loadu_ps((__mmask16)m, p);
-#elif FC_VBYTES == 64
-    return (VT)_mm512_maskz_loadu_pd((__mmask8)m, p);
-#elif FC_VLEN == 8
-    return (VT)_mm256_maskload_ps(p, m);
-#else
-    return (VT)_mm256_maskload_pd(p, m);
-#endif
-}
-static inline void FC_FN(mstore)(FC_T *p, MT m, VT v)
-{
-#if FC_VBYTES == 64 && FC_VLEN == 16
-    _mm512_mask_storeu_ps(p, (__mmask16)m, (__m512)v);
-#elif FC_VBYTES == 64
-    _mm512_mask_storeu_pd(p, (__mmask8)m, (__m512d)v);
-#elif FC_VLEN == 8
-    _mm256_maskstore_ps(p, m, (__m256)v);
-#else
-    _mm256_maskstore_pd(p, m, (__m256d)v);
-#endif
-}
-
-/* The even lanes of the 2*VLEN values a then b: (a0, a2, ..., b0, b2, ...). */
-static inline VT FC_FN(evens)(VT a, VT b)
-{
-#if FC_VBYTES == 64 && FC_VLEN == 16
-    const __m512i e = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14,
-                                        16, 18, 20, 22, 24, 26, 28, 30);
-    return (VT)_mm512_permutex2var_ps((__m512)a, e, (__m512)b);
-#elif FC_VBYTES == 64
-    const __m512i e = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
-    return (VT)_mm512_permutex2var_pd((__m512d)a, e, (__m512d)b);
-#elif FC_VLEN == 8
-    const __m256 t = _mm256_shuffle_ps((__m256)a, (__m256)b, 0x88);   /* a0 a2 b0 b2 | a4 a6 b4 b6 */
-    return (VT)_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), 0xD8));
-#else
-    return (VT)_mm256_permute4x64_pd(_mm256_unpacklo_pd((__m256d)a, (__m256d)b), 0xD8);
-#endif
-}
-
+#ifdef FC_MASKED
 /* Output rows [r0, r1) of one output channel (C_g input channels at x, weights
  * wk [C_g][K][K]), RB rows x NV vectors a block (4 x 2, or 8 x 1 for rows of at
  * most one vector: 7x7 and 14x14 planes waste fewer lanes), as Note
@@ -891,6 +916,7 @@ FC_DW_UNROLL(16)
                 rows[ir] = (sr >= 0 ? x + (fc_idx)sr * W : zero) + c0;
                 cstep[ir] = sr >= 0 ? H * W : 0;
             }
+            (void)cstep;   /* unused where C_g is the constant 1 */
             VT acc[2][8][2];
             for (int kb = 0; kb < KB; kb++) {
                 const FC_T b = bk ? bk[kb] : (FC_T)0;
