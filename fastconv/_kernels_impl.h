@@ -449,6 +449,39 @@ static inline VT FC_FN(evens)(VT a, VT b)
 }
 #endif
 
+#if defined(FC_MASKED) && FC_VBYTES == 64
+/* Lanes l of v with lo <= l < hi to p[2*l] (every other value, as a transposed
+ * conv's stride-2 phase lies in its output rows; the values between are left
+ * alone): two permutes spread v over the even lanes of two vectors, each a
+ * masked store, instead of one scalar store per value. */
+#define FC_STORE2 1
+static inline void FC_FN(store2)(FC_T *p, fc_idx lo, fc_idx hi, VT v)
+{
+    lo = lo < 0 ? 0 : lo;
+    hi = hi > VLEN ? VLEN : hi;
+    if (hi <= lo) return;
+    /* even lanes 2l for l in [lo, hi), of the 2*VLEN output positions */
+    const uint64_t m = (((uint64_t)1 << (2 * hi)) - 1) & ~(((uint64_t)1 << (2 * lo)) - 1)
+                       & 0x5555555555555555ull;
+#if FC_VLEN == 16
+    const __m512i e0 = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    const __m512i e1 = _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11,
+                                         12, 12, 13, 13, 14, 14, 15, 15);
+    if ((__mmask16)m)
+        _mm512_mask_storeu_ps(p, (__mmask16)m, _mm512_permutexvar_ps(e0, (__m512)v));
+    if ((__mmask16)(m >> 16))
+        _mm512_mask_storeu_ps(p + 16, (__mmask16)(m >> 16), _mm512_permutexvar_ps(e1, (__m512)v));
+#else
+    const __m512i e0 = _mm512_setr_epi64(0, 0, 1, 1, 2, 2, 3, 3);
+    const __m512i e1 = _mm512_setr_epi64(4, 4, 5, 5, 6, 6, 7, 7);
+    if ((__mmask8)m)
+        _mm512_mask_storeu_pd(p, (__mmask8)m, _mm512_permutexvar_pd(e0, (__m512d)v));
+    if ((__mmask8)(m >> 8))
+        _mm512_mask_storeu_pd(p + 8, (__mmask8)(m >> 8), _mm512_permutexvar_pd(e1, (__m512d)v));
+#endif
+}
+#endif
+
 /* Note [implicit GEMM on a padded copy]: copy the input once with its padding
  * applied, split into stride phases (padded row r, column x go to phase plane
  * (r % sh, x % sw) at (r / sh, x / sw); each plane PHs x PWs).  On the grid
@@ -531,6 +564,22 @@ void FC_FN(implicit_task)(const fc_implicit_args *g, fc_idx n, fc_idx q0, fc_idx
                             const int a = rlane[r] - l0, b = a + rlen[r];
                             if (b > 0 && a < VLEN)
                                 FC_FN(mstore)(yq + roff[r] - a, FC_FN(lanes)(a, b), t);
+                        }
+                    }
+                }
+                continue;
+            }
+#endif
+#ifdef FC_STORE2
+            if (cs == 2) {   /* the same by every other output (stride-2 phases) */
+                for (int q = 0; q < mrows; q++) {
+                    FC_T *restrict yq = yp + q * ks;
+                    for (int l0 = 0; l0 < ncol; l0 += VLEN) {
+                        const VT t = *(const VT *)(tile + q * NR + l0);
+                        for (int r = 0; r < nrun; r++) {
+                            const int a = rlane[r] - l0, b = a + rlen[r];
+                            if (b > 0 && a < VLEN)
+                                FC_FN(store2)(yq + roff[r] - 2 * a, a, b, t);
                         }
                     }
                 }
@@ -1168,6 +1217,7 @@ void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scr
 
 #undef FC_RB
 #undef FC_MASKED
+#undef FC_STORE2
 #undef FC_UK_PACKED
 #undef VT
 #undef VTU
