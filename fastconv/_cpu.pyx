@@ -171,7 +171,7 @@ def _set_implicit_copy_bytes(size_t n):
 
 def _set_gather_pw(int n):
     """Test hook: gemm tasks pack B by gathers on grids narrower than n columns
-    (Note [gathered B] in _kernels.h); 0 turns gathers off, the transposed
+    (Note [gathered B] in _kernels_base.h); 0 turns gathers off, the transposed
     conv's weight packing included.  Returns the old width."""
     return fc_set_gather_pw(n)
 # Direct kernel: scratch of padded rows per task kept near L2-resident size.

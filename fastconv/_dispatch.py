@@ -70,7 +70,7 @@ ALGORITHMS = {
 #   Note [Winograd F(2x2, 3x3)]) the backend recomputes with IMPLICIT.
 # - conv2d that is strided (with at least GEMM_STRIDED_MIN_C_G channels per
 #   group), 1x1, or one kernel row wide (1xk): GEMM.  Its B rows are packed by
-#   vector gathers on such grids (Note [gathered B] in _kernels.h), and it
+#   vector gathers on such grids (Note [gathered B] in _kernels_base.h), and it
 #   computes no padding columns, where IMPLICIT runs its micro-kernel along
 #   the padded copy's pitch (1x7 with padding 3 on 17 columns: 23).  Medians
 #   of five interleaved rounds, GEMM vs IMPLICIT ms at 2 threads (1 thread):

@@ -1,4 +1,4 @@
-"""Packing by vector gathers (Note [gathered B] in _kernels.h) vs plain copies.
+"""Packing by vector gathers (Note [gathered B] in _kernels_base.h) vs plain copies.
 
 On output grids narrower than a threshold a gemm task packs its B rows with
 vector gathers through a table of offsets instead of copying runs, and the
