@@ -131,10 +131,10 @@ class BuildExt(build_ext):
             link_args += openmp[1]
         sanitize = os.environ.get("FASTCONV_SANITIZE", "").strip()
         if sanitize:
-            # -O1 (after -O3, so it wins), as sanitizer builds usually are, and no
-            # variable tracking (debuggers' variable locations; a sanitizer report
-            # needs only the line tables): on the instrumented, fully unrolled
-            # depthwise kernels it took GCC over ten minutes.
+            # -O1 (after -O3, so it wins), as sanitizer builds usually are, no
+            # variable tracking (debuggers' variable locations; a report needs only
+            # the line tables) and FC_SANITIZE: the instrumented build at -O3 with
+            # the depthwise loops unrolled took GCC over ten minutes, this ~1 minute.
             compile_args += ["-fsanitize=" + sanitize, "-fno-omit-frame-pointer", "-g",
                              "-fno-var-tracking", "-fno-var-tracking-assignments",
                              "-fno-sanitize-recover=all", "-O1"]
@@ -151,7 +151,6 @@ class BuildExt(build_ext):
 
 def extensions():
     from Cython.Build import cythonize
-    # The kernels first: each takes longer to compile than the Cython module.
     ext = Extension("fastconv._cpu",
                     ["fastconv/_kernels_avx512.c", "fastconv/_kernels_avx2.c",
                      "fastconv/_kernels_generic.c", "fastconv/_cpu.pyx"],

@@ -133,7 +133,17 @@ typedef struct {
  * stride 2 on 112 columns 17% faster. */
 #define FC_GATHER_ENTRIES 8192
 #define FC_GATHER_PW_DEFAULT 64
+
+/* Shared between the extension's translation units, not exported from it. */
 #define FC_HIDDEN __attribute__((visibility("hidden")))
+
+extern FC_HIDDEN int fc_gather_pw;   /* defined in _kernels_generic.c */
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define FC_HAVE_X86 1
+#else
+#define FC_HAVE_X86 0
+#endif
 
 /* The masked depthwise tile's loops over taps and rows have constant bounds and
  * unroll fully, so its accumulators stay in registers.  Sanitizer builds
@@ -145,13 +155,6 @@ typedef struct {
 #define FC_DW_UNROLL(n) FC_PRAGMA(GCC unroll 1)
 #else
 #define FC_DW_UNROLL(n) FC_PRAGMA(GCC unroll n)
-#endif
-extern FC_HIDDEN int fc_gather_pw;   /* defined in _kernels_generic.c */
-
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#define FC_HAVE_X86 1
-#else
-#define FC_HAVE_X86 0
 #endif
 
 /* The entry points of one (ISA, dtype) instance of _kernels_impl.h; the
