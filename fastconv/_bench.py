@@ -97,18 +97,23 @@ class ContentionGate:
 
 
 def cpu_snapshot():
-    """(machine busy CPU-seconds, this process's CPU-seconds, wall time); None off Linux."""
+    """(machine busy CPU-seconds, this process's CPU-seconds, wall time); None off Linux.
+
+    Busy includes steal: time the hypervisor gave this VM's vCPUs to someone else, which
+    slows us as much as another process here does (and which /proc/stat reports apart).
+    """
     try:
         with open("/proc/stat") as f:
-            v = [int(t) for t in f.readline().split()[1:8]]
+            v = [int(t) for t in f.readline().split()[1:9]] + [0]   # steal: 8th, if any
     except OSError:
         return None
-    busy = (v[0] + v[1] + v[2] + v[5] + v[6]) / os.sysconf("SC_CLK_TCK")  # not idle/iowait
+    busy = (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / os.sysconf("SC_CLK_TCK")  # not idle/iowait
     return busy, time.process_time(), time.perf_counter()
 
 
 def foreign_load(start, end):
-    """Cores kept busy on average by other processes between two cpu_snapshot()s."""
+    """Cores kept busy on average by other processes (or taken by the host) between two
+    cpu_snapshot()s."""
     if start is None or end is None:
         return None
     busy, own, wall = (b - a for a, b in zip(start, end))
