@@ -81,6 +81,7 @@ cdef extern from "_kernels.h" nogil:
         fc_idx lda
         const void *bias
         int M
+        int row_chunks
     ctypedef struct fc_winograd_args:
         const void *xp
         fc_idx xp_nstride
@@ -154,6 +155,9 @@ DEF TASKS_PER_THREAD = 4
 # many bytes, so a call's extra memory stays bounded at any input size
 # (settable for tests through _set_implicit_copy_bytes).
 cdef size_t IMPLICIT_COPY_BYTES = 16777216
+# Note [row chunks]: from this many output columns the implicit GEMM's pixel
+# chunks follow output rows (settable for tests through _set_implicit_row_chunks).
+cdef int IMPLICIT_ROW_CHUNK_MIN_OW = 96
 # Winograd keeps the extra memory of a call bounded too: its transformed
 # weights (16/9 of the weights) at most this many bytes, and its per-thread
 # transformed-input block (16*C_g*NR values) at most 3 MB in float64.
@@ -166,6 +170,15 @@ def _set_implicit_copy_bytes(size_t n):
     global IMPLICIT_COPY_BYTES
     old = IMPLICIT_COPY_BYTES
     IMPLICIT_COPY_BYTES = n
+    return old
+
+
+def _set_implicit_row_chunks(int min_ow):
+    """Test hook: the output width from which implicit GEMM chunks follow output
+    rows (Note [row chunks] in _kernels_impl.h); returns the old one."""
+    global IMPLICIT_ROW_CHUNK_MIN_OW
+    old = IMPLICIT_ROW_CHUNK_MIN_OW
+    IMPLICIT_ROW_CHUNK_MIN_OW = min_ow
     return old
 
 
@@ -930,6 +943,7 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
                 a.lda = kred
                 a.bias = (biasp + g * K_g) if biasp != NULL else NULL
                 a.M = K_g
+                a.row_chunks = OW >= IMPLICIT_ROW_CHUNK_MIN_OW
             _run_implicit(subs, G, <int>(n1 - n0), npanel, is_double, nthreads, bufs, esize)
 
 
@@ -944,9 +958,14 @@ cdef void _run_implicit(fc_implicit_args *subs, int nsub, int N, int npanel, bin
         Q = max(Q, (subs[s].OH - 1) * subs[s].PW + subs[s].OW)
     if Q <= 0:
         return
-    cdef fc_idx nb = min(_cdiv(Q, b.nr) * b.nr, GEMM_BLOCK_PIXELS // b.nr * b.nr)
+    cdef fc_idx nb = min(_cdiv(Q, b.nr) * b.nr, GEMM_BLOCK_PIXELS // b.nr * b.nr), rows
     while nb > b.nr and <fc_idx>N * nsub * _cdiv(Q, nb) < TASKS_PER_THREAD * nthreads:
         nb = max(b.nr, (nb // 2) // b.nr * b.nr)
+    if subs[0].row_chunks:      # whole grid rows per task (Note [row chunks])
+        rows = max(1, nb // subs[0].PW)
+        while rows > 1 and <fc_idx>N * nsub * _cdiv(Q, rows * subs[0].PW) < TASKS_PER_THREAD * nthreads:
+            rows //= 2
+        nb = rows * subs[0].PW
     cdef fc_idx nqb = _cdiv(Q, nb), nmb = 1
     if N * nsub * nqb < TASKS_PER_THREAD * nthreads and nthreads > 1:
         nmb = min(<fc_idx>npanel, _cdiv(TASKS_PER_THREAD * nthreads, N * nsub * nqb))
@@ -1344,6 +1363,7 @@ def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, 
                 a.lda = kred
                 a.bias = (biasp + g * K_g) if biasp != NULL else NULL
                 a.M = K_g
+                a.row_chunks = 0
     cdef fc_idx n0, n1, t0, t1, prows
     for n0 in range(0, N, nimg):
         n1 = min(n0 + nimg, N)

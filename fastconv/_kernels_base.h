@@ -89,6 +89,7 @@ typedef struct {
     fc_idx lda;
     const void *bias;       /* [M] or NULL */
     int M;
+    int row_chunks;         /* chunks follow output rows (Note [row chunks]; needs y_cstride 1) */
 } fc_implicit_args;
 
 /* Winograd F(2x2, 3x3) on a padded copy split into 2x2 phases, one group

@@ -399,6 +399,47 @@ def test_implicit_bands_give_the_same_bits(budget, stride, dilation, mode):
     np.testing.assert_array_equal(whole, fastconv.conv2d(x, w, b, algorithm="gemm", **kw))
 
 
+ROW_CHUNK_CASES = [  # (x shape, w shape, kwargs): output widths that end in each kind of piece
+    ((1, 3, 40, 224), (64, 3, 7, 7), dict(stride=2, padding=3)),    # 112: 48 + 32 + 32
+    ((2, 3, 9, 98), (10, 3, 3, 3), dict(padding=1)),                 # 98: 48 + 32 + 18
+    ((1, 5, 7, 130), (9, 5, 3, 2), dict(dilation=(2, 3), padding=(1, 3))),
+    ((1, 4, 6, 49), (8, 4, 1, 2), dict(padding=(0, 1))),             # 50: 32 + 18
+    ((2, 2, 5, 48), (17, 2, 3, 3), dict(padding=(1, 1))),            # 48: one piece
+    ((1, 6, 8, 100), (12, 3, 3, 3), dict(stride=(2, 1), padding=1, groups=2)),
+    ((1, 2, 4, 18), (3, 2, 3, 3), dict(padding=(0, 1))),             # 18: 16 + 2 (one vector)
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(ROW_CHUNK_CASES)))
+def test_implicit_row_chunks_give_the_same_bits(level, dtype, case):
+    """Note [row chunks]: the implicit GEMM's pixel chunks follow output rows on
+    wide outputs; forced on for every width, its results must equal the chunks
+    along the grid bit for bit (and the reference), at every SIMD level."""
+    from fastconv import _cpu
+    from conftest import random_arrays
+    xs, ws, kw = ROW_CHUNK_CASES[case]
+    x, w, b = random_arrays(xs, ws, ws[0], dtype, seed=90 + case)
+    shape = fastconv.conv2d(x, w, b, **kw).shape
+
+    def run(threads):     # into NaNs, so an output left unwritten shows
+        y = np.full(shape, np.nan, dtype)
+        return fastconv.conv2d(x, w, b, algorithm="implicit", num_threads=threads, out=y, **kw)
+
+    results = []
+    for min_ow in (1 << 30, 1):        # never, then always
+        old = _cpu._set_implicit_row_chunks(min_ow)
+        try:
+            results.append([run(t) for t in (1, 2)])
+        finally:
+            _cpu._set_implicit_row_chunks(old)
+    (grid1, grid2), (rows1, rows2) = results
+    for y in (grid2, rows1, rows2):
+        assert_bitwise_equal(y, grid1)
+    tol = tolerance(dtype, ws[1] * ws[2] * ws[3], x, w, b, **kw)
+    assert_within(rows1, conv2d_ref(x, w, b, **kw), tol, what=f"{level} row chunks")
+
+
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_misaligned_out_is_filled_correctly(algorithm):
     # An `out` whose data is not aligned to its itemsize (a byte-offset view) is
