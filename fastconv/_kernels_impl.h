@@ -950,9 +950,10 @@ FC_FN(dw_tile)(const FC_T *s, fc_idx rowstep, fc_idx rowpitch, fc_idx qw, int C_
  * 5th gen, in L2).  The multiply-adds and their order are those of the copied
  * path, zeros included, so the results are bitwise the same. */
 #ifdef FC_MASKED
-/* Output rows [r0, r1) of one output channel (C_g input channels at x, weights
- * wk [C_g][K][K]), RB rows x NV vectors a block (4 x 2, or 8 x 1 for rows of at
- * most one vector: 7x7 and 14x14 planes waste fewer lanes), as Note
+/* Output rows [r0, r1) of KB output channels (1, 2 or 4; C_g input channels at
+ * x, weights wk [C_g][K][K], the next channel's wks on), RB rows x NV vectors a
+ * block (4 x 2, or 8 x 1 for rows of at most one vector: 7x7 and 14x14 planes
+ * waste fewer lanes; 2 x 2 for four channels), as Note
  * [depthwise tile] but straight from x (Note [masked depthwise]).  At stride 2
  * a vector of outputs takes the even lanes of two masked loads.  `zero`: W zeros. */
 static inline __attribute__((always_inline)) void
@@ -986,7 +987,7 @@ FC_DW_UNROLL(16)
                 cstep[ir] = sr >= 0 ? H * W : 0;
             }
             (void)cstep;   /* unused where C_g is the constant 1 */
-            VT acc[2][8][2];
+            VT acc[4][8][2];
             for (int kb = 0; kb < KB; kb++) {
                 const FC_T b = bk ? bk[kb] : (FC_T)0;
                 for (int rb = 0; rb < RB; rb++) acc[kb][rb][0] = acc[kb][rb][1] = SPLAT(b);
@@ -1011,7 +1012,7 @@ FC_DW_UNROLL(8)
                                                   FC_FN(mload)(rp + j + 3 * VLEN, m[j][1][1]));
                         }
                         __asm__("" : "+x"(v0), "+x"(v1));   /* as in dw_tile */
-FC_DW_UNROLL(2)
+FC_DW_UNROLL(4)
                         for (int kb = 0; kb < KB; kb++)
 FC_DW_UNROLL(8)
                         for (int r = 0; r < RB; r++) {
@@ -1037,8 +1038,8 @@ FC_DW_UNROLL(8)
 }
 
 /* One out-of-line function per specialisation of dw_masked (kernel K, stride
- * S, channels per group CG or 0 for any, 8 x 1 or 4 x 2 blocks, output
- * pairs): inlined all into direct_task they made one function too big for the
+ * S, channels per group CG or 0 for any, RB x NV blocks, KB output channels
+ * at a time): inlined all into direct_task they made one function too big for the
  * compiler to build in reasonable time. */
 #define FC_DWM_DEF(NAME, CG, K, S, RB, NV, KB)                                           \
 static __attribute__((noinline)) void FC_FN(NAME)(                                       \
@@ -1052,6 +1053,9 @@ static __attribute__((noinline)) void FC_FN(NAME)(                              
 #define FC_DWM_DEF2(NAME, CG, K, S, KB)                                                  \
     FC_DWM_DEF(NAME##_n, CG, K, S, 8, 1, KB)                                             \
     FC_DWM_DEF(NAME##_w, CG, K, S, 4, 2, KB)
+/* Quads on planes wider than a vector: 2 x 2 blocks, 16 accumulators as for pairs. */
+FC_DWM_DEF(dwm3s1q, 0, 3, 1, 2, 2, 4)
+FC_DWM_DEF(dwm3s2q, 0, 3, 2, 2, 2, 4)
 FC_DWM_DEF2(dwm3s1p, 0, 3, 1, 2)
 FC_DWM_DEF2(dwm3s2p, 0, 3, 2, 2)
 FC_DWM_DEF2(dwm3s1c1, 1, 3, 1, 1)
@@ -1082,9 +1086,17 @@ void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scr
         for (fc_idx l = 0; l < a->W; l++) zero[l] = (FC_T)0;
         const fc_idx wks = (fc_idx)a->C_g * kh * kw, yks = a->OH * a->OW;
         for (int k = 0; k < a->K_g;) {
-            /* A 3x3 layer with several outputs per group makes them in pairs: each
-             * input vector loaded feeds both (resnext's 4 x 4 channel groups). */
-            const int kb = kh == 3 && a->K_g - k >= 2 ? 2 : 1;
+            /* A 3x3 layer with several outputs per group makes them in pairs, or
+             * in fours on planes wider than a vector: each input vector loaded
+             * feeds all of them (resnext's 4 x 4 channel groups).  Fours take
+             * blocks of 2 rows instead of 4, which costs more than it saves where
+             * a row is one vector (14x14 planes: 0.77-0.86 times as fast).
+             * Interleaved medians, fours vs pairs, Intel Xeon 5th gen, 1 thread
+             * (2 threads): resnext-g32 (4 x 4 per group, 56x56) 1.18 (1.14),
+             * 8 x 8 per group at stride 2 1.16 (1.34), 16 x 16 at 28x28 1.14
+             * (1.12), 8 x 8 at 112x112 1.16 (1.10). */
+            const int kb = kh == 3 && a->K_g - k >= 4 && a->OW > VLEN ? 4
+                           : kh == 3 && a->K_g - k >= 2 ? 2 : 1;
             const FC_T *bk = bias ? bias + k : NULL;
             FC_T *yk = y + (fc_idx)k * yks;
             const FC_T *wk = w + (fc_idx)k * wks;
@@ -1094,7 +1106,14 @@ void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scr
                       yks, a->OW, r0, r1)                                                      \
     : FC_FN(NAME##_w)(x, a->H, a->W, a->C_g, a->rowmap, a->PH, a->pl, zero, wk, wks, bk, yk,  \
                       yks, a->OW, r0, r1))
-            if (kh == 3 && kb == 2) {
+            if (kb == 4) {
+                if (sh == 1)
+                    FC_FN(dwm3s1q)(x, a->H, a->W, a->C_g, a->rowmap, a->PH, a->pl, zero, wk, wks,
+                                   bk, yk, yks, a->OW, r0, r1);
+                else
+                    FC_FN(dwm3s2q)(x, a->H, a->W, a->C_g, a->rowmap, a->PH, a->pl, zero, wk, wks,
+                                   bk, yk, yks, a->OW, r0, r1);
+            } else if (kh == 3 && kb == 2) {
                 if (sh == 1) FC_DWM(dwm3s1p); else FC_DWM(dwm3s2p);
             } else if (sh == 1) {
                 if (kh == 3) { if (a->C_g == 1) FC_DWM(dwm3s1c1); else FC_DWM(dwm3s1); }

@@ -131,10 +131,14 @@ MASKED = [  # (x shape, w shape, kwargs)
     ((1, 2, 13, 13), (2, 1, 3, 3), dict(stride=2, padding=1, groups=2)),
     ((1, 4, 19, 9), (8, 2, 3, 3), dict(padding=1, groups=2)),
     ((1, 2, 30, 30), (2, 1, 7, 7), dict(stride=2, padding=3, groups=2)),
-    # 3x3 with several outputs per group: made in pairs, an odd one alone
+    # 3x3 with several outputs per group: made in pairs, an odd one alone; in
+    # fours on planes wider than a vector (then pairs, then one)
     ((1, 6, 12, 20), (9, 2, 3, 3), dict(padding=1, groups=3)),
     ((1, 8, 17, 23), (8, 4, 3, 3), dict(stride=2, padding=1, groups=2)),
     ((2, 3, 9, 40), (15, 1, 3, 3), dict(padding=(0, 2), groups=3)),
+    ((1, 8, 10, 37), (8, 4, 3, 3), dict(padding=1, groups=2)),
+    ((1, 4, 21, 70), (14, 2, 3, 3), dict(stride=2, padding=1, groups=2)),
+    ((2, 6, 9, 40), (12, 3, 3, 3), dict(padding=(0, 2), groups=2)),
 ]
 
 
