@@ -440,6 +440,31 @@ def test_implicit_row_chunks_give_the_same_bits(level, dtype, case):
     assert_within(rows1, conv2d_ref(x, w, b, **kw), tol, what=f"{level} row chunks")
 
 
+@pytest.mark.parametrize("budget", [1, 3000])
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "circular"])
+def test_implicit_row_chunks_in_bands(budget, mode):
+    """Row chunks (Note [row chunks]) over a padded copy made in bands of a few
+    output rows: the same bits as grid chunks over one band, every output written."""
+    from fastconv import _cpu
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 3, 21, 230))
+    w = rng.standard_normal((10, 3, 5, 5))
+    b = rng.standard_normal(10)
+    kw = dict(stride=(2, 1), padding=2, dilation=(1, 2), padding_mode=mode)
+    whole = fastconv.conv2d(x, w, b, algorithm="implicit", **kw)
+    old_rows = _cpu._set_implicit_row_chunks(1)
+    old_bytes = _cpu._set_implicit_copy_bytes(budget)
+    try:
+        banded = fastconv.conv2d(x, w, b, algorithm="implicit", num_threads=2,
+                                 out=np.full(whole.shape, np.nan), **kw)
+    finally:
+        _cpu._set_implicit_row_chunks(old_rows)
+        _cpu._set_implicit_copy_bytes(old_bytes)
+    assert_bitwise_equal(banded, whole)
+    tol = tolerance(np.float64, 3 * 25, x, w, b, **kw)
+    assert_within(banded, conv2d_ref(x, w, b, **kw), tol, what="banded row chunks")
+
+
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_misaligned_out_is_filled_correctly(algorithm):
     # An `out` whose data is not aligned to its itemsize (a byte-offset view) is
