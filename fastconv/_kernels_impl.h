@@ -986,18 +986,16 @@ FC_DW_UNROLL(16)
                 rows[ir] = (sr >= 0 ? x + (fc_idx)sr * W : zero) + c0;
                 cstep[ir] = sr >= 0 ? H * W : 0;
             }
-            (void)cstep;   /* unused where C_g is the constant 1 */
             VT acc[4][8][2];
             for (int kb = 0; kb < KB; kb++) {
                 const FC_T b = bk ? bk[kb] : (FC_T)0;
                 for (int rb = 0; rb < RB; rb++) acc[kb][rb][0] = acc[kb][rb][1] = SPLAT(b);
             }
             for (int c = 0; c < C_g; c++) {
-                const fc_idx co = (fc_idx)c * H * W;
                 const FC_T *wc = wk + c * K * K;   /* output channel kb: + kb*wks */
 FC_DW_UNROLL(32)
                 for (int ir = 0; ir < (RB - 1) * S + K; ir++) {
-                    const FC_T *rp = rows[ir] == zero + c0 ? rows[ir] : rows[ir] + co;
+                    const FC_T *rp = rows[ir] + c * cstep[ir];
 FC_DW_UNROLL(8)
                     for (int j = 0; j < K; j++) {
                         VT v0, v1 = SPLAT((FC_T)0);
@@ -1101,18 +1099,11 @@ void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scr
             FC_T *yk = y + (fc_idx)k * yks;
             const FC_T *wk = w + (fc_idx)k * wks;
             /* A constant C_g = 1 keeps a 3x3's weights in registers (7x7's would spill). */
-#define FC_DWM(NAME) (a->OW <= VLEN                                                       \
-    ? FC_FN(NAME##_n)(x, a->H, a->W, a->C_g, a->rowmap, a->PH, a->pl, zero, wk, wks, bk, yk,  \
-                      yks, a->OW, r0, r1)                                                      \
-    : FC_FN(NAME##_w)(x, a->H, a->W, a->C_g, a->rowmap, a->PH, a->pl, zero, wk, wks, bk, yk,  \
-                      yks, a->OW, r0, r1))
+#define FC_DWM_CALL(FN) FC_FN(FN)(x, a->H, a->W, a->C_g, a->rowmap, a->PH, a->pl, zero, wk, \
+                                  wks, bk, yk, yks, a->OW, r0, r1)
+#define FC_DWM(NAME) (a->OW <= VLEN ? FC_DWM_CALL(NAME##_n) : FC_DWM_CALL(NAME##_w))
             if (kb == 4) {
-                if (sh == 1)
-                    FC_FN(dwm3s1q)(x, a->H, a->W, a->C_g, a->rowmap, a->PH, a->pl, zero, wk, wks,
-                                   bk, yk, yks, a->OW, r0, r1);
-                else
-                    FC_FN(dwm3s2q)(x, a->H, a->W, a->C_g, a->rowmap, a->PH, a->pl, zero, wk, wks,
-                                   bk, yk, yks, a->OW, r0, r1);
+                if (sh == 1) FC_DWM_CALL(dwm3s1q); else FC_DWM_CALL(dwm3s2q);
             } else if (kh == 3 && kb == 2) {
                 if (sh == 1) FC_DWM(dwm3s1p); else FC_DWM(dwm3s2p);
             } else if (sh == 1) {
@@ -1125,6 +1116,7 @@ void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scr
                 else FC_DWM(dwm7s2);
             }
 #undef FC_DWM
+#undef FC_DWM_CALL
             k += kb;
         }
         return;

@@ -451,7 +451,11 @@ def test_implicit_row_chunks_in_bands(budget, mode):
     w = rng.standard_normal((10, 3, 5, 5))
     b = rng.standard_normal(10)
     kw = dict(stride=(2, 1), padding=2, dilation=(1, 2), padding_mode=mode)
-    whole = fastconv.conv2d(x, w, b, algorithm="implicit", **kw)
+    old_rows = _cpu._set_implicit_row_chunks(1 << 30)    # grid chunks, one band
+    try:
+        whole = fastconv.conv2d(x, w, b, algorithm="implicit", **kw)
+    finally:
+        _cpu._set_implicit_row_chunks(old_rows)
     old_rows = _cpu._set_implicit_row_chunks(1)
     old_bytes = _cpu._set_implicit_copy_bytes(budget)
     try:
