@@ -112,6 +112,7 @@ cdef extern from "_kernels.h" nogil:
     fc_blocking fc_get_blocking(int isa, int is_double)
     size_t fc_gemm_scratch_bytes(fc_blocking b, fc_idx nb, fc_idx stage_rows, size_t esize)
     int fc_set_gather_pw(int n)
+    int fc_set_gather_runs(int on)
     int fc_gather_pw
     size_t fc_direct_scratch_bytes(fc_blocking b, const fc_direct_args *a, fc_idx rows,
                                    size_t esize)
@@ -187,6 +188,13 @@ def _set_gather_pw(int n):
     (Note [gathered B] in _kernels_base.h); 0 turns gathers off, the transposed
     conv's weight packing included.  Returns the old width."""
     return fc_set_gather_pw(n)
+
+
+def _set_gather_runs(int on):
+    """Test hook: gathered B vectors whose lanes read consecutive values are
+    masked loads (Note [gather runs] in _kernels_base.h) when on (the default),
+    gathers when off.  Returns the old setting."""
+    return fc_set_gather_runs(on)
 # Direct kernel: scratch of padded rows per task kept near L2-resident size.
 DEF DIRECT_SCRATCH_BYTES = 196608
 

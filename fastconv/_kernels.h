@@ -42,6 +42,7 @@
 #include "_kernels_base.h"
 
 static int fc_set_gather_pw(int n) { int old = fc_gather_pw; fc_gather_pw = n; return old; }
+static int fc_set_gather_runs(int on) { int old = fc_gather_runs; fc_gather_runs = on; return old; }
 
 /* ---- run-time dispatch ------------------------------------------------- */
 
@@ -206,7 +207,7 @@ static size_t fc_gemm_scratch_bytes(fc_blocking b, fc_idx nb, fc_idx stage_rows,
 {
     fc_idx nbr = (nb + b.nr - 1) / b.nr * b.nr;
     return (size_t)(b.kc * nbr + b.mr * b.nr + stage_rows * nbr) * esize
-           + FC_GATHER_ENTRIES * sizeof(int32_t) + 2 * FC_ALIGN;
+           + (FC_GATHER_ENTRIES + 2 * FC_GATHER_RUN_ENTRIES) * sizeof(int32_t) + 2 * FC_ALIGN;
 }
 
 /* Scratch (bytes) a direct task needs for `rows` output rows. */

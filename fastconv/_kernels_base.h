@@ -133,12 +133,25 @@ typedef struct {
  * columns wide 5-25% faster, 112 columns even, 224 columns 10% slower;
  * stride 2 on 112 columns 17% faster. */
 #define FC_GATHER_ENTRIES 8192
+/* Note [gather runs]: on AVX-512 and AVX2 the table also records, per vector of
+ * lanes, whether its valid lanes read consecutive values (offset = base + lane):
+ * a 16-wide phase grid row of a transposed conv, 16 pixels of a 56-wide 1x1
+ * layer, or several 4-wide grid rows of an input 4 columns wide.  Such a
+ * vector is one masked load (invalid lanes masked off: zeros, no memory touched)
+ * instead of a gather of 16 single loads.  Same values, same bits.  Interleaved
+ * medians, runs vs gathers, Intel Xeon 5th gen, 1 thread (2 threads): dcgan-up3
+ * 1.12 (1.11), unet-up 1.05-1.08 (1.06), dcgan-up1 1.03 (1.03), resnet50
+ * res2-1x1red 1.21-1.24, inception-1x7 1.08; on AVX2, 1 thread: 1.07, 1.03,
+ * 1.01, 1.12. */
 #define FC_GATHER_PW_DEFAULT 64
+/* Room for Note [gather runs]: a base and a mask per vector of >= 4 lanes. */
+#define FC_GATHER_RUN_ENTRIES (FC_GATHER_ENTRIES / 4)
 
 /* Shared between the extension's translation units, not exported from it. */
 #define FC_HIDDEN __attribute__((visibility("hidden")))
 
 extern FC_HIDDEN int fc_gather_pw;   /* defined in _kernels_generic.c */
+extern FC_HIDDEN int fc_gather_runs;
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define FC_HAVE_X86 1

@@ -3,6 +3,7 @@
 #include "_kernels_base.h"
 
 int fc_gather_pw = FC_GATHER_PW_DEFAULT;   /* Note [gathered B] */
+int fc_gather_runs = 1;                   /* Note [gather runs] */
 
 #define FC_ISA_NAME generic
 #define FC_VBYTES 16

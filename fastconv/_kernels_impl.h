@@ -169,6 +169,95 @@ static void FC_FN(pack_b)(const fc_gemm_args *g, fc_idx r0, fc_idx kc, fc_idx p0
     }
 }
 
+/* Masked vector loads and stores (AVX-512, AVX2): Note [masked depthwise] and
+ * implicit_task's write-out.  Masked-off lanes touch no memory. */
+#if defined(FC_HAVE_X86) && FC_HAVE_X86 && (FC_VBYTES == 64 || FC_VBYTES == 32)
+#define FC_MASKED 1
+#define MT FC_CAT(fcm, t, FC_SUF, FC_ISA_NAME)
+#if FC_VBYTES == 64
+typedef unsigned MT;
+#else
+typedef __m256i MT;
+#endif
+/* Lanes l with lo <= l < hi. */
+static inline MT FC_FN(lanes)(fc_idx lo, fc_idx hi)
+{
+    lo = lo < 0 ? 0 : lo > VLEN ? VLEN : lo;
+    hi = hi < 0 ? 0 : hi > VLEN ? VLEN : hi;
+#if FC_VBYTES == 64
+    return hi <= lo ? 0u : ((1u << hi) - 1u) & ~((1u << lo) - 1u);
+#elif FC_VLEN == 8
+    const __m256i l = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_and_si256(_mm256_cmpgt_epi32(l, _mm256_set1_epi32((int)lo - 1)),
+                            _mm256_cmpgt_epi32(_mm256_set1_epi32((int)hi), l));
+#else
+    const __m256i l = _mm256_setr_epi64x(0, 1, 2, 3);
+    return _mm256_and_si256(_mm256_cmpgt_epi64(l, _mm256_set1_epi64x(lo - 1)),
+                            _mm256_cmpgt_epi64(_mm256_set1_epi64x(hi), l));
+#endif
+}
+/* Lanes l with bit l of b set. */
+static inline MT FC_FN(bits)(unsigned b)
+{
+#if FC_VBYTES == 64
+    return b;
+#elif FC_VLEN == 8
+    const __m256i l = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)b), l), l);
+#else
+    const __m256i l = _mm256_setr_epi64x(1, 2, 4, 8);
+    return _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_set1_epi64x(b), l), l);
+#endif
+}
+static inline VT FC_FN(mload)(const FC_T *p, MT m)
+{
+#if FC_VBYTES == 64 && FC_VLEN == 16
+    return (VT)_mm512_maskz_loadu_ps((__mmask16)m, p);
+#elif FC_VBYTES == 64
+    return (VT)_mm512_maskz_loadu_pd((__mmask8)m, p);
+#elif FC_VLEN == 8
+    return (VT)_mm256_maskload_ps(p, m);
+#else
+    return (VT)_mm256_maskload_pd(p, m);
+#endif
+}
+static inline void FC_FN(mstore)(FC_T *p, MT m, VT v)
+{
+#if FC_VBYTES == 64 && FC_VLEN == 16
+    _mm512_mask_storeu_ps(p, (__mmask16)m, (__m512)v);
+#elif FC_VBYTES == 64
+    _mm512_mask_storeu_pd(p, (__mmask8)m, (__m512d)v);
+#elif FC_VLEN == 8
+    _mm256_maskstore_ps(p, m, (__m256)v);
+#else
+    _mm256_maskstore_pd(p, m, (__m256d)v);
+#endif
+}
+
+/* The even lanes of the 2*VLEN values a then b: (a0, a2, ..., b0, b2, ...). */
+static inline VT FC_FN(evens)(VT a, VT b)
+{
+#if FC_VBYTES == 64 && FC_VLEN == 16
+    const __m512i e = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14,
+                                        16, 18, 20, 22, 24, 26, 28, 30);
+    return (VT)_mm512_permutex2var_ps((__m512)a, e, (__m512)b);
+#elif FC_VBYTES == 64
+    const __m512i e = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+    return (VT)_mm512_permutex2var_pd((__m512d)a, e, (__m512d)b);
+#elif FC_VLEN == 8
+    const __m256 t = _mm256_shuffle_ps((__m256)a, (__m256)b, 0x88);   /* a0 a2 b0 b2 | a4 a6 b4 b6 */
+    return (VT)_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), 0xD8));
+#else
+    return (VT)_mm256_permute4x64_pd(_mm256_unpacklo_pd((__m256d)a, (__m256d)b), 0xD8);
+#endif
+}
+#endif
+
+#ifdef FC_MASKED
+#define FC_GATHER_RUNS 1
+#define FC_GATHER_NORUN INT32_MIN
+#endif
+
 /* d[l] = base[o[l]], or 0 where o[l] < 0, for one vector of lanes (Note [gathered B]). */
 static inline void FC_FN(gather)(FC_T *restrict d, const FC_T *restrict base,
                                  const int32_t *restrict o)
@@ -250,6 +339,23 @@ static int FC_FN(gather_table)(const fc_gemm_args *g, fc_idx p0, fc_idx np, fc_i
                 if (++px == g->P_w) { px = 0; if (++py == g->P_h) { py = 0; n++; } }
             }
             for (fc_idx l = np; l < nbr; l++) o[l] = -1;
+#ifdef FC_GATHER_RUNS
+            /* Note [gather runs]: a vector whose valid lanes read consecutive values. */
+            int32_t *rb = tab + FC_GATHER_ENTRIES + ((fc_idx)ti * g->ntap_w + tj) * (nbr / VLEN);
+            int32_t *rm = rb + FC_GATHER_RUN_ENTRIES;
+            for (fc_idx v = 0; v < nbr / VLEN; v++) {
+                int32_t base = 0, mask = 0, run = 1;
+                for (int l = 0; l < VLEN; l++) {
+                    const int32_t ol = o[v * VLEN + l];
+                    if (ol < 0) continue;
+                    if (!mask) base = ol - l;
+                    else if (ol - l != base) run = 0;
+                    mask |= 1 << l;
+                }
+                rb[v] = run ? base : FC_GATHER_NORUN;
+                rm[v] = mask;
+            }
+#endif
         }
     return 1;
 }
@@ -266,9 +372,22 @@ static void FC_FN(pack_b_gather)(const fc_gemm_args *g, const int32_t *restrict 
         const FC_T *xc = xn + c * g->x_cstride;
         const int32_t *o = tab + t * nbr;
         FC_T *d = bp + r * NR;
+#ifdef FC_GATHER_RUNS
+        const int32_t *rb = tab + FC_GATHER_ENTRIES + t * (nbr / VLEN);
+        const int32_t *rm = rb + FC_GATHER_RUN_ENTRIES;
+        const int runs = fc_gather_runs;
+#endif
         for (fc_idx l = 0; l < nbr; l += NR, d += kc * NR)
-            for (int v = 0; v < FC_NV; v++)
+            for (int v = 0; v < FC_NV; v++) {
+#ifdef FC_GATHER_RUNS
+                const fc_idx q = l / VLEN + v;
+                if (runs && rb[q] != FC_GATHER_NORUN) {
+                    *(VT *)(d + v * VLEN) = FC_FN(mload)(xc + rb[q], FC_FN(bits)((unsigned)rm[q]));
+                    continue;
+                }
+#endif
                 FC_FN(gather)(d + v * VLEN, xc, o + l + v * VLEN);
+            }
         if (++t == ntaps) { t = 0; c++; }
     }
 }
@@ -293,7 +412,7 @@ void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0, int m
     /* Scattered outputs (the transposed conv's phases) accumulate in a contiguous
      * stage [panels*MR][nbr] across the reduction blocks, written out once. */
     int32_t *gtab = (int32_t *)(tile + FC_MR * NR);
-    FC_T *stage = (FC_T *)(gtab + FC_GATHER_ENTRIES);
+    FC_T *stage = (FC_T *)(gtab + FC_GATHER_ENTRIES + 2 * FC_GATHER_RUN_ENTRIES);
     fc_idx off[NR];          /* output offset of each lane of the current chunk */
     FC_T binit[FC_MR];       /* the bias of the panel's rows: each sum starts there */
     /* The output grid rows are contiguous (conv2d): full tiles can be written in place. */
@@ -377,77 +496,6 @@ void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0, int m
         }
     }
 }
-
-/* Masked vector loads and stores (AVX-512, AVX2): Note [masked depthwise] and
- * implicit_task's write-out.  Masked-off lanes touch no memory. */
-#if defined(FC_HAVE_X86) && FC_HAVE_X86 && (FC_VBYTES == 64 || FC_VBYTES == 32)
-#define FC_MASKED 1
-#define MT FC_CAT(fcm, t, FC_SUF, FC_ISA_NAME)
-#if FC_VBYTES == 64
-typedef unsigned MT;
-#else
-typedef __m256i MT;
-#endif
-/* Lanes l with lo <= l < hi. */
-static inline MT FC_FN(lanes)(fc_idx lo, fc_idx hi)
-{
-    lo = lo < 0 ? 0 : lo > VLEN ? VLEN : lo;
-    hi = hi < 0 ? 0 : hi > VLEN ? VLEN : hi;
-#if FC_VBYTES == 64
-    return hi <= lo ? 0u : ((1u << hi) - 1u) & ~((1u << lo) - 1u);
-#elif FC_VLEN == 8
-    const __m256i l = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return _mm256_and_si256(_mm256_cmpgt_epi32(l, _mm256_set1_epi32((int)lo - 1)),
-                            _mm256_cmpgt_epi32(_mm256_set1_epi32((int)hi), l));
-#else
-    const __m256i l = _mm256_setr_epi64x(0, 1, 2, 3);
-    return _mm256_and_si256(_mm256_cmpgt_epi64(l, _mm256_set1_epi64x(lo - 1)),
-                            _mm256_cmpgt_epi64(_mm256_set1_epi64x(hi), l));
-#endif
-}
-static inline VT FC_FN(mload)(const FC_T *p, MT m)
-{
-#if FC_VBYTES == 64 && FC_VLEN == 16
-    return (VT)_mm512_maskz_loadu_ps((__mmask16)m, p);
-#elif FC_VBYTES == 64
-    return (VT)_mm512_maskz_loadu_pd((__mmask8)m, p);
-#elif FC_VLEN == 8
-    return (VT)_mm256_maskload_ps(p, m);
-#else
-    return (VT)_mm256_maskload_pd(p, m);
-#endif
-}
-static inline void FC_FN(mstore)(FC_T *p, MT m, VT v)
-{
-#if FC_VBYTES == 64 && FC_VLEN == 16
-    _mm512_mask_storeu_ps(p, (__mmask16)m, (__m512)v);
-#elif FC_VBYTES == 64
-    _mm512_mask_storeu_pd(p, (__mmask8)m, (__m512d)v);
-#elif FC_VLEN == 8
-    _mm256_maskstore_ps(p, m, (__m256)v);
-#else
-    _mm256_maskstore_pd(p, m, (__m256d)v);
-#endif
-}
-
-/* The even lanes of the 2*VLEN values a then b: (a0, a2, ..., b0, b2, ...). */
-static inline VT FC_FN(evens)(VT a, VT b)
-{
-#if FC_VBYTES == 64 && FC_VLEN == 16
-    const __m512i e = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14,
-                                        16, 18, 20, 22, 24, 26, 28, 30);
-    return (VT)_mm512_permutex2var_ps((__m512)a, e, (__m512)b);
-#elif FC_VBYTES == 64
-    const __m512i e = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
-    return (VT)_mm512_permutex2var_pd((__m512d)a, e, (__m512d)b);
-#elif FC_VLEN == 8
-    const __m256 t = _mm256_shuffle_ps((__m256)a, (__m256)b, 0x88);   /* a0 a2 b0 b2 | a4 a6 b4 b6 */
-    return (VT)_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), 0xD8));
-#else
-    return (VT)_mm256_permute4x64_pd(_mm256_unpacklo_pd((__m256d)a, (__m256d)b), 0xD8);
-#endif
-}
-#endif
 
 #if defined(FC_MASKED) && FC_VBYTES == 64
 /* Lanes l of v with lo <= l < hi to p[2*l] (every other value, as a transposed
@@ -1249,6 +1297,8 @@ void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scr
 #undef FC_RB
 #undef FC_MASKED
 #undef FC_STORE2
+#undef FC_GATHER_RUNS
+#undef FC_GATHER_NORUN
 #undef FC_UK_PACKED
 #undef VT
 #undef VTU

@@ -48,14 +48,21 @@ TRANSPOSED = [
 
 def both_ways(fn):
     """fn() with gathers on every grid width, then with them off (the transposed
-    conv's weights then packed phase by phase with scalar copies)."""
+    conv's weights then packed phase by phase with scalar copies).  The gathered
+    result is also made with every vector a gather (Note [gather runs] off) and
+    must be the same bits: a run's masked load copies what the gather would."""
     old = _cpu._set_gather_pw(1 << 30)
+    old_runs = _cpu._set_gather_runs(0)
     try:
+        all_gathers = fn()
+        _cpu._set_gather_runs(1)
         gathered = fn()
         _cpu._set_gather_pw(0)
         copied = fn()
     finally:
         _cpu._set_gather_pw(old)
+        _cpu._set_gather_runs(old_runs)
+    np.testing.assert_array_equal(gathered, all_gathers)
     return gathered, copied
 
 
