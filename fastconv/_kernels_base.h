@@ -128,10 +128,14 @@ typedef struct {
  * either way.  Gathers are used on grids narrower than fc_gather_pw columns and
  * at any column stride but 1, while the table fits FC_GATHER_ENTRIES.  Measured
  * on an Intel Xeon 5th gen (Emerald Rapids, 2 vCPUs, AVX-512; float32, gathers
- * vs runs; not yet re-measured on the AMD Zen 5 machine of the other figures):
- * dcgan-up1 (4x4 planes) 8.7 vs 12.1 ms at 2 threads; 3x3 layers 7 to 56
- * columns wide 5-25% faster, 112 columns even, 224 columns 10% slower;
- * stride 2 on 112 columns 17% faster. */
+ * vs runs): dcgan-up1 (4x4 planes) 8.7 vs 12.1 ms at 2 threads; 3x3 layers 7 to
+ * 56 columns wide 5-25% faster; stride 2 on 112 columns 17% faster.  With
+ * Note [gather runs] (AVX-512, AVX2) the table wins on wider grids too, so the
+ * width there is 160: interleaved medians, table vs copies, 1 thread (2
+ * threads), 1x1 layers 64 wide 1.11 (1.09), 80 wide 1.08 (1.04), 112 wide 1.02
+ * (1.03), 150 wide 1.06 (1.06); 3x3 gemm 100 wide 1.06 (1.04), 112 wide 1.06
+ * (1.06); but 224 wide 0.99 (0.98) and 300 wide 0.92 (0.95).  Levels without
+ * runs keep 64. */
 #define FC_GATHER_ENTRIES 8192
 /* Note [gather runs]: on AVX-512 and AVX2 the table also records, per vector of
  * lanes, whether its valid lanes read consecutive values (offset = base + lane):
@@ -143,7 +147,8 @@ typedef struct {
  * 1.12 (1.11), unet-up 1.05-1.08 (1.06), dcgan-up1 1.03 (1.03), resnet50
  * res2-1x1red 1.21-1.24, inception-1x7 1.08; on AVX2, 1 thread: 1.07, 1.03,
  * 1.01, 1.12. */
-#define FC_GATHER_PW_DEFAULT 64
+#define FC_GATHER_PW_DEFAULT 160
+#define FC_GATHER_PW_PLAIN 64      /* the default where gathers have no runs */
 /* Room for Note [gather runs]: a base and a mask per vector of >= 4 lanes. */
 #define FC_GATHER_RUN_ENTRIES (FC_GATHER_ENTRIES / 4)
 

@@ -418,7 +418,11 @@ void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0, int m
     /* The output grid rows are contiguous (conv2d): full tiles can be written in place. */
     const int contiguous = g->y_cstride == 1 && g->y_rstride == g->P_w;
 
-    const int gathered = (g->P_w < fc_gather_pw || (fc_gather_pw > 0 && g->col_step != 1))
+    int gather_pw = fc_gather_pw;
+#ifndef FC_GATHER_RUNS
+    if (gather_pw == FC_GATHER_PW_DEFAULT) gather_pw = FC_GATHER_PW_PLAIN;
+#endif
+    const int gathered = (g->P_w < gather_pw || (gather_pw > 0 && g->col_step != 1))
         && kred > 0
         && (fc_idx)g->ntap_h * g->ntap_w * nbr <= FC_GATHER_ENTRIES
         && FC_FN(gather_table)(g, p0, np, nbr, gtab);

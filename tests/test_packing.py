@@ -26,7 +26,9 @@ CONV = [  # (x shape, w shape, kwargs): narrow grids, borders, several images pe
     ((2, 4, 5, 8), (6, 4, 2, 3), dict(stride=(1, 2), padding="valid")),
     ((1, 300, 4, 4), (10, 300, 3, 3), dict(padding=1)),     # reduction past one KC block
     ((9, 7, 3, 63), (3, 7, 1, 1), dict()),                  # grid 63 wide: gathers
-    ((2, 7, 3, 64), (3, 7, 1, 1), dict()),                  # 64 wide: runs (by default)
+    ((2, 7, 3, 64), (3, 7, 1, 1), dict()),                  # 64 wide: copies without runs
+    ((2, 5, 3, 159), (3, 5, 1, 1), dict()),                 # 159 wide: gathers with runs
+    ((1, 5, 3, 160), (3, 5, 1, 1), dict()),                 # 160 wide: copies (by default)
     ((2, 3, 5, 140), (4, 3, 3, 3), dict(stride=(1, 2))),   # 70 wide, strided: gathers
     # stride 2 with borders, grid rows across vectors
     ((2, 5, 33, 35), (6, 5, 3, 3), dict(stride=2, padding=1)),
