@@ -113,6 +113,7 @@ cdef extern from "_kernels.h" nogil:
     size_t fc_gemm_scratch_bytes(fc_blocking b, fc_idx nb, fc_idx stage_rows, size_t esize)
     int fc_set_gather_pw(int n)
     int fc_set_gather_runs(int on)
+    int fc_set_dw_padded(int on)
     int fc_gather_pw
     size_t fc_direct_scratch_bytes(fc_blocking b, const fc_direct_args *a, fc_idx rows,
                                    size_t esize)
@@ -195,6 +196,13 @@ def _set_gather_runs(int on):
     masked loads (Note [gather runs] in _kernels_base.h) when on (the default),
     gathers when off.  Returns the old setting."""
     return fc_set_gather_runs(on)
+
+
+def _set_dw_padded(int on):
+    """Test hook: depthwise 5x5 / 7x7 layers at stride 1 go through a padded
+    plane (Note [padded depthwise] in _kernels_impl.h) when on (the default),
+    through the masked tiles when off.  Returns the old setting."""
+    return fc_set_dw_padded(on)
 # Direct kernel: scratch of padded rows per task kept near L2-resident size.
 DEF DIRECT_SCRATCH_BYTES = 196608
 

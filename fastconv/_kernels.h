@@ -43,6 +43,7 @@
 
 static int fc_set_gather_pw(int n) { int old = fc_gather_pw; fc_gather_pw = n; return old; }
 static int fc_set_gather_runs(int on) { int old = fc_gather_runs; fc_gather_runs = on; return old; }
+static int fc_set_dw_padded(int on) { int old = fc_dw_padded; fc_dw_padded = on; return old; }
 
 /* ---- run-time dispatch ------------------------------------------------- */
 
@@ -217,8 +218,12 @@ static size_t fc_direct_scratch_bytes(fc_blocking b, const fc_direct_args *a, fc
     rows = (rows + 3) / 4 * 4;           /* whole register blocks (FC_RB) */
     fc_idx in_rows = (rows - 1) * a->sh + (fc_idx)(a->kh - 1) * a->dh + 1;
     fc_idx qw = (a->PW + a->sw - 1) / a->sw + 2 * b.vlen;   /* vector slack per phase */
-    return (size_t)(a->C_g * in_rows * a->sw * qw + 4 * b.vlen) * esize + 2 * FC_ALIGN
-           + (size_t)a->C_g * a->kh * a->kw * sizeof(fc_idx) + 64;   /* + tap offsets */
+    size_t tile = (size_t)(a->C_g * in_rows * a->sw * qw + 4 * b.vlen) * esize + 2 * FC_ALIGN
+                  + (size_t)a->C_g * a->kh * a->kw * sizeof(fc_idx) + 64;   /* + tap offsets */
+    /* Note [padded depthwise]'s plane (any layer: a few KB) */
+    size_t padded = (size_t)FC_DW_PADDED_ROWS(rows, a->kh) * FC_DW_PADDED_PITCH(a->OW, a->kh, b.vlen)
+                    * esize + 2 * FC_ALIGN;
+    return tile > padded ? tile : padded;
 }
 
 /* Gather the transposed conv's weights of one stride phase into a row-major

@@ -4,6 +4,7 @@
 
 int fc_gather_pw = FC_GATHER_PW_DEFAULT;   /* Note [gathered B] */
 int fc_gather_runs = 1;                   /* Note [gather runs] */
+int fc_dw_padded = 1;                     /* Note [padded depthwise] */
 
 #define FC_ISA_NAME generic
 #define FC_VBYTES 16

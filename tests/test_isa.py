@@ -167,6 +167,54 @@ def test_masked_depthwise_every_level(level, dtype, case):
                                                           num_threads=1, **kw))
 
 
+# Depthwise 5x5 and 7x7 at stride 1 go through a zero-bordered copy of each
+# block's input rows (Note [padded depthwise]) where they are wide enough: the
+# same multiply-adds in the same order as the masked tiles, so the same bits.
+# Widths on both sides of each level's threshold (float32 AVX-512 above 32,
+# float64 above 8, AVX2 all), channel multipliers, asymmetric padding, planes
+# shorter than the kernel, and rows split over tasks (two threads, few channels).
+PADDED = [  # (x shape, w shape, kwargs)
+    ((1, 2, 12, 47), (2, 1, 7, 7), dict(padding=3, groups=2)),
+    ((2, 3, 19, 40), (6, 1, 5, 5), dict(padding=2, groups=3)),          # multiplier 2
+    ((1, 2, 21, 64), (2, 1, 7, 7), dict(padding=((0, 4), (3, 1)), groups=2)),
+    ((1, 1, 9, 100), (1, 1, 5, 5), dict(padding="valid")),
+    ((1, 1, 8, 33), (3, 1, 7, 7), dict(padding=6)),                     # multiplier 3
+    ((1, 2, 3, 50), (2, 1, 7, 7), dict(padding=3, groups=2)),           # 3 rows, 7 taps
+    ((1, 2, 17, 20), (2, 1, 5, 5), dict(padding=2, groups=2)),
+    ((1, 2, 10, 9), (2, 1, 7, 7), dict(padding=3, groups=2)),
+    ((1, 1, 41, 33), (1, 1, 5, 5), dict(padding="same")),               # 41 rows, one channel
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(PADDED)))
+def test_padded_depthwise_every_level(level, dtype, case):
+    xs, ws, kw = PADDED[case]
+    x, w, b = random_arrays(xs, ws, ws[0], dtype, seed=80 + case)
+    want = {}
+    for padded in (0, 1):
+        old = _cpu._set_dw_padded(padded)
+        try:
+            for bias in (b, None):
+                for threads in (1, 2):
+                    y = fastconv.conv2d(x, w, bias, algorithm="direct", num_threads=threads,
+                                        **kw)
+                    out = np.full_like(y, np.nan)   # an output left unwritten shows
+                    fastconv.conv2d(x, w, bias, algorithm="direct", num_threads=threads,
+                                    out=out, **kw)
+                    np.testing.assert_array_equal(out, y)
+                    key = (bias is None, threads)
+                    if key in want:
+                        np.testing.assert_array_equal(y, want[key], err_msg=f"{key}")
+                    else:
+                        want[key] = y
+        finally:
+            _cpu._set_dw_padded(old)
+    np.testing.assert_array_equal(want[(False, 1)], want[(False, 2)])
+    tol = tolerance(dtype, reduction_length(w), x, w, b, **kw)
+    assert_within(want[(False, 2)], conv2d_ref(x, w, b, **kw), tol, what=f"{level} padded")
+
+
 def test_masked_depthwise_zero_padding_times_inf():
     """Padding is multiplied in, not skipped: an inf tap makes NaN where it
     meets the padding, as in torch and the copied tiles."""
