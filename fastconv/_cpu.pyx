@@ -175,6 +175,7 @@ cdef size_t IMPLICIT_COPY_BYTES = 16777216
 # Note [row chunks]: from this many output columns the implicit GEMM's pixel
 # chunks follow output rows (settable for tests through _set_implicit_row_chunks).
 cdef int IMPLICIT_ROW_CHUNK_MIN_OW = 96
+cdef size_t GEMM_RESIDENT_A_BYTES = 1048576
 # Winograd keeps the extra memory of a call bounded too: its transformed
 # weights (16/9 of the weights) at most this many bytes, and its per-thread
 # transformed-input block (16*C_g*NR values) at most 3 MB in float64.
@@ -187,6 +188,15 @@ def _set_implicit_copy_bytes(size_t n):
     global IMPLICIT_COPY_BYTES
     old = IMPLICIT_COPY_BYTES
     IMPLICIT_COPY_BYTES = n
+    return old
+
+
+def _set_gemm_resident_a_bytes(size_t n):
+    """Test hook: the weight size from which gemm tasks go pixel block by pixel
+    block (Note [gemm task order]); returns the old one."""
+    global GEMM_RESIDENT_A_BYTES
+    old = GEMM_RESIDENT_A_BYTES
+    GEMM_RESIDENT_A_BYTES = n
     return old
 
 
@@ -451,8 +461,9 @@ cdef int32_t *_padded_map(_Buffers bufs, fc_idx n, fc_idx before, fc_idx size,
 # ---------------------------------------------------------------------------
 
 cdef void _run_gemm(fc_gemm_args *subs, fc_idx nsub, int npanel, bint is_double,
-                    int nthreads, _Buffers bufs, size_t esize) except *:
-    """Split each sub-problem into (pixel block, panel block) tasks and run them."""
+                    int nthreads, _Buffers bufs, size_t esize, bint shared_x=False) except *:
+    """Split each sub-problem into (pixel block, panel block) tasks and run them.
+    shared_x: the sub-problems read the same input (one group's stride phases)."""
     cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
     cdef fc_idx s, t, ntask = 0, maxp = 0, nb, npb, nmb, total_pb = 0
     for s in range(nsub):
@@ -486,17 +497,43 @@ cdef void _run_gemm(fc_gemm_args *subs, fc_idx nsub, int npanel, bint is_double,
     cdef fc_idx *task_sub = <fc_idx *>bufs.get(total_pb * nmb * sizeof(fc_idx))
     cdef fc_idx *task_p0 = <fc_idx *>bufs.get(total_pb * nmb * sizeof(fc_idx))
     cdef int *task_m0 = <int *>bufs.get(total_pb * nmb * sizeof(int))
+    # Note [gemm task order]: tasks go sub-problem by sub-problem, so consecutive
+    # tasks (and the two threads, which take them in turn) share the weights.
+    # Where the sub-problems are stride phases reading the same input and a
+    # phase's weights exceed GEMM_RESIDENT_A_BYTES (too big to stay in L2 with
+    # the rest), they go pixel block by pixel block instead, every phase of a
+    # block in turn, so the block's input is what stays.  Same tasks, same bits.
+    # Interleaved medians, blocks vs phases first, Intel Xeon 5th gen, 2 threads:
+    # dcgan-up1 (2 MB of weights a phase) 1.11 (1 thread 1.00); with all weights
+    # counted as too big, dcgan-up3 (128 KB) 0.97 and unet-up (512 KB) 0.90-1.00.
     cdef fc_idx P, p0, mb
+    cdef size_t abytes = 0
     for s in range(nsub):
-        P = subs[s].P_n * subs[s].P_h * subs[s].P_w
+        abytes = max(abytes, <size_t>subs[s].M * subs[s].C_g * subs[s].ntap_h * subs[s].ntap_w
+                     * esize)
+    cdef bint blocks_outer = shared_x and nsub > 1 and abytes > GEMM_RESIDENT_A_BYTES
+    if blocks_outer:
         p0 = 0
-        while p0 < P:
-            for mb in range(nmb):
-                task_sub[ntask] = s
-                task_p0[ntask] = p0
-                task_m0[ntask] = <int>(mb * mb_size)
-                ntask += 1
+        while p0 < maxp:
+            for s in range(nsub):
+                if p0 < subs[s].P_n * subs[s].P_h * subs[s].P_w:
+                    for mb in range(nmb):
+                        task_sub[ntask] = s
+                        task_p0[ntask] = p0
+                        task_m0[ntask] = <int>(mb * mb_size)
+                        ntask += 1
             p0 += nb
+    else:
+        for s in range(nsub):
+            P = subs[s].P_n * subs[s].P_h * subs[s].P_w
+            p0 = 0
+            while p0 < P:
+                for mb in range(nmb):
+                    task_sub[ntask] = s
+                    task_p0[ntask] = p0
+                    task_m0[ntask] = <int>(mb * mb_size)
+                    ntask += 1
+                p0 += nb
 
     cdef bint staged = False
     for s in range(nsub):
@@ -794,7 +831,7 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
                 a.lda = kred
                 a.bias = (biasp + g * K_g) if biasp != NULL else NULL
                 a.M = K_g
-    _run_gemm(subs, nsub, npanel, is_double, nthreads, bufs, sizeof(floating))
+    _run_gemm(subs, nsub, npanel, is_double, nthreads, bufs, sizeof(floating), G == 1)
 
 
 def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,

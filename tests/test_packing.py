@@ -111,3 +111,31 @@ def test_gathered_b_keeps_nan():
     assert expected.sum() == 6      # rows 1-3 x columns 2-3 of image 1
     np.testing.assert_array_equal(np.isnan(gathered), expected)
     np.testing.assert_array_equal(gathered, copied)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("case", range(len(TRANSPOSED)))
+def test_gemm_task_order_keeps_the_bits(case, threads):
+    """Note [gemm task order]: a transposed conv's gemm tasks go phase by phase,
+    or pixel block by pixel block (every phase of a block in turn) where a phase's
+    weights are big; the same tasks either way, so the same bits, every output
+    written (a NaN-filled out shows a task left out)."""
+    xs, ws, kw = TRANSPOSED[case]
+    groups = kw.get("groups", 1)
+    x, w, b = random_arrays(xs, ws, ws[1] * groups, np.float32, seed=90 + case)
+    got = []
+    for resident in (0, 1 << 40):
+        old = _cpu._set_gemm_resident_a_bytes(resident)
+        try:
+            y = fastconv.conv_transpose2d(x, w, b, algorithm="gemm", num_threads=threads, **kw)
+            out = np.full_like(y, np.nan)
+            fastconv.conv_transpose2d(x, w, b, algorithm="gemm", num_threads=threads, out=out,
+                                      **kw)
+        finally:
+            _cpu._set_gemm_resident_a_bytes(old)
+        np.testing.assert_array_equal(out, y)
+        got.append(y)
+    np.testing.assert_array_equal(got[0], got[1])
+    tol = tolerance(np.float32, reduction_length(w, transposed=True, groups=groups), x, w, b,
+                    transposed=True, **kw)
+    assert_within(got[0], conv_transpose2d_ref(x, w, b, **kw), tol, what="blocks first")
