@@ -175,6 +175,8 @@ cdef size_t IMPLICIT_COPY_BYTES = 16777216
 # Note [row chunks]: from this many output columns the implicit GEMM's pixel
 # chunks follow output rows (settable for tests through _set_implicit_row_chunks).
 cdef int IMPLICIT_ROW_CHUNK_MIN_OW = 96
+# Note [gemm task order]: stride phases with more weights than this go pixel block
+# by pixel block (settable for tests through _set_gemm_resident_a_bytes).
 cdef size_t GEMM_RESIDENT_A_BYTES = 1048576
 # Winograd keeps the extra memory of a call bounded too: its transformed
 # weights (16/9 of the weights) at most this many bytes, and its per-thread
@@ -228,6 +230,8 @@ def _set_dw_padded(int on):
     plane (Note [padded depthwise] in _kernels_impl.h) when on (the default),
     through the masked tiles when off.  Returns the old setting."""
     return fc_set_dw_padded(on)
+
+
 # Direct kernel: scratch of padded rows per task kept near L2-resident size.
 DEF DIRECT_SCRATCH_BYTES = 196608
 

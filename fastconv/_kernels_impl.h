@@ -169,8 +169,9 @@ static void FC_FN(pack_b)(const fc_gemm_args *g, fc_idx r0, fc_idx kc, fc_idx p0
     }
 }
 
-/* Masked vector loads and stores (AVX-512, AVX2): Note [masked depthwise] and
- * implicit_task's write-out.  Masked-off lanes touch no memory. */
+/* Masked vector loads and stores (AVX-512, AVX2): Note [masked depthwise], Note
+ * [gather runs], Note [padded depthwise] and implicit_task's write-out.
+ * Masked-off lanes touch no memory. */
 #if defined(FC_HAVE_X86) && FC_HAVE_X86 && (FC_VBYTES == 64 || FC_VBYTES == 32)
 #define FC_MASKED 1
 #define MT FC_CAT(fcm, t, FC_SUF, FC_ISA_NAME)
