@@ -838,6 +838,16 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
     _run_gemm(subs, nsub, npanel, is_double, nthreads, bufs, sizeof(floating), G == 1)
 
 
+cdef inline void _direct_one(fc_direct_args *subs, fc_idx t, fc_idx nrb, fc_idx rows, int OH,
+                             bint is_double, char *scratch) noexcept nogil:
+    """Task t of conv2d_direct: output rows [r0, r0 + rows) of slice t // nrb."""
+    cdef fc_idx s = t // nrb, r0 = (t % nrb) * rows
+    if is_double:
+        fc_direct_task_f64(&subs[s], r0, min(r0 + rows, <fc_idx>OH), scratch)
+    else:
+        fc_direct_task_f32(&subs[s], r0, min(r0 + rows, <fc_idx>OH), scratch)
+
+
 def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                 const floating[::1] bias,
                   floating[:, :, :, ::1] y, int G, int sh, int sw, int dh, int dw,
@@ -901,16 +911,15 @@ def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w
     cdef fc_idx batch = _batch_size(ntask, macs, nthreads), tb = 0, te
     while tb < ntask:       # Note [interruptible]
         te = min(tb + batch, ntask)
-        with nogil, parallel(num_threads=nthreads):
-            for t in prange(tb, te, schedule="guided"):   # Note [task locality]
-                s = t // nrb
-                r0 = (t % nrb) * rows
-                if is_double:
-                    fc_direct_task_f64(&subs[s], r0, min(r0 + rows, <fc_idx>OH),
-                                       scratch + sbytes * fc_omp_thread_num())
-                else:
-                    fc_direct_task_f32(&subs[s], r0, min(r0 + rows, <fc_idx>OH),
-                                       scratch + sbytes * fc_omp_thread_num())
+        if nthreads == 1 or te - tb == 1:   # no thread team for one thread's work
+            with nogil:
+                for t in range(tb, te):
+                    _direct_one(subs, t, nrb, rows, OH, is_double, scratch)
+        else:
+            with nogil, parallel(num_threads=nthreads):
+                for t in prange(tb, te, schedule="guided"):   # Note [task locality]
+                    _direct_one(subs, t, nrb, rows, OH, is_double,
+                                scratch + sbytes * fc_omp_thread_num())
         tb = te
         PyErr_CheckSignals()
 
