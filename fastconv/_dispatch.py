@@ -374,12 +374,12 @@ def prepare_out(out, shape, dtype, inputs, backend="numpy"):
     if backend == "cupy":
         return _prepare_cupy_out(out, shape, dtype, inputs)
     if out is None:
-        nbytes = dtype.itemsize
-        for d in shape:
-            nbytes *= d
         try:
             return np.empty(shape, dtype=dtype)
         except (MemoryError, ValueError):   # ValueError: past NumPy's size limit
+            nbytes = dtype.itemsize
+            for d in shape:
+                nbytes *= d
             raise MemoryError(
                 f"the output of shape {list(shape)} and dtype {dtype} needs {nbytes} bytes, "
                 "more than can be allocated") from None
@@ -481,10 +481,43 @@ def _c_aligned(a):
     return np.array(a, order="C", copy=True)
 
 
-def run(p, algorithm, x, w, b, y, num_threads):
+def cpu_runner(p, algorithm, dtype):
+    """The CPU kernel that runs problem p (made safe by kernel_params()) with
+    `algorithm`, specialised for `dtype` (a fused Cython function's own dispatch
+    costs a few hundred nanoseconds a call), and its arguments after (x, w, b, y)
+    up to num_threads; None where run() must first replace an empty input."""
+    if not p.transposed and (p.H == 0 or p.W == 0):
+        return None
+    if p.transposed and algorithm is Algorithm.IMPLICIT:
+        fn, args = _cpu.conv_transpose2d_implicit, (p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl)
+    elif p.transposed:
+        fn, args = _cpu.conv_transpose2d_gemm, (p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl)
+    elif algorithm is Algorithm.WINOGRAD and winograd_applies(p):
+        fn, args = _cpu.conv2d_winograd, (p.G, p.dh, p.dw, p.pt, p.pb, p.pl, p.pr,
+                                          p.padding_mode)
+    elif algorithm in (Algorithm.IMPLICIT, Algorithm.WINOGRAD):
+        fn, args = _cpu.conv2d_implicit, (p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pb, p.pl,
+                                          p.pr, p.padding_mode)
+    elif algorithm is Algorithm.DIRECT:
+        fn, args = _cpu.conv2d_direct, (p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pb, p.pl, p.pr,
+                                        p.padding_mode)
+    else:
+        fn, args = _cpu.conv2d_gemm, (p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl,
+                                      p.padding_mode)
+    return fn["double" if dtype == np.float64 else "float"], args
+
+
+def run(p, algorithm, x, w, b, y, num_threads, runner=None):
     """Run a problem made safe by kernel_params(), 4-D arrays; y is filled in
     place.  CuPy arrays go to the GPU backend, which picks its own kernel
-    (`algorithm` and `num_threads` steer the CPU backend only)."""
+    (`algorithm` and `num_threads` steer the CPU backend only).  `runner`:
+    cpu_runner(p, algorithm, y.dtype), if the caller has it already."""
+    if runner is not None and type(y) is np.ndarray:
+        x, w, b = _c_aligned(x), _c_aligned(w), None if b is None else _c_aligned(b)
+        if y.flags.aligned:
+            fn, args = runner
+            fn(x, w, b, y, *args, num_threads)
+            return
     if not p.transposed and (p.H == 0 or p.W == 0):
         # Note [nested padding of an empty input] (_params.py): all its values are
         # the padding's zeros; run on them, so 0 * inf in w gives NaN as in torch.
@@ -504,21 +537,5 @@ def run(p, algorithm, x, w, b, y, num_threads):
         run(p, algorithm, x, w, b, tmp, num_threads)
         y[...] = tmp
         return
-    if p.transposed and algorithm is Algorithm.IMPLICIT:
-        _cpu.conv_transpose2d_implicit(x, w, b, y, p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl,
-                                       num_threads)
-    elif p.transposed:
-        _cpu.conv_transpose2d_gemm(x, w, b, y, p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl,
-                                   num_threads)
-    elif algorithm is Algorithm.WINOGRAD and winograd_applies(p):
-        _cpu.conv2d_winograd(x, w, b, y, p.G, p.dh, p.dw, p.pt, p.pb, p.pl, p.pr,
-                             p.padding_mode, num_threads)
-    elif algorithm in (Algorithm.IMPLICIT, Algorithm.WINOGRAD):
-        _cpu.conv2d_implicit(x, w, b, y, p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pb, p.pl,
-                             p.pr, p.padding_mode, num_threads)
-    elif algorithm is Algorithm.DIRECT:
-        _cpu.conv2d_direct(x, w, b, y, p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pb, p.pl, p.pr,
-                           p.padding_mode, num_threads)
-    else:
-        _cpu.conv2d_gemm(x, w, b, y, p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl,
-                         p.padding_mode, num_threads)
+    fn, args = cpu_runner(p, algorithm, y.dtype)
+    fn(x, w, b, y, *args, num_threads)
