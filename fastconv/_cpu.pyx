@@ -464,6 +464,18 @@ cdef int32_t *_padded_map(_Buffers bufs, fc_idx n, fc_idx before, fc_idx size,
 # Implicit GEMM driver shared by conv2d and conv_transpose2d.
 # ---------------------------------------------------------------------------
 
+cdef inline void _gemm_one(fc_gemm_args *subs, fc_idx s, fc_idx p0, int m0, fc_idx nb,
+                           fc_idx mb_size, int npanel, bint is_double,
+                           char *scratch) noexcept nogil:
+    """One task of _run_gemm: pixels [p0, p0 + nb) of sub-problem s, panels from m0."""
+    cdef fc_idx p1 = min(p0 + nb, subs[s].P_n * subs[s].P_h * subs[s].P_w)
+    cdef int m1 = <int>min(<fc_idx>m0 + mb_size, <fc_idx>npanel)
+    if is_double:
+        fc_gemm_task_f64(&subs[s], p0, p1, m0, m1, scratch)
+    else:
+        fc_gemm_task_f32(&subs[s], p0, p1, m0, m1, scratch)
+
+
 cdef void _run_gemm(fc_gemm_args *subs, fc_idx nsub, int npanel, bint is_double,
                     int nthreads, _Buffers bufs, size_t esize, bint shared_x=False) except *:
     """Split each sub-problem into (pixel block, panel block) tasks and run them.
@@ -553,18 +565,16 @@ cdef void _run_gemm(fc_gemm_args *subs, fc_idx nsub, int npanel, bint is_double,
     cdef fc_idx batch = _batch_size(ntask, macs, nthreads), tb = 0, te
     while tb < ntask:       # Note [interruptible]
         te = min(tb + batch, ntask)
-        with nogil, parallel(num_threads=nthreads):
-            for t in prange(tb, te, schedule="dynamic"):
-                s = task_sub[t]
-                P = subs[s].P_n * subs[s].P_h * subs[s].P_w
-                p1 = min(task_p0[t] + nb, P)
-                m1 = <int>min(<fc_idx>task_m0[t] + mb_size, <fc_idx>npanel)
-                if is_double:
-                    fc_gemm_task_f64(&subs[s], task_p0[t], p1, task_m0[t], m1,
-                                     scratch + sbytes * fc_omp_thread_num())
-                else:
-                    fc_gemm_task_f32(&subs[s], task_p0[t], p1, task_m0[t], m1,
-                                     scratch + sbytes * fc_omp_thread_num())
+        if nthreads == 1 or te - tb == 1:   # no thread team for one thread's work
+            with nogil:
+                for t in range(tb, te):
+                    _gemm_one(subs, task_sub[t], task_p0[t], task_m0[t], nb, mb_size, npanel,
+                              is_double, scratch)
+        else:
+            with nogil, parallel(num_threads=nthreads):
+                for t in prange(tb, te, schedule="dynamic"):
+                    _gemm_one(subs, task_sub[t], task_p0[t], task_m0[t], nb, mb_size, npanel,
+                              is_double, scratch + sbytes * fc_omp_thread_num())
         tb = te
         PyErr_CheckSignals()
 
@@ -1080,6 +1090,14 @@ cdef void _run_implicit(fc_implicit_args *subs, int nsub, int N, int npanel, bin
     cdef fc_idx batch = _batch_size(ntask, macs, nthreads), tb = 0, te
     while tb < ntask:       # Note [interruptible]
         te = min(tb + batch, ntask)
+        if nthreads == 1 or te - tb == 1:   # no thread team for one thread's work
+            with nogil:
+                for t in range(tb, te):
+                    _implicit_one(subs, t, nsub, nqb, nmb, nb, mb_size, npanel, is_double,
+                                  scratch)
+            tb = te
+            PyErr_CheckSignals()
+            continue
         with nogil, parallel(num_threads=nthreads):
             if nmb == 1:    # pixel tasks: runs of neighbours per thread (Note [task locality])
                 for t in prange(tb, te, schedule="guided"):
