@@ -522,34 +522,24 @@ cdef void _run_gemm(fc_gemm_args *subs, fc_idx nsub, int npanel, bint is_double,
     # Interleaved medians, blocks vs phases first, Intel Xeon 5th gen, 2 threads:
     # dcgan-up1 (2 MB of weights a phase) 1.11 (1 thread 1.00); with all weights
     # counted as too big, dcgan-up3 (128 KB) 0.97 and unet-up (512 KB) 0.90-1.00.
-    cdef fc_idx P, p0, mb
+    cdef fc_idx p0, mb
     cdef size_t abytes = 0
     for s in range(nsub):
         abytes = max(abytes, <size_t>subs[s].M * subs[s].C_g * subs[s].ntap_h * subs[s].ntap_w
                      * esize)
     cdef bint blocks_outer = shared_x and nsub > 1 and abytes > GEMM_RESIDENT_A_BYTES
-    if blocks_outer:
-        p0 = 0
-        while p0 < maxp:
-            for s in range(nsub):
-                if p0 < subs[s].P_n * subs[s].P_h * subs[s].P_w:
-                    for mb in range(nmb):
-                        task_sub[ntask] = s
-                        task_p0[ntask] = p0
-                        task_m0[ntask] = <int>(mb * mb_size)
-                        ntask += 1
-            p0 += nb
-    else:
-        for s in range(nsub):
-            P = subs[s].P_n * subs[s].P_h * subs[s].P_w
-            p0 = 0
-            while p0 < P:
-                for mb in range(nmb):
-                    task_sub[ntask] = s
-                    task_p0[ntask] = p0
-                    task_m0[ntask] = <int>(mb * mb_size)
-                    ntask += 1
-                p0 += nb
+    cdef fc_idx nblk = _cdiv(maxp, nb), i
+    for i in range(nsub * nblk):
+        if blocks_outer:
+            s, p0 = i % nsub, (i // nsub) * nb
+        else:
+            s, p0 = i // nblk, (i % nblk) * nb
+        if p0 < subs[s].P_n * subs[s].P_h * subs[s].P_w:
+            for mb in range(nmb):
+                task_sub[ntask] = s
+                task_p0[ntask] = p0
+                task_m0[ntask] = <int>(mb * mb_size)
+                ntask += 1
 
     cdef bint staged = False
     for s in range(nsub):

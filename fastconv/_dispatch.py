@@ -511,31 +511,28 @@ def run(p, algorithm, x, w, b, y, num_threads, runner=None):
     """Run a problem made safe by kernel_params(), 4-D arrays; y is filled in
     place.  CuPy arrays go to the GPU backend, which picks its own kernel
     (`algorithm` and `num_threads` steer the CPU backend only).  `runner`:
-    cpu_runner(p, algorithm, y.dtype), if the caller has it already."""
-    if runner is not None and type(y) is np.ndarray:
-        x, w, b = _c_aligned(x), _c_aligned(w), None if b is None else _c_aligned(b)
-        if y.flags.aligned:
-            fn, args = runner
-            fn(x, w, b, y, *args, num_threads)
-            return
-    if not p.transposed and (p.H == 0 or p.W == 0):
-        # Note [nested padding of an empty input] (_params.py): all its values are
-        # the padding's zeros; run on them, so 0 * inf in w gives NaN as in torch.
+    cpu_runner(p, algorithm, y.dtype), if the caller has it already (it exists
+    only for NumPy arrays and a non-empty input, so the first two cases below
+    cannot arise with it)."""
+    if runner is None:
+        if not p.transposed and (p.H == 0 or p.W == 0):
+            # Note [nested padding of an empty input] (_params.py): all its values are
+            # the padding's zeros; run on them, so 0 * inf in w gives NaN as in torch.
+            if is_cupy(y):
+                import cupy as xp     # already imported: the arrays are cupy arrays
+            else:
+                xp = np
+            x = xp.zeros((p.N, p.C, p.H + p.pt + p.pb, p.W + p.pl + p.pr), dtype=y.dtype)
+            p = dataclasses.replace(p, H=x.shape[2], W=x.shape[3], pt=0, pb=0, pl=0, pr=0)
         if is_cupy(y):
-            import cupy as xp     # already imported: the arrays are cupy arrays
-        else:
-            xp = np
-        x = xp.zeros((p.N, p.C, p.H + p.pt + p.pb, p.W + p.pl + p.pr), dtype=y.dtype)
-        p = dataclasses.replace(p, H=x.shape[2], W=x.shape[3], pt=0, pb=0, pl=0, pr=0)
-    if is_cupy(y):
-        from . import _gpu
-        _gpu.run(p, x, w, b, y)
-        return
+            from . import _gpu
+            _gpu.run(p, x, w, b, y)
+            return
     x, w, b = _c_aligned(x), _c_aligned(w), None if b is None else _c_aligned(b)
     if not y.flags.aligned:       # a misaligned `out`: compute aside, then copy in
         tmp = np.empty(y.shape, y.dtype)
-        run(p, algorithm, x, w, b, tmp, num_threads)
+        run(p, algorithm, x, w, b, tmp, num_threads, runner)
         y[...] = tmp
         return
-    fn, args = cpu_runner(p, algorithm, y.dtype)
+    fn, args = runner or cpu_runner(p, algorithm, y.dtype)
     fn(x, w, b, y, *args, num_threads)

@@ -1144,8 +1144,7 @@ FC_DWM_DEF2(dwm7s2, 0, 7, 2, 1)
  * 1.06.  AVX2, float32, 1 thread: 1.30-1.88, 7x7 planes 1.02 (8 x 2 blocks;
  * 4 x 2, which fit AVX2's 16 registers, are 1.25-1.45 times faster again).  A 3x3 lost
  * (the copy costs about as much as its 9 multiply-adds a vector), so 3x3
- * stays in dw_masked. */
-#if FC_VBYTES == 64 || FC_VBYTES == 32
+ * stays in dw_masked.  (Inside FC_MASKED: AVX-512 and AVX2 only.) */
 #define FC_DW_PADDED 1
 #if FC_VLEN * 4 == FC_VBYTES
 #define FC_BCAST_INSN "vbroadcastss"
@@ -1238,7 +1237,6 @@ FC_DWP_DEF(dwp7w, 7, 4, 2)
 #endif
 #undef FC_DWP_DEF
 #undef FC_BCAST_INSN
-#endif
 #undef MT
 #endif
 
