@@ -760,47 +760,69 @@ typedef __typeof__((VT){0} < (VT){0}) FC_CAT(fcv, m, FC_SUF, FC_ISA_NAME);
 #define VTM FC_CAT(fcv, m, FC_SUF, FC_ISA_NAME)
 
 /* U[m][xi][c] for output channels [k0, k1) of one group (w: [M][C][3][3]),
- * in FC_T arithmetic, with c innermost so the loop vectorises (strided loads,
- * 16 contiguous stores).  Returns 1 when some U is nonzero and below
- * FC_WINO_TINY. */
+ * in FC_T arithmetic, VLEN channels at a time: each of a kernel's 9 taps is
+ * gathered across VLEN channels (Note [gathered B]'s gather; lanes past C
+ * read as zero and are never stored), so the transform and the FC_WINO_TINY
+ * test run on vectors and U's rows are stored whole.  Each value takes the
+ * same operations in the same order as one scalar transform would (no
+ * contraction): the bits do not depend on where a channel falls in a vector.
+ * Returns 1 when some U is nonzero and below FC_WINO_TINY. */
 __attribute__((optimize("fp-contract=off")))
 int FC_FN(winograd_weights)(const FC_T *restrict w, fc_idx M, fc_idx C, fc_idx k0,
                                    fc_idx k1, FC_T *restrict U)
 {
     const fc_idx MC = C;     /* U is [M][16][C]: a channel's 16 rows C apart, not M*C
                               * (rows M*C apart would all map to one L1 set) */
-    int bad = 0;
+    const VT half = SPLAT((FC_T)0.5), vz = SPLAT((FC_T)0);
+    const VT tiny = SPLAT(FC_WINO_TINY), ntiny = SPLAT(-FC_WINO_TINY);
+    /* lane l of tap t reads channel c0 + l's tap t; [1]: the last, partial block */
+    int32_t idx[2][9][VLEN] __attribute__((aligned(FC_ALIGN)));
+    FC_T gbuf[9][VLEN] __attribute__((aligned(FC_ALIGN)));
+    FC_T ubuf[VLEN] __attribute__((aligned(FC_ALIGN)));
+    VTM bad = vz < vz;      /* all lanes false */
+    const int ntail = (int)(C % VLEN);
     (void)M;
+    for (int t = 0; t < 9; t++)
+        for (int l = 0; l < VLEN; l++) {
+            idx[0][t][l] = 9 * l + t;
+            idx[1][t][l] = l < ntail ? 9 * l + t : -1;
+        }
     for (fc_idx k = k0; k < k1; k++) {
-        FC_T *restrict Uk = U + k * 16 * C;
-        const FC_T *restrict wk = w + k * C * 9;
-        for (fc_idx c = 0; c < C; c++) {
-            const FC_T *g = wk + c * 9;
-            FC_T t[4][3];
+        for (fc_idx c0 = 0; c0 < C; c0 += VLEN) {
+            const int n = C - c0 < VLEN ? (int)(C - c0) : VLEN;
+            FC_T *restrict Uk = U + k * 16 * C + c0;
+            const FC_T *wk = w + (k * C + c0) * 9;
+            for (int t = 0; t < 9; t++) FC_FN(gather)(gbuf[t], wk, idx[n < VLEN][t]);
+            VT tr[4][3], u[16];
             for (int j = 0; j < 3; j++) {        /* G g: rows */
-                const FC_T g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
-                t[0][j] = g0;
-                t[1][j] = (g0 + g1 + g2) * (FC_T)0.5;
-                t[2][j] = (g0 - g1 + g2) * (FC_T)0.5;
-                t[3][j] = g2;
+                const VT g0 = *(const VT *)gbuf[j], g1 = *(const VT *)gbuf[3 + j];
+                const VT g2 = *(const VT *)gbuf[6 + j];
+                tr[0][j] = g0;
+                tr[1][j] = (g0 + g1 + g2) * half;
+                tr[2][j] = (g0 - g1 + g2) * half;
+                tr[3][j] = g2;
             }
             for (int a = 0; a < 4; a++) {        /* (G g) G^T: columns */
-                const FC_T r0 = t[a][0], r1 = t[a][1], r2 = t[a][2];
-                Uk[(a * 4 + 0) * MC + c] = r0;
-                Uk[(a * 4 + 1) * MC + c] = (r0 + r1 + r2) * (FC_T)0.5;
-                Uk[(a * 4 + 2) * MC + c] = (r0 - r1 + r2) * (FC_T)0.5;
-                Uk[(a * 4 + 3) * MC + c] = r2;
+                const VT r0 = tr[a][0], r1 = tr[a][1], r2 = tr[a][2];
+                u[a * 4 + 0] = r0;
+                u[a * 4 + 1] = (r0 + r1 + r2) * half;
+                u[a * 4 + 2] = (r0 - r1 + r2) * half;
+                u[a * 4 + 3] = r2;
+            }
+            for (int e = 0; e < 16; e++) {
+                bad |= (u[e] != vz) & (u[e] < tiny) & (u[e] > ntiny);
+                if (n == VLEN) {
+                    *(VTU *)(Uk + e * MC) = u[e];
+                } else {
+                    *(VT *)ubuf = u[e];
+                    for (int l = 0; l < n; l++) Uk[e * MC + l] = ubuf[l];
+                }
             }
         }
-        for (int e = 0; e < 16; e++) {
-            const FC_T *u = Uk + e * MC;
-            int b = 0;
-            for (fc_idx c = 0; c < C; c++)
-                b |= (u[c] != 0) & (u[c] < FC_WINO_TINY) & (u[c] > -FC_WINO_TINY);
-            bad |= b;
-        }
     }
-    return bad;
+    int any = 0;
+    for (int l = 0; l < VLEN; l++) any |= bad[l] != 0;
+    return any;
 }
 
 void FC_FN(winograd_task)(const fc_winograd_args *g, fc_idx n, fc_idx q0, fc_idx q1,
