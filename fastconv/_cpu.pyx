@@ -114,6 +114,7 @@ cdef extern from "_kernels.h" nogil:
     int fc_set_gather_pw(int n)
     int fc_set_gather_runs(int on)
     int fc_set_dw_padded(int on)
+    int fc_set_dw_const_cg(int on)
     int fc_gather_pw
     size_t fc_direct_scratch_bytes(fc_blocking b, const fc_direct_args *a, fc_idx rows,
                                    size_t esize)
@@ -230,6 +231,14 @@ def _set_dw_padded(int on):
     plane (Note [padded depthwise] in _kernels_impl.h) when on (the default),
     through the masked tiles when off.  Returns the old setting."""
     return fc_set_dw_padded(on)
+
+
+def _set_dw_const_cg(int on):
+    """Test hook: grouped 3x3 layers with 4, 8 or 16 channels per group take
+    the direct tiles compiled for that count (Note [grouped channel counts] in
+    _kernels_impl.h) when on (the default), the run-time ones when off.
+    Returns the old setting."""
+    return fc_set_dw_const_cg(on)
 
 
 # Direct kernel: scratch of padded rows per task kept near L2-resident size.

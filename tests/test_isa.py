@@ -215,6 +215,51 @@ def test_padded_depthwise_every_level(level, dtype, case):
     assert_within(want[(False, 2)], conv2d_ref(x, w, b, **kw), tol, what=f"{level} padded")
 
 
+# Grouped 3x3 layers with 4, 8 or 16 channels per group run tiles compiled for
+# that count (Note [grouped channel counts]): the same multiply-adds as the
+# run-time tiles, so the same bits.  Quads (wide planes) at stride 1 and 2,
+# pairs on narrow and wide planes, a count with no constant version (6), K_g
+# not a multiple of 4, odd sizes, rows split over tasks.
+CONST_CG = [  # (x shape, w shape, kwargs)
+    ((1, 8, 11, 37), (8, 4, 3, 3), dict(padding=1, groups=2)),            # quads, C_g 4
+    ((2, 16, 9, 21), (8, 8, 3, 3), dict(padding=1, groups=2)),            # quads, C_g 8
+    ((1, 32, 13, 40), (32, 16, 3, 3), dict(stride=2, padding=1, groups=2)),  # s2 quads
+    ((1, 16, 14, 14), (24, 4, 3, 3), dict(padding=1, groups=4)),          # pairs, narrow
+    ((1, 32, 7, 7), (12, 16, 3, 3), dict(padding="same", groups=2)),      # K_g 6: 4 + 2
+    ((1, 8, 6, 19), (8, 4, 3, 3), dict(padding=((0, 2), (1, 0)), groups=2)),
+    ((1, 12, 9, 33), (12, 6, 3, 3), dict(padding=1, groups=2)),           # C_g 6: run time
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(CONST_CG)))
+def test_grouped_const_channels_every_level(level, dtype, case):
+    xs, ws, kw = CONST_CG[case]
+    x, w, b = random_arrays(xs, ws, ws[0], dtype, seed=90 + case)
+    want = {}
+    for const in (0, 1):
+        old = _cpu._set_dw_const_cg(const)
+        try:
+            for bias in (b, None):
+                for threads in (1, 2):
+                    y = fastconv.conv2d(x, w, bias, algorithm="direct", num_threads=threads,
+                                        **kw)
+                    out = np.full_like(y, np.nan)   # an output left unwritten shows
+                    fastconv.conv2d(x, w, bias, algorithm="direct", num_threads=threads,
+                                    out=out, **kw)
+                    np.testing.assert_array_equal(out, y)
+                    key = (bias is None, threads)
+                    if key in want:
+                        np.testing.assert_array_equal(y, want[key], err_msg=f"{key}")
+                    else:
+                        want[key] = y
+        finally:
+            _cpu._set_dw_const_cg(old)
+    np.testing.assert_array_equal(want[(False, 1)], want[(False, 2)])
+    tol = tolerance(dtype, reduction_length(w), x, w, b, **kw)
+    assert_within(want[(False, 2)], conv2d_ref(x, w, b, **kw), tol, what=f"{level} const C_g")
+
+
 def test_masked_depthwise_zero_padding_times_inf():
     """Padding is multiplied in, not skipped: an inf tap makes NaN where it
     meets the padding, as in torch and the copied tiles."""
