@@ -68,8 +68,16 @@ ALGORITHMS = {
 #   Intel Xeon 5th gen (Emerald Rapids) with 2 vCPUs and AVX-512, 27 Nov 2026).
 #   Where the data would take the transforms outside the error bound (see
 #   Note [Winograd F(2x2, 3x3)]) the backend recomputes with IMPLICIT.
-# - conv2d that is strided (with at least GEMM_STRIDED_MIN_C_G channels per
-#   group), 1x1, or one kernel row wide (1xk): GEMM.  Its B rows are packed by
+#   Phases of fewer than WINOGRAD_MIN_TILE_COLUMNS tile columns waste too many
+#   lanes (a 4 x 4 tile grid fills 16 of 32): 3x3 at dilation 4, interleaved
+#   medians, WINOGRAD vs GEMM ms at 2 threads (1 thread), Intel Xeon 5th gen:
+#   4 tile columns, 128 channels on 32x32 1.35 vs 1.04 (2.17 vs 1.81), 256 on
+#   28x28 4.03 vs 2.90, 128 on 56x56 at dilation 8 5.23 vs 3.05; 5 columns
+#   (128 on 40x40) 1.51 vs 1.61 (2.27 vs 2.75); 6 (256 on 65x65 at dilation
+#   6) 13.7 vs 15.3 (26.8 vs 28.8); 7 (deeplab-like, 128 on 28x28 at 2) 0.72
+#   vs 0.81.
+# - conv2d that is strided or dilated (with at least GEMM_STRIDED_MIN_C_G
+#   channels per group), 1x1, or one kernel row wide (1xk): GEMM.  Its B rows are packed by
 #   vector gathers on such grids (Note [gathered B] in _kernels_base.h), and it
 #   computes no padding columns, where IMPLICIT runs its micro-kernel along
 #   the padded copy's pitch (1x7 with padding 3 on 17 columns: 23).  Medians
@@ -82,7 +90,13 @@ ALGORITHMS = {
 #   vs 0.37), nor 3x3 stride 1 on small grids (res4 1.44 vs 1.26, res5 1.83
 #   vs 1.59).  Shapes off the workload agree at 2 threads (1x1 with groups 3:
 #   0.22 vs 0.28; 32->64 1x1 on 112x112: 0.53 vs 0.74; 8->16 3x3 s2: 0.044 vs
-#   0.067); at 1 thread small strided ones lose up to 14%.
+#   0.067); at 1 thread small strided ones lose up to 14%.  Dilated 3x3 that
+#   Winograd does not take: IMPLICIT runs its micro-kernel over the padded
+#   copy's pitch, W + 2d (DeepLab's ASPP, 256 channels on 33x33 at dilation 6:
+#   45 columns for 33 outputs), GEMM over the outputs only: GEMM vs IMPLICIT ms
+#   at 2 threads (1 thread) 4.42 vs 5.65 (7.44 vs 10.71), dilation 12 4.38 vs
+#   8.38 (7.77 vs 14.51), 65x65 at 12 15.4 vs 24.9, 128 on 32x32 at 4 1.04 vs
+#   1.04 (1.81 vs 2.22), 64 on 64x64 at 4 1.06 vs 1.06 (2.00 vs 1.96).
 # - other conv2d: IMPLICIT (no packing; every stride via phase planes).
 # - conv_transpose2d: IMPLICIT below TRANSPOSED_GEMM_MIN_C_G input channels per
 #   group, GEMM (packed, batch folded into the pixel dimension) from there: the
@@ -119,7 +133,7 @@ THRESHOLDS = {
     "WINOGRAD_MIN_C_G": 8,
     # tile columns per output phase (a dilation d makes d x d phases of
     # OW/d columns); each tile row carries one junk column
-    "WINOGRAD_MIN_TILE_COLUMNS": 4,
+    "WINOGRAD_MIN_TILE_COLUMNS": 5,
     # K*C_g: transformed weights 16*K*C_g values, within the backend's
     # workspace cap (_cpu.pyx WINOGRAD_WEIGHT_BYTES, 8 MiB) in float64 too
     "WINOGRAD_MAX_K_C": 1 << 16,
@@ -170,7 +184,8 @@ def choose_algorithm(params):
             and params.K * params.C_g <= THRESHOLDS["WINOGRAD_MAX_K_C"]):
         return Algorithm.WINOGRAD
     strided = p.OH > 1 and p.sh > 1 or p.OW > 1 and p.sw > 1
-    if (strided and p.C_g >= THRESHOLDS["GEMM_STRIDED_MIN_C_G"]
+    dilated = p.OH > 1 and p.dh > 1 or p.OW > 1 and p.dw > 1
+    if ((strided or dilated) and p.C_g >= THRESHOLDS["GEMM_STRIDED_MIN_C_G"]
             or p.kh == 1):     # 1x1 and 1xk
         return Algorithm.GEMM
     return Algorithm.IMPLICIT

@@ -115,13 +115,29 @@ def test_choice_is_pure_and_follows_thresholds():
     assert fastconv.choose_algorithm((1, 16, 28, 28), (16, 16, 3, 3), padding=2, dilation=2) \
         is Algorithm.WINOGRAD
     assert fastconv.choose_algorithm((1, 16, 20, 20), (16, 16, 3, 3), padding=2, dilation=2) \
-        is Algorithm.IMPLICIT
+        is Algorithm.GEMM         # too few tiles: dilated, so GEMM
     assert fastconv.choose_algorithm((1, 16, 27, 27), (16, 16, 3, 3), padding=2, dilation=2) \
         is Algorithm.WINOGRAD
     assert fastconv.choose_algorithm((1, 16, 25, 25), (16, 16, 3, 3), padding=2, dilation=2) \
         is Algorithm.WINOGRAD     # 13+12 -> 7+6 tile rows and columns: 169
     assert fastconv.choose_algorithm((1, 16, 23, 23), (16, 16, 3, 3), padding=2, dilation=2) \
-        is Algorithm.IMPLICIT     # 12+11 -> 6+6: 144
+        is Algorithm.GEMM         # 12+11 -> 6+6: 144
+    # ... and at least 5 tile columns in every phase: 32x32 at dilation 4 is 16
+    # phases of 8x8 outputs, 4x4 tiles (256 tiles, but half a vector each).
+    assert THRESHOLDS["WINOGRAD_MIN_TILE_COLUMNS"] == 5
+    assert fastconv.choose_algorithm((1, 16, 32, 32), (16, 16, 3, 3), padding=4, dilation=4) \
+        is Algorithm.GEMM
+    assert fastconv.choose_algorithm((1, 16, 40, 40), (16, 16, 3, 3), padding=4, dilation=4) \
+        is Algorithm.WINOGRAD
+    # Dilated layers GEMM leaves to IMPLICIT: too few channels per group, or
+    # a dilation along an axis of one output (no dilation at all).
+    c = THRESHOLDS["GEMM_STRIDED_MIN_C_G"]
+    assert fastconv.choose_algorithm((1, c, 33, 33), (16, c, 3, 3), padding=6, dilation=6) \
+        is Algorithm.GEMM
+    assert fastconv.choose_algorithm((1, c - 1, 33, 33), (16, c - 1, 3, 3), padding=6,
+                                     dilation=6) is Algorithm.IMPLICIT
+    assert fastconv.choose_algorithm((1, c, 1, 9), (16, c, 3, 3), padding=(5, 0),
+                                     dilation=(5, 1)) is Algorithm.IMPLICIT
     # conv2d GEMM: strided with enough channels per group, 1x1, 1xk; not kx1.
     c = THRESHOLDS["GEMM_STRIDED_MIN_C_G"]
     assert fastconv.choose_algorithm((1, c, 20, 20), (16, c, 5, 5), stride=2) is Algorithm.GEMM
