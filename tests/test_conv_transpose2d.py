@@ -316,3 +316,65 @@ def test_implicit_bands_give_the_same_bits(budget, stride, dilation, padding, ou
         _cpu._set_implicit_copy_bytes(old)
     np.testing.assert_array_equal(banded, whole)
     np.testing.assert_array_equal(whole, fastconv.conv_transpose2d(x, w, b, algorithm="gemm", **kw))
+
+
+# Note [transposed direct]: depthwise transposed layers run each stride phase
+# as a conv2d on the input read backwards; the taps add up in the implicit
+# kernel's order, so the bits are the same.  Strides 1 to 4, kernels 1 to 5,
+# padding beyond the kernel (phases with no taps or no input rows), output
+# padding, channel multipliers, odd sizes, a batch.
+DEPTHWISE = [
+    T(N=1, C=16, K=16, groups=16, H=9, W=11, kh=4, kw=4, stride=2, padding=1),
+    T(N=2, C=6, K=12, groups=6, H=7, W=9, kh=3, kw=3, stride=2, padding=1, output_padding=1),
+    T(N=1, C=5, K=5, groups=5, H=5, W=6, kh=5, kw=5, stride=3, padding=2, output_padding=2),
+    T(N=1, C=4, K=12, groups=4, H=6, W=6, kh=2, kw=2, stride=2),
+    T(N=1, C=3, K=3, groups=3, H=4, W=5, kh=3, kw=3, stride=1, padding=1),
+    T(N=1, C=3, K=3, groups=3, H=4, W=4, kh=1, kw=1, stride=3),
+    T(N=1, C=2, K=2, groups=2, H=5, W=5, kh=3, kw=3, stride=4, output_padding=3),
+    T(N=1, C=4, K=4, groups=4, H=6, W=7, kh=4, kw=2, stride=(2, 3), padding=(3, 1)),
+    T(N=3, C=8, K=8, groups=8, H=1, W=13, kh=4, kw=4, stride=2, padding=1),
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", DEPTHWISE)
+def test_depthwise_direct_matches_implicit_bitwise(case, dtype, threads):
+    x, w, b = case.arrays(dtype)
+    for bias in (b, None):
+        want = conv_transpose2d(case, x, w, bias, algorithm="implicit", num_threads=threads)
+        got = conv_transpose2d(case, x, w, bias, algorithm="direct", num_threads=threads)
+        np.testing.assert_array_equal(got, want)
+        out = np.full_like(want, np.nan)     # every output written, phase by phase
+        conv_transpose2d(case, x, w, bias, algorithm="direct", num_threads=threads, out=out)
+        np.testing.assert_array_equal(out, want)
+    check(case, dtype, x, w, b, conv_transpose2d(case, x, w, b, algorithm="direct"))
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_depthwise_direct_nonfinite_like_implicit():
+    case = DEPTHWISE[1]
+    x, w, b = case.arrays(np.float32)
+    x[0, 1, 2, 2] = np.nan
+    x[1, 2, 0, 5] = np.inf
+    w[3, 0] = 0.0
+    x[1, 3, 4, 4] = np.inf       # meets channel 3's zero weights: NaN
+    want = conv_transpose2d(case, x, w, b, algorithm="implicit")
+    got = conv_transpose2d(case, x, w, b, algorithm="direct")
+    np.testing.assert_array_equal(got, want)
+    assert np.isnan(want).any() and np.isinf(want).any()
+
+
+def test_depthwise_direct_in_blocks_of_images_and_channels():
+    """Past the copy budget the phases run image by image, a block of channels
+    at a time: the same bits."""
+    from fastconv import _cpu
+    case = T(N=3, C=6, K=12, groups=6, H=9, W=10, kh=4, kw=4, stride=2, padding=1)
+    x, w, b = case.arrays(np.float32)
+    want = conv_transpose2d(case, x, w, b, algorithm="implicit")
+    old = _cpu._set_implicit_copy_bytes(4 * (2 * 90 + 2 * 100) * 2)   # two channels a block
+    try:
+        got = conv_transpose2d(case, x, w, b, algorithm="direct")
+    finally:
+        _cpu._set_implicit_copy_bytes(old)
+    np.testing.assert_array_equal(got, want)

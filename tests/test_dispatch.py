@@ -108,6 +108,19 @@ def test_choice_is_pure_and_follows_thresholds():
                                      transposed=True) is Algorithm.IMPLICIT
     assert fastconv.choose_algorithm((2, 2 * c, 4, 4), (2 * c, k, 4, 4), stride=2, groups=2,
                                      transposed=True) is Algorithm.GEMM      # per group
+    # Depthwise transposed (one input channel per group), undilated, enough outputs: DIRECT.
+    n = THRESHOLDS["TRANSPOSED_DIRECT_MIN_OUTPUTS"]
+    assert n == 1 << 16
+    assert fastconv.choose_algorithm((1, 16, 32, 32), (16, 1, 4, 4), stride=2, padding=1,
+                                     groups=16, transposed=True) is Algorithm.DIRECT   # 16*64*64
+    assert fastconv.choose_algorithm((1, 15, 32, 32), (15, 1, 4, 4), stride=2, padding=1,
+                                     groups=15, transposed=True) is Algorithm.IMPLICIT  # fewer
+    assert fastconv.choose_algorithm((1, 8, 32, 32), (8, 2, 4, 4), stride=2, padding=1,
+                                     groups=8, transposed=True) is Algorithm.DIRECT    # 2 per group
+    assert fastconv.choose_algorithm((1, 32, 32, 32), (32, 1, 4, 4), stride=2, padding=3,
+                                     dilation=2, groups=32, transposed=True) is Algorithm.IMPLICIT
+    assert fastconv.choose_algorithm((1, 32, 32, 32), (32, 1, 4, 4), stride=2, padding=1,
+                                     groups=16, transposed=True) is Algorithm.IMPLICIT  # C_g 2
     # Winograd's tile count is over every output phase of a dilation: 28x28 at
     # dilation 2 is 4 phases of 7x7 tiles (196), 20x20 4 of 5x5 (100), 27x27
     # phases of 14 and 13 rows and columns (7 + 7 tile rows and columns, 196).
