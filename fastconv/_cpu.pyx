@@ -463,6 +463,7 @@ cdef extern from *:
 # workspace it has not written: _set_workspace_poison fills every block
 # handed out with a given byte, and tests want the same bits for 0x00 and 0xFF.
 DEF WORKSPACE_CACHE_MIN = 65536
+DEF WORKSPACE_CACHE_COUNT = 64      # blocks at most (a call looks through them all)
 cdef size_t WORKSPACE_CACHE_BYTES = 33554432
 cdef list _ws_blocks = []        # (capacity, address), least recently returned first
 cdef size_t _ws_bytes = 0
@@ -470,10 +471,11 @@ cdef int _ws_poison = -1
 
 
 cdef void _ws_trim(size_t limit):
-    """Free cached blocks, oldest first, until at most `limit` bytes are cached."""
+    """Free cached blocks, oldest first, until at most `limit` bytes in at most
+    WORKSPACE_CACHE_COUNT blocks are cached."""
     global _ws_bytes
     cdef size_t cap
-    while _ws_blocks and _ws_bytes > limit:
+    while _ws_blocks and (_ws_bytes > limit or len(_ws_blocks) > WORKSPACE_CACHE_COUNT):
         cap, p = _ws_blocks.pop(0)
         _ws_bytes -= cap
         free(<void *><uintptr_t>p)
@@ -1506,7 +1508,7 @@ def conv_transpose2d_direct(x, w, bias, y, int G, int sh, int sw, int dh, int dw
     Note [transposed direct]: phase (ry, rx) of Note [transposed conv as gather]
     is a stride-1 correlation of x with the phase's taps, i increasing, whose
     input offsets fall by one per tap.  The implicit and gemm kernels add the
-    products in that tap order, so reading x backwards: on x flipped in both
+    products in that tap order, which walks x backwards; on x flipped in both
     axes the phase is a plain correlation (taps i increasing, input rows
     increasing) whose output comes out flipped.  conv2d_direct adds the bias,
     then the taps in (i, j) order, each a fused multiply-add, as those kernels
