@@ -819,6 +819,15 @@ cdef void _axis_phases(int s, int p, int k, int d, int out, int *taps, int *ntap
         ntaps[r] = n
 
 
+cdef void _phase_tables(_Buffers bufs, int s, int p, int k, int d, int out, int **taps,
+                        int **ntaps, fc_idx **offs) except *:
+    """_axis_phases' tables for one axis, allocated in bufs."""
+    taps[0] = <int *>bufs.get(<size_t>s * k * sizeof(int))
+    ntaps[0] = <int *>bufs.get(<size_t>s * sizeof(int))
+    offs[0] = <fc_idx *>bufs.get(<size_t>s * k * sizeof(fc_idx))
+    _axis_phases(s, p, k, d, out, taps[0], ntaps[0], offs[0])
+
+
 cdef inline fc_idx _phase_len(int out, int r, int s) noexcept nogil:
     """Outputs r, r + s, ... below `out`."""
     return _cdiv(out - r, s) if out > r else 0
@@ -851,14 +860,14 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
     cdef int ry, rx, ti, tj, g, nth, ntw
     cdef fc_idx t, Ph, Pw, ih
     # Taps and input offsets per row phase and per column phase.
-    cdef int *taps_h = <int *>bufs.get(<size_t>sh * kh * sizeof(int))
-    cdef int *ntaps_h = <int *>bufs.get(<size_t>sh * sizeof(int))
-    cdef fc_idx *off_h = <fc_idx *>bufs.get(<size_t>sh * kh * sizeof(fc_idx))
-    cdef int *taps_w = <int *>bufs.get(<size_t>sw * kw * sizeof(int))
-    cdef int *ntaps_w = <int *>bufs.get(<size_t>sw * sizeof(int))
-    cdef fc_idx *off_w = <fc_idx *>bufs.get(<size_t>sw * kw * sizeof(fc_idx))
-    _axis_phases(sh, ph, kh, dh, OH, taps_h, ntaps_h, off_h)
-    _axis_phases(sw, pw, kw, dw, OW, taps_w, ntaps_w, off_w)
+    cdef int *taps_h
+    cdef int *ntaps_h
+    cdef int *taps_w
+    cdef int *ntaps_w
+    cdef fc_idx *off_h
+    cdef fc_idx *off_w
+    _phase_tables(bufs, sh, ph, kh, dh, OH, &taps_h, &ntaps_h, &off_h)
+    _phase_tables(bufs, sw, pw, kw, dw, OW, &taps_w, &ntaps_w, &off_w)
     cdef int32_t **rowtabs = <int32_t **>bufs.get(<size_t>sh * sizeof(int32_t *))
     cdef int32_t **coltabs = <int32_t **>bufs.get(<size_t>sw * sizeof(int32_t *))
     cdef int32_t *col_lo = <int32_t *>bufs.get(<size_t>sw * kw * sizeof(int32_t))
@@ -1428,23 +1437,10 @@ cdef bint _winograd_bands(const floating[:, :, :, ::1] x, const floating[::1] bi
     return False
 
 
-def _flip_planes(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] xf, int nthreads):
-    """xf = x reversed along rows and columns (Note [transposed direct])."""
-    cdef fc_idx N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3], t, i, j
-    cdef const floating *src
-    cdef floating *dst
-    with nogil:
-        for t in prange(N * C, num_threads=nthreads, schedule="static"):
-            src = &x[t // C, t % C, 0, 0]
-            dst = &xf[t // C, t % C, 0, 0]
-            for i in range(H):
-                for j in range(W):
-                    dst[(H - 1 - i) * W + (W - 1 - j)] = src[i * W + j]
-
-
-def _put_phase(const floating[:, :, :, ::1] yf, floating[:, :, :, ::1] y, int ry, int rx,
-               int sh, int sw, int nthreads):
-    """y[:, :, ry::sh, rx::sw] = yf reversed along rows and columns."""
+def _put_flipped(const floating[:, :, :, ::1] yf, floating[:, :, :, ::1] y, int ry, int rx,
+                 int sh, int sw, int nthreads):
+    """y[:, :, ry::sh, rx::sw] = yf reversed along rows and columns (with
+    ry = rx = 0 and sh = sw = 1, a flipped copy; Note [transposed direct])."""
     cdef fc_idx N = yf.shape[0], K = yf.shape[1], Th = yf.shape[2], Tw = yf.shape[3]
     cdef fc_idx OW = y.shape[3], t, i, j
     cdef const floating *src
@@ -1488,7 +1484,7 @@ cdef _transposed_direct_block(x, wk, bias, y, int sh, int sw, int kh, int kw, in
                 continue
             if xflip is None:
                 xflip = np.empty(x.shape, x.dtype)
-                _flip_planes(x, xflip, nthreads)
+                _put_flipped(x, xflip, 0, 0, 1, 1, nthreads)
             xc = xflip if (r0, r1, c0, c1) == (0, H, 0, W) else \
                 xflip[:, :, r0:r1, c0:c1].copy()
             sub = wk[:, :, [taps_h[ry * kh + a] for a in range(nth)], :][
@@ -1496,7 +1492,7 @@ cdef _transposed_direct_block(x, wk, bias, y, int sh, int sw, int kh, int kw, in
             yf = np.empty((N, K, Th, Tw), dtype=y.dtype)
             conv2d_direct(xc, sub, bias, yf, C, 1, 1, 1, 1, max(pt, 0), max(pb, 0),
                           max(pl, 0), max(pr, 0), "zeros", nthreads)
-            _put_phase(yf, y, ry, rx, sh, sw, nthreads)
+            _put_flipped(yf, y, ry, rx, sh, sw, nthreads)
 
 
 def conv_transpose2d_direct(x, w, bias, y, int G, int sh, int sw, int dh, int dw, int ph,
@@ -1523,44 +1519,34 @@ def conv_transpose2d_direct(x, w, bias, y, int G, int sh, int sw, int dh, int dw
     if C != G or dh != 1 or dw != 1 or N == 0 or H == 0 or W == 0:
         conv_transpose2d_implicit(x, w, bias, y, G, sh, sw, dh, dw, ph, pw, num_threads)
         return
-    cdef int *taps_h = <int *>malloc(<size_t>sh * kh * sizeof(int) + 1)
-    cdef int *ntaps_h = <int *>malloc(<size_t>sh * sizeof(int) + 1)
-    cdef fc_idx *off_h = <fc_idx *>malloc(<size_t>sh * kh * sizeof(fc_idx) + 1)
-    cdef int *taps_w = <int *>malloc(<size_t>sw * kw * sizeof(int) + 1)
-    cdef int *ntaps_w = <int *>malloc(<size_t>sw * sizeof(int) + 1)
-    cdef fc_idx *off_w = <fc_idx *>malloc(<size_t>sw * kw * sizeof(fc_idx) + 1)
+    cdef _Buffers bufs = _Buffers()
+    cdef int *taps_h
+    cdef int *ntaps_h
+    cdef int *taps_w
+    cdef int *ntaps_w
+    cdef fc_idx *off_h
+    cdef fc_idx *off_w
     cdef int nb, cb, n0, g0, g1
     cdef size_t per
-    try:
-        if (taps_h == NULL or ntaps_h == NULL or off_h == NULL or taps_w == NULL
-                or ntaps_w == NULL or off_w == NULL):
-            raise MemoryError("fastconv: could not allocate the phase tables")
-        _axis_phases(sh, ph, kh, 1, OH, taps_h, ntaps_h, off_h)
-        _axis_phases(sw, pw, kw, 1, OW, taps_w, ntaps_w, off_w)
-        nthreads = _threads(num_threads)
-        wk = w.reshape(C * K_g, 1, kh, kw)
-        # Blocks of images and channels whose flipped copy and phase outputs stay
-        # under IMPLICIT_COPY_BYTES (the extra memory of a call stays bounded).
-        per = <size_t>x.itemsize * (2 * <size_t>H * W + <size_t>K_g * _cdiv(OH, sh) * _cdiv(OW, sw))
-        nb, cb = N, C
-        if <size_t>N * C * per > IMPLICIT_COPY_BYTES:
-            nb = 1
-            cb = max(1, min(C, <int>(IMPLICIT_COPY_BYTES // per)))
-        for n0 in range(0, N, nb):
-            for g0 in range(0, C, cb):
-                g1 = min(g0 + cb, C)
-                _transposed_direct_block(
-                    x[n0:n0 + nb, g0:g1], wk[g0 * K_g:g1 * K_g],
-                    None if bias is None else bias[g0 * K_g:g1 * K_g],
-                    y[n0:n0 + nb, g0 * K_g:g1 * K_g], sh, sw, kh, kw, taps_h, ntaps_h, off_h,
-                    taps_w, ntaps_w, off_w, nthreads)
-    finally:
-        free(taps_h)
-        free(ntaps_h)
-        free(off_h)
-        free(taps_w)
-        free(ntaps_w)
-        free(off_w)
+    _phase_tables(bufs, sh, ph, kh, 1, OH, &taps_h, &ntaps_h, &off_h)
+    _phase_tables(bufs, sw, pw, kw, 1, OW, &taps_w, &ntaps_w, &off_w)
+    nthreads = _threads(num_threads)
+    wk = w.reshape(C * K_g, 1, kh, kw)
+    # Blocks of images and channels whose flipped copy and phase outputs stay
+    # under IMPLICIT_COPY_BYTES (the extra memory of a call stays bounded).
+    per = <size_t>x.itemsize * (2 * <size_t>H * W + <size_t>K_g * _cdiv(OH, sh) * _cdiv(OW, sw))
+    nb, cb = N, C
+    if <size_t>N * C * per > IMPLICIT_COPY_BYTES:
+        nb = 1
+        cb = max(1, min(C, <int>(IMPLICIT_COPY_BYTES // per)))
+    for n0 in range(0, N, nb):
+        for g0 in range(0, C, cb):
+            g1 = min(g0 + cb, C)
+            _transposed_direct_block(
+                x[n0:n0 + nb, g0:g1], wk[g0 * K_g:g1 * K_g],
+                None if bias is None else bias[g0 * K_g:g1 * K_g],
+                y[n0:n0 + nb, g0 * K_g:g1 * K_g], sh, sw, kh, kw, taps_h, ntaps_h, off_h,
+                taps_w, ntaps_w, off_w, nthreads)
 
 
 def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
@@ -1589,14 +1575,14 @@ def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, 
     cdef bint empty
     cdef fc_idx Ph, Pw, t, q
     # Taps and input offsets per phase; pad x so every phase's reads stay inside.
-    cdef int *taps_h = <int *>bufs.get(<size_t>sh * kh * sizeof(int))
-    cdef int *ntaps_h = <int *>bufs.get(<size_t>sh * sizeof(int))
-    cdef fc_idx *off_h = <fc_idx *>bufs.get(<size_t>sh * kh * sizeof(fc_idx))
-    cdef int *taps_w = <int *>bufs.get(<size_t>sw * kw * sizeof(int))
-    cdef int *ntaps_w = <int *>bufs.get(<size_t>sw * sizeof(int))
-    cdef fc_idx *off_w = <fc_idx *>bufs.get(<size_t>sw * kw * sizeof(fc_idx))
-    _axis_phases(sh, ph, kh, dh, OH, taps_h, ntaps_h, off_h)
-    _axis_phases(sw, pw, kw, dw, OW, taps_w, ntaps_w, off_w)
+    cdef int *taps_h
+    cdef int *ntaps_h
+    cdef int *taps_w
+    cdef int *ntaps_w
+    cdef fc_idx *off_h
+    cdef fc_idx *off_w
+    _phase_tables(bufs, sh, ph, kh, dh, OH, &taps_h, &ntaps_h, &off_h)
+    _phase_tables(bufs, sw, pw, kw, dw, OW, &taps_w, &ntaps_w, &off_w)
     cdef fc_idx padT = 0, padB = 0, padL = 0, padR = 0, o
     for ry in range(sh):
         Ph = _phase_len(OH, ry, sh)

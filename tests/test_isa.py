@@ -186,14 +186,14 @@ PADDED = [  # (x shape, w shape, kwargs)
 ]
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("case", range(len(PADDED)))
-def test_padded_depthwise_every_level(level, dtype, case):
-    xs, ws, kw = PADDED[case]
-    x, w, b = random_arrays(xs, ws, ws[0], dtype, seed=80 + case)
+def _direct_both_ways(level, dtype, xs, ws, kw, seed, hook, what):
+    """conv2d 'direct' with a test hook off and on: the same bits either way,
+    with and without bias, at 1 and 2 threads, into a NaN-filled `out` too,
+    and within the float64 reference's bound."""
+    x, w, b = random_arrays(xs, ws, ws[0], dtype, seed=seed)
     want = {}
-    for padded in (0, 1):
-        old = _cpu._set_dw_padded(padded)
+    for on in (0, 1):
+        old = hook(on)
         try:
             for bias in (b, None):
                 for threads in (1, 2):
@@ -209,10 +209,17 @@ def test_padded_depthwise_every_level(level, dtype, case):
                     else:
                         want[key] = y
         finally:
-            _cpu._set_dw_padded(old)
+            hook(old)
     np.testing.assert_array_equal(want[(False, 1)], want[(False, 2)])
     tol = tolerance(dtype, reduction_length(w), x, w, b, **kw)
-    assert_within(want[(False, 2)], conv2d_ref(x, w, b, **kw), tol, what=f"{level} padded")
+    assert_within(want[(False, 2)], conv2d_ref(x, w, b, **kw), tol, what=f"{level} {what}")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(PADDED)))
+def test_padded_depthwise_every_level(level, dtype, case):
+    xs, ws, kw = PADDED[case]
+    _direct_both_ways(level, dtype, xs, ws, kw, 80 + case, _cpu._set_dw_padded, "padded")
 
 
 # Grouped 3x3 layers with 4, 8 or 16 channels per group run tiles compiled for
@@ -235,29 +242,7 @@ CONST_CG = [  # (x shape, w shape, kwargs)
 @pytest.mark.parametrize("case", range(len(CONST_CG)))
 def test_grouped_const_channels_every_level(level, dtype, case):
     xs, ws, kw = CONST_CG[case]
-    x, w, b = random_arrays(xs, ws, ws[0], dtype, seed=90 + case)
-    want = {}
-    for const in (0, 1):
-        old = _cpu._set_dw_const_cg(const)
-        try:
-            for bias in (b, None):
-                for threads in (1, 2):
-                    y = fastconv.conv2d(x, w, bias, algorithm="direct", num_threads=threads,
-                                        **kw)
-                    out = np.full_like(y, np.nan)   # an output left unwritten shows
-                    fastconv.conv2d(x, w, bias, algorithm="direct", num_threads=threads,
-                                    out=out, **kw)
-                    np.testing.assert_array_equal(out, y)
-                    key = (bias is None, threads)
-                    if key in want:
-                        np.testing.assert_array_equal(y, want[key], err_msg=f"{key}")
-                    else:
-                        want[key] = y
-        finally:
-            _cpu._set_dw_const_cg(old)
-    np.testing.assert_array_equal(want[(False, 1)], want[(False, 2)])
-    tol = tolerance(dtype, reduction_length(w), x, w, b, **kw)
-    assert_within(want[(False, 2)], conv2d_ref(x, w, b, **kw), tol, what=f"{level} const C_g")
+    _direct_both_ways(level, dtype, xs, ws, kw, 90 + case, _cpu._set_dw_const_cg, "const C_g")
 
 
 def test_masked_depthwise_zero_padding_times_inf():
