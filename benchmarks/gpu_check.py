@@ -143,8 +143,8 @@ def format_table(records, copy_gbs=None):
 
 
 # Small problems that run every kernel (both implicit GEMMs in both tiles, the
-# direct conv2d, the transposed gather) with every padding mode, for
-# compute-sanitizer.
+# direct conv2d, the transposed gather, the split reduction's second pass) with
+# every padding mode, for compute-sanitizer.
 SANITIZE_CASES = [
     ("conv2d", (2, 3, 9, 10), (70, 3, 3, 3), dict(padding=1)),               # igemm wide
     ("conv2d", (1, 4, 7, 9), (20, 2, 3, 3), dict(padding=2, groups=2, stride=2,
@@ -159,6 +159,10 @@ SANITIZE_CASES = [
     ("conv_transpose2d", (1, 4, 5, 5), (4, 12, 3, 3), dict(stride=2, padding=1,
                                                            output_padding=1)),  # igemm narrow
     ("conv_transpose2d", (2, 3, 4, 4), (3, 70, 2, 2), dict(stride=2)),          # igemm wide
+    # One tile, 36 steps of 16 taps; 4 phases of 16 steps: split into parts
+    # on any current GPU (Note [split reduction]).
+    ("conv2d", (1, 64, 5, 5), (64, 64, 3, 3), dict(padding=1)),
+    ("conv_transpose2d", (1, 64, 3, 3), (64, 64, 4, 4), dict(stride=2, padding=1)),
 ]
 
 

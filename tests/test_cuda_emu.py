@@ -104,10 +104,21 @@ def run_driver(exe, name, grid, block, x, w, b, ny, scalars, tmp_path):
 
 
 def emulate(exe, p, launch, x, w, b, tmp_path):
-    """Run `launch` (a _gpu.Launch) of problem p on x, w, b; returns y [N, K, OH, OW]."""
+    """Run `launch` (a _gpu.Launch) of problem p on x, w, b, and splitk_reduce
+    after it for a split reduction, as _gpu.run does; returns y [N, K, OH, OW]."""
     ny = p.N * p.K * p.OH * p.OW
-    args = _gpu.pack_args(p, launch.work, b is not None)
-    y = run_driver(exe, launch.name, launch.grid, launch.block, x, w, b, ny, args, tmp_path)
+    if launch.splits == 1:
+        args = _gpu.pack_args(p, launch.work, b is not None)
+        y = run_driver(exe, launch.name, launch.grid, launch.block, x, w, b, ny, args,
+                       tmp_path)
+        return y.reshape(p.N, p.K, p.OH, p.OW)
+    # The parts start as NaN (the driver's fill): a part not written fails.
+    args = _gpu.pack_args(p, launch.work, False, launch.splits)
+    parts = run_driver(exe, launch.name, launch.grid, launch.block, x, w, b,
+                       launch.splits * ny, args, tmp_path)
+    red = _gpu.plan_launch(p, x.dtype, kernel="splitk_reduce", splits=launch.splits)
+    args = _gpu.pack_args(p, red.work, b is not None, red.splits)
+    y = run_driver(exe, red.name, red.grid, red.block, parts, w, b, ny, args, tmp_path)
     return y.reshape(p.N, p.K, p.OH, p.OW)
 
 
@@ -117,12 +128,13 @@ def _params(case, x, w, b, transposed):
 
 
 def check_case(exe, case, dtype, tmp_path, transposed, kernel=None, tile=None,
-               max_blocks=_gpu.MAX_BLOCKS):
+               max_blocks=_gpu.MAX_BLOCKS, splits=None):
     x, w, b = case.arrays(dtype)
     p = kernel_params(_params(case, x, w, b, transposed))
     if p.N * p.K * p.OH * p.OW == 0:
         pytest.skip("empty output: fastconv launches nothing")
-    launch = _gpu.plan_launch(p, dtype, max_blocks=max_blocks, kernel=kernel, tile=tile)
+    launch = _gpu.plan_launch(p, dtype, max_blocks=max_blocks, kernel=kernel, tile=tile,
+                              splits=splits)
     x4 = x if p.batched else x[None]
     y = emulate(exe, p, launch, x4, w, b, tmp_path)
     y = y if p.batched else y[0]
@@ -214,6 +226,46 @@ def test_grid_stride_loops(driver, case, transposed, kernel, dtype, index, tmp_p
     assert launch.grid == (1, 1, 1) and launch.work > 2 * _gpu.BLOCK_THREADS
 
 
+# Note [split reduction]: parts of the reduction, each a grid z (per stride
+# phase when transposed), added up by splitk_reduce.  Reductions of 1 to 8 BK
+# steps (16 taps in the wide tile, 8 in the narrow), so some parts are a
+# single step, the last part is short, and with 5 parts of a 4-step
+# reduction the last is empty; transposed phases with fewer taps than the
+# largest get empty parts too.
+SPLIT_CASES = {
+    "3x3-40-taps": (C(C=5, K=70, H=5, W=7, padding=1, stride=(1, 2)), False),
+    "groups-2-reflect": (C(C=8, K=80, groups=2, H=6, W=5, padding=1,
+                           padding_mode="reflect"), False),
+    "dilated-circular": (C(C=6, K=33, H=7, W=6, dilation=2, padding=2,
+                           padding_mode="circular"), False),
+    "transposed-stride-2": (T(C=9, K=70, kh=4, kw=4, stride=2, padding=1), True),
+    "transposed-stride-3-groups": (T(C=8, K=40, groups=2, kh=4, kw=3, stride=(3, 2),
+                                     padding=(2, 1), output_padding=(1, 0)), True),
+}
+
+
+@pytest.mark.parametrize("splits", [2, 3, 5])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("tile", list(_gpu.IGEMM_TILES))
+@pytest.mark.parametrize("case,transposed", list(SPLIT_CASES.values()), ids=list(SPLIT_CASES))
+def test_split_reduction(driver, case, transposed, tile, dtype, splits, tmp_path):
+    kernel = "conv_transpose2d_igemm" if transposed else "conv2d_igemm"
+    launch = check_case(driver, case, dtype, tmp_path, transposed, kernel=kernel, tile=tile,
+                        splits=splits)
+    assert launch.splits == splits and launch.grid[2] % splits == 0
+
+
+def test_split_reduction_chosen_for_a_small_grid(driver, tmp_path):
+    """With a GPU's multiprocessor count, the planner splits a one-tile layer
+    by itself, and the emulated result holds."""
+    case = C(C=24, K=64, H=4, W=4, padding=1)      # 216 taps, one 64 x 64 tile
+    x, w, b = case.arrays(np.float32)
+    p = kernel_params(_params(case, x, w, b, False))
+    launch = _gpu.plan_launch(p, np.float32, sms=132)
+    assert launch.kernel == "conv2d_igemm" and launch.splits == 14    # a part per step
+    check_case(driver, case, np.float32, tmp_path, False, splits=launch.splits)
+
+
 def test_auto_choice_is_emulated_too(driver, tmp_path):
     """The kernel 'auto' picks (no override) on a depthwise and a dense case."""
     for case, expected in ((CONV2D_FEATURES["depthwise"], "conv2d_direct"),
@@ -243,7 +295,7 @@ class _FakeArray(np.ndarray):
         return _Device()
 
 
-def _fake_cupy(exe, tmp_path, launches):
+def _fake_cupy(exe, tmp_path, launches, sms=1):
     import types
 
     def asarray(a):
@@ -267,13 +319,19 @@ def _fake_cupy(exe, tmp_path, launches):
                                     tmp_path).reshape(y.shape)
             return kernel
 
+    def get_attribute(attr, device_id):
+        assert attr == 16 and device_id == 0       # cudaDevAttrMultiProcessorCount
+        return sms
+
     mod = types.ModuleType("cupy")
     mod.ndarray = _FakeArray
     mod.asarray = mod.ascontiguousarray = asarray
-    mod.empty = lambda shape, dtype: np.empty(shape, dtype).view(_FakeArray)
+    # NaN-filled, like the driver's outputs: a value never written shows.
+    mod.empty = lambda shape, dtype: np.full(shape, np.nan, dtype).view(_FakeArray)
     mod.shares_memory = np.shares_memory
     mod.RawModule = RawModule
-    mod.cuda = types.SimpleNamespace(Device=_Device)
+    mod.cuda = types.SimpleNamespace(
+        Device=_Device, runtime=types.SimpleNamespace(deviceGetAttribute=get_attribute))
     return mod
 
 
@@ -287,7 +345,8 @@ def test_public_functions_through_the_gpu_backend(driver, dtype, tmp_path, monke
     launches = []
     fake = _fake_cupy(driver, tmp_path, launches)
     monkeypatch.setitem(sys.modules, "cupy", fake)
-    monkeypatch.setattr(_gpu, "_MODULES", {})
+    for cache in ("_MODULES", "_PLANS", "_SMS"):
+        monkeypatch.setattr(_gpu, cache, {})
     cases = [(CONV2D_FEATURES["reflect"], False), (CONV2D_FEATURES["depthwise"], False),
              (CONV2D_FEATURES["no-bias"], False), (CONV2D_FEATURES["unbatched"], False),
              (TILING["K_g-70-two-wide-tiles"], False),
@@ -313,6 +372,36 @@ def test_public_functions_through_the_gpu_backend(driver, dtype, tmp_path, monke
     x, w, b = (fake.asarray(a) for a in case.arrays(dtype))
     out = fake.empty(case.out_shape, dtype)
     assert fastconv.conv2d(x, w, b, **case.kwargs(), out=out) is out
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_split_reduction_through_the_gpu_backend(driver, dtype, tmp_path, monkeypatch):
+    """On a GPU of many multiprocessors the public call splits a small GEMM's
+    reduction (two launches, the parts in a buffer of their own), and a second
+    call reuses the plan: same launches, same bits."""
+    import sys
+    import fastconv
+    launches = []
+    fake = _fake_cupy(driver, tmp_path, launches, sms=1000)
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    for cache in ("_MODULES", "_PLANS", "_SMS"):
+        monkeypatch.setattr(_gpu, cache, {})
+    # 216 taps (14 steps: 3 parts); 4 phases of 128 taps (8 steps: 2 parts)
+    for case, transposed in ((C(C=24, K=64, H=4, W=4, padding=1), False),
+                             (T(C=32, K=70, kh=4, kw=4, stride=2, padding=1), True)):
+        x, w, b = case.arrays(dtype)
+        f = fastconv.conv_transpose2d if transposed else fastconv.conv2d
+        args = [fake.asarray(a) for a in (x, w, b)]
+        del launches[:]
+        y = f(*args, **case.kwargs())
+        assert [n.split("<")[0] for n in launches] == [
+            "conv_transpose2d_igemm" if transposed else "conv2d_igemm", "splitk_reduce"]
+        ref = (conv_transpose2d_ref if transposed else conv2d_ref)(x, w, b, **case.kwargs())
+        assert_within(np.asarray(y), ref, tolerance(dtype, case.reduction_len, x, w, b,
+                                                    transposed=transposed, **case.kwargs()))
+        y2 = f(*args, **case.kwargs())
+        assert len(launches) == 4 and np.array_equal(np.asarray(y), np.asarray(y2))
+    assert len(_gpu._PLANS) == 2
 
 
 # ---------------------------------------------------------------------------

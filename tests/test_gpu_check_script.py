@@ -82,10 +82,13 @@ def test_sanitizer_cases_are_valid_and_cover_every_kernel(gc):
         kernel, tile = _gpu.choose_kernel(_dispatch.kernel_params(p))
         seen.add((kernel, tile))
         seen.add(p.padding_mode)
+        if _gpu.plan_launch(_dispatch.kernel_params(p), np.float32, sms=132).splits > 1:
+            seen.add(("split", kernel))
     assert seen >= {("conv2d_igemm", "wide"), ("conv2d_igemm", "narrow"),
                     ("conv2d_direct", None), ("conv_transpose2d_gather", None),
                     ("conv_transpose2d_igemm", "wide"), ("conv_transpose2d_igemm", "narrow"),
-                    "zeros", "reflect", "replicate", "circular"}
+                    "zeros", "reflect", "replicate", "circular",
+                    ("split", "conv2d_igemm"), ("split", "conv_transpose2d_igemm")}
 
 
 def test_dry_run(gc, capsys):

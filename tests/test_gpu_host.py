@@ -59,13 +59,13 @@ def test_too_many_channel_tiles_for_grid_y_fall_back_to_direct():
 def test_igemm_grid_covers_pixels_and_channel_tiles():
     p = conv(x=(3, 5, 10, 11), w=(70, 5, 3, 3), padding=1)         # 330 pixels, K_g 70
     launch = _gpu.plan_launch(p, np.float32)
-    assert launch.name == "conv2d_igemm<float, 64, 64, 8, 4, 4>"
+    assert launch.name == "conv2d_igemm<float, 64, 64, 16, 4, 4>"
     assert launch.work == 3 * 10 * 11
     assert launch.grid == (-(-330 // 64), 2, 1) and launch.block == (256, 1, 1)
     # Groups multiply the channel tiles along y.
     p = conv(x=(1, 4, 6, 5), w=(140, 2, 3, 3), groups=2)              # K_g 70: 2 tiles
     launch = _gpu.plan_launch(p, np.float64)
-    assert launch.name == "conv2d_igemm<double, 64, 64, 8, 4, 4>"
+    assert launch.name == "conv2d_igemm<double, 64, 64, 16, 4, 4>"
     assert launch.grid == (1, 2 * 2, 1)
     p = conv(x=(1, 4, 6, 5), w=(60, 2, 3, 3), groups=2)               # K_g 30: narrow
     launch = _gpu.plan_launch(p, np.float64)
@@ -93,7 +93,7 @@ def test_grid_stride_launches_are_capped():
 def test_transposed_igemm_grid_has_one_z_per_phase():
     p = convt(x=(2, 16, 5, 6), w=(16, 40, 3, 3), stride=(2, 3), output_padding=(1, 2))
     launch = _gpu.plan_launch(p, np.float32)
-    assert launch.name == "conv_transpose2d_igemm<float, 64, 64, 8, 4, 4>"
+    assert launch.name == "conv_transpose2d_igemm<float, 64, 64, 16, 4, 4>"
     assert launch.work == p.N * -(-p.OH // 2) * -(-p.OW // 3)
     assert launch.grid == (-(-launch.work // 64), 1, 6)
 
@@ -127,18 +127,96 @@ def test_work_past_int32_is_packed_as_int64():
     assert type(args[0]) is np.int64 and int(args[0]) == launch.work
 
 
+def _steps_covered(steps, splits):
+    """Every part of `splits` over `steps` (the kernels' fc_split_range) is
+    non-empty and together they cover all steps."""
+    per = -(-steps // splits)
+    return (splits - 1) * per < steps <= splits * per
+
+
+# Note [split reduction]: (problem, grid blocks, parts on a 132-multiprocessor
+# GPU, 264 block slots), each the S the H200 timed fastest among those tried.
+SPLITS = [
+    # resnet50-res5: 1 x 8 tiles, 4608 taps = 288 steps of 16; 32 x 8 = 256
+    # blocks in one wave (33 parts: the same cost, more parts)
+    (conv(x=(1, 512, 7, 7), w=(512, 512, 3, 3), padding=1), 8, 32),
+    # res4: 16 tiles, 144 steps: 16 parts of 9 steps, one wave
+    (conv(x=(1, 256, 14, 14), w=(256, 256, 3, 3), padding=1), 16, 16),
+    # res2: 49 tiles, 36 steps: 5 parts (245 blocks); 6 would need a second wave
+    (conv(x=(1, 64, 56, 56), w=(64, 64, 3, 3), padding=1), 49, 5),
+    # res3 in a batch of 8: 196 tiles, a wave 74% full; 4 parts of 18 steps in
+    # three waves cost 3 * 19 + 4 = 61 steps against 73 unsplit
+    (conv(x=(8, 128, 28, 28), w=(128, 128, 3, 3), padding=1), 196, 4),
+    # enough tiles already: the stem (196 tiles of 10 steps) and vgg16-conv1_2
+    (conv(x=(1, 3, 224, 224), w=(64, 3, 7, 7), stride=2, padding=3), 196, 1),
+    (conv(x=(1, 64, 224, 224), w=(64, 64, 3, 3), padding=1), 784, 1),
+    # a one-step reduction: nothing to split
+    (conv(x=(1, 16, 8, 8), w=(64, 16, 1, 1)), 1, 1),
+    # transposed: 4 phases of 512 * 2 * 2 taps (128 steps), 4 x 4 tiles each
+    (convt(x=(16, 512, 4, 4), w=(512, 256, 4, 4), stride=2, padding=1), 64, 4),
+]
+
+
+@pytest.mark.parametrize("p,blocks,splits", SPLITS)
+def test_split_reduction_choice(p, blocks, splits):
+    launch = _gpu.plan_launch(p, np.float32, sms=132)
+    assert launch.splits == splits
+    assert launch.grid[0] * launch.grid[1] * launch.grid[2] == blocks * splits
+    steps = _gpu.reduction_steps(p, launch.kernel, launch.tile)
+    assert _steps_covered(steps, splits)
+    # Without the multiprocessor count (pure callers, the emulator): never split.
+    assert _gpu.plan_launch(p, np.float32).splits == 1
+
+
+def test_split_parts_are_never_empty():
+    for steps in range(1, 300):
+        for want in range(2, 70):
+            s = -(-steps // -(-steps // want))
+            assert s <= want and _steps_covered(steps, s), (steps, want)
+
+
+def test_split_reduction_limits():
+    p = conv(x=(1, 512, 7, 7), w=(512, 512, 3, 3), padding=1)
+    # A GPU of many multiprocessors: at most SPLIT_MAX (64) parts, here 58:
+    # 288 steps in parts of ceil(288 / 64) = 5 need no more.
+    assert _gpu.SPLIT["SPLIT_MAX"] == 64
+    assert _gpu.plan_launch(p, np.float32, sms=10_000).splits == 58
+    # One block of 9 steps: a part per step (cost 1 * (1 + 1) + 4 against 10);
+    # of 5 steps: unsplit (6 either way, and ties go to fewer parts).
+    small = conv(x=(1, 16, 4, 4), w=(64, 16, 3, 3), padding=1)
+    assert _gpu.plan_launch(small, np.float32, sms=132).splits == 9
+    small = conv(x=(1, 8, 4, 4), w=(64, 8, 3, 3), padding=1)
+    assert _gpu.plan_launch(small, np.float32, sms=132).splits == 1
+    # The parts' buffer stays within SPLIT_MAX_BYTES: 512 channels of 40 x 40
+    # floats are 3.3 MB, at most 20 of them.
+    big = conv(x=(1, 512, 40, 40), w=(512, 512, 3, 3), padding=1)
+    launch = _gpu.plan_launch(big, np.float64, sms=10_000)
+    assert 1 < launch.splits and launch.splits * 512 * 1600 * 8 <= _gpu.SPLIT["SPLIT_MAX_BYTES"]
+    # Stride phases times parts stay within gridDim.z.
+    t = convt(x=(1, 64, 2, 2), w=(64, 64, 300, 200), stride=(300, 200))
+    launch = _gpu.plan_launch(t, np.float32, sms=10_000)
+    assert launch.grid[2] <= _gpu.MAX_GRID_Z
+    # The one-output-per-thread kernels never split.
+    assert _gpu.plan_launch(conv(), np.float32, sms=10_000).splits == 1
+    # splitk_reduce: one thread per output, the parts' count passed on.
+    r = _gpu.plan_launch(p, np.float32, kernel="splitk_reduce", splits=32)
+    assert r.name == "splitk_reduce<float, int>" and r.work == 512 * 49 and r.splits == 32
+    assert int(_gpu.pack_args(p, r.work, True, r.splits)[-1]) == 32
+
+
 def test_pack_args_order_and_types():
     p = conv(x=(2, 6, 9, 10), w=(9, 2, 3, 4), stride=(2, 1), padding=((1, 0), (2, 3)),
              dilation=(1, 2), groups=3, mode="circular")
     args = _gpu.pack_args(p, 123, False)
     assert type(args[0]) is np.int64 and all(type(a) is np.int32 for a in args[1:])
-    assert len(args) == 19
+    assert len(args) == 20
     names = ["work", "N", "C", "H", "W", "K", "G", "kh", "kw", "OH", "OW", "sh", "sw", "dh",
-             "dw", "pt", "pl", "mode", "has_bias"]
+             "dw", "pt", "pl", "mode", "has_bias", "splits"]
     got = dict(zip(names, (int(a) for a in args)))
     assert got == dict(work=123, N=2, C=6, H=9, W=10, K=9, G=3, kh=3, kw=4, OH=p.OH, OW=p.OW,
-                       sh=2, sw=1, dh=1, dw=2, pt=1, pl=2, mode=3, has_bias=0)
-    assert int(_gpu.pack_args(p, 1, True)[-1]) == 1
+                       sh=2, sw=1, dh=1, dw=2, pt=1, pl=2, mode=3, has_bias=0, splits=1)
+    assert int(_gpu.pack_args(p, 1, True)[-2]) == 1
+    assert int(_gpu.pack_args(p, 1, True, 7)[-1]) == 7
 
 
 def test_pack_args_order_matches_the_cuda_source():
@@ -152,7 +230,7 @@ def test_pack_args_order_matches_the_cuda_source():
     scalars = re.findall(r"(idx_t|int) (\w+)", macro)
     assert [n for _, n in scalars] == ["work", "N", "C", "H", "W", "K", "G", "kh", "kw", "OH",
                                        "OW", "sh", "sw", "dh", "dw", "pt", "pl", "mode",
-                                       "has_bias"]
+                                       "has_bias", "splits"]
     assert scalars[0][0] == "idx_t" and all(t == "int" for t, _ in scalars[1:])
 
 
@@ -167,7 +245,7 @@ def test_padding_mode_codes_match_the_cuda_enum():
 
 def test_name_expressions_cover_every_kernel_and_dtype():
     names = _gpu.name_expressions()
-    assert len(names) == 16 and len({n for _, n, _ in names}) == 16
+    assert len(names) == 20 and len({n for _, n, _ in names}) == 20
     for ctype in ("float", "double"):
         for kernel in _gpu.IGEMM_KERNELS:
             for tile in _gpu.IGEMM_TILES:
@@ -175,6 +253,7 @@ def test_name_expressions_cover_every_kernel_and_dtype():
         for index in ("int", "long long"):
             assert f"conv2d_direct<{ctype}, {index}>" in [n for _, n, _ in names]
             assert f"conv_transpose2d_gather<{ctype}, {index}>" in [n for _, n, _ in names]
+            assert f"splitk_reduce<{ctype}, {index}>" in [n for _, n, _ in names]
     for source, name, ctype in names:
         assert name.split("<")[0] in _gpu.SOURCES and ctype in name
         assert _gpu.SOURCES[name.split("<")[0]] == source
@@ -261,6 +340,26 @@ def test_backend_of(fake_cupy):
         _dispatch.backend_of(x, w, None, fake_cupy.ndarray(np.empty((1, 3, 3, 3))))
     with pytest.raises(ConvError, match=same_device + ", cuda:1 and cuda:0!"):
         _dispatch.backend_of(gx, gw, None, fake_cupy.ndarray(np.empty((1, 3, 3, 3)), 1))
+
+
+def test_all_cupy_fast_path_agrees_with_backend_of(fake_cupy):
+    """The GPU path's shortcut says yes only where backend_of says 'cupy'; a
+    mix (NumPy, another device, in `out` too) goes the long way and fails there."""
+    x, w = np.ones((1, 2, 5, 5)), np.ones((3, 2, 3, 3))
+    g = fake_cupy.ndarray
+    b, o = np.ones(3), np.empty((1, 3, 3, 3))
+    yes = [(g(x), g(w), None, None), (g(x), g(w), g(b), None), (g(x), g(w), None, g(o)),
+           (g(x, 1), g(w, 1), g(b, 1), g(o, 1))]
+    no = [(x, w, None, None), (g(x), w, None, None), (x, g(w), None, None),
+          (g(x), g(w), b, None), (g(x), g(w, 1), None, None), (g(x), g(w), g(b, 1), None),
+          (g(x), g(w), None, o), (g(x), g(w), None, g(o, 1))]
+    for args in yes:
+        assert _dispatch.all_cupy_on_one_device(*args)
+        assert _dispatch.backend_of(*args) == "cupy"
+    for args in no:
+        assert not _dispatch.all_cupy_on_one_device(*args)
+    with pytest.raises(ConvError, match="cuda:1 and cuda:0!"):
+        fastconv.conv2d(g(x.astype(np.float32)), g(w.astype(np.float32), 1))
 
 
 def test_mixed_devices_fail_through_the_public_functions(fake_cupy):

@@ -16,7 +16,8 @@
 // the weight and a BK x BN slice of im2col(x) in shared memory (the im2col
 // values are gathered on the fly, padding modes included: no buffer, no padded
 // copy), and each thread accumulates a TM x TN register block.
-// Grid: x = ceil(work / BN) pixel tiles, y = G * ceil(K_g / BM).
+// Grid: x = ceil(work / BN) pixel tiles, y = G * ceil(K_g / BM), z = splits
+// (Note [split reduction] in fc_common.cuh: part z of the taps).
 template <typename T, int BM, int BN, int BK, int TM, int TN>
 __global__ void __launch_bounds__((BM / TM) * (BN / TN), 2)
 conv2d_igemm(FC_ARGS(T)) {
@@ -53,6 +54,11 @@ conv2d_igemm(FC_ARGS(T)) {
         xg = x + (n * C + (idx_t)g * C_g) * HW;
     }
     const T* wg = w + (idx_t)g * K_g * R;
+    int r_lo, r_hi;
+    fc_split_range(R, BK, splits, blockIdx.z, &r_lo, &r_hi);
+    // Parts of a split reduction go to slices of their own (the host passes
+    // has_bias = 0 for them).
+    T* const ys = splits > 1 ? y + (idx_t)blockIdx.z * N * K * OHW : y;
 
     const int tx = tid % TX, ty = tid / TX;
     T acc[TM][TN];
@@ -61,18 +67,18 @@ conv2d_igemm(FC_ARGS(T)) {
 #pragma unroll
         for (int c = 0; c < TN; ++c) acc[a][c] = T(0);
 
-    for (int r0 = 0; r0 < R; r0 += BK) {
+    for (int r0 = r_lo; r0 < r_hi; r0 += BK) {
         // Weights: consecutive threads read consecutive taps of one channel.
         for (int e = tid; e < BM * BK; e += NT) {
             const int mc = e / BK, rr = e % BK;
             const int m = m0 + mc, r = r0 + rr;
-            As[rr][mc] = (m < K_g && r < R) ? wg[(idx_t)m * R + r] : T(0);
+            As[rr][mc] = (m < K_g && r < r_hi) ? wg[(idx_t)m * R + r] : T(0);
         }
         // im2col(x): rows tid / BN, + NT / BN, ... of this thread's pixel.
         for (int rr = tid / BN; rr < BK; rr += NT / BN) {
             const int r = r0 + rr;
             T v = T(0);
-            if (p_ok && r < R) {
+            if (p_ok && r < r_hi) {
                 const int c = r / KK, t = r - c * KK;
                 const int i = t / kw, j = t - (t / kw) * kw;
                 const int ih = fc_source_index(ih0 + i * dh, H, mode);
@@ -109,7 +115,7 @@ conv2d_igemm(FC_ARGS(T)) {
             const int m = m0 + ty + a * TY;
             if (m >= K_g) continue;
             const int k = g * K_g + m;
-            y[(n * K + k) * OHW + q] = acc[a][c] + (has_bias ? b[k] : T(0));
+            ys[(n * K + k) * OHW + q] = acc[a][c] + (has_bias ? b[k] : T(0));
         }
     }
 }

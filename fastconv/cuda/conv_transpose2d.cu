@@ -77,14 +77,16 @@ __global__ void __launch_bounds__(256, 2) conv_transpose2d_gather(FC_ARGS(T)) {
     }
 }
 
-// Implicit GEMM per group g and stride phase (rh, rw) (blockIdx.z = rh*sw + rw):
+// Implicit GEMM per group g and stride phase (rh, rw) (blockIdx.z = s*sh*sw +
+// rh*sw + rw, with s the part of a split reduction, Note [split reduction]):
 //   y[m, p] = sum_r w'[m, r] * x'[r, p]
 // with m an output channel (< K_g), p = (n, a_h, a_w) an output pixel of the
 // phase (oh = oh0(rh) + a_h*sh, likewise ow; work = N*ceil(OH/sh)*ceil(OW/sw)
 // covers the largest phase), and r = (c, u, v) a tap that can contribute to
 // the phase: i = i0 + u*step_h, j = j0 + v*step_w (Note [transposed conv as
 // gather]), so no masked taps are staged.  Tiles and register blocks as in
-// conv2d_igemm.  Grid: x = ceil(work / BN), y = G * ceil(K_g / BM), z = sh*sw.
+// conv2d_igemm.  Grid: x = ceil(work / BN), y = G * ceil(K_g / BM),
+// z = splits * sh*sw.
 template <typename T, int BM, int BN, int BK, int TM, int TN>
 __global__ void __launch_bounds__((BM / TM) * (BN / TN), 2)
 conv_transpose2d_igemm(FC_ARGS(T)) {
@@ -105,7 +107,8 @@ conv_transpose2d_igemm(FC_ARGS(T)) {
     const idx_t OHW = (idx_t)OH * OW;
 
     // This block's phase and the taps that reach it.
-    const int rh = blockIdx.z / sw, rw = blockIdx.z % sw;
+    const int phase = blockIdx.z % (sh * sw), part = blockIdx.z / (sh * sw);
+    const int rh = phase / sw, rw = phase % sw;
     const int step_h = sh / fc_gcd(sh, dh), step_w = sw / fc_gcd(sw, dw);
     const int i0 = fc_first_tap(rh, sh, dh, step_h, kh);
     const int j0 = fc_first_tap(rw, sw, dw, step_w, kw);
@@ -131,6 +134,9 @@ conv_transpose2d_igemm(FC_ARGS(T)) {
     }
     const bool p_ok = oh < OH && ow < OW;
     const T* wg = w + (idx_t)g * C_g * K_g * kh * kw;
+    int r_lo, r_hi;
+    fc_split_range(R, BK, splits, part, &r_lo, &r_hi);
+    T* const ys = splits > 1 ? y + (idx_t)part * N * K * OHW : y;
 
     const int tx = tid % TX, ty = tid / TX;
     T acc[TM][TN];
@@ -139,13 +145,13 @@ conv_transpose2d_igemm(FC_ARGS(T)) {
 #pragma unroll
         for (int c = 0; c < TN; ++c) acc[a][c] = T(0);
 
-    for (int r0 = 0; r0 < R; r0 += BK) {
+    for (int r0 = r_lo; r0 < r_hi; r0 += BK) {
         // Weights w[g*C_g + c, m, i, j]: consecutive threads, consecutive taps.
         for (int e = tid; e < BM * BK; e += NT) {
             const int mc = e / BK, rr = e % BK;
             const int m = m0 + mc, r = r0 + rr;
             T v = T(0);
-            if (m < K_g && r < R) {
+            if (m < K_g && r < r_hi) {
                 const int c = r / taps, t = r - c * taps;
                 const int u = t / nw, vv = t - (t / nw) * nw;
                 const int i = i0 + u * step_h, j = j0 + vv * step_w;
@@ -156,7 +162,7 @@ conv_transpose2d_igemm(FC_ARGS(T)) {
         for (int rr = tid / BN; rr < BK; rr += NT / BN) {
             const int r = r0 + rr;
             T v = T(0);
-            if (p_ok && r < R) {
+            if (p_ok && r < r_hi) {
                 const int c = r / taps, t = r - c * taps;
                 const int u = t / nw, vv = t - (t / nw) * nw;
                 const int th = oh + pt - (i0 + u * step_h) * dh;   // a multiple of sh
@@ -198,7 +204,7 @@ conv_transpose2d_igemm(FC_ARGS(T)) {
             const int m = m0 + ty + a * TY;
             if (m >= K_g) continue;
             const int k = g * K_g + m;
-            y[out + (idx_t)k * OHW] = acc[a][c] + (has_bias ? b[k] : T(0));
+            ys[out + (idx_t)k * OHW] = acc[a][c] + (has_bias ? b[k] : T(0));
         }
     }
 }
