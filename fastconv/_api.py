@@ -84,6 +84,8 @@ def _run(op, input, weight, bias, args, out, num_threads, algorithm, make_params
     if (type(input) is nd and type(weight) is nd and (bias is None or type(bias) is nd)
             and (out is None or type(out) is nd)):
         backend = "numpy"     # the common case, in one test (Note [plan cache])
+    elif _dispatch.all_cupy_on_one_device(input, weight, bias, out):
+        backend = "cupy"
     else:
         if type(input).__module__.startswith("dask") and _dask.is_dask_array(input):
             return _dask.conv(_run, op, input, weight, bias, args, out, num_threads,

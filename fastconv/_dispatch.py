@@ -281,6 +281,19 @@ def is_cupy(a):
     return nd is not None and isinstance(a, nd)
 
 
+def all_cupy_on_one_device(input, weight, bias, out):
+    """True when every operand given is a cupy.ndarray and all are on one
+    device: the GPU path's common case, settled without as_arrays and
+    backend_of (Note [GPU launch cache] in _gpu.py)."""
+    nd = _cupy_ndarray()
+    if nd is None or type(input) is not nd or type(weight) is not nd:
+        return False
+    dev = input.device.id
+    return (weight.device.id == dev
+            and (bias is None or (type(bias) is nd and bias.device.id == dev))
+            and (out is None or (type(out) is nd and out.device.id == dev)))
+
+
 def as_array(a, name, op):
     """numpy.ndarray and cupy.ndarray as they are; another object exposing
     ``__dlpack__`` (a torch tensor, a JAX array) becomes a NumPy array (CPU
