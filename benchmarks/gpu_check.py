@@ -14,7 +14,11 @@ Steps, each with a time budget, each reporting and never stopping the next:
      every kernel (this script re-run with --sanitize-workload);
   5. copy bandwidth (the roofline denominator), then timings with CUDA events
      (warm-up first, median) of fastconv vs torch cuDNN with allow_tf32=False
-     and with torch's default, on every case; the table comes last.
+     and with torch's default, on every case; the table comes last;
+  6. kernel times without the host: fastconv's launches (as fastconv._gpu.run
+     makes them) and torch's strict-fp32 call, each 20 times in a CUDA graph,
+     per case; with --sweep-splits also every number of parts of the split
+     reduction (Note [split reduction]) for the implicit-GEMM cases.
 
 Needs CuPy and a CUDA build of torch on the device; without torch, steps 3 and
 5 compare with nothing and say so.  Run with e.g. `timeout 300`.
@@ -370,12 +374,143 @@ def step_timing(cp, torch, cases):
     return records, copy_gbs
 
 
+def split_candidates(steps, chosen, most=64):
+    """Numbers of parts worth timing for a reduction of `steps` BK steps: a
+    spread up to `most`, each normalised as fastconv._gpu.choose_splits does
+    (no empty part), and the chosen one."""
+    spread = (1, 2, 3, 4, 5, 6, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 64)
+    return sorted({-(-steps // -(-steps // s)) for s in spread if s <= min(steps, most)}
+                  | {chosen})
+
+
+def kernel_params_of(case, x, w, b):
+    from fastconv import _dispatch
+    from fastconv._params import conv2d_params, conv_transpose2d_params
+    kw = call_kwargs(case)
+    if case["op"] == "conv2d":
+        p = conv2d_params(x.shape, w.shape, b.shape, kw["stride"], kw["padding"],
+                          kw["dilation"], kw["groups"])
+    else:
+        p = conv_transpose2d_params(x.shape, w.shape, b.shape, kw["stride"], kw["padding"],
+                                    kw["output_padding"], kw["groups"], kw["dilation"])
+    return _dispatch.kernel_params(p)
+
+
+def launches(cp, kp, x, w, b, y, splits=None):
+    """(a function making fastconv's launches for the problem, as _gpu.run does,
+    into preallocated buffers, and the first Launch)."""
+    import numpy as np
+    from fastconv import _gpu
+    sms = _gpu.multiprocessors(cp, cp.cuda.Device().id)
+    L = _gpu.plan_launch(kp, y.dtype, sms=sms, splits=splits)
+    ctype = _gpu.CTYPES[np.dtype(y.dtype)]
+    kern = _gpu.get_kernel(cp, _gpu.SOURCES[L.kernel], ctype, L.name)
+    if L.splits == 1:
+        args = (x, w, b, y) + _gpu.pack_args(kp, L.work, True)
+        return (lambda: kern(L.grid, L.block, args)), L
+    R = _gpu.plan_launch(kp, y.dtype, kernel="splitk_reduce", splits=L.splits)
+    rkern = _gpu.get_kernel(cp, _gpu.SOURCES[R.kernel], ctype, R.name)
+    parts = cp.empty(R.work * L.splits, y.dtype)
+    a1 = (x, w, b, parts) + _gpu.pack_args(kp, L.work, False, L.splits)
+    a2 = (parts, w, b, y) + _gpu.pack_args(kp, R.work, True, L.splits)
+
+    def both():
+        kern(L.grid, L.block, a1)
+        rkern(R.grid, R.block, a2)
+    return both, L
+
+
+def graph_ms(cp, fn, n=20, reps=15):
+    """Milliseconds per fn() with n calls captured in one CUDA graph (no host
+    time between kernels), median of reps replays."""
+    s = cp.cuda.Stream(non_blocking=True)
+    with s:
+        fn()
+        s.synchronize()
+        s.begin_capture()
+        for _ in range(n):
+            fn()
+        g = s.end_capture()
+        g.launch(stream=s)
+        s.synchronize()
+        times = []
+        for _ in range(reps):
+            a, e = cp.cuda.Event(), cp.cuda.Event()
+            a.record(s)
+            g.launch(stream=s)
+            e.record(s)
+            e.synchronize()
+            times.append(cp.cuda.get_elapsed_time(a, e) / n)
+    return statistics.median(times)
+
+
+def torch_graph_ms(torch, fn, n=20, reps=15):
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            fn()
+    torch.cuda.current_stream().wait_stream(side)
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        for _ in range(n):
+            fn()
+    g.replay()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(reps):
+        a, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        g.replay()
+        e.record()
+        e.synchronize()
+        times.append(a.elapsed_time(e) / n)
+    return statistics.median(times)
+
+
+def step_kernels(cp, torch, cases, sweep):
+    from fastconv import _gpu
+    log(f"{'case':26} {'kernel':34} {'fastconv':>9} {'cuDNN':>9} {'x':>6}   (kernel ms, "
+        "CUDA graphs; cuDNN strict fp32)")
+    for case in cases:
+        dtype = case.get("dtype", "float32")
+        x, w, b = make_arrays(cp, case, dtype)
+        kp = kernel_params_of(case, x, w, b)
+        y = cp.empty((kp.N, kp.K, kp.OH, kp.OW), dtype)
+        fn, L = launches(cp, kp, x, w, b, y)
+        ms = graph_ms(cp, fn)
+        tms = None
+        if torch is not None:
+            t = torch_call(torch, case)
+            tx, tw, tb = (torch.from_dlpack(a) for a in (x, w, b))
+            torch.backends.cudnn.allow_tf32 = False
+            try:
+                tms = torch_graph_ms(torch, lambda: t(tx, tw, tb))
+            except Exception as exc:       # noqa: BLE001 (report and go on)
+                log(f"  torch graph failed: {exc!r}"[:200])
+            torch.backends.cudnn.allow_tf32 = True
+        what = f"{L.kernel}/{L.tile}" + (f" x{L.splits}" if L.splits > 1 else "")
+        log(f"{case['id']:26} {what:34} {ms:9.4f} {tms if tms is None else round(tms, 4):>9} "
+            f"{'' if tms is None else format(tms / ms, '6.2f')}")
+        if sweep and L.kernel in _gpu.IGEMM_KERNELS:
+            steps = _gpu.reduction_steps(kp, L.kernel, L.tile)
+            times = {}
+            for parts in split_candidates(steps, L.splits,
+                                          _gpu.MAX_GRID_Z // (L.grid[2] // L.splits)):
+                times[parts] = graph_ms(cp, launches(cp, kp, x, w, b, y, parts)[0])
+            best = min(times, key=times.get)
+            log(f"    parts: chosen {L.splits} {times[L.splits]:.4f}, best {best} "
+                f"{times[best]:.4f} | " + " ".join(f"{k}:{v:.4f}" for k, v in times.items()))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dry-run", action="store_true", help="print the plan, touch no GPU")
     ap.add_argument("--sanitize-workload", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--skip", default="", help="comma list of steps to skip: "
-                    "tests,correctness,sanitizer,timing")
+                    "tests,correctness,sanitizer,timing,kernels")
+    ap.add_argument("--sweep-splits", action="store_true",
+                    help="also time every number of parts of the split reduction")
     args = ap.parse_args(argv)
     if args.sanitize_workload:
         sanitize_workload()
@@ -383,7 +518,7 @@ def main(argv=None):
     cases = load_cases()
     skip = set(filter(None, args.skip.split(",")))
     if args.dry_run:
-        log(f"steps: environment, {', '.join(s for s in ('tests', 'correctness', 'sanitizer', 'timing') if s not in skip)}")
+        log(f"steps: environment, {', '.join(s for s in ('tests', 'correctness', 'sanitizer', 'timing', 'kernels') if s not in skip)}")
         for c in cases:
             log(f"  {c['id']:26} {c['op']:17} {shapes(c)} out {output_hw(c)} "
                 f"{flops(c) / 1e9:.3f} GFLOP {min_bytes(c) / 1e6:.1f} MB")
@@ -414,6 +549,13 @@ def main(argv=None):
         records, copy_gbs = step_timing(cp, torch, cases)
         log(f"\n(total {time.perf_counter() - t0:.0f} s)\n")
         log(format_table(records, copy_gbs))
+    if "kernels" not in skip:
+        log("\n== 6. kernel times ==")
+        try:
+            step_kernels(cp, torch, cases, args.sweep_splits)
+        except Exception as exc:          # noqa: BLE001 (the last step: report it)
+            log(f"kernel times failed: {exc!r}")
+        log(f"(total {time.perf_counter() - t0:.0f} s)")
     return 0
 
 

@@ -91,7 +91,26 @@ def test_sanitizer_cases_are_valid_and_cover_every_kernel(gc):
                     ("split", "conv2d_igemm"), ("split", "conv_transpose2d_igemm")}
 
 
+def test_split_candidates(gc):
+    from fastconv import _gpu
+    assert gc.split_candidates(1, 1) == [1]
+    assert gc.split_candidates(288, 32) == [1, 2, 3, 4, 5, 6, 8, 10, 12, 14, 16, 20, 24, 27,
+                                            32, 36, 48, 58]
+    for steps in (5, 36, 72, 144, 289):
+        for parts in gc.split_candidates(steps, 1, most=40):
+            per = -(-steps // parts)
+            assert parts <= 40 and (parts - 1) * per < steps <= parts * per
+    # The problems step 6 times are the ones the public call plans.
+    for case in gc.load_cases():
+        xs, ws = gc.shapes(case)
+        arrays = [np.empty(xs), np.empty(ws), np.empty(case["K"])]
+        kp = gc.kernel_params_of(case, *arrays)
+        assert (kp.OH, kp.OW) == gc.output_hw(case) and kp.K == case["K"]
+        launch = _gpu.plan_launch(kp, np.float32, sms=132)
+        assert launch.work >= 1
+
+
 def test_dry_run(gc, capsys):
     assert gc.main(["--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "resnet50-stem-7x7s2" in out and "steps:" in out
+    assert "resnet50-stem-7x7s2" in out and "steps:" in out and "kernels" in out
