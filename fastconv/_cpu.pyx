@@ -156,6 +156,7 @@ PADDING_MODE_CODES = {"zeros": FC_PAD_ZEROS, "reflect": FC_PAD_REFLECT,
 # block of packed B (KC=256 rows) is 256 KiB in float32, inside a 1 MiB L2.
 DEF GEMM_BLOCK_PIXELS = 256
 DEF TASKS_PER_THREAD = 4
+DEF PHASE_INNER_MAX_WEIGHT_BYTES = 262144     # Note [phase-inner tasks]
 # Note [task locality]: the tasks of a call are numbered so that neighbours share
 # input (an implicit GEMM's grid blocks read overlapping padded rows; a direct
 # task's channels sit next to the next task's).  Dealt out one at a time
@@ -171,6 +172,21 @@ DEF TASKS_PER_THREAD = 4
 # share weights, not input, and guided lost (res5 0.78): those stay dynamic.
 # The gemm tasks pack their own B and Winograd's transform their own tiles:
 # there guided was mixed (0.90-1.09), so they stay dynamic.
+#
+# Note [phase-inner tasks]: the transposed implicit GEMM runs one sub-problem
+# per stride phase, and phase-major numbering gave each thread its own phases:
+# two threads then wrote alternate columns (and rows) of the same output cache
+# lines and read the same input rows, each from the other's cache.  Numbered
+# (image, grid block, phase, panel block) instead, a run of tasks covers whole
+# output rows with every phase.  That pays while all phases' packed weights
+# stay within PHASE_INNER_MAX_WEIGHT_BYTES: the phases' weights then share the
+# cache with the rows.  Interleaved medians, phase-inner vs phase-major,
+# 2 threads (1 thread), Intel Xeon 5th gen, 3x3 stride 2: fcn-up (64 -> 32 at
+# 56x56, 72 KB of weights) 1.43 (1.03), 32 -> 16 at 112x112 1.46 (1.09),
+# 64 -> 64 at 56x56 1.41, 128 -> 32 at 56x56 1.31, 96 -> 64 at 40x40 (221 KB)
+# 1.26; 4x4: 32 -> 32 at 56x56 1.29, dcgan-out 1.05 (1.04); but 128 -> 64 at
+# 28x28 (295 KB) 0.98, 4x4 128 -> 64 at 16x16 (512 KB) 0.70 and unet-up (2x2,
+# 2 MB) 0.88, which stay phase-major.
 # Implicit GEMM: the padded copy of the input is made in bands of at most this
 # many bytes, so a call's extra memory stays bounded at any input size
 # (settable for tests through _set_implicit_copy_bytes).
@@ -479,6 +495,18 @@ cdef void _ws_trim(size_t limit):
         cap, p = _ws_blocks.pop(0)
         _ws_bytes -= cap
         free(<void *><uintptr_t>p)
+
+
+cdef int _phase_inner = -1
+
+
+def _set_phase_inner(int mode):
+    """Test hook: number the transposed implicit GEMM's tasks phase-inner (1),
+    phase-major (0) or as Note [phase-inner tasks] says (-1); returns the old mode."""
+    global _phase_inner
+    old = _phase_inner
+    _phase_inner = mode
+    return old
 
 
 def _set_workspace_cache(size_t nbytes):
@@ -1143,13 +1171,23 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
 
 cdef inline void _implicit_one(fc_implicit_args *subs, fc_idx t, int nsub, fc_idx nqb,
                                fc_idx nmb, fc_idx nb, fc_idx mb_size, int npanel,
-                               bint is_double, char *scratch) noexcept nogil:
-    """Task t of _run_implicit: (image, sub-problem, grid block, panel block), panel block fastest."""
+                               bint is_double, bint sub_inner, char *scratch) noexcept nogil:
+    """Task t of _run_implicit: (image, sub-problem, grid block, panel block), panel
+    block fastest; with sub_inner (image, grid block, sub-problem, panel block)."""
     cdef fc_idx mb = t % nmb, s = t // nmb
-    cdef fc_idx q0 = (s % nqb) * nb
-    s = s // nqb
-    cdef int sub = <int>(s % nsub)
-    cdef fc_idx n = s // nsub
+    cdef fc_idx q0
+    cdef int sub
+    if sub_inner:
+        sub = <int>(s % nsub)
+        s = s // nsub
+        q0 = (s % nqb) * nb
+        s = s // nqb
+    else:
+        q0 = (s % nqb) * nb
+        s = s // nqb
+        sub = <int>(s % nsub)
+        s = s // nsub
+    cdef fc_idx n = s
     cdef fc_idx q1 = min(q0 + nb, (subs[sub].OH - 1) * subs[sub].PW + subs[sub].OW)
     if q1 <= q0:
         return
@@ -1161,7 +1199,8 @@ cdef inline void _implicit_one(fc_implicit_args *subs, fc_idx t, int nsub, fc_id
 
 
 cdef void _run_implicit(fc_implicit_args *subs, int nsub, int N, int npanel, bint is_double,
-                        int nthreads, _Buffers bufs, size_t esize) except *:
+                        int nthreads, _Buffers bufs, size_t esize,
+                        bint sub_inner=False) except *:
     """Split (image, sub-problem, grid block, panel block) into tasks and run them."""
     cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
     # One block size for all sub-problems (they differ by at most one row per phase).
@@ -1196,7 +1235,7 @@ cdef void _run_implicit(fc_implicit_args *subs, int nsub, int N, int npanel, bin
             with nogil:
                 for t in range(tb, te):
                     _implicit_one(subs, t, nsub, nqb, nmb, nb, mb_size, npanel, is_double,
-                                  scratch)
+                                  sub_inner, scratch)
             tb = te
             PyErr_CheckSignals()
             continue
@@ -1204,11 +1243,11 @@ cdef void _run_implicit(fc_implicit_args *subs, int nsub, int N, int npanel, bin
             if nmb == 1:    # pixel tasks: runs of neighbours per thread (Note [task locality])
                 for t in prange(tb, te, schedule="guided"):
                     _implicit_one(subs, t, nsub, nqb, nmb, nb, mb_size, npanel, is_double,
-                                  scratch + sbytes * fc_omp_thread_num())
+                                  sub_inner, scratch + sbytes * fc_omp_thread_num())
             else:
                 for t in prange(tb, te, schedule="dynamic"):
                     _implicit_one(subs, t, nsub, nqb, nmb, nb, mb_size, npanel, is_double,
-                                  scratch + sbytes * fc_omp_thread_num())
+                                  sub_inner, scratch + sbytes * fc_omp_thread_num())
         tb = te
         PyErr_CheckSignals()
 
@@ -1649,6 +1688,11 @@ def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, 
     cdef void **apacks = _pack_phases(&w[0, 0, 0, 0], G, K_g, C_g, sh * sw, ntaps_p, tapoffs,
                                       kh * kw, <fc_idx>C_g * K_g * kh * kw, <fc_idx>kh * kw,
                                       <fc_idx>K_g * kh * kw, nthreads, bufs)
+    cdef size_t wbytes = 0
+    for ry in range(sh * sw):
+        wbytes += <size_t>ntaps_p[ry] * C_g * K_g * G * esize
+    cdef bint phase_inner = (wbytes <= PHASE_INNER_MAX_WEIGHT_BYTES if _phase_inner < 0
+                             else _phase_inner > 0)
     for ry in range(sh):
         for rx in range(sw):
             Ph = _phase_len(OH, ry, sh)
@@ -1706,4 +1750,4 @@ def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, 
                 subs[si].OH = max(0, min(sub_rows[si], t1) - t0)
                 subs[si].y = sub_y[si] + n0 * K * OH * OW + t0 * sh * OW
             _run_implicit(subs, nsub, <int>(n1 - n0), npanel, is_double, nthreads, bufs,
-                          esize)
+                          esize, phase_inner)

@@ -378,3 +378,37 @@ def test_depthwise_direct_in_blocks_of_images_and_channels():
     finally:
         _cpu._set_implicit_copy_bytes(old)
     np.testing.assert_array_equal(got, want)
+
+
+# Note [phase-inner tasks]: the implicit GEMM's tasks numbered phase-inner or
+# phase-major compute the same outputs: the same bits, and both as GEMM's.
+# Strides 1 to 3 (one phase, phases with and without taps), groups, a batch,
+# more output channels than one panel block, a grid of several blocks.
+PHASE_ORDER = [
+    T(N=1, C=8, K=4, H=30, W=29, kh=3, kw=3, stride=2, padding=1, output_padding=1),
+    T(N=3, C=6, K=10, groups=2, H=9, W=11, kh=4, kw=4, stride=2, padding=1),
+    T(N=2, C=5, K=70, H=6, W=7, kh=3, kw=3, stride=3, output_padding=2),
+    T(N=1, C=4, K=9, H=12, W=10, kh=3, kw=3, stride=1, padding=1),
+    T(N=1, C=3, K=16, H=8, W=9, kh=2, kw=5, stride=(3, 2), padding=(0, 2), dilation=(1, 2)),
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", PHASE_ORDER)
+def test_phase_inner_and_phase_major_tasks_give_the_same_bits(case, dtype, threads):
+    from fastconv import _cpu
+    x, w, b = case.arrays(dtype)
+    got = {}
+    for mode in (0, 1):
+        old = _cpu._set_phase_inner(mode)
+        try:
+            out = np.full(case.out_shape, np.nan, dtype)     # every output written
+            conv_transpose2d(case, x, w, b, algorithm="implicit", num_threads=threads, out=out)
+        finally:
+            _cpu._set_phase_inner(old)
+        got[mode] = out
+    np.testing.assert_array_equal(got[1], got[0])
+    np.testing.assert_array_equal(
+        got[1], conv_transpose2d(case, x, w, b, algorithm="gemm", num_threads=threads))
+    check(case, dtype, x, w, b, got[1])
