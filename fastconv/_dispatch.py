@@ -51,21 +51,31 @@ ALGORITHMS = {
 #   14x14 0.240 vs 0.312 / 0.450 / 0.330; 128 in 16 at 56x56 s2 0.273 vs 0.455
 #   / - / 0.436 (1 thread: 0.568 vs 0.610 / - / 0.837).  Ungrouped layers that
 #   small tie or lose (16 -> 32 channels at 56x56: 0.264 vs 0.243 / 0.205).
-# - conv2d with a 3x3 kernel at stride 1, any dilation (winograd_applies), at
-#   least WINOGRAD_MIN_C_G input channels per group and WINOGRAD_MIN_TILES 2x2
-#   output tiles over the batch: WINOGRAD, 16 multiplies per tile and channel
-#   instead of 36.  Its per-call weight transform (16/9 of the weights, written
-#   once) and the tile grid's junk column only pay off with enough tiles:
-#   resnet50-res2 (784 tiles) 0.86 ms vs IMPLICIT 1.30, res3 (196) 0.96 vs
-#   1.29, res3-b8 (1568) 5.5 vs 8.9, vgg conv1_2 13.1 vs 18.3; but res4 (49
-#   tiles, 256 channels) 4.1 vs 1.5 and res5 (16 tiles) 4.9 vs 1.8.  A
+# - conv2d with a 3x3 kernel at stride 1, any dilation (winograd_applies), with
+#   c = min(C_g, K_g) at least WINOGRAD_MIN_CHANNELS and c times the 2x2 output
+#   tiles over the batch at least WINOGRAD_MIN_CHANNEL_TILES: WINOGRAD, 16
+#   multiplies per tile and channel pair instead of 36.  Its input transform
+#   costs per input channel and tile, its output transform per output channel
+#   and tile, and its weight transform per channel pair, against a saving per
+#   channel pair and tile: so the fewer of the two channel counts, times the
+#   tiles, decides.  Interleaved medians, IMPLICIT / WINOGRAD time at 2
+#   threads (1 thread), Intel Xeon 5th gen, after the weight transform went to
+#   vectors: c x tiles from 10368 up wins -- 128 at 18x18 1.14 (1.28), 96 at
+#   22x22 1.14, 2 x 128 at 14x14 1.10, resnet50-res4 (256 at 14x14, 12544)
+#   1.08-1.11 (1.20), 256 -> 128 at 18x18 1.18, 256 at 16x16 1.19, 48 at 40x40
+#   1.12, 256 -> 64 at 28x28 1.28; float64 1.22-1.45; below it ties or loses
+#   -- 256 at 12x12 (9216) 1.00, 128 at 16x16 0.99, 64 at 20x20 0.98, 128 at
+#   14x14 0.92, 512 -> 128 at 14x14 0.88, 64 at 14x14 0.83; and so do few
+#   channels with many tiles: 24 at 56x56 0.96, 16 at 28x28 0.87 (dilated 2:
+#   WINOGRAD 0.053 ms vs GEMM 0.033).  (The rule was C_g >= 8 and 150 tiles,
+#   set before the vectorised weight transform: it left res4 and 2 x 256 at
+#   14x14, 1.28, to IMPLICIT and gave 16-channel layers to WINOGRAD.)  A
 #   dilation d splits the outputs into d x d phases with their own tile grids;
 #   the count is over all of them: deeplab-dil2 (4 phases of 49 tiles) 3.56 ms
 #   vs IMPLICIT 4.38 (6.10 vs 8.13 at 1 thread), its undilated twin (196
-#   tiles) 3.72 vs 5.20, while res4 (one grid of 49 tiles) stays 1.45 vs 1.25
-#   (five-round interleaved medians, after pad_plane's vectorised copies;
-#   these and the GEMM figures below on the second development machine, an
-#   Intel Xeon 5th gen (Emerald Rapids) with 2 vCPUs and AVX-512, 27 Nov 2026).
+#   tiles) 3.72 vs 5.20 (these on the second development machine, an Intel
+#   Xeon 5th gen (Emerald Rapids) with 2 vCPUs and AVX-512, 27 Nov 2026, as
+#   are the GEMM figures below).
 #   Where the data would take the transforms outside the error bound (see
 #   Note [Winograd F(2x2, 3x3)]) the backend recomputes with IMPLICIT.
 #   Phases of fewer than WINOGRAD_MIN_TILE_COLUMNS tile columns waste too many
@@ -140,8 +150,8 @@ THRESHOLDS = {
     "TRANSPOSED_DIRECT_MIN_OUTPUTS": 1 << 16,
     "SINGLE_THREAD_MACS": 1 << 16,
     "GEMM_STRIDED_MIN_C_G": 8,
-    "WINOGRAD_MIN_TILES": 150,
-    "WINOGRAD_MIN_C_G": 8,
+    "WINOGRAD_MIN_CHANNELS": 32,
+    "WINOGRAD_MIN_CHANNEL_TILES": 10000,
     # tile columns per output phase (a dilation d makes d x d phases of
     # OW/d columns); each tile row carries one junk column
     "WINOGRAD_MIN_TILE_COLUMNS": 5,
@@ -193,8 +203,9 @@ def choose_algorithm(params):
     if (p.G > 1 and p.kh == p.kw == 3 and p.dh == p.dw == 1 and p.sh == p.sw <= 2
             and max(p.K_g, p.C_g) <= THRESHOLDS["DIRECT_GROUPED_MAX_CHANNELS"]):
         return Algorithm.DIRECT
-    if (winograd_applies(params) and params.C_g >= THRESHOLDS["WINOGRAD_MIN_C_G"]
-            and _winograd_tiles(params)[0] >= THRESHOLDS["WINOGRAD_MIN_TILES"]
+    channels = min(params.C_g, params.K_g)
+    if (winograd_applies(params) and channels >= THRESHOLDS["WINOGRAD_MIN_CHANNELS"]
+            and channels * _winograd_tiles(params)[0] >= THRESHOLDS["WINOGRAD_MIN_CHANNEL_TILES"]
             and _winograd_tiles(params)[1] >= THRESHOLDS["WINOGRAD_MIN_TILE_COLUMNS"]
             and params.K * params.C_g <= THRESHOLDS["WINOGRAD_MAX_K_C"]):
         return Algorithm.WINOGRAD

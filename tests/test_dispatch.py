@@ -22,7 +22,7 @@ EXPECTED = {
     "resnet50-res2-1x1exp": Algorithm.GEMM,
     "resnet50-res3-3x3": Algorithm.WINOGRAD,
     "resnet50-res3-3x3s2": Algorithm.GEMM,
-    "resnet50-res4-3x3": Algorithm.IMPLICIT,
+    "resnet50-res4-3x3": Algorithm.WINOGRAD,
     "resnet50-res5-3x3": Algorithm.IMPLICIT,
     "resnet50-res3-3x3-b8": Algorithm.WINOGRAD,
     "vgg16-conv1_2": Algorithm.WINOGRAD,
@@ -121,26 +121,50 @@ def test_choice_is_pure_and_follows_thresholds():
                                      dilation=2, groups=32, transposed=True) is Algorithm.IMPLICIT
     assert fastconv.choose_algorithm((1, 32, 32, 32), (32, 1, 4, 4), stride=2, padding=1,
                                      groups=16, transposed=True) is Algorithm.IMPLICIT  # C_g 2
-    # Winograd's tile count is over every output phase of a dilation: 28x28 at
+    # Winograd: at least WINOGRAD_MIN_CHANNELS input and output channels per
+    # group, and the fewer of the two times the 2x2 tiles at least
+    # WINOGRAD_MIN_CHANNEL_TILES.  resnet50-res4 (256 channels, 7x7 tiles):
+    assert THRESHOLDS["WINOGRAD_MIN_CHANNELS"] == 32
+    assert THRESHOLDS["WINOGRAD_MIN_CHANNEL_TILES"] == 10000
+    assert fastconv.choose_algorithm((1, 256, 14, 14), (256, 256, 3, 3), padding=1) \
+        is Algorithm.WINOGRAD                                        # 256 * 49 = 12544
+    assert fastconv.choose_algorithm((1, 256, 12, 12), (256, 256, 3, 3), padding=1) \
+        is Algorithm.IMPLICIT                                        # 256 * 36 = 9216
+    assert fastconv.choose_algorithm((1, 512, 14, 14), (128, 512, 3, 3), padding=1) \
+        is Algorithm.IMPLICIT                                        # 128 out * 49
+    assert fastconv.choose_algorithm((1, 128, 14, 14), (512, 128, 3, 3), padding=1) \
+        is Algorithm.IMPLICIT                                        # 128 in * 49
+    assert fastconv.choose_algorithm((1, 64, 28, 28), (256, 64, 3, 3), padding=1) \
+        is Algorithm.WINOGRAD                                        # 64 * 196
+    assert fastconv.choose_algorithm((1, 32, 40, 40), (32, 32, 3, 3), padding=1) \
+        is Algorithm.WINOGRAD                                        # 32 * 400
+    assert fastconv.choose_algorithm((1, 31, 40, 40), (31, 31, 3, 3), padding=1) \
+        is Algorithm.IMPLICIT                                        # too few channels
+    assert fastconv.choose_algorithm((1, 64, 40, 40), (31, 64, 3, 3), padding=1) \
+        is Algorithm.IMPLICIT                                        # too few outputs
+    assert fastconv.choose_algorithm((4, 96, 80, 80), (96, 24, 3, 3), padding=1, groups=4) \
+        is Algorithm.IMPLICIT                                        # 24 per group
+    # The tile count is over every output phase of a dilation: 28x28 at
     # dilation 2 is 4 phases of 7x7 tiles (196), 20x20 4 of 5x5 (100), 27x27
     # phases of 14 and 13 rows and columns (7 + 7 tile rows and columns, 196).
-    assert THRESHOLDS["WINOGRAD_MIN_TILES"] == 150
-    assert fastconv.choose_algorithm((1, 16, 28, 28), (16, 16, 3, 3), padding=2, dilation=2) \
+    assert fastconv.choose_algorithm((1, 64, 28, 28), (64, 64, 3, 3), padding=2, dilation=2) \
         is Algorithm.WINOGRAD
-    assert fastconv.choose_algorithm((1, 16, 20, 20), (16, 16, 3, 3), padding=2, dilation=2) \
+    assert fastconv.choose_algorithm((1, 64, 20, 20), (64, 64, 3, 3), padding=2, dilation=2) \
         is Algorithm.GEMM         # too few tiles: dilated, so GEMM
-    assert fastconv.choose_algorithm((1, 16, 27, 27), (16, 16, 3, 3), padding=2, dilation=2) \
+    assert fastconv.choose_algorithm((1, 64, 27, 27), (64, 64, 3, 3), padding=2, dilation=2) \
         is Algorithm.WINOGRAD
-    assert fastconv.choose_algorithm((1, 16, 25, 25), (16, 16, 3, 3), padding=2, dilation=2) \
-        is Algorithm.WINOGRAD     # 13+12 -> 7+6 tile rows and columns: 169
-    assert fastconv.choose_algorithm((1, 16, 23, 23), (16, 16, 3, 3), padding=2, dilation=2) \
-        is Algorithm.GEMM         # 12+11 -> 6+6: 144
+    assert fastconv.choose_algorithm((1, 64, 25, 25), (64, 64, 3, 3), padding=2, dilation=2) \
+        is Algorithm.WINOGRAD     # 13+12 -> 7+6 tile rows and columns: 169 * 64 = 10816
+    assert fastconv.choose_algorithm((1, 64, 23, 23), (64, 64, 3, 3), padding=2, dilation=2) \
+        is Algorithm.GEMM         # 12+11 -> 6+6: 144 * 64 = 9216
+    assert fastconv.choose_algorithm((1, 16, 28, 28), (16, 16, 3, 3), padding=2, dilation=2) \
+        is Algorithm.GEMM         # 16 channels: GEMM 0.033 ms, WINOGRAD 0.053
     # ... and at least 5 tile columns in every phase: 32x32 at dilation 4 is 16
     # phases of 8x8 outputs, 4x4 tiles (256 tiles, but half a vector each).
     assert THRESHOLDS["WINOGRAD_MIN_TILE_COLUMNS"] == 5
-    assert fastconv.choose_algorithm((1, 16, 32, 32), (16, 16, 3, 3), padding=4, dilation=4) \
+    assert fastconv.choose_algorithm((1, 64, 32, 32), (64, 64, 3, 3), padding=4, dilation=4) \
         is Algorithm.GEMM
-    assert fastconv.choose_algorithm((1, 16, 40, 40), (16, 16, 3, 3), padding=4, dilation=4) \
+    assert fastconv.choose_algorithm((1, 64, 40, 40), (64, 64, 3, 3), padding=4, dilation=4) \
         is Algorithm.WINOGRAD
     # Dilated layers GEMM leaves to IMPLICIT: too few channels per group, or
     # a dilation along an axis of one output (no dilation at all).

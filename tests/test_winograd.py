@@ -101,7 +101,7 @@ def test_the_bound_is_tight_enough_to_catch_a_wrong_tap():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_public_algorithm_and_auto(dtype):
-    x, w, b = arrays((2, 16, 24, 24), (16, 16, 3, 3), dtype, seed=5)
+    x, w, b = arrays((2, 32, 28, 28), (32, 32, 3, 3), dtype, seed=5)   # 32 x 392 tiles
     assert fastconv.choose_algorithm(x.shape, w.shape, padding=1) is fastconv.Algorithm.WINOGRAD
     ref = conv2d_ref(x, w, b, padding=1)
     tol = winograd_tolerance(dtype, x, w, b, padding=1)
