@@ -198,10 +198,20 @@ cdef int IMPLICIT_ROW_CHUNK_MIN_OW = 96
 # by pixel block (settable for tests through _set_gemm_resident_a_bytes).
 cdef size_t GEMM_RESIDENT_A_BYTES = 1048576
 # Winograd keeps the extra memory of a call bounded too: its transformed
-# weights (16/9 of the weights) at most this many bytes, and its per-thread
-# transformed-input block (16*C_g*NR values) at most 3 MB in float64.
-DEF WINOGRAD_WEIGHT_BYTES = 8388608
+# weights (16/9 of the weights) at most this many bytes at a time (Note
+# [Winograd chunks]; settable for tests through _set_winograd_weight_bytes),
+# and its per-thread transformed-input block (16*C_g*NR values) at most 3 MB in
+# float64.
+cdef size_t WINOGRAD_WEIGHT_BYTES = 8388608
 DEF WINOGRAD_MAX_C_G = 1024
+
+
+def _set_winograd_weight_bytes(size_t n):
+    """Test hook: Winograd's budget for transformed weights; returns the old one."""
+    global WINOGRAD_WEIGHT_BYTES
+    old = WINOGRAD_WEIGHT_BYTES
+    WINOGRAD_WEIGHT_BYTES = n
+    return old
 
 
 def _set_implicit_copy_bytes(size_t n):
@@ -1273,9 +1283,22 @@ def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
     if N == 0 or K == 0 or OH <= 0 or OW <= 0:
         return True
     cdef size_t esize = sizeof(floating)
-    if (<size_t>16 * K * C_g * esize > WINOGRAD_WEIGHT_BYTES
-            or C_g > WINOGRAD_MAX_C_G):
-        # Workspace bound (Note [Winograd F(2x2, 3x3)]): the implicit GEMM instead.
+    # Note [Winograd chunks]: the transformed weights of all K output channels
+    # would pass WINOGRAD_WEIGHT_BYTES (16 values per channel pair: 16 MB for
+    # 512 -> 512 channels in float32).  One group's output channels then go in
+    # chunks of Kc (a multiple of 16) whose weights fit, each chunk its own
+    # weight transform and run over the input: every output channel is computed
+    # exactly as unchunked (the same bits), at the cost of transforming the
+    # input once per chunk.
+    cdef fc_idx Kc = K_g
+    if <size_t>16 * K * C_g * esize > WINOGRAD_WEIGHT_BYTES:
+        Kc = <fc_idx>(WINOGRAD_WEIGHT_BYTES // (<size_t>16 * C_g * esize)) // 16 * 16
+        if G > 1 or Kc < 16 or C_g > WINOGRAD_MAX_C_G:
+            # Workspace bound: the implicit GEMM instead.
+            conv2d_implicit(x, w, bias, y, G, 1, 1, dh, dw, pt, pb, pl, pr, padding_mode,
+                            num_threads)
+            return False
+    elif C_g > WINOGRAD_MAX_C_G:
         conv2d_implicit(x, w, bias, y, G, 1, 1, dh, dw, pt, pb, pl, pr, padding_mode,
                         num_threads)
         return False
@@ -1295,31 +1318,38 @@ def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
         rowmap[q] = rm[q] if q < PH else -1
     for q in range(PWw):
         colmap[q] = cm[q] if q < PW else -1
-    # Transformed weights, [G][K_g][16][C_g].
-    cdef floating *U = <floating *>bufs.get(<size_t>max(G * 16 * <fc_idx>K_g * C_g, 1) * esize)
+    # Transformed weights of a chunk, [G][Kc][16][C_g].
+    cdef floating *U = <floating *>bufs.get(<size_t>max(G * 16 * Kc * C_g, 1) * esize)
     cdef int *bad = <int *>bufs.get(<size_t>max(nthreads, 1) * sizeof(int))
     for t in range(nthreads):
         bad[t] = 0
     cdef const floating *wp = &w[0, 0, 0, 0]
-    cdef fc_idx nkb = _cdiv(K_g, 16), per_group = 16 * <fc_idx>K_g * C_g, g_, kb
-    with nogil:
-        for t in prange(<fc_idx>G * nkb, num_threads=nthreads, schedule="static"):
-            g_ = t // nkb
-            kb = (t % nkb) * 16
-            if floating is float:
-                if fc_winograd_weights_f32(wp + g_ * K_g * C_g * 9, K_g, C_g, kb,
-                                           min(kb + 16, <fc_idx>K_g), U + g_ * per_group):
-                    bad[fc_omp_thread_num()] = 1
-            else:
-                if fc_winograd_weights_f64(wp + g_ * K_g * C_g * 9, K_g, C_g, kb,
-                                           min(kb + 16, <fc_idx>K_g), U + g_ * per_group):
-                    bad[fc_omp_thread_num()] = 1
+    cdef fc_idx nkb, per_group = 16 * Kc * C_g, g_, kb, k0, k1
     cdef bint flagged = False
-    for t in range(nthreads):
-        flagged = flagged or bad[t] != 0
-    if not flagged:
-        flagged = _winograd_bands(x, bias, y, G, dh, dw, U, rowmap, colmap, PWs, TH, pl,
-                                  nthreads, bufs, bad)
+    for k0 in range(0, K_g, Kc):
+        k1 = min(k0 + Kc, <fc_idx>K_g)
+        nkb = _cdiv(k1 - k0, 16)
+        with nogil:
+            for t in prange(<fc_idx>G * nkb, num_threads=nthreads, schedule="static"):
+                g_ = t // nkb
+                kb = (t % nkb) * 16
+                if floating is float:
+                    if fc_winograd_weights_f32(wp + (g_ * K_g + k0) * C_g * 9, k1 - k0, C_g,
+                                               kb, min(kb + 16, k1 - k0), U + g_ * per_group):
+                        bad[fc_omp_thread_num()] = 1
+                else:
+                    if fc_winograd_weights_f64(wp + (g_ * K_g + k0) * C_g * 9, k1 - k0, C_g,
+                                               kb, min(kb + 16, k1 - k0), U + g_ * per_group):
+                        bad[fc_omp_thread_num()] = 1
+        for t in range(nthreads):
+            flagged = flagged or bad[t] != 0
+        if not flagged:
+            # Each chunk's band buffers go back when it ends (a _Buffers of its
+            # own), so chunks reuse them instead of adding up.
+            flagged = _winograd_bands(x, bias, y, G, dh, dw, U, rowmap, colmap, PWs, TH, pl,
+                                      nthreads, _Buffers(), bad, k0, k1 - k0, Kc)
+        if flagged:
+            break
     if flagged:
         conv2d_implicit(x, w, bias, y, G, 1, 1, dh, dw, pt, pb, pl, pr, padding_mode,
                         num_threads)
@@ -1330,15 +1360,18 @@ def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
 cdef bint _winograd_bands(const floating[:, :, :, ::1] x, const floating[::1] bias,
                           floating[:, :, :, ::1] y, int G, int dh, int dw, floating *U,
                           int32_t *rowmap, int32_t *colmap, fc_idx PWs, fc_idx TH, int pl,
-                          int nthreads, _Buffers bufs, int *bad) except *:
+                          int nthreads, _Buffers bufs, int *bad, fc_idx k0, fc_idx Kn,
+                          fc_idx Kc) except *:
     """The Winograd tasks over bands of images / tile rows, whose phase-split
-    padded copy stays under IMPLICIT_COPY_BYTES.  True if any task flagged."""
+    padded copy stays under IMPLICIT_COPY_BYTES, for output channels [k0, k0 + Kn)
+    of each group (U: their transformed weights, Kc channels a group apart).
+    True if any task flagged."""
     cdef int N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef int K = y.shape[1], OH = y.shape[2], OW = y.shape[3]
     cdef int C_g = C // G, K_g = K // G
     cdef bint is_double = floating is double
     cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
-    cdef int npanel = <int>_cdiv(K_g, b.mr)
+    cdef int npanel = <int>_cdiv(Kn, b.mr)
     cdef size_t esize = sizeof(floating)
     cdef int sh = 2 * dh, sw = 2 * dw, nph = dh * dw
     # Phase-plane rows [t0, t1 + 1) serve tile rows [t0, t1) of every output phase.
@@ -1421,14 +1454,15 @@ cdef bint _winograd_bands(const floating[:, :, :, ::1] x, const floating[::1] bi
                         a.OH = min(OHp - 2 * t0, 2 * THp)
                         a.OW = OWp
                         a.C = C_g
-                        a.y = yp + (n0 * K + <fc_idx>g * K_g) * OH * OW + (2 * t0 * dh + p) * OW + pp
+                        a.y = (yp + (n0 * K + <fc_idx>g * K_g + k0) * OH * OW
+                               + (2 * t0 * dh + p) * OW + pp)
                         a.y_nstride = <fc_idx>K * OH * OW
                         a.y_kstride = <fc_idx>OH * OW
                         a.y_rstep = <fc_idx>dh * OW
                         a.y_cstep = dw
-                        a.u = U + <fc_idx>g * 16 * K_g * C_g
-                        a.bias = (biasp + g * K_g) if biasp != NULL else NULL
-                        a.M = K_g
+                        a.u = U + <fc_idx>g * 16 * Kc * C_g
+                        a.bias = (biasp + g * K_g + k0) if biasp != NULL else NULL
+                        a.M = <int>Kn
                         Q = max(Q, (a.TH - 1) * PWs + a.TW)
             # Tasks: (image, sub-problem, tile block, panel block), as in _run_implicit.
             nb = min(_cdiv(Q, b.nr), 4) * b.nr
@@ -1442,7 +1476,7 @@ cdef bint _winograd_bands(const floating[:, :, :, ::1] x, const floating[::1] bi
             mb_size = _cdiv(npanel, nmb)
             nmb = _cdiv(npanel, mb_size)
             ntask = (n1 - n0) * nsub * nqb * nmb
-            macs = <double>(n1 - n0) * K * C_g * 9.0 * min(<fc_idx>OH, 2 * dh * (t1 - t0)) * OW
+            macs = <double>(n1 - n0) * G * Kn * C_g * 9.0 * min(<fc_idx>OH, 2 * dh * (t1 - t0)) * OW
             batch = _batch_size(ntask, macs, nthreads)
             tb = 0
             while tb < ntask:       # Note [interruptible]

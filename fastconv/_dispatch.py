@@ -69,7 +69,16 @@ ALGORITHMS = {
 #   channels with many tiles: 24 at 56x56 0.96, 16 at 28x28 0.87 (dilated 2:
 #   WINOGRAD 0.053 ms vs GEMM 0.033).  (The rule was C_g >= 8 and 150 tiles,
 #   set before the vectorised weight transform: it left res4 and 2 x 256 at
-#   14x14, 1.28, to IMPLICIT and gave 16-channel layers to WINOGRAD.)  A
+#   14x14, 1.28, to IMPLICIT and gave 16-channel layers to WINOGRAD.)  Past
+#   WINOGRAD_WIDE_C_G input channels a task's transformed input (16 x C_g x
+#   NR values, 1.5 MB at 512) crowds L2 and, with Note [Winograd chunks], the
+#   input is transformed once per chunk of output channels: then at least
+#   WINOGRAD_WIDE_MIN_TILES tiles -- 512 at 20x20 (100 tiles) 1.18 (1.33),
+#   19x19 1.27, 24x24 1.28, 28x28 1.43, 2 x 512 at 14x14 (98) 1.08 (1.15),
+#   384 at 20x20 1.28, 512 -> 256 at 20x20 1.28, 512 -> 128 at 28x28 1.36,
+#   float64 512 at 20x20 1.07; but 512 at 16x16 (64) 0.91, at 14x14 0.91,
+#   384 at 13x13 0.85, 512 -> 1024 at 14x14 0.82, 512 at 7x7 0.41 -- and never
+#   past WINOGRAD_MAX_C_G: 1024 at 28x28 0.76, at 7x7 0.21.  A
 #   dilation d splits the outputs into d x d phases with their own tile grids;
 #   the count is over all of them: deeplab-dil2 (4 phases of 49 tiles) 3.56 ms
 #   vs IMPLICIT 4.38 (6.10 vs 8.13 at 1 thread), its undilated twin (196
@@ -155,9 +164,15 @@ THRESHOLDS = {
     # tile columns per output phase (a dilation d makes d x d phases of
     # OW/d columns); each tile row carries one junk column
     "WINOGRAD_MIN_TILE_COLUMNS": 5,
-    # K*C_g: transformed weights 16*K*C_g values, within the backend's
-    # workspace cap (_cpu.pyx WINOGRAD_WEIGHT_BYTES, 8 MiB) in float64 too
-    "WINOGRAD_MAX_K_C": 1 << 16,
+    # more input channels per group than WINOGRAD_WIDE_C_G: at least
+    # WINOGRAD_WIDE_MIN_TILES tiles; more than WINOGRAD_MAX_C_G: never
+    "WINOGRAD_WIDE_C_G": 256,
+    "WINOGRAD_WIDE_MIN_TILES": 96,
+    "WINOGRAD_MAX_C_G": 512,
+    # grouped layers: K*C_g within the backend's cap on transformed weights
+    # (_cpu.pyx WINOGRAD_WEIGHT_BYTES, 8 MiB, 16*K*C_g values) in float64 too;
+    # one group's output channels go in chunks under it (Note [Winograd chunks])
+    "WINOGRAD_MAX_K_C_GROUPED": 1 << 16,
 }
 
 
@@ -203,12 +218,17 @@ def choose_algorithm(params):
     if (p.G > 1 and p.kh == p.kw == 3 and p.dh == p.dw == 1 and p.sh == p.sw <= 2
             and max(p.K_g, p.C_g) <= THRESHOLDS["DIRECT_GROUPED_MAX_CHANNELS"]):
         return Algorithm.DIRECT
-    channels = min(params.C_g, params.K_g)
-    if (winograd_applies(params) and channels >= THRESHOLDS["WINOGRAD_MIN_CHANNELS"]
-            and channels * _winograd_tiles(params)[0] >= THRESHOLDS["WINOGRAD_MIN_CHANNEL_TILES"]
-            and _winograd_tiles(params)[1] >= THRESHOLDS["WINOGRAD_MIN_TILE_COLUMNS"]
-            and params.K * params.C_g <= THRESHOLDS["WINOGRAD_MAX_K_C"]):
-        return Algorithm.WINOGRAD
+    if winograd_applies(p):
+        channels = min(p.C_g, p.K_g)
+        tiles, columns = _winograd_tiles(p)
+        if (channels >= THRESHOLDS["WINOGRAD_MIN_CHANNELS"]
+                and channels * tiles >= THRESHOLDS["WINOGRAD_MIN_CHANNEL_TILES"]
+                and columns >= THRESHOLDS["WINOGRAD_MIN_TILE_COLUMNS"]
+                and p.C_g <= THRESHOLDS["WINOGRAD_MAX_C_G"]
+                and (p.C_g <= THRESHOLDS["WINOGRAD_WIDE_C_G"]
+                     or tiles >= THRESHOLDS["WINOGRAD_WIDE_MIN_TILES"])
+                and (p.G == 1 or p.K * p.C_g <= THRESHOLDS["WINOGRAD_MAX_K_C_GROUPED"])):
+            return Algorithm.WINOGRAD
     strided = p.OH > 1 and p.sh > 1 or p.OW > 1 and p.sw > 1
     dilated = p.OH > 1 and p.dh > 1 or p.OW > 1 and p.dw > 1
     if ((strided or dilated) and p.C_g >= THRESHOLDS["GEMM_STRIDED_MIN_C_G"]

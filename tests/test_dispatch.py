@@ -144,6 +144,25 @@ def test_choice_is_pure_and_follows_thresholds():
         is Algorithm.IMPLICIT                                        # too few outputs
     assert fastconv.choose_algorithm((4, 96, 80, 80), (96, 24, 3, 3), padding=1, groups=4) \
         is Algorithm.IMPLICIT                                        # 24 per group
+    # Past WINOGRAD_WIDE_C_G input channels, at least WINOGRAD_WIDE_MIN_TILES
+    # tiles; past WINOGRAD_MAX_C_G never.  Transformed weights past the
+    # backend's cap go in chunks (Note [Winograd chunks]), but not for groups.
+    assert (THRESHOLDS["WINOGRAD_WIDE_C_G"], THRESHOLDS["WINOGRAD_WIDE_MIN_TILES"],
+            THRESHOLDS["WINOGRAD_MAX_C_G"]) == (256, 96, 512)
+    assert fastconv.choose_algorithm((1, 512, 20, 20), (512, 512, 3, 3), padding=1) \
+        is Algorithm.WINOGRAD                                        # 100 tiles
+    assert fastconv.choose_algorithm((2, 512, 14, 14), (512, 512, 3, 3), padding=1) \
+        is Algorithm.WINOGRAD                                        # 98
+    assert fastconv.choose_algorithm((1, 512, 16, 16), (512, 512, 3, 3), padding=1) \
+        is Algorithm.IMPLICIT                                        # 64
+    assert fastconv.choose_algorithm((1, 256, 16, 16), (512, 256, 3, 3), padding=1) \
+        is Algorithm.WINOGRAD                                        # 256 in: 64 do
+    assert fastconv.choose_algorithm((1, 513, 40, 40), (64, 513, 3, 3), padding=1) \
+        is Algorithm.IMPLICIT                                        # past 512
+    assert fastconv.choose_algorithm((1, 512, 28, 28), (512, 256, 3, 3), padding=1,
+                                     groups=2) is Algorithm.IMPLICIT  # K*C_g 131072
+    assert fastconv.choose_algorithm((1, 256, 28, 28), (256, 128, 3, 3), padding=1,
+                                     groups=2) is Algorithm.WINOGRAD  # K*C_g 32768
     # The tile count is over every output phase of a dilation: 28x28 at
     # dilation 2 is 4 phases of 7x7 tiles (196), 20x20 4 of 5x5 (100), 27x27
     # phases of 14 and 13 rows and columns (7 + 7 tile rows and columns, 196).

@@ -212,3 +212,34 @@ def test_only_valid_tiles_decide_the_fallback(dtype):
         assert_bitwise_equal(y, y1)
     assert_within(y1, conv2d_ref(x, w, b, padding=1),
                   winograd_tolerance(dtype, x, w, b, padding=1))
+
+
+# Note [Winograd chunks]: transformed weights past the budget go in chunks of
+# output channels (multiples of 16), each computed exactly as unchunked.
+# Budgets giving chunks of 16 and 32 channels (a short last chunk of 40 or
+# 33), one too small for 16 channels (the whole call by the implicit GEMM),
+# with a batch, dilation, a bias and without.
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,dilation", [(((2, 8, 9, 10), (40, 8, 3, 3)), 1),
+                                            (((1, 5, 11, 11), (33, 5, 3, 3)), 2)],
+                         ids=["batch", "dilated"])
+def test_weight_chunks_give_the_same_bits(shape, dilation, dtype):
+    from fastconv import _cpu
+    xs, ws = shape
+    x, w, b = arrays(xs, ws, dtype, seed=9)
+    C, item = ws[1], np.dtype(dtype).itemsize
+    kw = dict(padding=dilation, dilation=dilation, algorithm="winograd")
+    for bias in (b, None):
+        whole = fastconv.conv2d(x, w, bias, **kw)
+        implicit = fastconv.conv2d(x, w, bias, padding=dilation, dilation=dilation,
+                                   algorithm="implicit")
+        assert not np.array_equal(whole, implicit)      # Winograd rounds differently
+        for budget, same_as in ((16 * 16 * C * item, whole), (16 * 32 * C * item + 5, whole),
+                                (16 * 16 * C * item - 1, implicit)):
+            old = _cpu._set_winograd_weight_bytes(budget)
+            try:
+                out = np.full((xs[0], ws[0]) + whole.shape[2:], np.nan, dtype)
+                fastconv.conv2d(x, w, bias, out=out, **kw)
+            finally:
+                _cpu._set_winograd_weight_bytes(old)
+            assert_bitwise_equal(out, same_as)
