@@ -133,7 +133,8 @@ ALGORITHMS = {
 #   3.23 (4.96 vs 5.30); 96->80 4x4 s2 on 12x12 x8 2.63 vs 2.94 (4.36 vs
 #   5.01); but 64->64 4x4 s2 on 30x30 x2 2.38 vs 2.27, 160->32 3.06 vs 3.08
 #   (5.46 vs 5.03), 128->16 1.82 vs 1.50 and 128->3 4.83 vs 4.00 (9.64 vs
-#   4.58), fcn-up (64->32) 1.50 vs 1.38.
+#   4.58), fcn-up (64->32) 1.50 vs 1.38 -- and since IMPLICIT numbers its
+#   tasks phase-inner (Note [phase-inner tasks] in _cpu.pyx) 0.70 vs 0.54.
 # - conv_transpose2d with one input channel per group (depthwise, any channel
 #   multiplier), undilated, with at least TRANSPOSED_DIRECT_MIN_OUTPUTS output
 #   values: DIRECT, each stride phase a small depthwise conv2d (Note
