@@ -1291,14 +1291,12 @@ def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
     # exactly as unchunked (the same bits), at the cost of transforming the
     # input once per chunk.
     cdef fc_idx Kc = K_g
-    if <size_t>16 * K * C_g * esize > WINOGRAD_WEIGHT_BYTES:
-        Kc = <fc_idx>(WINOGRAD_WEIGHT_BYTES // (<size_t>16 * C_g * esize)) // 16 * 16
-        if G > 1 or Kc < 16 or C_g > WINOGRAD_MAX_C_G:
-            # Workspace bound: the implicit GEMM instead.
-            conv2d_implicit(x, w, bias, y, G, 1, 1, dh, dw, pt, pb, pl, pr, padding_mode,
-                            num_threads)
-            return False
-    elif C_g > WINOGRAD_MAX_C_G:
+    cdef bint chunked = <size_t>16 * K * C_g * esize > WINOGRAD_WEIGHT_BYTES
+    if chunked:
+        Kc = min(<fc_idx>K_g,
+                 <fc_idx>(WINOGRAD_WEIGHT_BYTES // (<size_t>16 * C_g * esize)) // 16 * 16)
+    if C_g > WINOGRAD_MAX_C_G or chunked and (G > 1 or Kc < 16):
+        # Workspace bound: the implicit GEMM instead.
         conv2d_implicit(x, w, bias, y, G, 1, 1, dh, dw, pt, pb, pl, pr, padding_mode,
                         num_threads)
         return False

@@ -243,3 +243,18 @@ def test_weight_chunks_give_the_same_bits(shape, dilation, dtype):
             finally:
                 _cpu._set_winograd_weight_bytes(old)
             assert_bitwise_equal(out, same_as)
+
+
+def test_grouped_weights_over_the_budget_run_the_implicit_gemm():
+    """Chunks are one group's output channels; a grouped layer whose transformed
+    weights pass the budget runs the implicit GEMM, though one group would fit."""
+    from fastconv import _cpu
+    x, w, b = arrays((1, 8, 9, 9), (40, 4, 3, 3), np.float32, seed=3)
+    kw = dict(padding=1, groups=2)
+    old = _cpu._set_winograd_weight_bytes(16 * 4 * 4 * 30)   # 20 channels a group: 5120 B
+    try:
+        got = fastconv.conv2d(x, w, b, algorithm="winograd", **kw)
+    finally:
+        _cpu._set_winograd_weight_bytes(old)
+    assert_bitwise_equal(got, fastconv.conv2d(x, w, b, algorithm="implicit", **kw))
+    assert not np.array_equal(got, fastconv.conv2d(x, w, b, algorithm="winograd", **kw))
