@@ -1518,11 +1518,13 @@ def _put_flipped(const floating[:, :, :, ::1] yf, floating[:, :, :, ::1] y, int 
     cdef floating *dst
     with nogil:
         for t in prange(N * K, num_threads=nthreads, schedule="static"):
-            src = &yf[t // K, t % K, 0, 0]
-            dst = &y[t // K, t % K, 0, 0]
             for i in range(Th):
+                # row i of the phase ends up reversed at output row ry + sh*(Th-1-i),
+                # its first value in the last of the phase's columns
+                src = &yf[t // K, t % K, i, 0]
+                dst = &y[t // K, t % K, 0, 0] + (ry + sh * (Th - 1 - i)) * OW + rx + sw * (Tw - 1)
                 for j in range(Tw):
-                    dst[(ry + sh * (Th - 1 - i)) * OW + rx + sw * (Tw - 1 - j)] = src[i * Tw + j]
+                    dst[-sw * j] = src[j]
 
 
 cdef _transposed_direct_block(x, wk, bias, y, int sh, int sw, int kh, int kw, int *taps_h,
