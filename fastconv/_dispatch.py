@@ -51,6 +51,13 @@ ALGORITHMS = {
 #   14x14 0.240 vs 0.312 / 0.450 / 0.330; 128 in 16 at 56x56 s2 0.273 vs 0.455
 #   / - / 0.436 (1 thread: 0.568 vs 0.610 / - / 0.837).  Ungrouped layers that
 #   small tie or lose (16 -> 32 channels at 56x56: 0.264 vs 0.243 / 0.205).
+#   At stride 2 only up to DIRECT_GROUPED_MAX_CHANNELS_S2: with 16 channels per
+#   group GEMM (the strided rule below) won every layer tried, DIRECT vs GEMM ms
+#   at 2 threads (1 thread), Intel Xeon 5th gen, 27 Nov 2026: RegNet's 448 in
+#   28 groups at 28x28 0.274 vs 0.216 (0.505 vs 0.408), 896 at 14x14 0.250 vs
+#   0.139 (0.496 vs 0.268), 512 at 28x28 0.305 vs 0.238, 256 at 56x56 0.529
+#   vs 0.522; with 12 or fewer DIRECT won: 12 per group 0.179 vs 0.210 and
+#   0.365 vs 0.521, 10 per group 0.226 vs 0.367, 8 per group 0.244 vs 0.522.
 # - conv2d with a 3x3 kernel at stride 1, any dilation (winograd_applies), with
 #   c = min(C_g, K_g) at least WINOGRAD_MIN_CHANNELS and c times the 2x2 output
 #   tiles over the batch at least WINOGRAD_MIN_CHANNEL_TILES: WINOGRAD, 16
@@ -154,6 +161,7 @@ ALGORITHMS = {
 THRESHOLDS = {
     "DIRECT_MAX_K_G": 8,
     "DIRECT_GROUPED_MAX_CHANNELS": 16,
+    "DIRECT_GROUPED_MAX_CHANNELS_S2": 12,
     "TRANSPOSED_GEMM_MIN_C_G": 256,
     "TRANSPOSED_GEMM_MIN_C_G_WIDE": 96,
     "TRANSPOSED_GEMM_MIN_K_G": 64,
@@ -217,7 +225,8 @@ def choose_algorithm(params):
         return Algorithm.DIRECT
     p = params
     if (p.G > 1 and p.kh == p.kw == 3 and p.dh == p.dw == 1 and p.sh == p.sw <= 2
-            and max(p.K_g, p.C_g) <= THRESHOLDS["DIRECT_GROUPED_MAX_CHANNELS"]):
+            and max(p.K_g, p.C_g) <= THRESHOLDS["DIRECT_GROUPED_MAX_CHANNELS" if p.sh == 1
+                                                else "DIRECT_GROUPED_MAX_CHANNELS_S2"]):
         return Algorithm.DIRECT
     if winograd_applies(p):
         channels = min(p.C_g, p.K_g)

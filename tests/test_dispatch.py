@@ -79,8 +79,12 @@ def test_choice_is_pure_and_follows_thresholds():
     c = THRESHOLDS["DIRECT_GROUPED_MAX_CHANNELS"]
     assert fastconv.choose_algorithm((1, 4 * c, 28, 28), (4 * c, c, 3, 3), padding=1,
                                      groups=4) is Algorithm.DIRECT
-    assert fastconv.choose_algorithm((1, 4 * c, 28, 28), (4 * c, c, 3, 3), stride=2,
+    c2 = THRESHOLDS["DIRECT_GROUPED_MAX_CHANNELS_S2"]
+    assert c2 < c
+    assert fastconv.choose_algorithm((1, 4 * c2, 28, 28), (4 * c2, c2, 3, 3), stride=2,
                                      groups=4) is Algorithm.DIRECT
+    assert fastconv.choose_algorithm((1, 4 * c, 28, 28), (4 * c, c, 3, 3), stride=2,
+                                     groups=4) is Algorithm.GEMM      # 16 a group at stride 2
     assert fastconv.choose_algorithm((1, 4 * c + 4, 28, 28), (4 * c, c + 1, 3, 3), padding=1,
                                      groups=4) is not Algorithm.DIRECT
     assert fastconv.choose_algorithm((1, 4 * c, 28, 28), (4 * c + 4, c, 3, 3), padding=1,
