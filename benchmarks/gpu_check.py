@@ -397,27 +397,13 @@ def kernel_params_of(case, x, w, b):
 
 
 def launches(cp, kp, x, w, b, y, splits=None):
-    """(a function making fastconv's launches for the problem, as _gpu.run does,
-    into preallocated buffers, and the first Launch)."""
-    import numpy as np
+    """(a function making fastconv's launches for the problem, as _gpu.run
+    does but into preallocated buffers, and the first Launch)."""
     from fastconv import _gpu
-    sms = _gpu.multiprocessors(cp, cp.cuda.Device().id)
-    L = _gpu.plan_launch(kp, y.dtype, sms=sms, splits=splits)
-    ctype = _gpu.CTYPES[np.dtype(y.dtype)]
-    kern = _gpu.get_kernel(cp, _gpu.SOURCES[L.kernel], ctype, L.name)
-    if L.splits == 1:
-        args = (x, w, b, y) + _gpu.pack_args(kp, L.work, True)
-        return (lambda: kern(L.grid, L.block, args)), L
-    R = _gpu.plan_launch(kp, y.dtype, kernel="splitk_reduce", splits=L.splits)
-    rkern = _gpu.get_kernel(cp, _gpu.SOURCES[R.kernel], ctype, R.name)
-    parts = cp.empty(R.work * L.splits, y.dtype)
-    a1 = (x, w, b, parts) + _gpu.pack_args(kp, L.work, False, L.splits)
-    a2 = (parts, w, b, y) + _gpu.pack_args(kp, R.work, True, L.splits)
-
-    def both():
-        kern(L.grid, L.block, a1)
-        rkern(R.grid, R.block, a2)
-    return both, L
+    plan = _gpu._plan(cp, kp, y.dtype, True, cp.cuda.Device().id, splits)
+    parts = (None if plan.reduce is None
+             else cp.empty(plan.launch.splits * y.size, dtype=y.dtype))
+    return (lambda: _gpu.execute(plan, x, w, b, y, parts)), plan.launch
 
 
 def graph_ms(cp, fn, n=20, reps=15):

@@ -866,6 +866,25 @@ cdef void _phase_tables(_Buffers bufs, int s, int p, int k, int d, int out, int 
     _axis_phases(s, p, k, d, out, taps[0], ntaps[0], offs[0])
 
 
+cdef struct _PhaseTabs:
+    # _axis_phases' tables for rows (_h) and columns (_w)
+    int *taps_h
+    int *ntaps_h
+    fc_idx *off_h
+    int *taps_w
+    int *ntaps_w
+    fc_idx *off_w
+
+
+cdef _PhaseTabs _phase_tabs(_Buffers bufs, int sh, int sw, int ph, int pw, int kh, int kw,
+                            int dh, int dw, int OH, int OW) except *:
+    """Both axes' phase tables of a transposed conv, allocated in bufs."""
+    cdef _PhaseTabs t
+    _phase_tables(bufs, sh, ph, kh, dh, OH, &t.taps_h, &t.ntaps_h, &t.off_h)
+    _phase_tables(bufs, sw, pw, kw, dw, OW, &t.taps_w, &t.ntaps_w, &t.off_w)
+    return t
+
+
 cdef inline fc_idx _phase_len(int out, int r, int s) noexcept nogil:
     """Outputs r, r + s, ... below `out`."""
     return _cdiv(out - r, s) if out > r else 0
@@ -898,33 +917,26 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
     cdef int ry, rx, ti, tj, g, nth, ntw
     cdef fc_idx t, Ph, Pw, ih
     # Taps and input offsets per row phase and per column phase.
-    cdef int *taps_h
-    cdef int *ntaps_h
-    cdef int *taps_w
-    cdef int *ntaps_w
-    cdef fc_idx *off_h
-    cdef fc_idx *off_w
-    _phase_tables(bufs, sh, ph, kh, dh, OH, &taps_h, &ntaps_h, &off_h)
-    _phase_tables(bufs, sw, pw, kw, dw, OW, &taps_w, &ntaps_w, &off_w)
+    cdef _PhaseTabs tabs = _phase_tabs(bufs, sh, sw, ph, pw, kh, kw, dh, dw, OH, OW)
     cdef int32_t **rowtabs = <int32_t **>bufs.get(<size_t>sh * sizeof(int32_t *))
     cdef int32_t **coltabs = <int32_t **>bufs.get(<size_t>sw * sizeof(int32_t *))
     cdef int32_t *col_lo = <int32_t *>bufs.get(<size_t>sw * kw * sizeof(int32_t))
     cdef int32_t *col_hi = <int32_t *>bufs.get(<size_t>sw * kw * sizeof(int32_t))
     for ry in range(sh):
         Ph = _phase_len(OH, ry, sh)
-        rowtabs[ry] = <int32_t *>bufs.get(<size_t>max(ntaps_h[ry] * Ph, 1) * sizeof(int32_t))
-        for ti in range(ntaps_h[ry]):
+        rowtabs[ry] = <int32_t *>bufs.get(<size_t>max(tabs.ntaps_h[ry] * Ph, 1) * sizeof(int32_t))
+        for ti in range(tabs.ntaps_h[ry]):
             for t in range(Ph):
-                ih = t + off_h[ry * kh + ti]
+                ih = t + tabs.off_h[ry * kh + ti]
                 rowtabs[ry][ti * Ph + t] = <int32_t>(ih if 0 <= ih < H else -1)
     for rx in range(sw):
         Pw = _phase_len(OW, rx, sw)
-        coltabs[rx] = <int32_t *>bufs.get(<size_t>max(ntaps_w[rx] * Pw, 1) * sizeof(int32_t))
-        for tj in range(ntaps_w[rx]):
+        coltabs[rx] = <int32_t *>bufs.get(<size_t>max(tabs.ntaps_w[rx] * Pw, 1) * sizeof(int32_t))
+        for tj in range(tabs.ntaps_w[rx]):
             for t in range(Pw):
-                ih = t + off_w[rx * kw + tj]
+                ih = t + tabs.off_w[rx * kw + tj]
                 coltabs[rx][tj * Pw + t] = <int32_t>(ih if 0 <= ih < W else -1)
-        _linear_runs(coltabs[rx], ntaps_w[rx], Pw, 1, col_lo + rx * kw, col_hi + rx * kw)
+        _linear_runs(coltabs[rx], tabs.ntaps_w[rx], Pw, 1, col_lo + rx * kw, col_hi + rx * kw)
 
     cdef const floating *biasp = &bias[0] if bias is not None else NULL
     cdef int *ntaps_p = <int *>bufs.get(<size_t>nphase * sizeof(int))
@@ -932,13 +944,13 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
     cdef fc_idx kred
     for ry in range(sh):
         for rx in range(sw):
-            nth = ntaps_h[ry]
-            ntw = ntaps_w[rx]
+            nth = tabs.ntaps_h[ry]
+            ntw = tabs.ntaps_w[rx]
             ntaps_p[ry * sw + rx] = nth * ntw
             for ti in range(nth):
                 for tj in range(ntw):
                     tapoffs[(ry * sw + rx) * kh * kw + ti * ntw + tj] = (
-                        taps_h[ry * kh + ti] * kw + taps_w[rx * kw + tj])
+                        tabs.taps_h[ry * kh + ti] * kw + tabs.taps_w[rx * kw + tj])
     # A[m][(c, tap)] = w[g*C_g + c, m, i, j], per phase
     cdef void **apacks = _pack_phases(&w[0, 0, 0, 0], G, K_g, C_g, nphase, ntaps_p, tapoffs,
                                       kh * kw, <fc_idx>C_g * K_g * kh * kw, <fc_idx>kh * kw,
@@ -956,8 +968,8 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
                 Pw = _phase_len(OW, rx, sw)
                 if Ph == 0 or Pw == 0:
                     continue
-                nth = ntaps_h[ry]
-                ntw = ntaps_w[rx]
+                nth = tabs.ntaps_h[ry]
+                ntw = tabs.ntaps_w[rx]
                 kred = <fc_idx>C_g * nth * ntw
                 a = &subs[nsub]
                 nsub += 1
@@ -1527,9 +1539,8 @@ def _put_flipped(const floating[:, :, :, ::1] yf, floating[:, :, :, ::1] y, int 
                     dst[-sw * j] = src[j]
 
 
-cdef _transposed_direct_block(x, wk, bias, y, int sh, int sw, int kh, int kw, int *taps_h,
-                              int *ntaps_h, fc_idx *off_h, int *taps_w, int *ntaps_w,
-                              fc_idx *off_w, int nthreads):
+cdef _transposed_direct_block(x, wk, bias, y, int sh, int sw, int kh, int kw,
+                              _PhaseTabs *tabs, int nthreads):
     """Note [transposed direct] for a block of images and channels: x a view
     of whole planes, wk [C*K_g, 1, kh, kw], y the block's output view."""
     cdef int N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
@@ -1538,16 +1549,16 @@ cdef _transposed_direct_block(x, wk, bias, y, int sh, int sw, int kh, int kw, in
     xflip = None
     for ry in range(sh):
         Th = <int>_phase_len(OH, ry, sh)
-        nth = ntaps_h[ry]
+        nth = tabs.ntaps_h[ry]
         for rx in range(sw):
             Tw = <int>_phase_len(OW, rx, sw)
-            ntw = ntaps_w[rx]
+            ntw = tabs.ntaps_w[rx]
             if Th == 0 or Tw == 0:
                 continue
             # The phase's input rows: flipped row t'' + a + H - Th - off[0]
             # for output t'' and tap a; rows outside x are zero padding.
-            pt = Th - H + <int>off_h[ry * kh] if nth else 0
-            pl = Tw - W + <int>off_w[rx * kw] if ntw else 0
+            pt = Th - H + <int>tabs.off_h[ry * kh] if nth else 0
+            pl = Tw - W + <int>tabs.off_w[rx * kw] if ntw else 0
             pb = Th + nth - 1 - H - pt
             pr = Tw + ntw - 1 - W - pl
             r0, r1 = max(0, -pt), H - max(0, -pb)
@@ -1560,8 +1571,8 @@ cdef _transposed_direct_block(x, wk, bias, y, int sh, int sw, int kh, int kw, in
                 _put_flipped(x, xflip, 0, 0, 1, 1, nthreads)
             xc = xflip if (r0, r1, c0, c1) == (0, H, 0, W) else \
                 xflip[:, :, r0:r1, c0:c1].copy()
-            sub = wk[:, :, [taps_h[ry * kh + a] for a in range(nth)], :][
-                :, :, :, [taps_w[rx * kw + a] for a in range(ntw)]].copy()
+            sub = wk[:, :, [tabs.taps_h[ry * kh + a] for a in range(nth)], :][
+                :, :, :, [tabs.taps_w[rx * kw + a] for a in range(ntw)]].copy()
             yf = np.empty((N, K, Th, Tw), dtype=y.dtype)
             conv2d_direct(xc, sub, bias, yf, C, 1, 1, 1, 1, max(pt, 0), max(pb, 0),
                           max(pl, 0), max(pr, 0), "zeros", nthreads)
@@ -1593,16 +1604,9 @@ def conv_transpose2d_direct(x, w, bias, y, int G, int sh, int sw, int dh, int dw
         conv_transpose2d_implicit(x, w, bias, y, G, sh, sw, dh, dw, ph, pw, num_threads)
         return
     cdef _Buffers bufs = _Buffers()
-    cdef int *taps_h
-    cdef int *ntaps_h
-    cdef int *taps_w
-    cdef int *ntaps_w
-    cdef fc_idx *off_h
-    cdef fc_idx *off_w
     cdef int nb, cb, n0, g0, g1
     cdef size_t per
-    _phase_tables(bufs, sh, ph, kh, 1, OH, &taps_h, &ntaps_h, &off_h)
-    _phase_tables(bufs, sw, pw, kw, 1, OW, &taps_w, &ntaps_w, &off_w)
+    cdef _PhaseTabs tabs = _phase_tabs(bufs, sh, sw, ph, pw, kh, kw, 1, 1, OH, OW)
     nthreads = _threads(num_threads)
     wk = w.reshape(C * K_g, 1, kh, kw)
     # Blocks of images and channels whose flipped copy and phase outputs stay
@@ -1618,8 +1622,7 @@ def conv_transpose2d_direct(x, w, bias, y, int G, int sh, int sw, int dh, int dw
             _transposed_direct_block(
                 x[n0:n0 + nb, g0:g1], wk[g0 * K_g:g1 * K_g],
                 None if bias is None else bias[g0 * K_g:g1 * K_g],
-                y[n0:n0 + nb, g0 * K_g:g1 * K_g], sh, sw, kh, kw, taps_h, ntaps_h, off_h,
-                taps_w, ntaps_w, off_w, nthreads)
+                y[n0:n0 + nb, g0 * K_g:g1 * K_g], sh, sw, kh, kw, &tabs, nthreads)
 
 
 def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
@@ -1648,25 +1651,18 @@ def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, 
     cdef bint empty
     cdef fc_idx Ph, Pw, t, q
     # Taps and input offsets per phase; pad x so every phase's reads stay inside.
-    cdef int *taps_h
-    cdef int *ntaps_h
-    cdef int *taps_w
-    cdef int *ntaps_w
-    cdef fc_idx *off_h
-    cdef fc_idx *off_w
-    _phase_tables(bufs, sh, ph, kh, dh, OH, &taps_h, &ntaps_h, &off_h)
-    _phase_tables(bufs, sw, pw, kw, dw, OW, &taps_w, &ntaps_w, &off_w)
+    cdef _PhaseTabs tabs = _phase_tabs(bufs, sh, sw, ph, pw, kh, kw, dh, dw, OH, OW)
     cdef fc_idx padT = 0, padB = 0, padL = 0, padR = 0, o
     for ry in range(sh):
         Ph = _phase_len(OH, ry, sh)
-        for ti in range(ntaps_h[ry] if Ph > 0 else 0):
-            o = off_h[ry * kh + ti]
+        for ti in range(tabs.ntaps_h[ry] if Ph > 0 else 0):
+            o = tabs.off_h[ry * kh + ti]
             padT = max(padT, -o)
             padB = max(padB, Ph - 1 + o - (H - 1))
     for rx in range(sw):
         Pw = _phase_len(OW, rx, sw)
-        for tj in range(ntaps_w[rx] if Pw > 0 else 0):
-            o = off_w[rx * kw + tj]
+        for tj in range(tabs.ntaps_w[rx] if Pw > 0 else 0):
+            o = tabs.off_w[rx * kw + tj]
             padL = max(padL, -o)
             padR = max(padR, Pw - 1 + o - (W - 1))
     # Zero-padded copy of x; its pitch PW is the grid pitch of every phase.  Made
@@ -1676,8 +1672,8 @@ def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, 
     cdef fc_idx maxo = 0, Tmax = _phase_len(OH, 0, sh)
     for ry in range(sh):
         if _phase_len(OH, ry, sh) > 0:
-            for ti in range(ntaps_h[ry]):
-                maxo = max(maxo, off_h[ry * kh + ti] + padT)
+            for ti in range(tabs.ntaps_h[ry]):
+                maxo = max(maxo, tabs.off_h[ry * kh + ti] + padT)
     cdef size_t esize = sizeof(floating)
     cdef fc_idx nimg = N, R = Tmax, band_rows = PH
     if <size_t>N * C * PH * PW * esize > IMPLICIT_COPY_BYTES:
@@ -1711,14 +1707,14 @@ def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, 
     cdef fc_idx *tapoffs = <fc_idx *>bufs.get(<size_t>max(sh * sw * kh * kw, 1) * sizeof(fc_idx))
     for ry in range(sh):
         for rx in range(sw):
-            nth = ntaps_h[ry]
-            ntw = ntaps_w[rx]
+            nth = tabs.ntaps_h[ry]
+            ntw = tabs.ntaps_w[rx]
             empty = _phase_len(OH, ry, sh) == 0 or _phase_len(OW, rx, sw) == 0
             ntaps_p[ry * sw + rx] = 0 if empty else nth * ntw
             for ti in range(nth):
                 for tj in range(ntw):
                     tapoffs[(ry * sw + rx) * kh * kw + ti * ntw + tj] = (
-                        taps_h[ry * kh + ti] * kw + taps_w[rx * kw + tj])
+                        tabs.taps_h[ry * kh + ti] * kw + tabs.taps_w[rx * kw + tj])
     cdef void **apacks = _pack_phases(&w[0, 0, 0, 0], G, K_g, C_g, sh * sw, ntaps_p, tapoffs,
                                       kh * kw, <fc_idx>C_g * K_g * kh * kw, <fc_idx>kh * kw,
                                       <fc_idx>K_g * kh * kw, nthreads, bufs)
@@ -1733,16 +1729,16 @@ def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, 
             Pw = _phase_len(OW, rx, sw)
             if Ph == 0 or Pw == 0:
                 continue
-            nth = ntaps_h[ry]
-            ntw = ntaps_w[rx]
+            nth = tabs.ntaps_h[ry]
+            ntw = tabs.ntaps_w[rx]
             kred = <fc_idx>C_g * nth * ntw
             koff = <fc_idx *>bufs.get(<size_t>max(kred, 1) * sizeof(fc_idx))
             for ci in range(C_g):
                 for ti in range(nth):
                     for tj in range(ntw):
                         koff[(ci * nth + ti) * ntw + tj] = (
-                            ci * plane + (off_h[ry * kh + ti] + padT) * PW
-                            + off_w[rx * kw + tj] + padL)
+                            ci * plane + (tabs.off_h[ry * kh + ti] + padT) * PW
+                            + tabs.off_w[rx * kw + tj] + padL)
             apack = <floating *>apacks[ry * sw + rx]
             for g in range(G):
                 a = &subs[nsub]

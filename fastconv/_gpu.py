@@ -280,18 +280,36 @@ _SMS = {}
 _ATTR_MULTIPROCESSOR_COUNT = 16     # cudaDevAttrMultiProcessorCount
 
 
-def _plan(cupy, p, dtype, has_bias, device_id):
-    """(kernel, grid, block, scalars, then the same four for splitk_reduce and the
-    parts' element count, or None) of a problem on a device."""
+# A problem's launches on a device: `launch` (a Launch), its compiled kernel
+# and scalar arguments, and for a split reduction `reduce`, splitk_reduce's
+# (Launch, kernel, scalars); else None.
+GpuPlan = collections.namedtuple("GpuPlan", "launch kern scalars reduce")
+
+
+def _plan(cupy, p, dtype, has_bias, device_id, splits=None):
+    """The GpuPlan of a problem on a device (`splits` overrides the parts of the
+    reduction, for benchmarks/gpu_check.py's sweep)."""
     ctype = CTYPES[np.dtype(dtype)]
-    launch = plan_launch(p, dtype, sms=multiprocessors(cupy, device_id))
+    launch = plan_launch(p, dtype, sms=multiprocessors(cupy, device_id), splits=splits)
     kern = get_kernel(cupy, SOURCES[launch.kernel], ctype, launch.name)
     if launch.splits == 1:
-        return (kern, launch.grid, launch.block, pack_args(p, launch.work, has_bias), None)
+        return GpuPlan(launch, kern, pack_args(p, launch.work, has_bias), None)
     red = plan_launch(p, dtype, kernel="splitk_reduce", splits=launch.splits)
-    return (kern, launch.grid, launch.block, pack_args(p, launch.work, False, launch.splits),
-            (get_kernel(cupy, SOURCES[red.kernel], ctype, red.name), red.grid, red.block,
-             pack_args(p, red.work, has_bias, red.splits), red.work * red.splits))
+    return GpuPlan(launch, kern, pack_args(p, launch.work, False, launch.splits),
+                   (red, get_kernel(cupy, SOURCES[red.kernel], ctype, red.name),
+                    pack_args(p, red.work, has_bias, red.splits)))
+
+
+def execute(plan, x, w, b, y, parts=None):
+    """Launch a GpuPlan on C-contiguous arrays (b: any array where there is no
+    bias); `parts`: a split reduction's buffer of launch.splits * y.size values."""
+    L = plan.launch
+    if plan.reduce is None:
+        plan.kern(L.grid, L.block, (x, w, b, y) + plan.scalars)
+        return
+    red, rkern, rscalars = plan.reduce
+    plan.kern(L.grid, L.block, (x, w, b, parts) + plan.scalars)
+    rkern(red.grid, red.block, (parts, w, b, y) + rscalars)
 
 
 # Note [GPU launch cache]: a call's host time on the GPU path was 38 us against
@@ -314,15 +332,10 @@ def run(p, x, w, b, y):
             if len(_PLANS) >= _PLANS_MAX:
                 _PLANS.clear()
             plan = _PLANS[key] = _plan(cupy, p, y.dtype, b is not None, device.id)
-        kern, grid, block, scalars, reduce = plan
         x = cupy.ascontiguousarray(x)
         w = cupy.ascontiguousarray(w)
         # No bias: any valid pointer stands in (has_bias = 0, never read).
         b = w if b is None else cupy.ascontiguousarray(b)
-        if reduce is None:
-            kern(grid, block, (x, w, b, y) + scalars)
-            return
-        rkern, rgrid, rblock, rscalars, parts = reduce
-        part_sums = cupy.empty(parts, dtype=y.dtype)
-        kern(grid, block, (x, w, b, part_sums) + scalars)
-        rkern(rgrid, rblock, (part_sums, w, b, y) + rscalars)
+        parts = (None if plan.reduce is None
+                 else cupy.empty(plan.launch.splits * y.size, dtype=y.dtype))
+        execute(plan, x, w, b, y, parts)
