@@ -95,7 +95,21 @@ cdef extern from "_kernels.h" nogil:
         const void *u
         const void *bias
         int M
+    ctypedef struct fc_wino_chunk:
+        fc_idx n, qc, voff
+        int sub, ncol
     size_t fc_winograd_scratch_bytes(fc_blocking b, fc_idx C, size_t esize)
+    size_t fc_winograd_panel_scratch_bytes(fc_blocking b, fc_idx C, size_t esize)
+    void fc_winograd_input_task_f32(const fc_winograd_args *subs, const fc_wino_chunk *ch,
+                                    fc_idx c0, fc_idx c1, void *V, int *bad)
+    void fc_winograd_input_task_f64(const fc_winograd_args *subs, const fc_wino_chunk *ch,
+                                    fc_idx c0, fc_idx c1, void *V, int *bad)
+    void fc_winograd_panel_task_f32(const fc_winograd_args *subs, const fc_wino_chunk *chunks,
+                                    int nchunk, const void *V, const void *w, int panel,
+                                    void *scratch, int *bad)
+    void fc_winograd_panel_task_f64(const fc_winograd_args *subs, const fc_wino_chunk *chunks,
+                                    int nchunk, const void *V, const void *w, int panel,
+                                    void *scratch, int *bad)
     void fc_winograd_task_f32(const fc_winograd_args *a, fc_idx n, fc_idx q0, fc_idx q1,
                               int m0, int m1, void *scratch, int *bad)
     void fc_winograd_task_f64(const fc_winograd_args *a, fc_idx n, fc_idx q0, fc_idx q1,
@@ -204,6 +218,31 @@ cdef size_t GEMM_RESIDENT_A_BYTES = 1048576
 # float64.
 cdef size_t WINOGRAD_WEIGHT_BYTES = 8388608
 DEF WINOGRAD_MAX_C_G = 1024
+# Note [Winograd panels] (_kernels_impl.h): an ungrouped call runs panel tasks
+# over one shared transformed input V (16 values per channel and tile lane) when
+# it has at least as many output channels as tile lanes and V takes at most
+# WINOGRAD_PANEL_V_BYTES, or at least 4x as many and V takes at most 4x that.
+# Measured on an Intel Xeon 5th gen (Emerald Rapids, 2 MB L2 a core), 2
+# threads, float32, panel tasks vs bands (time ratio, > 1: panels faster):
+#   K >= lanes, V <= 1.25 MB: resnet50-res4 256 at 14x14 1.13, 128 at 18x18
+#     1.20, 96 at 16x16 1.17, 192 at 17x17 1.12, 256 -> 64 at 14x14 1.16,
+#     256 at 10x10 1.35, 512 at 10x10 1.44; 128 at 14x14 dilation 2 (K = lanes)
+#     0.99;
+#   K < lanes: 64 at 28x28 0.88, 48 at 36x36 0.83, 96 at 24x24 0.92, 32 at
+#     48x48 0.77, 128 at 28x28 0.89, 64 at 56x56 0.63;
+#   V over 1.25 MB: 384 at 13x13 (K = 6 lanes) 1.21, 512 at 14x14 (8) 1.14;
+#     256 at 18x18 (2.7) 0.99, 2 x 256 at 14x14 (2) 0.80, 4 x 256 at 7x7 (2) 0.82.
+cdef size_t WINOGRAD_PANEL_V_BYTES = 1310720
+cdef int _winograd_panels_mode = -1
+
+
+def _set_winograd_panels(int mode):
+    """Test hook: Winograd's panel tasks by the rule above (-1), never (0) or
+    always where possible (1: ungrouped); returns the old setting."""
+    global _winograd_panels_mode
+    old = _winograd_panels_mode
+    _winograd_panels_mode = mode
+    return old
 
 
 def _set_winograd_weight_bytes(size_t n):
@@ -352,6 +391,10 @@ cdef fc_idx _batch_size(fc_idx ntask, double macs, int nthreads):
     n = max(n, <fc_idx>nthreads)
     n = (n + nthreads - 1) // nthreads * nthreads
     return min(n, ntask)
+
+
+cdef inline void *_align_up(void *p, size_t a) nogil:
+    return <void *>((<uintptr_t>p + a - 1) & ~(<uintptr_t>(a - 1)))
 
 
 cdef inline fc_idx _cdiv(fc_idx a, fc_idx b) nogil:
@@ -1307,15 +1350,25 @@ def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
     if chunked:
         Kc = min(<fc_idx>K_g,
                  <fc_idx>(WINOGRAD_WEIGHT_BYTES // (<size_t>16 * C_g * esize)) // 16 * 16)
-    if C_g > WINOGRAD_MAX_C_G or chunked and (G > 1 or Kc < 16):
+    # Note [Winograd panels]: the rule at WINOGRAD_PANEL_V_BYTES, on the tile
+    # lanes bounded above (every sub-problem as big as phase 0, whole vectors).
+    # Panel tasks transform the weights themselves (no U).
+    cdef fc_idx TH = _cdiv(_cdiv(OH, dh), 2), TW = _cdiv(_cdiv(OW, dw), 2), PWs = TW + 1
+    cdef fc_idx vlen = fc_get_blocking(fc_get_isa(), floating is double).nr // 3
+    cdef fc_idx lanes = <fc_idx>N * dh * dw * _cdiv(TH * PWs, vlen) * vlen
+    cdef size_t vbytes = <size_t>lanes * 16 * C * esize
+    cdef bint panels = G == 1 and _winograd_panels_mode != 0 and (
+        _winograd_panels_mode == 1
+        or K >= lanes and vbytes <= WINOGRAD_PANEL_V_BYTES
+        or K >= 4 * lanes and vbytes <= 4 * WINOGRAD_PANEL_V_BYTES)
+    if C_g > WINOGRAD_MAX_C_G or not panels and chunked and (G > 1 or Kc < 16):
         # Workspace bound: the implicit GEMM instead.
         conv2d_implicit(x, w, bias, y, G, 1, 1, dh, dw, pt, pb, pl, pr, padding_mode,
                         num_threads)
         return False
     cdef _Buffers bufs = _Buffers()
     # Output phase (p, p') has ceil((OH - p)/dh) x ceil((OW - p')/dw) outputs;
-    # phase 0 has the most, so its tiles size the phase planes.
-    cdef fc_idx TH = _cdiv(_cdiv(OH, dh), 2), TW = _cdiv(_cdiv(OW, dw), 2), PWs = TW + 1
+    # phase 0 has the most, so its tiles (TH x TW above) size the phase planes.
     cdef fc_idx PH = <fc_idx>H + pt + pb, PW = <fc_idx>W + pl + pr, q, t
     # Padded rows / columns the phase planes hold: 2*dh*(TH + 1) (more than PH
     # where the last tiles stick out; those rows only feed outputs never stored).
@@ -1328,14 +1381,23 @@ def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
         rowmap[q] = rm[q] if q < PH else -1
     for q in range(PWw):
         colmap[q] = cm[q] if q < PW else -1
-    # Transformed weights of a chunk, [G][Kc][16][C_g].
-    cdef floating *U = <floating *>bufs.get(<size_t>max(G * 16 * Kc * C_g, 1) * esize)
     cdef int *bad = <int *>bufs.get(<size_t>max(nthreads, 1) * sizeof(int))
     for t in range(nthreads):
         bad[t] = 0
     cdef const floating *wp = &w[0, 0, 0, 0]
     cdef fc_idx nkb, per_group = 16 * Kc * C_g, g_, kb, k0, k1
     cdef bint flagged = False
+    cdef floating *U = NULL
+    if panels:
+        flagged = _winograd_bands(x, bias, y, 1, dh, dw, NULL, wp, rowmap, colmap, PWs, TH,
+                                  pl, nthreads, bufs, bad, 0, K, K)
+        if flagged:
+            conv2d_implicit(x, w, bias, y, G, 1, 1, dh, dw, pt, pb, pl, pr, padding_mode,
+                            num_threads)
+            return False
+        return True
+    # Transformed weights of a chunk, [G][Kc][16][C_g].
+    U = <floating *>bufs.get(<size_t>max(G * 16 * Kc * C_g, 1) * esize)
     for k0 in range(0, K_g, Kc):
         k1 = min(k0 + Kc, <fc_idx>K_g)
         nkb = _cdiv(k1 - k0, 16)
@@ -1356,8 +1418,8 @@ def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
         if not flagged:
             # Each chunk's band buffers go back when it ends (a _Buffers of its
             # own), so chunks reuse them instead of adding up.
-            flagged = _winograd_bands(x, bias, y, G, dh, dw, U, rowmap, colmap, PWs, TH, pl,
-                                      nthreads, _Buffers(), bad, k0, k1 - k0, Kc)
+            flagged = _winograd_bands(x, bias, y, G, dh, dw, U, NULL, rowmap, colmap, PWs, TH,
+                                      pl, nthreads, _Buffers(), bad, k0, k1 - k0, Kc)
         if flagged:
             break
     if flagged:
@@ -1367,15 +1429,83 @@ def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
     return True
 
 
+cdef bint _winograd_panels(fc_winograd_args *subs, fc_idx nsub, fc_idx nimg, fc_idx C,
+                           int npanel, const floating *w, int nthreads, int *bad) except *:
+    """Note [Winograd panels]: transform every chunk of the sub-problems' tile
+    grids (nimg images of the band) once into a shared V, then run the panel
+    tasks.  True if any task flagged."""
+    cdef fc_blocking b = fc_get_blocking(fc_get_isa(), floating is double)
+    cdef fc_idx vlen = b.nr // 3, n, q0, Qs, nch = 0, voff = 0, t, cb, ncb, ch
+    cdef size_t esize = sizeof(floating)
+    cdef int sub, i
+    cdef _Buffers bufs = _Buffers()
+    for sub in range(nsub):
+        nch += nimg * _cdiv((subs[sub].TH - 1) * subs[sub].PWs + subs[sub].TW, b.nr)
+    cdef fc_wino_chunk *chunks = <fc_wino_chunk *>bufs.get(<size_t>max(nch, 1)
+                                                           * sizeof(fc_wino_chunk))
+    cdef fc_wino_chunk *c
+    nch = 0
+    for n in range(nimg):
+        for sub in range(nsub):
+            Qs = (subs[sub].TH - 1) * subs[sub].PWs + subs[sub].TW
+            for q0 in range(0, Qs, b.nr):
+                c = &chunks[nch]
+                nch += 1
+                c.n = n
+                c.qc = q0
+                c.sub = sub
+                c.ncol = <int>min(<fc_idx>b.nr, Qs - q0)
+                c.voff = voff
+                voff += 16 * C * _cdiv(c.ncol, vlen) * vlen
+    # V's chunks start on whole vectors (the micro-kernels load them aligned).
+    cdef floating *V = <floating *>_align_up(bufs.get(<size_t>voff * esize + 64), 64)
+    # Input tasks: (chunk, block of channels), about TASKS_PER_THREAD a thread.
+    ncb = min(C, max(1, _cdiv(TASKS_PER_THREAD * nthreads, nch)))
+    cb = _cdiv(C, ncb)
+    ncb = _cdiv(C, cb)
+    with nogil:
+        for t in prange(nch * ncb, num_threads=nthreads, schedule="static"):
+            ch = t // ncb
+            if floating is float:
+                fc_winograd_input_task_f32(subs, &chunks[ch], (t % ncb) * cb,
+                                           min((t % ncb + 1) * cb, C), V,
+                                           &bad[fc_omp_thread_num()])
+            else:
+                fc_winograd_input_task_f64(subs, &chunks[ch], (t % ncb) * cb,
+                                           min((t % ncb + 1) * cb, C), V,
+                                           &bad[fc_omp_thread_num()])
+    for i in range(nthreads):
+        if bad[i]:
+            return True
+    cdef size_t sbytes = fc_winograd_panel_scratch_bytes(b, C, esize)
+    cdef char *scratch = <char *>bufs.get(sbytes * nthreads)
+    with nogil:
+        for t in prange(npanel, num_threads=nthreads, schedule="dynamic"):
+            if floating is float:
+                fc_winograd_panel_task_f32(subs, chunks, <int>nch, V, w, <int>t,
+                                           scratch + sbytes * fc_omp_thread_num(),
+                                           &bad[fc_omp_thread_num()])
+            else:
+                fc_winograd_panel_task_f64(subs, chunks, <int>nch, V, w, <int>t,
+                                           scratch + sbytes * fc_omp_thread_num(),
+                                           &bad[fc_omp_thread_num()])
+    PyErr_CheckSignals()
+    for i in range(nthreads):
+        if bad[i]:
+            return True
+    return False
+
+
 cdef bint _winograd_bands(const floating[:, :, :, ::1] x, const floating[::1] bias,
                           floating[:, :, :, ::1] y, int G, int dh, int dw, floating *U,
-                          int32_t *rowmap, int32_t *colmap, fc_idx PWs, fc_idx TH, int pl,
+                          const floating *wraw, int32_t *rowmap, int32_t *colmap, fc_idx PWs, fc_idx TH, int pl,
                           int nthreads, _Buffers bufs, int *bad, fc_idx k0, fc_idx Kn,
                           fc_idx Kc) except *:
     """The Winograd tasks over bands of images / tile rows, whose phase-split
     padded copy stays under IMPLICIT_COPY_BYTES, for output channels [k0, k0 + Kn)
     of each group (U: their transformed weights, Kc channels a group apart).
-    True if any task flagged."""
+    With wraw (the weights; G == 1, all channels) instead of U, the panel tasks
+    of Note [Winograd panels].  True if any task flagged."""
     cdef int N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef int K = y.shape[1], OH = y.shape[2], OW = y.shape[3]
     cdef int C_g = C // G, K_g = K // G
@@ -1474,6 +1604,10 @@ cdef bint _winograd_bands(const floating[:, :, :, ::1] x, const floating[::1] bi
                         a.bias = (biasp + g * K_g + k0) if biasp != NULL else NULL
                         a.M = <int>Kn
                         Q = max(Q, (a.TH - 1) * PWs + a.TW)
+            if wraw != NULL:
+                if _winograd_panels(subs, nsub, n1 - n0, C_g, npanel, wraw, nthreads, bad):
+                    return True
+                continue
             # Tasks: (image, sub-problem, tile block, panel block), as in _run_implicit.
             nb = min(_cdiv(Q, b.nr), 4) * b.nr
             while nb > b.nr and (n1 - n0) * nsub * _cdiv(Q, nb) < TASKS_PER_THREAD * nthreads:

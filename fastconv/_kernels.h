@@ -176,6 +176,20 @@ static void fc_winograd_task_f32(const fc_winograd_args *a, fc_idx n, fc_idx q0,
 static void fc_winograd_task_f64(const fc_winograd_args *a, fc_idx n, fc_idx q0, fc_idx q1,
                                  int m0, int m1, void *scratch, int *bad)
 { FC_DISPATCH(winograd_task, f64, a, n, q0, q1, m0, m1, scratch, bad) }
+static void fc_winograd_input_task_f32(const fc_winograd_args *subs, const fc_wino_chunk *ch,
+                                       fc_idx c0, fc_idx c1, void *V, int *bad)
+{ FC_DISPATCH(winograd_input_task, f32, subs, ch, c0, c1, V, bad) }
+static void fc_winograd_input_task_f64(const fc_winograd_args *subs, const fc_wino_chunk *ch,
+                                       fc_idx c0, fc_idx c1, void *V, int *bad)
+{ FC_DISPATCH(winograd_input_task, f64, subs, ch, c0, c1, V, bad) }
+static void fc_winograd_panel_task_f32(const fc_winograd_args *subs, const fc_wino_chunk *chunks,
+                                       int nchunk, const void *V, const void *w, int panel,
+                                       void *scratch, int *bad)
+{ FC_DISPATCH(winograd_panel_task, f32, subs, chunks, nchunk, V, w, panel, scratch, bad) }
+static void fc_winograd_panel_task_f64(const fc_winograd_args *subs, const fc_wino_chunk *chunks,
+                                       int nchunk, const void *V, const void *w, int panel,
+                                       void *scratch, int *bad)
+{ FC_DISPATCH(winograd_panel_task, f64, subs, chunks, nchunk, V, w, panel, scratch, bad) }
 /* The weight transform: adds and halvings only (no FMA to contract), so every
  * ISA level computes the same U. */
 #if FC_HAVE_X86
@@ -202,6 +216,12 @@ FC_WINO_WEIGHTS(double, f64)
 static size_t fc_winograd_scratch_bytes(fc_blocking b, fc_idx C, size_t esize)
 {
     return (size_t)(16 * C * b.nr + 16 * b.mr * b.nr + 4 * b.nr) * esize + 2 * FC_ALIGN;
+}
+
+/* Scratch (bytes) a Winograd panel task needs: U [MR][16][C], M [16][MR][NR], Y [4][NR]. */
+static size_t fc_winograd_panel_scratch_bytes(fc_blocking b, fc_idx C, size_t esize)
+{
+    return (size_t)(16 * C * b.mr + 16 * b.mr * b.nr + 4 * b.nr) * esize + 2 * FC_ALIGN;
 }
 
 /* Scratch (bytes) a gemm task needs for pixel blocks of `nb` pixels. */

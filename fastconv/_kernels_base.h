@@ -111,6 +111,14 @@ typedef struct {
     int M;
 } fc_winograd_args;
 
+/* One chunk of <= NR grid points of a Winograd sub-problem, whose transformed
+ * input sits at V + voff (Note [Winograd panels] in _kernels_impl.h). */
+typedef struct {
+    fc_idx n, qc;           /* image, first grid point */
+    fc_idx voff;            /* [16][C][nv*VLEN] from V (values) */
+    int sub, ncol;          /* sub-problem, grid points */
+} fc_wino_chunk;
+
 typedef struct {
     int mr, nr, kc;         /* GEMM micro-tile and reduction block */
     int vlen;               /* lanes of the direct kernel's vectors */
@@ -202,7 +210,14 @@ FC_HIDDEN void fc_direct_task_##S(const fc_direct_args *a, fc_idx r0, fc_idx r1,
 FC_HIDDEN void fc_winograd_task_##S(const fc_winograd_args *a, fc_idx n, fc_idx q0,      \
                                     fc_idx q1, int m0, int m1, void *scratch, int *bad); \
 FC_HIDDEN int fc_winograd_weights_##S(const T *w, fc_idx M, fc_idx C, fc_idx k0,         \
-                                      fc_idx k1, T *U);
+                                      fc_idx k1, T *U);                                   \
+FC_HIDDEN void fc_winograd_input_task_##S(const fc_winograd_args *subs,                   \
+                                          const fc_wino_chunk *ch, fc_idx c0, fc_idx c1,  \
+                                          void *V, int *bad);                             \
+FC_HIDDEN void fc_winograd_panel_task_##S(const fc_winograd_args *subs,                   \
+                                          const fc_wino_chunk *chunks, int nchunk,        \
+                                          const void *V, const void *w, int panel,        \
+                                          void *scratch, int *bad);
 FC_DECLARE(float, f32_generic)
 FC_DECLARE(double, f64_generic)
 #if FC_HAVE_X86

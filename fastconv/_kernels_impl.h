@@ -85,6 +85,9 @@ FC_UKERNEL(FC_FN(ukernel_off_half), (FC_MR / 2), FC_NV, const fc_idx *restrict k
  * full tile.  Each lane sums exactly as in the full tile. */
 FC_UKERNEL(FC_FN(ukernel_v1), FC_MR, 1, int unused_, b + k * NR, FC_LOAD_ALIGNED)
 FC_UKERNEL(FC_FN(ukernel_v2), FC_MR, 2, int unused_, b + k * NR, FC_LOAD_ALIGNED)
+/* The same with B's rows packed one or two vectors apart (Note [Winograd panels]). */
+FC_UKERNEL(FC_FN(ukernel_v1p), FC_MR, 1, int unused_, b + k * VLEN, FC_LOAD_ALIGNED)
+FC_UKERNEL(FC_FN(ukernel_v2p), FC_MR, 2, int unused_, b + k * 2 * VLEN, FC_LOAD_ALIGNED)
 FC_UKERNEL(FC_FN(ukernel_off_v1), FC_MR, 1, const fc_idx *restrict koff, b + koff[k],
            FC_LOAD_UNALIGNED)
 FC_UKERNEL(FC_FN(ukernel_off_v2), FC_MR, 2, const fc_idx *restrict koff, b + koff[k],
@@ -745,10 +748,12 @@ void FC_FN(pad_plane)(const FC_T *restrict src, fc_idx W, const int32_t *rowmap,
  * tx >= TW are junk, never stored).  With dilation d the outputs split into
  * d x d phases (rows p mod dh, columns p' mod dw), each an undilated
  * convolution over the phase planes: one sub-problem each, with its own doff
- * and output origin, and output steps y_rstep = dh*OW, y_cstep = dw.  A task transforms NR tiles of all C
- * channels into V[16][C][NR] (packed-B layout), runs the 16 products
+ * and output origin, and output steps y_rstep = dh*OW, y_cstep = dw.  A task
+ * transforms NR tiles (nv vectors of them) of all C channels into
+ * V[16][C][nv*VLEN] (packed-B layout), runs the 16 products
  * M[xi] = U[xi] x V[xi] through the GEMM micro-kernel one MR-row panel at a
- * time, and transforms M back to outputs.  Every output sums its channels in
+ * time, and transforms M back to outputs (Note [Winograd panels] has the
+ * other task layout).  Every output sums its channels in
  * order inside one micro-kernel call: the same bits for any thread count.
  * *bad is set when the transform could leave the error bound of the direct
  * algorithms' rounding analysis: a transformed input value nonzero but below
@@ -758,6 +763,45 @@ void FC_FN(pad_plane)(const FC_T *restrict src, fc_idx W, const int32_t *rowmap,
 #define FC_WINO_TINY ((FC_T)(sizeof(FC_T) == 4 ? 0x1p-60 : 0x1p-500))
 typedef __typeof__((VT){0} < (VT){0}) FC_CAT(fcv, m, FC_SUF, FC_ISA_NAME);
 #define VTM FC_CAT(fcv, m, FC_SUF, FC_ISA_NAME)
+
+/* gbuf[t][l] = tap t of the 3x3 kernel wk + 9*l, for the n <= VLEN kernels
+ * stored one after another at wk (lanes past n read as zero); idx is the
+ * gather table of winograd_weights.  With 16 float lanes the kernels are
+ * loaded whole (nine values each) and transposed in registers: the transform
+ * of 16 kernels then takes about 64 cycles instead of 76 with nine vector
+ * gathers (Emerald Rapids, weights in cache). */
+static inline void FC_FN(taps9)(FC_T gbuf[9][VLEN], const FC_T *restrict wk, int n,
+                                const int32_t idx[9][VLEN])
+{
+#if defined(FC_HAVE_X86) && FC_HAVE_X86 && FC_VBYTES == 64 && FC_VLEN == 16
+    (void)idx;
+    __m512 r[16], a[16], b[16];
+    for (int l = 0; l < 16; l++)
+        r[l] = l < n ? _mm512_maskz_loadu_ps((__mmask16)0x1FF, wk + 9 * l) : _mm512_setzero_ps();
+    for (int i = 0; i < 8; i++) {       /* pairs of kernels, within 128-bit blocks */
+        a[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        a[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {       /* b[4i + j], block k: tap 4k + j of kernels 4i..4i+3 */
+        b[4 * i] = _mm512_shuffle_ps(a[4 * i], a[4 * i + 2], 0x44);
+        b[4 * i + 1] = _mm512_shuffle_ps(a[4 * i], a[4 * i + 2], 0xEE);
+        b[4 * i + 2] = _mm512_shuffle_ps(a[4 * i + 1], a[4 * i + 3], 0x44);
+        b[4 * i + 3] = _mm512_shuffle_ps(a[4 * i + 1], a[4 * i + 3], 0xEE);
+    }
+    for (int j = 0; j < 4; j++) {       /* gather block k of the four groups */
+        const __m512 t0 = _mm512_shuffle_f32x4(b[j], b[4 + j], 0x88);
+        const __m512 t1 = _mm512_shuffle_f32x4(b[j], b[4 + j], 0xDD);
+        const __m512 t2 = _mm512_shuffle_f32x4(b[8 + j], b[12 + j], 0x88);
+        const __m512 t3 = _mm512_shuffle_f32x4(b[8 + j], b[12 + j], 0xDD);
+        _mm512_store_ps(gbuf[j], _mm512_shuffle_f32x4(t0, t2, 0x88));
+        _mm512_store_ps(gbuf[4 + j], _mm512_shuffle_f32x4(t1, t3, 0x88));
+        if (j == 0) _mm512_store_ps(gbuf[8], _mm512_shuffle_f32x4(t0, t2, 0xDD));
+    }
+#else
+    (void)n;
+    for (int t = 0; t < 9; t++) FC_FN(gather)(gbuf[t], wk, idx[t]);
+#endif
+}
 
 /* U[m][xi][c] for output channels [k0, k1) of one group (w: [M][C][3][3]),
  * in FC_T arithmetic, VLEN channels at a time: each of a kernel's 9 taps is
@@ -792,7 +836,7 @@ int FC_FN(winograd_weights)(const FC_T *restrict w, fc_idx M, fc_idx C, fc_idx k
             const int n = C - c0 < VLEN ? (int)(C - c0) : VLEN;
             FC_T *restrict Uk = U + k * 16 * C + c0;
             const FC_T *wk = w + (k * C + c0) * 9;
-            for (int t = 0; t < 9; t++) FC_FN(gather)(gbuf[t], wk, idx[n < VLEN][t]);
+            FC_FN(taps9)(gbuf, wk, n, idx[n < VLEN]);
             VT tr[4][3], u[16];
             for (int j = 0; j < 3; j++) {        /* G g: rows */
                 const VT g0 = *(const VT *)gbuf[j], g1 = *(const VT *)gbuf[3 + j];
@@ -825,129 +869,233 @@ int FC_FN(winograd_weights)(const FC_T *restrict w, fc_idx M, fc_idx C, fc_idx k
     return any;
 }
 
+/* The lanes of grid chunk [qc, qc + ncol) (ncol <= NR): each lane's output
+ * offset (-1 for a junk lane), its tile's rows and columns inside the output
+ * (1 or 2), and masks of the valid lanes.  Returns how many lanes are valid. */
+static inline int FC_FN(wino_lanes)(const fc_winograd_args *g, fc_idx qc, int ncol,
+                                    fc_idx *off, int *nr_, int *nc_, VTM *valid)
+{
+    const fc_idx pw = g->PWs;
+    fc_idx ty = qc / pw, tx = qc % pw;
+    int nvalid = 0;
+    FC_T one[NR] __attribute__((aligned(FC_ALIGN)));
+    for (int l = 0; l < NR; l++) {
+        off[l] = -1;
+        if (l < ncol && tx < g->TW && ty < g->TH) {
+            off[l] = 2 * ty * g->y_rstep + 2 * tx * g->y_cstep;
+            nr_[l] = 2 * ty + 1 < g->OH ? 2 : 1;
+            nc_[l] = 2 * tx + 1 < g->OW ? 2 : 1;
+            nvalid++;
+        }
+        one[l] = off[l] >= 0 ? (FC_T)1 : (FC_T)0;
+        if (++tx == pw) { tx = 0; ty++; }
+    }
+    /* Only the valid tiles' values may flag the call: which lanes are junk
+     * depends on how the grid was cut into tasks, i.e. on the thread count. */
+    for (int v = 0; v < FC_NV; v++) valid[v] = *(const VT *)(one + v * VLEN) != SPLAT((FC_T)0);
+    return nvalid;
+}
+
+/* V = B^T d B for channels [c0, c1) and the nv vectors of tiles at grid
+ * point qc of image n: V[e][c][vs] holds value e of channel c's tiles, vs
+ * (>= nv*VLEN) lanes a channel. */
+static inline void FC_FN(wino_input)(const fc_winograd_args *g, fc_idx n, fc_idx qc, int nv,
+                                     const VTM *valid, fc_idx c0, fc_idx c1,
+                                     FC_T *restrict V, fc_idx vs, VTM *bad_)
+{
+    const FC_T *xn = (const FC_T *)g->xp + n * g->xp_nstride;
+    const fc_idx *doff = g->doff, C = g->C;
+    const VT tiny = SPLAT(FC_WINO_TINY), ntiny = SPLAT(-FC_WINO_TINY), vz = SPLAT((FC_T)0);
+    VTM bad = *bad_;
+    for (fc_idx c = c0; c < c1; c++) {
+        const FC_T *b = xn + c * g->plane + qc;
+        for (int v = 0; v < nv; v++) {
+            VT d[16], t[16], o[16];
+            _Pragma("GCC unroll 16")
+            for (int e = 0; e < 16; e++) d[e] = (VT)*(const VTU *)(b + doff[e] + v * VLEN);
+            _Pragma("GCC unroll 4")
+            for (int j = 0; j < 4; j++) {
+                t[j] = d[j] - d[8 + j];
+                t[4 + j] = d[4 + j] + d[8 + j];
+                t[8 + j] = d[8 + j] - d[4 + j];
+                t[12 + j] = d[4 + j] - d[12 + j];
+            }
+            _Pragma("GCC unroll 4")
+            for (int r = 0; r < 4; r++) {
+                o[r * 4] = t[r * 4] - t[r * 4 + 2];
+                o[r * 4 + 1] = t[r * 4 + 1] + t[r * 4 + 2];
+                o[r * 4 + 2] = t[r * 4 + 2] - t[r * 4 + 1];
+                o[r * 4 + 3] = t[r * 4 + 1] - t[r * 4 + 3];
+            }
+            _Pragma("GCC unroll 16")
+            for (int e = 0; e < 16; e++) {
+                bad |= (o[e] != vz) & (o[e] < tiny) & (o[e] > ntiny) & valid[v];
+                *(VT *)(V + ((fc_idx)e * C + c) * vs + v * VLEN) = o[e];
+            }
+        }
+    }
+    *bad_ = bad;
+}
+
+/* The 16 products M[e] = U[e] x V[e] of one MR-row panel: U's row m of
+ * value e at u + (m*16 + e)*C, V as wino_input left it (vs = nv*VLEN), M
+ * [16][MR][NR]. */
+static inline void FC_FN(wino_products)(fc_idx C, const FC_T *u, int mrows, const FC_T *V,
+                                        int nv, FC_T *Mb, const FC_T *zero)
+{
+    const fc_idx vs = (fc_idx)nv * VLEN;
+    for (int e = 0; e < 16; e++) {
+        const FC_T *ue = u + (fc_idx)e * C, *ve = V + (fc_idx)e * C * vs;
+        FC_T *me = Mb + (fc_idx)e * FC_MR * NR;
+        if (nv == 1 && FC_NV > 1)
+            FC_FN(ukernel_v1p)(C, ue, 16 * C, mrows, ve, 0, me, NR, zero);
+        else if (nv == 2 && FC_NV > 2)
+            FC_FN(ukernel_v2p)(C, ue, 16 * C, mrows, ve, 0, me, NR, zero);
+        else
+            FC_FN(ukernel)(C, ue, 16 * C, mrows, ve, 0, me, NR, zero);
+    }
+}
+
+/* Y = A^T M A + bias for the panel's rows [mbase, mbase + mrows), stored to
+ * the valid lanes' outputs of image n. */
+static inline void FC_FN(wino_output)(const fc_winograd_args *g, fc_idx n, fc_idx mbase,
+                                      int mrows, const FC_T *Mb, int nv, int ncol,
+                                      const fc_idx *off, const int *nr_, const int *nc_,
+                                      const VTM *valid, FC_T *Yt, VTM *bad_)
+{
+    const FC_T *bias = (const FC_T *)g->bias;
+    FC_T *y = (FC_T *)g->y + n * g->y_nstride;
+    const fc_idx yr = g->y_rstep, yc = g->y_cstep;
+    const VT vz = SPLAT((FC_T)0);
+    VTM bad = *bad_;
+    for (int m = 0; m < mrows; m++) {
+        const VT bv = SPLAT(bias ? bias[mbase + m] : (FC_T)0);
+        for (int v = 0; v < nv; v++) {
+            VT x[16], s0[4], s1[4];
+            _Pragma("GCC unroll 16")
+            for (int e = 0; e < 16; e++)
+                x[e] = *(const VT *)(Mb + ((fc_idx)e * FC_MR + m) * NR + v * VLEN);
+            _Pragma("GCC unroll 4")
+            for (int j = 0; j < 4; j++) {
+                s0[j] = x[j] + x[4 + j] + x[8 + j];
+                s1[j] = x[4 + j] - x[8 + j] - x[12 + j];
+            }
+            const VT y00 = s0[0] + s0[1] + s0[2] + bv, y01 = s0[1] - s0[2] - s0[3] + bv;
+            const VT y10 = s1[0] + s1[1] + s1[2] + bv, y11 = s1[1] - s1[2] - s1[3] + bv;
+            bad |= (((y00 - y00) != vz) | ((y01 - y01) != vz) | ((y10 - y10) != vz)
+                    | ((y11 - y11) != vz)) & valid[v];
+            *(VT *)(Yt + v * VLEN) = y00;
+            *(VT *)(Yt + NR + v * VLEN) = y01;
+            *(VT *)(Yt + 2 * NR + v * VLEN) = y10;
+            *(VT *)(Yt + 3 * NR + v * VLEN) = y11;
+        }
+        FC_T *yk = y + (mbase + m) * g->y_kstride;
+        for (int l = 0; l < ncol; l++) {
+            if (off[l] < 0) continue;
+            FC_T *yo = yk + off[l];
+            yo[0] = Yt[l];
+            if (nc_[l] > 1) yo[yc] = Yt[NR + l];
+            if (nr_[l] > 1) {
+                yo[yr] = Yt[2 * NR + l];
+                if (nc_[l] > 1) yo[yr + yc] = Yt[3 * NR + l];
+            }
+        }
+    }
+    *bad_ = bad;
+}
+
+static int FC_FN(any_lane)(VTM m)
+{
+    int any = 0;
+    for (int l = 0; l < VLEN; l++) any |= m[l] != 0;
+    return any;
+}
+
 void FC_FN(winograd_task)(const fc_winograd_args *g, fc_idx n, fc_idx q0, fc_idx q1,
                                  int m0, int m1, void *scratch, int *bad_out)
 {
-    const FC_T *U = (const FC_T *)g->u, *bias = (const FC_T *)g->bias;
-    const FC_T *xn = (const FC_T *)g->xp + n * g->xp_nstride;
-    FC_T *y = (FC_T *)g->y + n * g->y_nstride;
-    const fc_idx C = g->C, M = g->M, pw = g->PWs;
+    const FC_T *U = (const FC_T *)g->u;
+    const fc_idx C = g->C, M = g->M;
     FC_T *V = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
     FC_T *Mb = V + 16 * C * NR;               /* [16][MR][NR] */
     FC_T *Yt = Mb + 16 * FC_MR * NR;          /* [4][NR]: outputs (r, s) of each lane */
     FC_T zero[FC_MR];
     for (int m = 0; m < FC_MR; m++) zero[m] = (FC_T)0;
-    const fc_idx *doff = g->doff;
-    const fc_idx yr = g->y_rstep, yc = g->y_cstep;
     fc_idx off[NR];      /* output offset of each lane's tile, -1 for junk lanes */
     int nr_[NR], nc_[NR];   /* rows / columns of the tile inside the output (1 or 2) */
-    const VT tiny = SPLAT(FC_WINO_TINY), ntiny = SPLAT(-FC_WINO_TINY), vz = SPLAT((FC_T)0);
+    const VT vz = SPLAT((FC_T)0);
     VTM bad = vz < vz;      /* all lanes false */
     for (fc_idx qc = q0; qc < q1; qc += NR) {
         const int ncol = q1 - qc < NR ? (int)(q1 - qc) : NR;
-        int nvalid = 0;
-        {
-            fc_idx ty = qc / pw, tx = qc % pw;
-            for (int l = 0; l < NR; l++) {
-                off[l] = -1;
-                if (l < ncol && tx < g->TW && ty < g->TH) {
-                    off[l] = 2 * ty * yr + 2 * tx * yc;
-                    nr_[l] = 2 * ty + 1 < g->OH ? 2 : 1;
-                    nc_[l] = 2 * tx + 1 < g->OW ? 2 : 1;
-                    nvalid++;
-                }
-                if (++tx == pw) { tx = 0; ty++; }
-            }
-        }
-        if (nvalid == 0) continue;
+        VTM valid[FC_NV];
+        if (FC_FN(wino_lanes)(g, qc, ncol, off, nr_, nc_, valid) == 0) continue;
         /* vectors of lanes this chunk needs (a grid's last chunk may need fewer) */
         const int nv = (ncol + VLEN - 1) / VLEN;
-        /* Only the valid tiles' values may flag the call: which lanes are junk
-         * depends on how the grid was cut into tasks, i.e. on the thread count. */
-        VTM valid[FC_NV];
-        {
-            FC_T one[NR] __attribute__((aligned(FC_ALIGN)));
-            for (int l = 0; l < NR; l++) one[l] = off[l] >= 0 ? (FC_T)1 : (FC_T)0;
-            for (int v = 0; v < FC_NV; v++) valid[v] = *(const VT *)(one + v * VLEN) != vz;
-        }
-        for (fc_idx c = 0; c < C; c++) {        /* V = B^T d B */
-            const FC_T *b = xn + c * g->plane + qc;
-            for (int v = 0; v < nv; v++) {
-                VT d[16], t[16], o[16];
-                _Pragma("GCC unroll 16")
-                for (int e = 0; e < 16; e++) d[e] = (VT)*(const VTU *)(b + doff[e] + v * VLEN);
-                _Pragma("GCC unroll 4")
-                for (int j = 0; j < 4; j++) {
-                    t[j] = d[j] - d[8 + j];
-                    t[4 + j] = d[4 + j] + d[8 + j];
-                    t[8 + j] = d[8 + j] - d[4 + j];
-                    t[12 + j] = d[4 + j] - d[12 + j];
-                }
-                _Pragma("GCC unroll 4")
-                for (int r = 0; r < 4; r++) {
-                    o[r * 4] = t[r * 4] - t[r * 4 + 2];
-                    o[r * 4 + 1] = t[r * 4 + 1] + t[r * 4 + 2];
-                    o[r * 4 + 2] = t[r * 4 + 2] - t[r * 4 + 1];
-                    o[r * 4 + 3] = t[r * 4 + 1] - t[r * 4 + 3];
-                }
-                _Pragma("GCC unroll 16")
-                for (int e = 0; e < 16; e++) {
-                    bad |= (o[e] != vz) & (o[e] < tiny) & (o[e] > ntiny) & valid[v];
-                    *(VT *)(V + ((fc_idx)e * C + c) * NR + v * VLEN) = o[e];
-                }
-            }
-        }
+        FC_FN(wino_input)(g, n, qc, nv, valid, 0, C, V, (fc_idx)nv * VLEN, &bad);
         for (int panel = m0; panel < m1; panel++) {
             const fc_idx mbase = (fc_idx)panel * FC_MR;
             const int mrows = M - mbase < FC_MR ? (int)(M - mbase) : FC_MR;
-            for (int e = 0; e < 16; e++) {
-                const FC_T *ue = U + (mbase * 16 + e) * C, *ve = V + (fc_idx)e * C * NR;
-                FC_T *me = Mb + (fc_idx)e * FC_MR * NR;
-                if (nv == 1 && FC_NV > 1)
-                    FC_FN(ukernel_v1)(C, ue, 16 * C, mrows, ve, 0, me, NR, zero);
-                else if (nv == 2 && FC_NV > 2)
-                    FC_FN(ukernel_v2)(C, ue, 16 * C, mrows, ve, 0, me, NR, zero);
-                else
-                    FC_FN(ukernel)(C, ue, 16 * C, mrows, ve, 0, me, NR, zero);
-            }
-            for (int m = 0; m < mrows; m++) {          /* Y = A^T M A + bias */
-                const VT bv = SPLAT(bias ? bias[mbase + m] : (FC_T)0);
-                for (int v = 0; v < nv; v++) {
-                    VT x[16], s0[4], s1[4];
-                    _Pragma("GCC unroll 16")
-                    for (int e = 0; e < 16; e++)
-                        x[e] = *(const VT *)(Mb + ((fc_idx)e * FC_MR + m) * NR + v * VLEN);
-                    _Pragma("GCC unroll 4")
-                    for (int j = 0; j < 4; j++) {
-                        s0[j] = x[j] + x[4 + j] + x[8 + j];
-                        s1[j] = x[4 + j] - x[8 + j] - x[12 + j];
-                    }
-                    const VT y00 = s0[0] + s0[1] + s0[2] + bv, y01 = s0[1] - s0[2] - s0[3] + bv;
-                    const VT y10 = s1[0] + s1[1] + s1[2] + bv, y11 = s1[1] - s1[2] - s1[3] + bv;
-                    bad |= (((y00 - y00) != vz) | ((y01 - y01) != vz) | ((y10 - y10) != vz)
-                            | ((y11 - y11) != vz)) & valid[v];
-                    *(VT *)(Yt + v * VLEN) = y00;
-                    *(VT *)(Yt + NR + v * VLEN) = y01;
-                    *(VT *)(Yt + 2 * NR + v * VLEN) = y10;
-                    *(VT *)(Yt + 3 * NR + v * VLEN) = y11;
-                }
-                FC_T *yk = y + (mbase + m) * g->y_kstride;
-                for (int l = 0; l < ncol; l++) {
-                    if (off[l] < 0) continue;
-                    FC_T *yo = yk + off[l];
-                    yo[0] = Yt[l];
-                    if (nc_[l] > 1) yo[yc] = Yt[NR + l];
-                    if (nr_[l] > 1) {
-                        yo[yr] = Yt[2 * NR + l];
-                        if (nc_[l] > 1) yo[yr + yc] = Yt[3 * NR + l];
-                    }
-                }
-            }
+            FC_FN(wino_products)(C, U + mbase * 16 * C, mrows, V, nv, Mb, zero);
+            FC_FN(wino_output)(g, n, mbase, mrows, Mb, nv, ncol, off, nr_, nc_, valid, Yt, &bad);
         }
     }
-    int any = 0;
-    for (int l = 0; l < VLEN; l++) any |= bad[l] != 0;
-    if (any) *bad_out = 1;
+    if (FC_FN(any_lane)(bad)) *bad_out = 1;
+}
+
+/* Note [Winograd panels]: with few tiles (a 14x14 layer: 49), the tasks of
+ * winograd_task each transform all channels of their tiles, and the whole
+ * call's transformed weights U (16 values per channel pair: 4 MB for 256 ->
+ * 256) go out to memory and back, for a GEMM that reuses each of them only
+ * over those few tiles.  Instead the call can transform every chunk of tiles
+ * once into a shared V (winograd_input_task, tasks over chunks and channel
+ * blocks), then run tasks over MR-row panels (winograd_panel_task): each
+ * transforms its panel's weights into scratch, where they stay in cache, and
+ * runs them over every chunk.  Each value takes exactly the operations it
+ * takes in winograd_task, in the same order: the same bits either way. */
+void FC_FN(winograd_input_task)(const fc_winograd_args *subs, const fc_wino_chunk *ch,
+                                fc_idx c0, fc_idx c1, void *V, int *bad_out)
+{
+    const fc_winograd_args *g = subs + ch->sub;
+    fc_idx off[NR];
+    int nr_[NR], nc_[NR];
+    VTM valid[FC_NV];
+    const VT vz = SPLAT((FC_T)0);
+    VTM bad = vz < vz;
+    FC_FN(wino_lanes)(g, ch->qc, ch->ncol, off, nr_, nc_, valid);
+    const int nv = (ch->ncol + VLEN - 1) / VLEN;
+    FC_FN(wino_input)(g, ch->n, ch->qc, nv, valid, c0, c1, (FC_T *)V + ch->voff,
+                      (fc_idx)nv * VLEN, &bad);
+    if (FC_FN(any_lane)(bad)) *bad_out = 1;
+}
+
+void FC_FN(winograd_panel_task)(const fc_winograd_args *subs, const fc_wino_chunk *chunks,
+                                int nchunk, const void *V, const void *w, int panel,
+                                void *scratch, int *bad_out)
+{
+    const fc_idx C = subs[0].C, M = subs[0].M, mbase = (fc_idx)panel * FC_MR;
+    const int mrows = M - mbase < FC_MR ? (int)(M - mbase) : FC_MR;
+    FC_T *Up = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
+    FC_T *Mb = Up + 16 * C * FC_MR;           /* [16][MR][NR] */
+    FC_T *Yt = Mb + 16 * FC_MR * NR;          /* [4][NR] */
+    FC_T zero[FC_MR];
+    for (int m = 0; m < FC_MR; m++) zero[m] = (FC_T)0;
+    fc_idx off[NR];
+    int nr_[NR], nc_[NR];
+    VTM valid[FC_NV];
+    const VT vz = SPLAT((FC_T)0);
+    VTM bad = vz < vz;
+    if (FC_FN(winograd_weights)((const FC_T *)w + mbase * C * 9, mrows, C, 0, mrows, Up))
+        *bad_out = 1;
+    for (int i = 0; i < nchunk; i++) {
+        const fc_wino_chunk *ch = chunks + i;
+        const fc_winograd_args *g = subs + ch->sub;
+        if (FC_FN(wino_lanes)(g, ch->qc, ch->ncol, off, nr_, nc_, valid) == 0) continue;
+        const int nv = (ch->ncol + VLEN - 1) / VLEN;
+        FC_FN(wino_products)(C, Up, mrows, (const FC_T *)V + ch->voff, nv, Mb, zero);
+        FC_FN(wino_output)(g, ch->n, mbase, mrows, Mb, nv, ch->ncol, off, nr_, nc_, valid,
+                           Yt, &bad);
+    }
+    if (FC_FN(any_lane)(bad)) *bad_out = 1;
 }
 #undef VTM
 

@@ -70,6 +70,16 @@ CASES = {
 }
 
 
+@pytest.fixture(params=["bands", "panels"])
+def tasks(request):
+    """Both task layouts (Note [Winograd panels]), whatever the rule would pick:
+    bands of tile blocks over transformed weights made up front, or panel tasks
+    over a shared transformed input (ungrouped calls; grouped ones keep bands)."""
+    old = _cpu._set_winograd_panels(0 if request.param == "bands" else 1)
+    yield request.param
+    _cpu._set_winograd_panels(old)
+
+
 def _torch_padding(kw):
     """reference kwargs -> (padding for run_winograd and conv2d_ref)."""
     return {k: v for k, v in kw.items()}
@@ -78,7 +88,7 @@ def _torch_padding(kw):
 @pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
-def test_within_the_winograd_bound(case, dtype, bias):
+def test_within_the_winograd_bound(case, dtype, bias, tasks):
     xs, ws, kw = CASES[case]
     x, w, b = arrays(xs, ws, dtype, bias, seed=len(case))
     y, ran = run_winograd(x, w, b, **kw)
@@ -133,7 +143,7 @@ def _implicit(x, w, b, **kw):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("poison", ["inf", "-inf", "nan", "inf-weight", "huge", "tiny-input",
                                     "subnormal-weight"])
-def test_data_outside_the_bound_falls_back_to_the_implicit_gemm(poison, dtype):
+def test_data_outside_the_bound_falls_back_to_the_implicit_gemm(poison, dtype, tasks):
     x, w, b = arrays((1, 6, 9, 10), (8, 6, 3, 3), dtype, seed=11)
     info = np.finfo(dtype)
     if poison in ("inf", "-inf", "nan"):
@@ -156,7 +166,7 @@ def test_data_outside_the_bound_falls_back_to_the_implicit_gemm(poison, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_same_bits_for_any_thread_count_and_band(dtype):
+def test_same_bits_for_any_thread_count_and_band(dtype, tasks):
     x, w, b = arrays((3, 24, 29, 26), (20, 24, 3, 3), dtype, seed=13)
     y1, _ = run_winograd(x, w, b, padding=1, num_threads=1)
     for t in (2, 3, 5):
@@ -175,7 +185,7 @@ def test_same_bits_for_any_thread_count_and_band(dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", ["small", "asymmetric", "groups", "many-channels",
                                   "dilation-3x2"])
-def test_every_simd_level(level, case, dtype):
+def test_every_simd_level(level, case, dtype, tasks):
     xs, ws, kw = CASES[case]
     x, w, b = arrays(xs, ws, dtype, seed=17)
     y, ran = run_winograd(x, w, b, **kw)
@@ -197,7 +207,7 @@ def test_benchmark_mode_never_swaps_winograd_for_another_rounding():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_only_valid_tiles_decide_the_fallback(dtype):
+def test_only_valid_tiles_decide_the_fallback(dtype, tasks):
     # The last input column tiny, the rest ordinary: only the junk tile column
     # past the output (which no output reads) sees nothing but tiny values.
     # Which junk lanes a task computes depends on the thread count, so they
@@ -212,6 +222,38 @@ def test_only_valid_tiles_decide_the_fallback(dtype):
         assert_bitwise_equal(y, y1)
     assert_within(y1, conv2d_ref(x, w, b, padding=1),
                   winograd_tolerance(dtype, x, w, b, padding=1))
+
+
+# Note [Winograd panels]: panel tasks compute every value with the same
+# operations in the same order as the band tasks.  Shapes with a partial panel
+# (K not a multiple of 8), grids whose last chunk is one, two or three vectors
+# (7x7, 14x14, 20x20 tiles), a batch, dilation and one tile, at 1-3 threads
+# into NaN-filled outputs.
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("xs,ws,kw", [
+    ((1, 32, 14, 14), (37, 32, 3, 3), dict(padding=1)),
+    ((1, 16, 26, 27), (64, 16, 3, 3), dict(padding=1)),
+    ((1, 24, 40, 37), (8, 24, 3, 3), dict(padding=1)),
+    ((3, 8, 9, 11), (20, 8, 3, 3), dict(padding=(1, 2))),
+    ((2, 9, 13, 12), (11, 9, 3, 3), dict(padding=2, dilation=2)),
+    ((1, 5, 3, 3), (3, 5, 3, 3), dict()),
+], ids=["partial-panel", "two-vector-tail", "one-panel", "batch", "dilated", "one-tile"])
+def test_panel_tasks_give_the_bits_of_band_tasks(xs, ws, kw, dtype):
+    x, w, b = arrays(xs, ws, dtype, seed=29)
+    for bias in (b, None):
+        old = _cpu._set_winograd_panels(0)
+        try:
+            bands, ran = run_winograd(x, w, bias, num_threads=2, **kw)
+            assert ran
+            _cpu._set_winograd_panels(1)
+            for t in (1, 2, 3):
+                panels, ran = run_winograd(x, w, bias, num_threads=t, **kw)
+                assert ran
+                assert_bitwise_equal(panels, bands, what=f"{t} threads")
+        finally:
+            _cpu._set_winograd_panels(old)
+    assert_within(panels, conv2d_ref(x, w, None, **kw),
+                  winograd_tolerance(dtype, x, w, None, **kw))
 
 
 # Note [Winograd chunks]: transformed weights past the budget go in chunks of
