@@ -1351,11 +1351,17 @@ def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
         Kc = min(<fc_idx>K_g,
                  <fc_idx>(WINOGRAD_WEIGHT_BYTES // (<size_t>16 * C_g * esize)) // 16 * 16)
     # Note [Winograd panels]: the rule at WINOGRAD_PANEL_V_BYTES, on the tile
-    # lanes bounded above (every sub-problem as big as phase 0, whole vectors).
-    # Panel tasks transform the weights themselves (no U).
+    # lanes: each output phase's grid at phase 0's pitch, in whole vectors (as
+    # _dispatch._winograd_lanes counts them).  Panel tasks transform the
+    # weights themselves (no U).
     cdef fc_idx TH = _cdiv(_cdiv(OH, dh), 2), TW = _cdiv(_cdiv(OW, dw), 2), PWs = TW + 1
     cdef fc_idx vlen = fc_get_blocking(fc_get_isa(), floating is double).nr // 3
-    cdef fc_idx lanes = <fc_idx>N * dh * dw * _cdiv(TH * PWs, vlen) * vlen
+    cdef fc_idx lanes = 0, ph_, pw_
+    for ph_ in range(min(dh, OH)):
+        for pw_ in range(min(dw, OW)):
+            lanes += _cdiv((_cdiv(_cdiv(OH - ph_, dh), 2) - 1) * PWs
+                           + _cdiv(_cdiv(OW - pw_, dw), 2), vlen) * vlen
+    lanes *= N
     cdef size_t vbytes = <size_t>lanes * 16 * C * esize
     cdef bint panels = G == 1 and _winograd_panels_mode != 0 and (
         _winograd_panels_mode == 1

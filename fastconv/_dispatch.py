@@ -102,6 +102,23 @@ ALGORITHMS = {
 #   (128 on 40x40) 1.51 vs 1.61 (2.27 vs 2.75); 6 (256 on 65x65 at dilation
 #   6) 13.7 vs 15.3 (26.8 vs 28.8); 7 (deeplab-like, 128 on 28x28 at 2) 0.72
 #   vs 0.81.
+#   Where the backend runs its panel tasks (Note [Winograd panels] in
+#   _kernels_impl.h: ungrouped, at least as many output channels as tile
+#   lanes -- each phase's tile grid with its junk column, in vectors of 16 --
+#   and at most WINOGRAD_PANEL_V_BYTES of float32 transformed input, the
+#   backend's own budget), the weights are transformed in cache and WINOGRAD
+#   wins on fewer tiles: there c x tiles from WINOGRAD_PANEL_MIN_CHANNEL_TILES
+#   will do, with at least WINOGRAD_PANEL_MIN_TILE_USE of the lanes real
+#   tiles, and the WINOGRAD_WIDE_C_G rule does not apply.  Interleaved medians,
+#   IMPLICIT / WINOGRAD time at 2 threads (1 thread), Intel Xeon 5th gen, 27
+#   Nov 2026: 64 at 14x14 (c x tiles 3136) 1.04 (1.05), 128 at 14x14 1.07
+#   (1.17), 96 at 14x14 1.04, 128 at 12x12 1.15 (1.23), 192 at 10x10 1.27
+#   (1.23), 128 -> 256 at 10x10 1.30, 96 at 17x17 1.09 (1.21), 192 -> 384 at
+#   13x13 1.24 (1.30), 512 at 10x10 1.33 (1.32); below the product: 64 at 9x9
+#   (1600) 0.94 (0.91), 48 at 14x14 0.86-1.00, 32 -> 64 at 12x12 1.00; and
+#   half-empty lanes lose: 256 at 8x8 (16 tiles in 32 lanes) 0.81, 256 at 7x7
+#   0.74, 512 at 7x7 0.72.  Past the V budget (the backend's 4x rule) it
+#   gains nothing: 512 -> 1024 at 13x13 0.97 (0.97), 512 at 14x14 1.01.
 # - conv2d that is strided or dilated (with at least GEMM_STRIDED_MIN_C_G
 #   channels per group), 1x1, or one kernel row wide (1xk): GEMM.  Its B rows are packed by
 #   vector gathers on such grids (Note [gathered B] in _kernels_base.h), and it
@@ -182,6 +199,11 @@ THRESHOLDS = {
     # (_cpu.pyx WINOGRAD_WEIGHT_BYTES, 8 MiB, 16*K*C_g values) in float64 too;
     # one group's output channels go in chunks under it (Note [Winograd chunks])
     "WINOGRAD_MAX_K_C_GROUPED": 1 << 16,
+    # the backend's panel tasks (_cpu.pyx WINOGRAD_PANEL_V_BYTES, the same
+    # value): there from this c x tiles, with this share of the lanes tiles
+    "WINOGRAD_PANEL_V_BYTES": 1310720,
+    "WINOGRAD_PANEL_MIN_CHANNEL_TILES": 3000,
+    "WINOGRAD_PANEL_MIN_TILE_USE": 0.7,
 }
 
 
@@ -207,6 +229,27 @@ def _winograd_tiles(params):
     p = params
     cols = _phase_tiles(p.OW, p.dw)
     return p.N * sum(_phase_tiles(p.OH, p.dh)) * sum(cols), min(cols, default=0)
+
+
+def _winograd_lanes(params, vlen=16):
+    """Tile lanes of the backend's panel tasks: each output phase's tile grid
+    at the pitch of phase 0's (one junk column), in whole vectors, over the batch."""
+    p = params
+    rows, cols = _phase_tiles(p.OH, p.dh), _phase_tiles(p.OW, p.dw)
+    pitch = max(cols, default=0) + 1
+    per_image = sum(-(-((r - 1) * pitch + c) // vlen) * vlen for r in rows for c in cols)
+    return p.N * per_image
+
+
+def _winograd_panels(params, channels, tiles):
+    """Whether 'auto' picks WINOGRAD as the backend's panel tasks run it."""
+    p = params
+    if p.G != 1:
+        return False
+    lanes = _winograd_lanes(p)
+    return (p.K >= lanes and 16 * p.C * lanes * 4 <= THRESHOLDS["WINOGRAD_PANEL_V_BYTES"]
+            and channels * tiles >= THRESHOLDS["WINOGRAD_PANEL_MIN_CHANNEL_TILES"]
+            and tiles >= THRESHOLDS["WINOGRAD_PANEL_MIN_TILE_USE"] * lanes)
 
 
 def choose_algorithm(params):
@@ -238,6 +281,10 @@ def choose_algorithm(params):
                 and (p.C_g <= THRESHOLDS["WINOGRAD_WIDE_C_G"]
                      or tiles >= THRESHOLDS["WINOGRAD_WIDE_MIN_TILES"])
                 and (p.G == 1 or p.K * p.C_g <= THRESHOLDS["WINOGRAD_MAX_K_C_GROUPED"])):
+            return Algorithm.WINOGRAD
+        if (channels >= THRESHOLDS["WINOGRAD_MIN_CHANNELS"]
+                and p.C_g <= THRESHOLDS["WINOGRAD_MAX_C_G"]
+                and _winograd_panels(p, channels, tiles)):
             return Algorithm.WINOGRAD
     strided = p.OH > 1 and p.sh > 1 or p.OW > 1 and p.sw > 1
     dilated = p.OH > 1 and p.dh > 1 or p.OW > 1 and p.dw > 1

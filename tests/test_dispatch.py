@@ -71,6 +71,31 @@ def test_every_bench_case_has_an_expectation():
     assert {c["id"] for c in _cases()} == set(EXPECTED)
 
 
+def test_winograd_where_the_backend_runs_panel_tasks():
+    # Note [Winograd panels]: ungrouped, K >= tile lanes (each phase's grid,
+    # with its junk column, in vectors of 16), V = 16 * C * lanes * 4 bytes
+    # within the budget: then c x tiles from WINOGRAD_PANEL_MIN_CHANNEL_TILES
+    # with at least WINOGRAD_PANEL_MIN_TILE_USE of the lanes tiles.
+    assert (THRESHOLDS["WINOGRAD_PANEL_V_BYTES"], THRESHOLDS["WINOGRAD_PANEL_MIN_CHANNEL_TILES"],
+            THRESHOLDS["WINOGRAD_PANEL_MIN_TILE_USE"]) == (1310720, 3000, 0.7)
+    W, I = Algorithm.WINOGRAD, Algorithm.IMPLICIT
+
+    def pick(C, K, H, N=1, **kw):
+        return fastconv.choose_algorithm((N, C, H, H), (K, C // kw.get("groups", 1), 3, 3),
+                                         padding=kw.pop("padding", 1), **kw)
+    # 14x14: 49 tiles on a 7 x 8 grid, 55 positions -> 64 lanes
+    assert pick(256, 256, 12) is W and pick(128, 512, 14) is W and pick(64, 64, 14) is W
+    assert pick(62, 64, 14) is W and pick(61, 64, 14) is I        # 3038 / 2989
+    assert pick(64, 63, 14) is I                                   # K < 64 lanes
+    assert pick(64, 64, 14, N=2) is I                              # 128 lanes
+    assert pick(320, 320, 14) is W and pick(336, 336, 14) is I     # V 1310720 / 1376256
+    assert pick(128, 128, 10) is W and pick(128, 128, 8) is I      # 25 / 16 tiles in 32 lanes
+    assert pick(512, 512, 10) is W and pick(768, 768, 10) is I     # past WINOGRAD_MAX_C_G
+    assert pick(128, 128, 14, groups=2) is I                       # grouped: bands only
+    assert pick(128, 128, 14, padding=2, dilation=2) is not W      # 4 phases: 128 lanes
+    assert pick(31, 64, 14) is I                                   # too few channels
+
+
 def test_choice_is_pure_and_follows_thresholds():
     k = THRESHOLDS["DIRECT_MAX_K_G"]
     assert fastconv.choose_algorithm((1, 4, 8, 8), (4 * (k - 1), 1, 2, 2), groups=4) \
@@ -132,12 +157,13 @@ def test_choice_is_pure_and_follows_thresholds():
     assert THRESHOLDS["WINOGRAD_MIN_CHANNEL_TILES"] == 10000
     assert fastconv.choose_algorithm((1, 256, 14, 14), (256, 256, 3, 3), padding=1) \
         is Algorithm.WINOGRAD                                        # 256 * 49 = 12544
-    assert fastconv.choose_algorithm((1, 256, 12, 12), (256, 256, 3, 3), padding=1) \
-        is Algorithm.IMPLICIT                                        # 256 * 36 = 9216
+    # (below the product, layers the panel rule of the next test leaves alone)
+    assert fastconv.choose_algorithm((1, 96, 20, 20), (96, 96, 3, 3), padding=1) \
+        is Algorithm.IMPLICIT                                        # 96 * 100 = 9600
     assert fastconv.choose_algorithm((1, 512, 14, 14), (128, 512, 3, 3), padding=1) \
         is Algorithm.IMPLICIT                                        # 128 out * 49
-    assert fastconv.choose_algorithm((1, 128, 14, 14), (512, 128, 3, 3), padding=1) \
-        is Algorithm.IMPLICIT                                        # 128 in * 49
+    assert fastconv.choose_algorithm((1, 128, 22, 22), (64, 128, 3, 3), padding=1) \
+        is Algorithm.IMPLICIT                                        # 64 out * 121
     assert fastconv.choose_algorithm((1, 64, 28, 28), (256, 64, 3, 3), padding=1) \
         is Algorithm.WINOGRAD                                        # 64 * 196
     assert fastconv.choose_algorithm((1, 32, 40, 40), (32, 32, 3, 3), padding=1) \
