@@ -957,7 +957,11 @@ static inline void FC_FN(wino_products)(fc_idx C, const FC_T *u, int mrows, cons
 }
 
 /* Y = A^T M A + bias for the panel's rows [mbase, mbase + mrows), stored to
- * the valid lanes' outputs of image n. */
+ * the valid lanes' outputs of image n.  Undilated (y_cstep 1), a run of tiles
+ * side by side in one tile row covers whole stretches of two output rows:
+ * each row's two outputs per tile are interleaved in registers and the
+ * stretch copied by vectors (one scalar store per output took a quarter of
+ * resnet50-res2's Winograd tasks). */
 static inline void FC_FN(wino_output)(const fc_winograd_args *g, fc_idx n, fc_idx mbase,
                                       int mrows, const FC_T *Mb, int nv, int ncol,
                                       const fc_idx *off, const int *nr_, const int *nc_,
@@ -968,6 +972,11 @@ static inline void FC_FN(wino_output)(const fc_winograd_args *g, fc_idx n, fc_id
     const fc_idx yr = g->y_rstep, yc = g->y_cstep;
     const VT vz = SPLAT((FC_T)0);
     VTM bad = *bad_;
+    VTM lo, hi;                  /* interleave two vectors: a0 b0 a1 b1 ... */
+    for (int i = 0; i < VLEN; i++) {
+        lo[i] = (i & 1 ? VLEN : 0) + i / 2;
+        hi[i] = lo[i] + VLEN / 2;
+    }
     for (int m = 0; m < mrows; m++) {
         const VT bv = SPLAT(bias ? bias[mbase + m] : (FC_T)0);
         for (int v = 0; v < nv; v++) {
@@ -984,12 +993,32 @@ static inline void FC_FN(wino_output)(const fc_winograd_args *g, fc_idx n, fc_id
             const VT y10 = s1[0] + s1[1] + s1[2] + bv, y11 = s1[1] - s1[2] - s1[3] + bv;
             bad |= (((y00 - y00) != vz) | ((y01 - y01) != vz) | ((y10 - y10) != vz)
                     | ((y11 - y11) != vz)) & valid[v];
-            *(VT *)(Yt + v * VLEN) = y00;
-            *(VT *)(Yt + NR + v * VLEN) = y01;
-            *(VT *)(Yt + 2 * NR + v * VLEN) = y10;
-            *(VT *)(Yt + 3 * NR + v * VLEN) = y11;
+            if (yc == 1) {      /* Yt: [2][2*NR], output rows 0 and 1 interleaved */
+                *(VT *)(Yt + 2 * v * VLEN) = __builtin_shuffle(y00, y01, lo);
+                *(VT *)(Yt + (2 * v + 1) * VLEN) = __builtin_shuffle(y00, y01, hi);
+                *(VT *)(Yt + 2 * NR + 2 * v * VLEN) = __builtin_shuffle(y10, y11, lo);
+                *(VT *)(Yt + 2 * NR + (2 * v + 1) * VLEN) = __builtin_shuffle(y10, y11, hi);
+            } else {
+                *(VT *)(Yt + v * VLEN) = y00;
+                *(VT *)(Yt + NR + v * VLEN) = y01;
+                *(VT *)(Yt + 2 * NR + v * VLEN) = y10;
+                *(VT *)(Yt + 3 * NR + v * VLEN) = y11;
+            }
         }
         FC_T *yk = y + (mbase + m) * g->y_kstride;
+        if (yc == 1) {
+            for (int l = 0; l < ncol;) {
+                if (off[l] < 0) { l++; continue; }
+                int e = l + 1;   /* tiles [l, e): side by side, the same rows, all but the last 2 wide */
+                while (e < ncol && off[e] == off[e - 1] + 2 && nc_[e - 1] == 2 && nr_[e] == nr_[l])
+                    e++;
+                const fc_idx len = 2 * (e - l) - (nc_[e - 1] == 1);
+                FC_FN(copy_run)(yk + off[l], Yt + 2 * l, len);
+                if (nr_[l] > 1) FC_FN(copy_run)(yk + off[l] + yr, Yt + 2 * NR + 2 * l, len);
+                l = e;
+            }
+            continue;
+        }
         for (int l = 0; l < ncol; l++) {
             if (off[l] < 0) continue;
             FC_T *yo = yk + off[l];
