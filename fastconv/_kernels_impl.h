@@ -907,12 +907,31 @@ static inline void FC_FN(wino_input)(const fc_winograd_args *g, fc_idx n, fc_idx
     const fc_idx *doff = g->doff, C = g->C;
     const VT tiny = SPLAT(FC_WINO_TINY), ntiny = SPLAT(-FC_WINO_TINY), vz = SPLAT((FC_T)0);
     VTM bad = *bad_;
+    /* Patch value (i, j + 2) sits one column right of (i, j) (the phase planes
+     * of _winograd_bands): eight offsets, not sixteen, stay in registers (with
+     * sixteen GCC spilled them, a move per load). */
+    fc_idx o8[8];
+    int pairs = 1;
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 2; j++) {
+            o8[i * 2 + j] = doff[i * 4 + j];
+            pairs &= doff[i * 4 + j + 2] == doff[i * 4 + j] + 1;
+        }
     for (fc_idx c = c0; c < c1; c++) {
         const FC_T *b = xn + c * g->plane + qc;
         for (int v = 0; v < nv; v++) {
             VT d[16], t[16], o[16];
-            _Pragma("GCC unroll 16")
-            for (int e = 0; e < 16; e++) d[e] = (VT)*(const VTU *)(b + doff[e] + v * VLEN);
+            if (pairs) {
+                _Pragma("GCC unroll 8")
+                for (int k = 0; k < 8; k++) {
+                    const FC_T *p = b + o8[k] + v * VLEN;
+                    d[(k >> 1) * 4 + (k & 1)] = (VT)*(const VTU *)p;
+                    d[(k >> 1) * 4 + (k & 1) + 2] = (VT)*(const VTU *)(p + 1);
+                }
+            } else {
+                _Pragma("GCC unroll 16")
+                for (int e = 0; e < 16; e++) d[e] = (VT)*(const VTU *)(b + doff[e] + v * VLEN);
+            }
             _Pragma("GCC unroll 4")
             for (int j = 0; j < 4; j++) {
                 t[j] = d[j] - d[8 + j];
