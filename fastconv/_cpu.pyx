@@ -1419,8 +1419,7 @@ def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
                     if fc_winograd_weights_f64(wp + (g_ * K_g + k0) * C_g * 9, k1 - k0, C_g,
                                                kb, min(kb + 16, k1 - k0), U + g_ * per_group):
                         bad[fc_omp_thread_num()] = 1
-        for t in range(nthreads):
-            flagged = flagged or bad[t] != 0
+        flagged = _any_flagged(bad, nthreads)
         if not flagged:
             # Each chunk's band buffers go back when it ends (a _Buffers of its
             # own), so chunks reuse them instead of adding up.
@@ -1435,6 +1434,15 @@ def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
     return True
 
 
+cdef inline bint _any_flagged(const int *bad, int nthreads) noexcept:
+    """Whether any thread's Winograd task flagged the call."""
+    cdef int i
+    for i in range(nthreads):
+        if bad[i]:
+            return True
+    return False
+
+
 cdef bint _winograd_panels(fc_winograd_args *subs, fc_idx nsub, fc_idx nimg, fc_idx C,
                            int npanel, const floating *w, int nthreads, int *bad) except *:
     """Note [Winograd panels]: transform every chunk of the sub-problems' tile
@@ -1443,7 +1451,7 @@ cdef bint _winograd_panels(fc_winograd_args *subs, fc_idx nsub, fc_idx nimg, fc_
     cdef fc_blocking b = fc_get_blocking(fc_get_isa(), floating is double)
     cdef fc_idx vlen = b.nr // 3, n, q0, Qs, nch = 0, voff = 0, t, cb, ncb, ch
     cdef size_t esize = sizeof(floating)
-    cdef int sub, i
+    cdef int sub
     cdef _Buffers bufs = _Buffers()
     for sub in range(nsub):
         nch += nimg * _cdiv((subs[sub].TH - 1) * subs[sub].PWs + subs[sub].TW, b.nr)
@@ -1480,32 +1488,37 @@ cdef bint _winograd_panels(fc_winograd_args *subs, fc_idx nsub, fc_idx nimg, fc_
                 fc_winograd_input_task_f64(subs, &chunks[ch], (t % ncb) * cb,
                                            min((t % ncb + 1) * cb, C), V,
                                            &bad[fc_omp_thread_num()])
-    for i in range(nthreads):
-        if bad[i]:
-            return True
+    if _any_flagged(bad, nthreads):
+        return True
     cdef size_t sbytes = fc_winograd_panel_scratch_bytes(b, C, esize)
     cdef char *scratch = <char *>bufs.get(sbytes * nthreads)
-    with nogil:
-        for t in prange(npanel, num_threads=nthreads, schedule="dynamic"):
-            if floating is float:
-                fc_winograd_panel_task_f32(subs, chunks, <int>nch, V, w, <int>t,
-                                           scratch + sbytes * fc_omp_thread_num(),
-                                           &bad[fc_omp_thread_num()])
-            else:
-                fc_winograd_panel_task_f64(subs, chunks, <int>nch, V, w, <int>t,
-                                           scratch + sbytes * fc_omp_thread_num(),
-                                           &bad[fc_omp_thread_num()])
-    PyErr_CheckSignals()
-    for i in range(nthreads):
-        if bad[i]:
+    # Multiply-adds of a panel (its 16 products over every chunk's lanes), for
+    # the batches of Note [interruptible].
+    cdef fc_idx batch = _batch_size(npanel, <double>npanel * b.mr * 16 * C * (voff // (16 * C)),
+                                    nthreads), tb = 0, te
+    while tb < npanel:
+        te = min(tb + batch, <fc_idx>npanel)
+        with nogil:
+            for t in prange(tb, te, num_threads=nthreads, schedule="dynamic"):
+                if floating is float:
+                    fc_winograd_panel_task_f32(subs, chunks, <int>nch, V, w, <int>t,
+                                               scratch + sbytes * fc_omp_thread_num(),
+                                               &bad[fc_omp_thread_num()])
+                else:
+                    fc_winograd_panel_task_f64(subs, chunks, <int>nch, V, w, <int>t,
+                                               scratch + sbytes * fc_omp_thread_num(),
+                                               &bad[fc_omp_thread_num()])
+        tb = te
+        PyErr_CheckSignals()
+        if _any_flagged(bad, nthreads):
             return True
     return False
 
 
 cdef bint _winograd_bands(const floating[:, :, :, ::1] x, const floating[::1] bias,
                           floating[:, :, :, ::1] y, int G, int dh, int dw, floating *U,
-                          const floating *wraw, int32_t *rowmap, int32_t *colmap, fc_idx PWs, fc_idx TH, int pl,
-                          int nthreads, _Buffers bufs, int *bad, fc_idx k0, fc_idx Kn,
+                          const floating *wraw, int32_t *rowmap, int32_t *colmap, fc_idx PWs,
+                          fc_idx TH, int pl, int nthreads, _Buffers bufs, int *bad, fc_idx k0, fc_idx Kn,
                           fc_idx Kc) except *:
     """The Winograd tasks over bands of images / tile rows, whose phase-split
     padded copy stays under IMPLICIT_COPY_BYTES, for output channels [k0, k0 + Kn)
@@ -1654,9 +1667,8 @@ cdef bint _winograd_bands(const floating[:, :, :, ::1] x, const floating[::1] bi
                                                  &bad[fc_omp_thread_num()])
                 tb = te
                 PyErr_CheckSignals()
-                for t in range(nthreads):
-                    if bad[t]:
-                        return True
+                if _any_flagged(bad, nthreads):
+                    return True
     return False
 
 
