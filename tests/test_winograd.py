@@ -10,6 +10,8 @@ then the result must be bitwise the implicit one.
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import fastconv
 from fastconv import _cpu
@@ -300,3 +302,30 @@ def test_grouped_weights_over_the_budget_run_the_implicit_gemm():
         _cpu._set_winograd_weight_bytes(old)
     assert_bitwise_equal(got, fastconv.conv2d(x, w, b, algorithm="implicit", **kw))
     assert not np.array_equal(got, fastconv.conv2d(x, w, b, algorithm="winograd", **kw))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 40), st.integers(1, 80), st.integers(1, 20),
+       st.integers(1, 20), st.integers(1, 3), st.integers(1, 3),
+       st.sampled_from(["zeros", "reflect", "replicate", "circular"]), st.booleans(),
+       st.sampled_from([np.float32, np.float64]), st.integers(0, 2**32 - 1))
+def test_panels_and_bands_agree_on_random_shapes(N, C, K, H, W, dh, dw, mode, bias, dtype,
+                                                 seed):
+    """Note [Winograd panels], fuzzed: any ungrouped shape, dilation and padding
+    mode gives bitwise the band tasks' result (and the same fallback decision)
+    at 1 and 2 threads, within the Winograd bound."""
+    ph, pw = min(dh, H - 1) if mode != "zeros" else dh, min(dw, W - 1) if mode != "zeros" else dw
+    assume(H + 2 * ph - 2 * dh > 0 and W + 2 * pw - 2 * dw > 0)
+    x, w, b = arrays((N, C, H, W), (K, C, 3, 3), dtype, bias, seed=seed)
+    kw = dict(padding=(ph, pw), dilation=(dh, dw), padding_mode=mode)
+    old = _cpu._set_winograd_panels(0)
+    try:
+        bands, ran = run_winograd(x, w, b, num_threads=2, **kw)
+        _cpu._set_winograd_panels(1)
+        for t in (1, 2):
+            panels, ran_p = run_winograd(x, w, b, num_threads=t, **kw)
+            assert ran_p == ran
+            assert_bitwise_equal(panels, bands, what=f"{t} threads")
+    finally:
+        _cpu._set_winograd_panels(old)
+    assert_within(bands, conv2d_ref(x, w, b, **kw), winograd_tolerance(dtype, x, w, b, **kw))
