@@ -159,6 +159,17 @@ ALGORITHMS = {
 #   (5.46 vs 5.03), 128->16 1.82 vs 1.50 and 128->3 4.83 vs 4.00 (9.64 vs
 #   4.58), fcn-up (64->32) 1.50 vs 1.38 -- and since IMPLICIT numbers its
 #   tasks phase-inner (Note [phase-inner tasks] in _cpu.pyx) 0.70 vs 0.54.
+#   Except with at most TRANSPOSED_IMPLICIT_MAX_PIXELS input pixels over the
+#   batch and at least TRANSPOSED_IMPLICIT_MIN_WEIGHTS weights per group:
+#   IMPLICIT.  There the weights are the traffic (each is used a few times),
+#   and GEMM's per-task B packing and weight streaming cost more.  GEMM vs
+#   IMPLICIT ms at 2 threads (1 thread), 4x4 stride 2 at 4x4, interleaved
+#   medians, Intel Xeon 5th gen, 27 Nov 2026: 1024 -> 512 6.85-7.50 vs
+#   4.31-4.67 (16.1 vs 12.7), 2048 -> 1024 42.3 vs 37.3 (78.9 vs 68.5), 768 ->
+#   384 2.07-2.24 vs 1.99-2.03 (5.34 vs 4.43), 1024 -> 256 1.91-1.93 vs
+#   1.82-1.88 (4.79 vs 3.88); below the weights 512 -> 256
+#   0.95 vs 0.96 (1.64 vs 1.72), 256 -> 128 0.25 vs 0.28; over the pixels
+#   2 x 1024 -> 512 7.30 vs 7.16, 4 x 1024 -> 512 9.34 vs 11.5.
 # - conv_transpose2d with one input channel per group (depthwise, any channel
 #   multiplier), undilated, with at least TRANSPOSED_DIRECT_MIN_OUTPUTS output
 #   values: DIRECT, each stride phase a small depthwise conv2d (Note
@@ -182,6 +193,8 @@ THRESHOLDS = {
     "TRANSPOSED_GEMM_MIN_C_G": 256,
     "TRANSPOSED_GEMM_MIN_C_G_WIDE": 96,
     "TRANSPOSED_GEMM_MIN_K_G": 64,
+    "TRANSPOSED_IMPLICIT_MAX_PIXELS": 16,
+    "TRANSPOSED_IMPLICIT_MIN_WEIGHTS": 1 << 22,
     "TRANSPOSED_DIRECT_MIN_OUTPUTS": 1 << 16,
     "SINGLE_THREAD_MACS": 1 << 16,
     "GEMM_STRIDED_MIN_C_G": 8,
@@ -259,6 +272,10 @@ def choose_algorithm(params):
                 and params.N * params.K * params.OH * params.OW
                 >= THRESHOLDS["TRANSPOSED_DIRECT_MIN_OUTPUTS"]):
             return Algorithm.DIRECT
+        if (params.N * params.H * params.W <= THRESHOLDS["TRANSPOSED_IMPLICIT_MAX_PIXELS"]
+                and params.C_g * params.K_g * params.kh * params.kw
+                >= THRESHOLDS["TRANSPOSED_IMPLICIT_MIN_WEIGHTS"]):
+            return Algorithm.IMPLICIT
         if (params.C_g >= THRESHOLDS["TRANSPOSED_GEMM_MIN_C_G"]
                 or params.C_g >= THRESHOLDS["TRANSPOSED_GEMM_MIN_C_G_WIDE"]
                 and params.K_g >= THRESHOLDS["TRANSPOSED_GEMM_MIN_K_G"]):

@@ -127,6 +127,17 @@ def test_choice_is_pure_and_follows_thresholds():
         is Algorithm.GEMM
     assert fastconv.choose_algorithm((1, c - 1, 4, 4), (c - 1, 8, 2, 2), stride=2,
                                      transposed=True) is Algorithm.IMPLICIT
+    # ... but not on a few input pixels with many weights (the weights are the traffic).
+    assert (THRESHOLDS["TRANSPOSED_IMPLICIT_MAX_PIXELS"],
+            THRESHOLDS["TRANSPOSED_IMPLICIT_MIN_WEIGHTS"]) == (16, 1 << 22)
+    assert fastconv.choose_algorithm((1, 1024, 4, 4), (1024, 256, 4, 4), stride=2, padding=1,
+                                     transposed=True) is Algorithm.IMPLICIT    # 2**22 weights
+    assert fastconv.choose_algorithm((1, 1024, 4, 4), (1024, 255, 4, 4), stride=2, padding=1,
+                                     transposed=True) is Algorithm.GEMM        # one K short
+    assert fastconv.choose_algorithm((2, 1024, 4, 4), (1024, 512, 4, 4), stride=2, padding=1,
+                                     transposed=True) is Algorithm.GEMM        # 32 pixels
+    assert fastconv.choose_algorithm((1, 2048, 2, 8), (2048, 1024, 4, 4), stride=2, padding=1,
+                                     transposed=True) is Algorithm.IMPLICIT    # 16 pixels
     # ... and from fewer input channels where there are enough output channels.
     c, k = THRESHOLDS["TRANSPOSED_GEMM_MIN_C_G_WIDE"], THRESHOLDS["TRANSPOSED_GEMM_MIN_K_G"]
     assert fastconv.choose_algorithm((2, c, 4, 4), (c, k, 4, 4), stride=2, transposed=True) \
