@@ -114,8 +114,26 @@ def test_choice_is_pure_and_follows_thresholds():
                                      groups=4) is not Algorithm.DIRECT
     assert fastconv.choose_algorithm((1, 4 * c, 28, 28), (4 * c + 4, c, 3, 3), padding=1,
                                      groups=4) is not Algorithm.DIRECT
-    assert fastconv.choose_algorithm((1, c, 28, 28), (c, c, 3, 3), padding=1) \
-        is not Algorithm.DIRECT                                   # ungrouped
+    assert fastconv.choose_algorithm((1, c, 56, 56), (c, c, 3, 3), padding=1) \
+        is not Algorithm.DIRECT                                   # ungrouped, wide rows
+    # Ungrouped small 3x3 layers (CIFAR-sized): DIRECT on rows of at most
+    # DIRECT_SMALL_MAX_OW with few channels, zero padding, stride 1, undilated.
+    assert (THRESHOLDS["DIRECT_SMALL_MAX_C_G"], THRESHOLDS["DIRECT_SMALL_MAX_K_G"],
+            THRESHOLDS["DIRECT_SMALL_MAX_OW"]) == (16, 32, 32)
+    D = Algorithm.DIRECT
+    assert fastconv.choose_algorithm((128, 3, 32, 32), (16, 3, 3, 3), padding=1) is D
+    assert fastconv.choose_algorithm((4, 16, 32, 32), (32, 16, 3, 3), padding=1) is D
+    assert fastconv.choose_algorithm((4, 17, 32, 32), (32, 17, 3, 3), padding=1) is not D
+    assert fastconv.choose_algorithm((4, 16, 32, 32), (33, 16, 3, 3), padding=1) is not D
+    assert fastconv.choose_algorithm((4, 16, 33, 33), (32, 16, 3, 3), padding=1) is not D
+    assert fastconv.choose_algorithm((4, 16, 34, 34), (32, 16, 3, 3)) is D     # 32 outputs
+    assert fastconv.choose_algorithm((4, 16, 32, 32), (32, 16, 3, 3), padding=1,
+                                     padding_mode="reflect") is not D
+    assert fastconv.choose_algorithm((4, 16, 32, 32), (32, 16, 3, 3), padding=1,
+                                     stride=2) is not D
+    assert fastconv.choose_algorithm((4, 16, 32, 32), (32, 16, 3, 3), padding=2,
+                                     dilation=2) is not D
+    assert fastconv.choose_algorithm((4, 16, 32, 32), (32, 16, 5, 5), padding=2) is not D
     assert fastconv.choose_algorithm((1, 4 * c, 28, 28), (4 * c, c, 3, 3), padding=2,
                                      dilation=2, groups=4) is not Algorithm.DIRECT
     assert fastconv.choose_algorithm((1, 4 * c, 28, 28), (4 * c, c, 5, 5), padding=2,
