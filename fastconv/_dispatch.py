@@ -60,7 +60,8 @@ ALGORITHMS = {
 #   0.365 vs 0.521, 10 per group 0.226 vs 0.367, 8 per group 0.244 vs 0.522.
 # - ungrouped 3x3 at stride 1, undilated, zero padding, on output rows at most
 #   DIRECT_SMALL_MAX_OW wide, with at most DIRECT_SMALL_MAX_C_G input and
-#   DIRECT_SMALL_MAX_K_G output channels (CIFAR-sized layers): DIRECT.  The
+#   DIRECT_SMALL_MAX_K_G output channels (CIFAR-sized layers), or on rows of
+#   any width with at most DIRECT_SMALL_WIDE_MAX_K_G output channels: DIRECT.  The
 #   GEMM kernels' reduction is only 9 x C_g long there, so their tiles' loads
 #   and stores dominate; DIRECT's rows of 32 or fewer waste no lanes.
 #   IMPLICIT / DIRECT time, interleaved medians at 2 threads (1 thread),
@@ -69,7 +70,9 @@ ALGORITHMS = {
 #   1.24-1.99, 28x28 1.17-1.76; 128 x 3 -> 16 at 32x32 0.948 vs 0.599 ms.  Not
 #   past them: 32 channels at 32x32 0.88-1.14, 56x56 0.87-1.58 (16 -> 32
 #   0.87), 112x112 0.73-1.31; nor with reflect or circular padding, which
-#   DIRECT copies (16 -> 16 at 32x32: 0.134 vs IMPLICIT 0.110).
+#   DIRECT copies (16 -> 16 at 32x32: 0.134 vs IMPLICIT 0.110).  With 8
+#   output channels, on wide rows: 3, 8 or 16 -> 8 at 56x56 to 224x224 1.00-1.29
+#   (0.96-1.38; the 0.96 is 16 -> 8 at 224x224, 1 thread).
 # - conv2d with a 3x3 kernel at stride 1, any dilation (winograd_applies), with
 #   c = min(C_g, K_g) at least WINOGRAD_MIN_CHANNELS and c times the 2x2 output
 #   tiles over the batch at least WINOGRAD_MIN_CHANNEL_TILES: WINOGRAD, 16
@@ -205,6 +208,7 @@ THRESHOLDS = {
     "DIRECT_SMALL_MAX_C_G": 16,
     "DIRECT_SMALL_MAX_K_G": 32,
     "DIRECT_SMALL_MAX_OW": 32,
+    "DIRECT_SMALL_WIDE_MAX_K_G": 8,
     "TRANSPOSED_GEMM_MIN_C_G": 256,
     "TRANSPOSED_GEMM_MIN_C_G_WIDE": 96,
     "TRANSPOSED_GEMM_MIN_K_G": 64,
@@ -300,9 +304,10 @@ def choose_algorithm(params):
         return Algorithm.DIRECT
     p = params
     if (p.G == 1 and p.kh == p.kw == 3 and p.sh == p.sw == 1 and p.dh == p.dw == 1
-            and p.padding_mode == "zeros" and p.OW <= THRESHOLDS["DIRECT_SMALL_MAX_OW"]
-            and p.C_g <= THRESHOLDS["DIRECT_SMALL_MAX_C_G"]
-            and p.K_g <= THRESHOLDS["DIRECT_SMALL_MAX_K_G"]):
+            and p.padding_mode == "zeros" and p.C_g <= THRESHOLDS["DIRECT_SMALL_MAX_C_G"]
+            and (p.OW <= THRESHOLDS["DIRECT_SMALL_MAX_OW"]
+                 and p.K_g <= THRESHOLDS["DIRECT_SMALL_MAX_K_G"]
+                 or p.K_g <= THRESHOLDS["DIRECT_SMALL_WIDE_MAX_K_G"])):
         return Algorithm.DIRECT
     if (p.G > 1 and p.kh == p.kw == 3 and p.dh == p.dw == 1 and p.sh == p.sw <= 2
             and max(p.K_g, p.C_g) <= THRESHOLDS["DIRECT_GROUPED_MAX_CHANNELS" if p.sh == 1

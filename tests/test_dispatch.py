@@ -117,10 +117,15 @@ def test_choice_is_pure_and_follows_thresholds():
     assert fastconv.choose_algorithm((1, c, 56, 56), (c, c, 3, 3), padding=1) \
         is not Algorithm.DIRECT                                   # ungrouped, wide rows
     # Ungrouped small 3x3 layers (CIFAR-sized): DIRECT on rows of at most
-    # DIRECT_SMALL_MAX_OW with few channels, zero padding, stride 1, undilated.
-    assert (THRESHOLDS["DIRECT_SMALL_MAX_C_G"], THRESHOLDS["DIRECT_SMALL_MAX_K_G"],
-            THRESHOLDS["DIRECT_SMALL_MAX_OW"]) == (16, 32, 32)
+    # DIRECT_SMALL_MAX_OW with few channels, or on any rows with 8 outputs;
+    # zero padding, stride 1, undilated.
     D = Algorithm.DIRECT
+    assert (THRESHOLDS["DIRECT_SMALL_MAX_C_G"], THRESHOLDS["DIRECT_SMALL_MAX_K_G"],
+            THRESHOLDS["DIRECT_SMALL_MAX_OW"], THRESHOLDS["DIRECT_SMALL_WIDE_MAX_K_G"]) \
+        == (16, 32, 32, 8)
+    assert fastconv.choose_algorithm((1, 16, 112, 112), (8, 16, 3, 3), padding=1) is D
+    assert fastconv.choose_algorithm((1, 16, 112, 112), (9, 16, 3, 3), padding=1) is not D
+    assert fastconv.choose_algorithm((1, 17, 112, 112), (8, 17, 3, 3), padding=1) is not D
     assert fastconv.choose_algorithm((128, 3, 32, 32), (16, 3, 3, 3), padding=1) is D
     assert fastconv.choose_algorithm((4, 16, 32, 32), (32, 16, 3, 3), padding=1) is D
     assert fastconv.choose_algorithm((4, 17, 32, 32), (32, 17, 3, 3), padding=1) is not D
