@@ -1355,7 +1355,7 @@ def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
     # _dispatch._winograd_lanes counts them).  Panel tasks transform the
     # weights themselves (no U).
     cdef fc_idx TH = _cdiv(_cdiv(OH, dh), 2), TW = _cdiv(_cdiv(OW, dw), 2), PWs = TW + 1
-    cdef fc_idx vlen = fc_get_blocking(fc_get_isa(), floating is double).nr // 3
+    cdef fc_idx vlen = fc_get_blocking(fc_get_isa(), floating is double).vlen
     cdef fc_idx lanes = 0, ph_, pw_
     for ph_ in range(min(dh, OH)):
         for pw_ in range(min(dw, OW)):
@@ -1449,7 +1449,7 @@ cdef bint _winograd_panels(fc_winograd_args *subs, fc_idx nsub, fc_idx nimg, fc_
     grids (nimg images of the band) once into a shared V, then run the panel
     tasks.  True if any task flagged."""
     cdef fc_blocking b = fc_get_blocking(fc_get_isa(), floating is double)
-    cdef fc_idx vlen = b.nr // 3, n, q0, Qs, nch = 0, voff = 0, t, cb, ncb, ch
+    cdef fc_idx vlen = b.vlen, n, q0, Qs, nch = 0, voff = 0, t, cb, ncb, ch
     cdef size_t esize = sizeof(floating)
     cdef int sub
     cdef _Buffers bufs = _Buffers()
