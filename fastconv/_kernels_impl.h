@@ -238,6 +238,43 @@ static inline void FC_FN(mstore)(FC_T *p, MT m, VT v)
 #endif
 }
 
+/* A gemm tile row of ncol lanes to and from its outputs, where the lanes fall
+ * in runs: lanes [seg[s], seg[s+1]) go to y[off[seg[s]]] on.  Whole tile
+ * vectors, stored and loaded by masks (a narrower access next to the
+ * micro-kernel's vector ones stalls store forwarding, see implicit_task). */
+static inline void FC_FN(runs_out)(FC_T *y, const FC_T *restrict t, int ncol,
+                                   const int *seg, int nseg, const fc_idx *off)
+{
+    for (int l0 = 0; l0 < ncol; l0 += VLEN) {
+        const VT v = *(const VT *)(t + l0);
+        for (int s = 0; s < nseg; s++) {
+            const int a = seg[s] - l0, b = seg[s + 1] - l0;
+            if (b > 0 && a < VLEN) FC_FN(mstore)(y + off[seg[s]] - a, FC_FN(lanes)(a, b), v);
+        }
+    }
+}
+static inline void FC_FN(runs_in)(FC_T *restrict t, const FC_T *y, int ncol,
+                                  const int *seg, int nseg, const fc_idx *off)
+{
+    for (int l0 = 0; l0 < ncol; l0 += VLEN) {
+        VT v = (VT){0};
+        for (int s = 0; s < nseg; s++) {
+            const int a = seg[s] - l0, b = seg[s + 1] - l0;
+            if (b <= 0 || a >= VLEN) continue;
+            const MT m = FC_FN(lanes)(a, b);
+#if FC_VBYTES == 64 && FC_VLEN == 16
+            v = (VT)_mm512_mask_loadu_ps((__m512)v, (__mmask16)m, y + off[seg[s]] - a);
+#elif FC_VBYTES == 64
+            v = (VT)_mm512_mask_loadu_pd((__m512d)v, (__mmask8)m, y + off[seg[s]] - a);
+#else       /* the masked-off lanes load as zeros, where v has them */
+            v = (VT)_mm256_or_si256((__m256i)v,
+                                    (__m256i)FC_FN(mload)(y + off[seg[s]] - a, m));
+#endif
+        }
+        *(VT *)(t + l0) = v;
+    }
+}
+
 /* The even lanes of the 2*VLEN values a then b: (a0, a2, ..., b0, b2, ...). */
 static inline VT FC_FN(evens)(VT a, VT b)
 {
@@ -418,6 +455,7 @@ void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0, int m
     int32_t *gtab = (int32_t *)(tile + FC_MR * NR);
     FC_T *stage = (FC_T *)(gtab + FC_GATHER_ENTRIES + 2 * FC_GATHER_RUN_ENTRIES);
     fc_idx off[NR];          /* output offset of each lane of the current chunk */
+    int seg[NR + 1];         /* where its runs of consecutive offsets start */
     FC_T binit[FC_MR];       /* the bias of the panel's rows: each sum starts there */
     /* The output grid rows are contiguous (conv2d): full tiles can be written in place. */
     const int contiguous = g->y_cstride == 1 && g->y_rstride == g->P_w;
@@ -439,7 +477,7 @@ void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0, int m
             const fc_idx pc = p0 + ch * NR;
             const int ncol = p1 - pc < NR ? (int)(p1 - pc) : NR;
             const FC_T *bc = bp + ch * kc * NR;
-            int in_place = 0;
+            int in_place = 0, nseg = 0;
             if (contiguous) {   /* lane offsets without a division per element */
                 const fc_idx plane = g->P_h * g->P_w, rem = pc % plane;
                 fc_idx n = pc / plane, py = rem / g->P_w, px = rem % g->P_w;
@@ -449,6 +487,11 @@ void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0, int m
                 }
                 /* Lanes land on consecutive outputs (chunk inside one image). */
                 in_place = ncol == NR && off[NR - 1] - off[0] == NR - 1;
+                /* Else the lanes' runs of consecutive outputs (a chunk across
+                 * images has two or three), each copied as one run below. */
+                for (int l = 0; l < ncol; l++)
+                    if (l == 0 || off[l] != off[l - 1] + 1) seg[nseg++] = l;
+                seg[nseg] = ncol;
             }
             for (int panel = m0; panel < m1; panel++) {
                 const fc_idx mbase = (fc_idx)panel * FC_MR;
@@ -471,15 +514,28 @@ void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0, int m
                     FC_FN(ukernel)(kc, ap, g->lda, mrows, bc, 0, yp + off[0], g->y_kstride, init);
                     continue;
                 }
-                /* Partial tile: go through `tile`. */
+                /* Partial tile: go through `tile`, a run of lanes at a time. */
+#ifdef FC_MASKED
                 if (!init)
                     for (int q = 0; q < mrows; q++)
-                        for (int l = 0; l < ncol; l++)
-                            tile[q * NR + l] = yp[q * g->y_kstride + off[l]];
+                        FC_FN(runs_in)(tile + q * NR, yp + q * g->y_kstride, ncol, seg, nseg,
+                                       off);
                 FC_UK_PACKED(ncol, kc, ap, g->lda, mrows, bc, 0, tile, NR, init);
                 for (int q = 0; q < mrows; q++)
-                    for (int l = 0; l < ncol; l++)
-                        yp[q * g->y_kstride + off[l]] = tile[q * NR + l];
+                    FC_FN(runs_out)(yp + q * g->y_kstride, tile + q * NR, ncol, seg, nseg, off);
+#else
+                if (!init)
+                    for (int q = 0; q < mrows; q++)
+                        for (int s = 0; s < nseg; s++)
+                            FC_FN(copy_run)(tile + q * NR + seg[s],
+                                            yp + q * g->y_kstride + off[seg[s]],
+                                            seg[s + 1] - seg[s]);
+                FC_UK_PACKED(ncol, kc, ap, g->lda, mrows, bc, 0, tile, NR, init);
+                for (int q = 0; q < mrows; q++)
+                    for (int s = 0; s < nseg; s++)
+                        FC_FN(copy_run)(yp + q * g->y_kstride + off[seg[s]],
+                                        tile + q * NR + seg[s], seg[s + 1] - seg[s]);
+#endif
             }
         }
     }
