@@ -140,6 +140,11 @@ cdef extern from "_kernels.h" nogil:
                           void *scratch)
     void fc_implicit_task_f32(const fc_implicit_args *a, fc_idx n, fc_idx q0, fc_idx q1,
                               int m0, int m1, void *scratch)
+    void fc_implicit_cl_task_f32(const fc_implicit_args *a, fc_idx n0, fc_idx n1, int k0,
+                                 void *scratch)
+    void fc_implicit_cl_task_f64(const fc_implicit_args *a, fc_idx n0, fc_idx n1, int k0,
+                                 void *scratch)
+    size_t fc_cl_scratch_bytes(fc_blocking b, fc_idx kred, size_t esize)
     void fc_implicit_task_f64(const fc_implicit_args *a, fc_idx n, fc_idx q0, fc_idx q1,
                               int m0, int m1, void *scratch)
     void fc_pad_plane_f32(const float *src, fc_idx W, const int32_t *rowmap,
@@ -234,6 +239,35 @@ DEF WINOGRAD_MAX_C_G = 1024
 #     256 at 18x18 (2.7) 0.99, 2 x 256 at 14x14 (2) 0.80, 4 x 256 at 7x7 (2) 0.82.
 cdef size_t WINOGRAD_PANEL_V_BYTES = 1310720
 cdef int _winograd_panels_mode = -1
+# Note [channel lanes] (_kernels_impl.h): conv2d's implicit GEMM runs tiles with
+# output channels in the lanes with 64-byte vectors (AVX-512; AVX2's 6-pixel
+# tile is not measured), at stride 1, with at least two vectors of output
+# channels per group, a reduction of at least CHANNEL_LANES_MIN_KRED, a task's
+# repacked weights (kred x 2 vectors) within CHANNEL_LANES_MAX_WEIGHT_BYTES,
+# and at least CHANNEL_LANES_MIN_PIXELS output pixels over the batch (each task
+# repacks its weights once for all of them).  Interleaved medians, channel
+# lanes vs pixel lanes, Intel Xeon 5th gen, 2 threads, float32, 3x3 pad 1:
+#   512 at 7x7: batch 1 1.04-1.07, 2 1.20, 4 1.30, 8 1.25-1.37 (float64: 1.07,
+#     1.25); 256 at 7x7 batch 4 1.30; 256 at 14x14 1.07, batch 2 1.10, batch 8
+#     1.12; 128 at 28x28 1.24; 64 at 56x56 1.11; AlexNet's 5x5 conv2 (64 -> 192
+#     at 27x27) 1.25; 256 at 10x10 5x5 1.01;
+#   too few pixels for the repacking: 512 at 5x5 0.89, 2048 -> 512 at 4x4 0.49;
+#   repacked weights past L2's share: 1024 at 7x7 (1.2 MB a task) 0.88;
+#   stride 2: 128 at 56x56 -> 28x28 0.91, 8 x 256 at 28x28 -> 14x14 0.93,
+#     512 at 14x14 -> 7x7 1.03.
+DEF CHANNEL_LANES_MIN_KRED = 256
+DEF CHANNEL_LANES_MAX_WEIGHT_BYTES = 655360
+DEF CHANNEL_LANES_MIN_PIXELS = 48
+cdef int _channel_lanes_mode = -1
+
+
+def _set_channel_lanes(int mode):
+    """Test hook: conv2d's implicit GEMM with channel-lane tiles (Note [channel
+    lanes]) by the rule (-1), never (0) or always (1); returns the old setting."""
+    global _channel_lanes_mode
+    old = _channel_lanes_mode
+    _channel_lanes_mode = mode
+    return old
 
 
 def _set_winograd_panels(int mode):
@@ -1154,6 +1188,7 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
     cdef fc_idx phase_stride = <fc_idx>C * plane, image = phase_stride * sh * sw
     cdef int32_t *rowmap = _padded_map(bufs, PH, pt, H, mode)
     cdef int32_t *colmap = _padded_map(bufs, PW, pl, W, mode)
+    cdef bint cl = _channel_lanes(N, K_g, kred, OH, OW, sh, sw, b, sizeof(floating))
     # Bands: the padded copy covers images [n0, n1) and output rows [r0, r1) at a
     # time, so its size stays under IMPLICIT_COPY_BYTES however large the input.
     cdef size_t esize = sizeof(floating)
@@ -1230,7 +1265,70 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
                 a.bias = (biasp + g * K_g) if biasp != NULL else NULL
                 a.M = K_g
                 a.row_chunks = OW >= IMPLICIT_ROW_CHUNK_MIN_OW
-            _run_implicit(subs, G, <int>(n1 - n0), npanel, is_double, nthreads, bufs, esize)
+            if cl:
+                _run_implicit_cl(subs, G, <int>(n1 - n0), K_g, is_double, nthreads, bufs,
+                                 esize)
+            else:
+                _run_implicit(subs, G, <int>(n1 - n0), npanel, is_double, nthreads, bufs,
+                              esize)
+
+
+cdef bint _channel_lanes(int N, int K_g, fc_idx kred, int OH, int OW, int sh, int sw,
+                         fc_blocking b, size_t esize) noexcept:
+    """Whether conv2d_implicit runs channel-lane tiles (Note [channel lanes]):
+    the rule at CHANNEL_LANES_*, or the test hook's setting."""
+    if _channel_lanes_mode >= 0:
+        return _channel_lanes_mode == 1
+    return (b.vlen * esize == 64 and sh == 1 and sw == 1 and K_g >= 2 * b.vlen
+            and kred >= CHANNEL_LANES_MIN_KRED
+            and <size_t>kred * 2 * b.vlen * esize <= CHANNEL_LANES_MAX_WEIGHT_BYTES
+            and <fc_idx>N * OH * OW >= CHANNEL_LANES_MIN_PIXELS)
+
+
+cdef inline void _implicit_cl_one(fc_implicit_args *subs, fc_idx t, fc_idx ncb, fc_idx nic,
+                                  fc_idx per, int N, int cb, bint is_double,
+                                  char *scratch) noexcept nogil:
+    """Task t of _run_implicit_cl: (group, image chunk, channel block), channels fastest."""
+    cdef fc_idx k = t % ncb, s = t // ncb
+    cdef fc_idx n0 = (s % nic) * per, n1 = min(n0 + per, <fc_idx>N)
+    cdef int g = <int>(s // nic)
+    if is_double:
+        fc_implicit_cl_task_f64(&subs[g], n0, n1, <int>(k * cb), scratch)
+    else:
+        fc_implicit_cl_task_f32(&subs[g], n0, n1, <int>(k * cb), scratch)
+
+
+cdef void _run_implicit_cl(fc_implicit_args *subs, int nsub, int N, int K_g, bint is_double,
+                           int nthreads, _Buffers bufs, size_t esize) except *:
+    """Note [channel lanes]: (group, image chunk, channel block) tasks; each
+    repacks its block's weights, so images split only where the blocks alone
+    are too few for the threads."""
+    cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
+    cdef int cb = 2 * <int>b.vlen
+    cdef fc_idx ncb = _cdiv(K_g, cb)
+    cdef fc_idx nic = min(<fc_idx>N, _cdiv(TASKS_PER_THREAD * nthreads, nsub * ncb))
+    if nthreads == 1:
+        nic = 1
+    cdef fc_idx per = _cdiv(N, nic)
+    nic = _cdiv(N, per)
+    cdef fc_idx ntask = nsub * nic * ncb, t
+    cdef size_t sbytes = fc_cl_scratch_bytes(b, subs[0].kred, esize)
+    cdef char *scratch = <char *>bufs.get(sbytes * nthreads)
+    cdef double macs = <double>N * nsub * K_g * subs[0].kred * subs[0].OH * subs[0].OW
+    cdef fc_idx batch = _batch_size(ntask, macs, nthreads), tb = 0, te
+    while tb < ntask:       # Note [interruptible]
+        te = min(tb + batch, ntask)
+        if nthreads == 1 or te - tb == 1:   # no thread team for one thread's work
+            with nogil:
+                for t in range(tb, te):
+                    _implicit_cl_one(subs, t, ncb, nic, per, N, cb, is_double, scratch)
+        else:
+            with nogil, parallel(num_threads=nthreads):
+                for t in prange(tb, te, schedule="dynamic"):
+                    _implicit_cl_one(subs, t, ncb, nic, per, N, cb, is_double,
+                                     scratch + sbytes * fc_omp_thread_num())
+        tb = te
+        PyErr_CheckSignals()
 
 
 

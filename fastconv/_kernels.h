@@ -144,6 +144,12 @@ static void fc_gemm_task_f64(const fc_gemm_args *a, fc_idx p0, fc_idx p1, int m0
 static void fc_implicit_task_f32(const fc_implicit_args *a, fc_idx n, fc_idx q0, fc_idx q1,
                                  int m0, int m1, void *scratch)
 { FC_DISPATCH(implicit_task, f32, a, n, q0, q1, m0, m1, scratch) }
+static void fc_implicit_cl_task_f32(const fc_implicit_args *a, fc_idx n0, fc_idx n1, int k0,
+                                    void *scratch)
+{ FC_DISPATCH(implicit_cl_task, f32, a, n0, n1, k0, scratch) }
+static void fc_implicit_cl_task_f64(const fc_implicit_args *a, fc_idx n0, fc_idx n1, int k0,
+                                    void *scratch)
+{ FC_DISPATCH(implicit_cl_task, f64, a, n0, n1, k0, scratch) }
 static void fc_implicit_task_f64(const fc_implicit_args *a, fc_idx n, fc_idx q0, fc_idx q1,
                                  int m0, int m1, void *scratch)
 { FC_DISPATCH(implicit_task, f64, a, n, q0, q1, m0, m1, scratch) }
@@ -230,6 +236,15 @@ static size_t fc_gemm_scratch_bytes(fc_blocking b, fc_idx nb, fc_idx stage_rows,
     fc_idx nbr = (nb + b.nr - 1) / b.nr * b.nr;
     return (size_t)(b.kc * nbr + b.mr * b.nr + stage_rows * nbr) * esize
            + (FC_GATHER_ENTRIES + 2 * FC_GATHER_RUN_ENTRIES) * sizeof(int32_t) + 2 * FC_ALIGN;
+}
+
+/* Scratch (bytes) an implicit_cl_task needs (Note [channel lanes]): the task's
+ * weights [kred][2*vlen], a tile [FC_CL_RT][2*vlen] and the bias; FC_CL_RT is
+ * 14 pixels with 64-byte vectors, else 6 (keep in step with _kernels_impl.h). */
+static size_t fc_cl_scratch_bytes(fc_blocking b, fc_idx kred, size_t esize)
+{
+    fc_idx rt = b.vlen * esize == 64 ? 14 : 6;
+    return (size_t)((kred + rt + 1) * 2 * b.vlen) * esize + 2 * FC_ALIGN;
 }
 
 /* Scratch (bytes) a direct task needs for `rows` output rows. */

@@ -737,6 +737,153 @@ void FC_FN(implicit_task)(const fc_implicit_args *g, fc_idx n, fc_idx q0, fc_idx
     }
 }
 
+/* Note [channel lanes]: implicit_task's vectors run over output pixels, so
+ * a small grid leaves lanes idle: a 7x7 output is 49 pixels in 64 lanes, and
+ * a batch does not help (each image is its own grid).  implicit_cl_task turns
+ * the tile around: a vector holds 2*VLEN/2 output channels, a tile is
+ * FC_CL_RT pixels of one or two output rows by two such vectors, and each
+ * reduction step broadcasts the pixels' input values (from the same padded,
+ * phase-split copy, at q + koff[k]) against one step of the weights,
+ * repacked per task as wp[k][2*VLEN] (a transpose of the task's 2*VLEN rows
+ * of A, in cache).  Every output is still bias + w[0]x[0] + w[1]x[1] + ...,
+ * one multiply-add per step in koff's order, as in ukernel_off: the same bits
+ * (Note [summation order]).  The tile goes out through `tile` [pixel][channel]. */
+#if FC_VBYTES == 64
+#define FC_CL_RT 14
+#else
+#define FC_CL_RT 6
+#endif
+#define FC_CL_HALF (FC_CL_RT / 2)
+#define FC_CL_TILE(NAME, R_, CC_)                                                          \
+__attribute__((noinline)) static void NAME(fc_idx kred, const FC_T *restrict wp,            \
+                                           const FC_T *restrict x0,                          \
+                                           const fc_idx *restrict koff, fc_idx rstep,       \
+                                           const FC_T *restrict binit, FC_T *restrict out)  \
+{                                                                                          \
+    VT acc[R_ * CC_][2];                                                                   \
+    _Pragma("GCC unroll 16")                                                               \
+    for (int r = 0; r < R_ * CC_; r++) {                                                   \
+        acc[r][0] = *(const VT *)binit;                                                    \
+        acc[r][1] = *(const VT *)(binit + VLEN);                                           \
+    }                                                                                      \
+    for (fc_idx k = 0; k < kred; k++) {                                                    \
+        const FC_T *p[2];                  /* the rows' pointers: immediate offsets */     \
+        p[0] = x0 + koff[k];                                                               \
+        p[1] = p[0] + rstep;                                                               \
+        const VT w0 = *(const VT *)(wp + k * 2 * VLEN);                                    \
+        const VT w1 = *(const VT *)(wp + k * 2 * VLEN + VLEN);                             \
+        _Pragma("GCC unroll 2")                                                            \
+        for (int i = 0; i < R_; i++)                                                       \
+            _Pragma("GCC unroll 16")                                                       \
+            for (int r = 0; r < CC_; r++) {                                                \
+                const VT xv = SPLAT(p[i][r]);                                              \
+                acc[i * CC_ + r][0] += xv * w0;                                            \
+                acc[i * CC_ + r][1] += xv * w1;                                            \
+            }                                                                              \
+    }                                                                                      \
+    _Pragma("GCC unroll 16")                                                               \
+    for (int r = 0; r < R_ * CC_; r++) {                                                   \
+        *(VT *)(out + r * 2 * VLEN) = acc[r][0];                                           \
+        *(VT *)(out + r * 2 * VLEN + VLEN) = acc[r][1];                                    \
+    }                                                                                      \
+}
+FC_CL_TILE(FC_FN(cl_row), 1, FC_CL_RT)
+FC_CL_TILE(FC_FN(cl_half), 1, FC_CL_HALF)
+FC_CL_TILE(FC_FN(cl_two), 2, FC_CL_HALF)
+#undef FC_CL_TILE
+
+/* wp[k][2*VLEN] = A[j*lda + k] for the task's rows j < mrows, zeros past
+ * them: a transpose, VLEN x VLEN blocks in registers by log2(VLEN) rounds of
+ * interleaving rows i and i + VLEN/2 (perfect shuffles), the rest by values. */
+static void FC_FN(cl_pack)(const FC_T *restrict A, fc_idx lda, int mrows, fc_idx kred,
+                           FC_T *restrict wp)
+{
+#if FC_VLEN * 4 == FC_VBYTES     /* float lanes */
+    typedef int32_t VI __attribute__((vector_size(FC_VBYTES)));
+#else
+    typedef int64_t VI __attribute__((vector_size(FC_VBYTES)));
+#endif
+    VI lo, hi;
+    for (int l = 0; l < VLEN; l++) {
+        lo[l] = l / 2 + (l % 2) * VLEN;
+        hi[l] = VLEN / 2 + l / 2 + (l % 2) * VLEN;
+    }
+    for (int j0 = 0; j0 < 2 * VLEN; j0 += VLEN) {
+        fc_idx k = 0;
+        if (mrows >= j0 + VLEN)
+            for (; k + VLEN <= kred; k += VLEN) {
+                VT v[VLEN], t[VLEN];
+                _Pragma("GCC unroll 16")
+                for (int i = 0; i < VLEN; i++) v[i] = (VT)*(const VTU *)(A + (j0 + i) * lda + k);
+                _Pragma("GCC unroll 4")
+                for (int round = 1; round < VLEN; round *= 2) {
+                    _Pragma("GCC unroll 8")
+                    for (int i = 0; i < VLEN / 2; i++) {
+                        t[2 * i] = __builtin_shuffle(v[i], v[i + VLEN / 2], lo);
+                        t[2 * i + 1] = __builtin_shuffle(v[i], v[i + VLEN / 2], hi);
+                    }
+                    _Pragma("GCC unroll 16")
+                    for (int i = 0; i < VLEN; i++) v[i] = t[i];
+                }
+                _Pragma("GCC unroll 16")
+                for (int i = 0; i < VLEN; i++) *(VT *)(wp + (k + i) * 2 * VLEN + j0) = v[i];
+            }
+        for (; k < kred; k++)
+            for (int j = j0; j < j0 + VLEN; j++)
+                wp[k * 2 * VLEN + j] = j < mrows ? A[j * lda + k] : (FC_T)0;
+    }
+}
+
+/* Pixels [0, npix) of `tile` (lanes: channels) to output row yr, channels
+ * [0, mrows) ks apart. */
+static inline void FC_FN(cl_out)(const FC_T *restrict tile, int npix, int mrows,
+                                 FC_T *restrict yr, fc_idx ks)
+{
+    for (int j = 0; j < mrows; j++)
+        for (int r = 0; r < npix; r++) yr[j * ks + r] = tile[r * 2 * VLEN + j];
+}
+
+/* Note [channel lanes]: images [n0, n1), output channels [k0, k0 + 2*VLEN) of
+ * the group, every grid row.  scratch: fc_cl_scratch_bytes. */
+void FC_FN(implicit_cl_task)(const fc_implicit_args *g, fc_idx n0, fc_idx n1, int k0,
+                             void *scratch)
+{
+    const fc_idx kred = g->kred, lda = g->lda;
+    const int mrows = g->M - k0 < 2 * VLEN ? g->M - k0 : 2 * VLEN;
+    FC_T *wp = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
+    FC_T *tile = wp + kred * 2 * VLEN;
+    FC_T *binit = tile + FC_CL_RT * 2 * VLEN;
+    const FC_T *A = (const FC_T *)g->a + (fc_idx)k0 * lda, *bias = (const FC_T *)g->bias;
+    FC_FN(cl_pack)(A, lda, mrows, kred, wp);
+    for (int j = 0; j < 2 * VLEN; j++) binit[j] = bias && j < mrows ? bias[k0 + j] : (FC_T)0;
+    const fc_idx OH = g->OH, OW = g->OW, PW = g->PW, ks = g->y_kstride, rs = g->y_rstride;
+    const fc_idx *koff = g->koff;
+    for (fc_idx n = n0; n < n1; n++) {
+        const FC_T *xn = (const FC_T *)g->xp + n * g->xp_nstride;
+        FC_T *yn = (FC_T *)g->y + n * g->y_nstride + (fc_idx)k0 * ks;
+        for (fc_idx oh = 0; oh < OH; oh++) {
+            if (OW <= FC_CL_HALF && oh + 1 < OH) {     /* two rows a tile */
+                FC_FN(cl_two)(kred, wp, xn + oh * PW, koff, PW, binit, tile);
+                FC_FN(cl_out)(tile, (int)OW, mrows, yn + oh * rs, ks);
+                FC_FN(cl_out)(tile + FC_CL_HALF * 2 * VLEN, (int)OW, mrows, yn + (oh + 1) * rs,
+                              ks);
+                oh++;
+                continue;
+            }
+            for (fc_idx ow = 0; ow < OW;) {
+                const fc_idx left = OW - ow;
+                const int npix = (int)(left < FC_CL_RT ? left : FC_CL_RT);
+                if (npix > FC_CL_HALF)
+                    FC_FN(cl_row)(kred, wp, xn + oh * PW + ow, koff, 0, binit, tile);
+                else
+                    FC_FN(cl_half)(kred, wp, xn + oh * PW + ow, koff, 0, binit, tile);
+                FC_FN(cl_out)(tile, npix, mrows, yn + oh * rs + ow, ks);
+                ow += npix;
+            }
+        }
+    }
+}
+
 /* One padded plane, split into stride phases: padded (r, x) goes to phase
  * (r % sh, x % sw) at (r / sh, x / sw); phase planes are PHs x PWs and
  * phase_stride apart.  With sh = sw = 1 this is a plain padded copy. */

@@ -440,6 +440,63 @@ def test_implicit_row_chunks_give_the_same_bits(level, dtype, case):
     assert_within(rows1, conv2d_ref(x, w, b, **kw), tol, what=f"{level} row chunks")
 
 
+CHANNEL_LANE_CASES = [  # (x shape, w shape, kwargs): every tile kind, partial channel blocks
+    ((1, 64, 7, 7), (64, 64, 3, 3), dict(padding=1)),               # two-row tiles + a half
+    ((3, 20, 6, 5), (37, 20, 3, 3), dict(padding=1)),                # even rows; 37 channels
+    ((2, 9, 4, 30), (69, 3, 3, 3), dict(padding=1, groups=3)),      # 30 = 14 + 14 + 2
+    ((1, 40, 9, 17), (5, 40, 2, 3), dict(padding=(1, 0))),          # 15 = 14 + 1; 5 channels
+    ((2, 18, 5, 24), (33, 18, 3, 3), dict(padding=1, dilation=2)),  # 24 = 14 + 10
+    ((1, 16, 12, 11), (48, 16, 3, 3), dict(stride=2, padding=1)),   # phase-split copy
+    ((2, 12, 10, 13), (40, 12, 5, 5), dict(padding=2, padding_mode="reflect")),
+    ((1, 7, 1, 1), (35, 7, 1, 1), dict()),                          # reduction under a vector
+    ((2, 300, 3, 2), (18, 300, 1, 1), dict()),                      # OW 2, OH 3
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(CHANNEL_LANE_CASES)))
+def test_channel_lanes_give_the_same_bits(level, dtype, case):
+    """Note [channel lanes]: the implicit GEMM's tiles with output channels in the
+    lanes, forced on, give the pixel-lane tiles' bits (and the reference's
+    values) at every SIMD level and thread count, into NaN-filled outputs, with
+    infinities and NaNs in the input too; so does a padded copy made in bands."""
+    from fastconv import _cpu
+    from conftest import random_arrays
+    xs, ws, kw = CHANNEL_LANE_CASES[case]
+    x, w, b = random_arrays(xs, ws, ws[0], dtype, seed=120 + case)
+    shape = fastconv.conv2d(x, w, b, **kw).shape
+
+    def run(xin, mode, threads, bias=b):
+        old = _cpu._set_channel_lanes(mode)
+        try:
+            return fastconv.conv2d(xin, w, bias, algorithm="implicit", num_threads=threads,
+                                   out=np.full(shape, np.nan, dtype), **kw)
+        finally:
+            _cpu._set_channel_lanes(old)
+
+    pixel = run(x, 0, 1)
+    for threads in (1, 2, 3):
+        assert_bitwise_equal(run(x, 1, threads), pixel)
+    assert_bitwise_equal(run(x, 1, 2, None), run(x, 0, 2, None))
+    tol = tolerance(dtype, ws[1] * ws[2] * ws[3], x, w, b, **kw)
+    assert_within(run(x, 1, 2), conv2d_ref(x, w, b, **kw), tol, what=f"{level} channel lanes")
+    odd = x.copy()
+    odd.flat[::7] = np.inf
+    odd.flat[3::11] = -np.inf
+    odd.flat[5::13] = np.nan
+    # The same bits where a fused multiply-add passes NaNs on; SSE2's separate
+    # add passes on the NaN of whichever operand the compiler put first.
+    if level == "generic":
+        np.testing.assert_array_equal(run(odd, 1, 2), run(odd, 0, 2))
+    else:
+        assert_bitwise_equal(run(odd, 1, 2), run(odd, 0, 2))
+    old = _cpu._set_implicit_copy_bytes(1)      # one image and a few rows a band
+    try:
+        assert_bitwise_equal(run(x, 1, 2), pixel)
+    finally:
+        _cpu._set_implicit_copy_bytes(old)
+
+
 @pytest.mark.parametrize("budget", [1, 3000])
 @pytest.mark.parametrize("mode", ["zeros", "reflect", "circular"])
 def test_implicit_row_chunks_in_bands(budget, mode):
