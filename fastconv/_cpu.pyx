@@ -254,10 +254,17 @@ cdef int _winograd_panels_mode = -1
 #   too few pixels for the repacking: 512 at 5x5 0.89, 2048 -> 512 at 4x4 0.49;
 #   repacked weights past L2's share: 1024 at 7x7 (1.2 MB a task) 0.88;
 #   stride 2: 128 at 56x56 -> 28x28 0.91, 8 x 256 at 28x28 -> 14x14 0.93,
-#     512 at 14x14 -> 7x7 1.03.
+#     512 at 14x14 -> 7x7 1.03;
+#   1x1 (a task's input values serve only its 2 vectors of channels, and it
+#     streams them from L3 once per channel block): 1024 -> 256 at 14x14
+#     batch 2 0.77, batch 8 0.78, even with a task's images capped at
+#     CHANNEL_LANES_INPUT_BYTES of padded input (which the 3x3 layers above
+#     keep within); 'auto' runs GEMM there.
+DEF CHANNEL_LANES_MIN_TAPS = 4
 DEF CHANNEL_LANES_MIN_KRED = 256
 DEF CHANNEL_LANES_MAX_WEIGHT_BYTES = 655360
 DEF CHANNEL_LANES_MIN_PIXELS = 48
+DEF CHANNEL_LANES_INPUT_BYTES = 1048576
 cdef int _channel_lanes_mode = -1
 
 
@@ -1188,7 +1195,7 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
     cdef fc_idx phase_stride = <fc_idx>C * plane, image = phase_stride * sh * sw
     cdef int32_t *rowmap = _padded_map(bufs, PH, pt, H, mode)
     cdef int32_t *colmap = _padded_map(bufs, PW, pl, W, mode)
-    cdef bint cl = _channel_lanes(N, K_g, kred, OH, OW, sh, sw, b, sizeof(floating))
+    cdef bint cl = _channel_lanes(N, K_g, kred, kh * kw, OH, OW, sh, sw, b, sizeof(floating))
     # Bands: the padded copy covers images [n0, n1) and output rows [r0, r1) at a
     # time, so its size stays under IMPLICIT_COPY_BYTES however large the input.
     cdef size_t esize = sizeof(floating)
@@ -1273,14 +1280,14 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
                               esize)
 
 
-cdef bint _channel_lanes(int N, int K_g, fc_idx kred, int OH, int OW, int sh, int sw,
-                         fc_blocking b, size_t esize) noexcept:
+cdef bint _channel_lanes(int N, int K_g, fc_idx kred, int ntaps, int OH, int OW, int sh,
+                         int sw, fc_blocking b, size_t esize) noexcept:
     """Whether conv2d_implicit runs channel-lane tiles (Note [channel lanes]):
     the rule at CHANNEL_LANES_*, or the test hook's setting."""
     if _channel_lanes_mode >= 0:
         return _channel_lanes_mode == 1
     return (b.vlen * esize == 64 and sh == 1 and sw == 1 and K_g >= 2 * b.vlen
-            and kred >= CHANNEL_LANES_MIN_KRED
+            and ntaps >= CHANNEL_LANES_MIN_TAPS and kred >= CHANNEL_LANES_MIN_KRED
             and <size_t>kred * 2 * b.vlen * esize <= CHANNEL_LANES_MAX_WEIGHT_BYTES
             and <fc_idx>N * OH * OW >= CHANNEL_LANES_MIN_PIXELS)
 
@@ -1310,6 +1317,10 @@ cdef void _run_implicit_cl(fc_implicit_args *subs, int nsub, int N, int K_g, bin
     if nthreads == 1:
         nic = 1
     cdef fc_idx per = _cdiv(N, nic)
+    # A task sweeps its images' padded input once per pixel tile: at most
+    # CHANNEL_LANES_INPUT_BYTES of it, so it stays in L2.
+    cdef size_t image_bytes = <size_t>(subs[0].xp_nstride // nsub) * esize
+    per = max(1, min(per, <fc_idx>(CHANNEL_LANES_INPUT_BYTES // max(image_bytes, 1))))
     nic = _cdiv(N, per)
     cdef fc_idx ntask = nsub * nic * ncb, t
     cdef size_t sbytes = fc_cl_scratch_bytes(b, subs[0].kred, esize)
