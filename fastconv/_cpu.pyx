@@ -250,7 +250,8 @@ cdef int _winograd_panels_mode = -1
 #   512 at 7x7: batch 1 1.04-1.07, 2 1.20, 4 1.30, 8 1.25-1.37 (float64: 1.07,
 #     1.25); 256 at 7x7 batch 4 1.30; 256 at 14x14 1.07, batch 2 1.10, batch 8
 #     1.12; 128 at 28x28 1.24; 64 at 56x56 1.11; AlexNet's 5x5 conv2 (64 -> 192
-#     at 27x27) 1.25; 256 at 10x10 5x5 1.01;
+#     at 27x27) 1.25; 256 at 10x10 5x5 1.01; Inception's 7x1 (192 at 17x17,
+#     tiles along the grid) 1.07;
 #   too few pixels for the repacking: 512 at 5x5 0.89, 2048 -> 512 at 4x4 0.49;
 #   repacked weights past L2's share: 1024 at 7x7 (1.2 MB a task) 0.88;
 #   stride 2: 128 at 56x56 -> 28x28 0.91, 8 x 256 at 28x28 -> 14x14 0.93,

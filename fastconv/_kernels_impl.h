@@ -858,9 +858,36 @@ void FC_FN(implicit_cl_task)(const fc_implicit_args *g, fc_idx n0, fc_idx n1, in
     for (int j = 0; j < 2 * VLEN; j++) binit[j] = bias && j < mrows ? bias[k0 + j] : (FC_T)0;
     const fc_idx OH = g->OH, OW = g->OW, PW = g->PW, ks = g->y_kstride, rs = g->y_rstride;
     const fc_idx *koff = g->koff;
+    /* Tiles along output rows (a row's last tile half wide where that is
+     * enough; two rows a tile where they are at most half a tile wide), or
+     * along the grid, junk columns and all, whichever computes fewer pixels:
+     * the grid where a row ends just past a tile (17 = 14 + 3 on a grid 17
+     * wide).  Which pixels share a tile changes no sum. */
+    const fc_idx rem = OW % FC_CL_RT, Q = (OH - 1) * PW + OW;
+    const fc_idx by_rows = OW <= FC_CL_HALF ? FC_CL_HALF * OH
+        : OH * (OW - rem + (rem == 0 ? 0 : rem <= FC_CL_HALF ? FC_CL_HALF : FC_CL_RT));
+    const int along_grid = (Q + FC_CL_RT - 1) / FC_CL_RT * FC_CL_RT < by_rows;
     for (fc_idx n = n0; n < n1; n++) {
         const FC_T *xn = (const FC_T *)g->xp + n * g->xp_nstride;
         FC_T *yn = (FC_T *)g->y + n * g->y_nstride + (fc_idx)k0 * ks;
+        if (along_grid) {
+            for (fc_idx q = 0; q < Q; q += FC_CL_RT) {
+                const int npix = (int)(Q - q < FC_CL_RT ? Q - q : FC_CL_RT);
+                if (npix > FC_CL_HALF)
+                    FC_FN(cl_row)(kred, wp, xn + q, koff, 0, binit, tile);
+                else
+                    FC_FN(cl_half)(kred, wp, xn + q, koff, 0, binit, tile);
+                fc_idx off[FC_CL_RT], oh = q / PW, ow = q % PW;
+                for (int r = 0; r < npix; r++) {
+                    off[r] = ow < OW ? oh * rs + ow : -1;
+                    if (++ow == PW) { ow = 0; oh++; }
+                }
+                for (int j = 0; j < mrows; j++)
+                    for (int r = 0; r < npix; r++)
+                        if (off[r] >= 0) yn[j * ks + off[r]] = tile[r * 2 * VLEN + j];
+            }
+            continue;
+        }
         for (fc_idx oh = 0; oh < OH; oh++) {
             if (OW <= FC_CL_HALF && oh + 1 < OH) {     /* two rows a tile */
                 FC_FN(cl_two)(kred, wp, xn + oh * PW, koff, PW, binit, tile);

@@ -450,6 +450,8 @@ CHANNEL_LANE_CASES = [  # (x shape, w shape, kwargs): every tile kind, partial c
     ((2, 12, 10, 13), (40, 12, 5, 5), dict(padding=2, padding_mode="reflect")),
     ((1, 7, 1, 1), (35, 7, 1, 1), dict()),                          # reduction under a vector
     ((2, 300, 3, 2), (18, 300, 1, 1), dict()),                      # OW 2, OH 3
+    ((1, 24, 17, 17), (40, 24, 7, 1), dict(padding=(3, 0))),        # tiles along the grid
+    ((2, 20, 9, 17), (36, 20, 3, 3), dict(padding=1)),              # the same, junk columns
 ]
 
 
