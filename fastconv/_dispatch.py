@@ -155,6 +155,14 @@ ALGORITHMS = {
 #   at 2 threads (1 thread) 4.42 vs 5.65 (7.44 vs 10.71), dilation 12 4.38 vs
 #   8.38 (7.77 vs 14.51), 65x65 at 12 15.4 vs 24.9, 128 on 32x32 at 4 1.04 vs
 #   1.04 (1.81 vs 2.22), 64 on 64x64 at 4 1.06 vs 1.06 (2.00 vs 1.96).
+#   But strided (2) or dilated layers with at most IMPLICIT_STRIDED_MAX_PIXELS
+#   outputs an image run IMPLICIT where its tiles put output channels in the
+#   lanes (Note [channel lanes]; the rule mirrors _cpu.pyx's for float32 on
+#   AVX-512): no packing, and 49 pixels fill its tiles.  IMPLICIT vs GEMM ms
+#   at 2 threads, interleaved medians: 512 at 14x14 -> 7x7 s2 1.05 vs 1.43,
+#   batch 2 1.93 vs 2.41, 256 -> 512 0.57 vs 0.75; 512 at 7x7 dilation 2
+#   1.03 vs 1.29.  At 14x14 outputs a tie (256 at 28x28 s2 1.01 vs 1.09,
+#   batch 8 7.95 vs 8.12), and without AVX-512 IMPLICIT there loses 10%.
 # - other conv2d: IMPLICIT (no packing; every stride via phase planes).
 # - conv_transpose2d: IMPLICIT below TRANSPOSED_GEMM_MIN_C_G input channels per
 #   group, GEMM (packed, batch folded into the pixel dimension) from there: the
@@ -217,6 +225,8 @@ THRESHOLDS = {
     "TRANSPOSED_DIRECT_MIN_OUTPUTS": 1 << 16,
     "SINGLE_THREAD_MACS": 1 << 16,
     "GEMM_STRIDED_MIN_C_G": 8,
+    "IMPLICIT_STRIDED_MAX_PIXELS": 64,
+    "CHANNEL_LANES_MIN_PIXELS": 48,
     "WINOGRAD_MIN_CHANNELS": 32,
     "WINOGRAD_MIN_CHANNEL_TILES": 10000,
     # tile columns per output phase (a dilation d makes d x d phases of
@@ -284,6 +294,16 @@ def _winograd_panels(params, channels, tiles):
             and tiles >= THRESHOLDS["WINOGRAD_PANEL_MIN_TILE_USE"] * lanes)
 
 
+def _channel_lanes(params):
+    """Whether IMPLICIT runs with output channels in the lanes (Note [channel
+    lanes]), as the backend decides it for float32 on AVX-512 (_cpu.pyx,
+    CHANNEL_LANES_*; strides up to 2 checked by the caller)."""
+    p = params
+    taps = p.kh * p.kw
+    return (p.K_g >= 32 and taps >= 4 and p.C_g * taps >= 256
+            and p.N * p.OH * p.OW >= THRESHOLDS["CHANNEL_LANES_MIN_PIXELS"])
+
+
 def choose_algorithm(params):
     """The algorithm 'auto' runs for a checked problem (a ConvParams). Pure."""
     if params.transposed:
@@ -330,6 +350,9 @@ def choose_algorithm(params):
             return Algorithm.WINOGRAD
     strided = p.OH > 1 and p.sh > 1 or p.OW > 1 and p.sw > 1
     dilated = p.OH > 1 and p.dh > 1 or p.OW > 1 and p.dw > 1
+    if ((strided or dilated) and p.sh <= 2 and p.sw <= 2
+            and p.OH * p.OW <= THRESHOLDS["IMPLICIT_STRIDED_MAX_PIXELS"] and _channel_lanes(p)):
+        return Algorithm.IMPLICIT
     if ((strided or dilated) and p.C_g >= THRESHOLDS["GEMM_STRIDED_MIN_C_G"]
             or p.kh == 1):     # 1x1 and 1xk
         return Algorithm.GEMM

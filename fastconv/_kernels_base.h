@@ -92,6 +92,15 @@ typedef struct {
     int row_chunks;         /* chunks follow output rows (Note [row chunks]; needs y_cstride 1) */
 } fc_implicit_args;
 
+/* A channel-lane task's tiles of one image (Note [channel lanes] in _kernels_impl.h). */
+enum { FC_CL_ROWS, FC_CL_TWO, FC_CL_GRID };
+typedef struct {
+    int mode;               /* along rows, two rows a tile, or along the grid */
+    fc_idx ntile, per_row;  /* tiles an image; a row's tiles (along rows) */
+} fc_cl_layout;
+/* The stage a channel-lane task keeps its tiles' sums in between reduction blocks. */
+#define FC_CL_STAGE_BYTES 131072
+
 /* Winograd F(2x2, 3x3) on a padded copy split into 2x2 phases, one group
  * (Note [Winograd F(2x2, 3x3)] in _kernels_impl.h). */
 typedef struct {
@@ -200,6 +209,8 @@ FC_HIDDEN void fc_implicit_task_##S(const fc_implicit_args *a, fc_idx n, fc_idx 
                                     fc_idx q1, int m0, int m1, void *scratch);           \
 FC_HIDDEN void fc_implicit_cl_task_##S(const fc_implicit_args *a, fc_idx n0, fc_idx n1,  \
                                        int k0, void *scratch);                           \
+FC_HIDDEN void fc_cl_tiles_##S(fc_idx OH, fc_idx OW, fc_idx PW, fc_idx *ntile,             \
+                               fc_idx *tile_values);                                     \
 FC_HIDDEN void fc_pad_plane_##S(const T *src, fc_idx W, const int32_t *rowmap,           \
                                 const int32_t *colmap, fc_idx PH, fc_idx PW, fc_idx pl,  \
                                 int sh, int sw, fc_idx PWs, fc_idx phase_stride,         \

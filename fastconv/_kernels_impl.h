@@ -754,19 +754,32 @@ void FC_FN(implicit_task)(const fc_implicit_args *g, fc_idx n, fc_idx q0, fc_idx
 #define FC_CL_RT 6
 #endif
 #define FC_CL_HALF (FC_CL_RT / 2)
+/* acc = init (one vector pair for every pixel with istep 0, else pixel r's
+ * at init + r*istep) + the kc steps; to out[pixel][2*VLEN].  One prefetch a
+ * step of the next k-block's weights (Note [channel lanes]): line
+ * pf_first + k of its rows, 2^pf_shift lines a row, pf_pitch apart, while
+ * below pf_count. */
 #define FC_CL_TILE(NAME, R_, CC_)                                                          \
-__attribute__((noinline)) static void NAME(fc_idx kred, const FC_T *restrict wp,            \
+__attribute__((noinline)) static void NAME(fc_idx kc, const FC_T *restrict wp,              \
                                            const FC_T *restrict x0,                          \
                                            const fc_idx *restrict koff, fc_idx rstep,       \
-                                           const FC_T *restrict binit, FC_T *restrict out)  \
+                                           const FC_T *init, fc_idx istep, FC_T *out,       \
+                                           const FC_T *pf, fc_idx pf_pitch, int pf_shift,   \
+                                           fc_idx pf_first, fc_idx pf_count)                \
 {                                                                                          \
     VT acc[R_ * CC_][2];                                                                   \
     _Pragma("GCC unroll 16")                                                               \
     for (int r = 0; r < R_ * CC_; r++) {                                                   \
-        acc[r][0] = *(const VT *)binit;                                                    \
-        acc[r][1] = *(const VT *)(binit + VLEN);                                           \
+        acc[r][0] = *(const VT *)(init + r * istep);                                       \
+        acc[r][1] = *(const VT *)(init + r * istep + VLEN);                                \
     }                                                                                      \
-    for (fc_idx k = 0; k < kred; k++) {                                                    \
+    const fc_idx pf_end = pf_count - pf_first;                                             \
+    for (fc_idx k = 0; k < kc; k++) {                                                      \
+        if (k < pf_end) {                                                                  \
+            const fc_idx l = pf_first + k;                                                 \
+            __builtin_prefetch(pf + (l >> pf_shift) * pf_pitch                             \
+                               + (l & ((1 << pf_shift) - 1)) * (64 / sizeof(FC_T)), 0, 2); \
+        }                                                                                  \
         const FC_T *p[2];                  /* the rows' pointers: immediate offsets */     \
         p[0] = x0 + koff[k];                                                               \
         p[1] = p[0] + rstep;                                                               \
@@ -843,71 +856,155 @@ static inline void FC_FN(cl_out)(const FC_T *restrict tile, int npix, int mrows,
         for (int r = 0; r < npix; r++) yr[j * ks + r] = tile[r * 2 * VLEN + j];
 }
 
-/* Note [channel lanes]: images [n0, n1), output channels [k0, k0 + 2*VLEN) of
- * the group, every grid row.  scratch: fc_cl_scratch_bytes. */
-void FC_FN(implicit_cl_task)(const fc_implicit_args *g, fc_idx n0, fc_idx n1, int k0,
-                             void *scratch)
+/* One image's tiles (Note [channel lanes]): along output rows (a row's last
+ * tile half wide where that is enough; two rows a tile where they are at
+ * most half a tile wide), or along the grid, junk columns and all, whichever
+ * computes fewer pixels: the grid where a row ends just past a tile (17 = 14
+ * + 3 on a grid 17 wide).  Which pixels share a tile changes no sum. */
+static void FC_FN(cl_layout)(const fc_implicit_args *g, fc_cl_layout *L)
 {
-    const fc_idx kred = g->kred, lda = g->lda;
-    const int mrows = g->M - k0 < 2 * VLEN ? g->M - k0 : 2 * VLEN;
-    FC_T *wp = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
-    FC_T *tile = wp + kred * 2 * VLEN;
-    FC_T *binit = tile + FC_CL_RT * 2 * VLEN;
-    const FC_T *A = (const FC_T *)g->a + (fc_idx)k0 * lda, *bias = (const FC_T *)g->bias;
-    FC_FN(cl_pack)(A, lda, mrows, kred, wp);
-    for (int j = 0; j < 2 * VLEN; j++) binit[j] = bias && j < mrows ? bias[k0 + j] : (FC_T)0;
-    const fc_idx OH = g->OH, OW = g->OW, PW = g->PW, ks = g->y_kstride, rs = g->y_rstride;
-    const fc_idx *koff = g->koff;
-    /* Tiles along output rows (a row's last tile half wide where that is
-     * enough; two rows a tile where they are at most half a tile wide), or
-     * along the grid, junk columns and all, whichever computes fewer pixels:
-     * the grid where a row ends just past a tile (17 = 14 + 3 on a grid 17
-     * wide).  Which pixels share a tile changes no sum. */
+    const fc_idx OH = g->OH, OW = g->OW, PW = g->PW;
     const fc_idx rem = OW % FC_CL_RT, Q = (OH - 1) * PW + OW;
     const fc_idx by_rows = OW <= FC_CL_HALF ? FC_CL_HALF * OH
         : OH * (OW - rem + (rem == 0 ? 0 : rem <= FC_CL_HALF ? FC_CL_HALF : FC_CL_RT));
-    const int along_grid = (Q + FC_CL_RT - 1) / FC_CL_RT * FC_CL_RT < by_rows;
-    for (fc_idx n = n0; n < n1; n++) {
-        const FC_T *xn = (const FC_T *)g->xp + n * g->xp_nstride;
+    L->per_row = (OW + FC_CL_RT - 1) / FC_CL_RT;
+    if ((Q + FC_CL_RT - 1) / FC_CL_RT * FC_CL_RT < by_rows) {
+        L->mode = FC_CL_GRID;
+        L->ntile = (Q + FC_CL_RT - 1) / FC_CL_RT;
+    } else if (OW <= FC_CL_HALF) {
+        L->mode = FC_CL_TWO;
+        L->ntile = (OH + 1) / 2;
+    } else {
+        L->mode = FC_CL_ROWS;
+        L->ntile = OH * L->per_row;
+    }
+}
+
+/* The tiles of an OH x OW output on a grid PW wide, and the values a tile
+ * keeps (_cpu.pyx sizes the stage with them). */
+void FC_FN(cl_tiles)(fc_idx OH, fc_idx OW, fc_idx PW, fc_idx *ntile, fc_idx *tile_values)
+{
+    fc_implicit_args g;
+    fc_cl_layout L;
+    memset(&g, 0, sizeof g);
+    g.OH = OH;
+    g.OW = OW;
+    g.PW = PW;
+    FC_FN(cl_layout)(&g, &L);
+    *ntile = L.ntile;
+    *tile_values = FC_CL_RT * 2 * VLEN;
+}
+
+/* Tile i of an image: where its pixels start on the grid (xoff), how many
+ * (npix, per row), and its kernel (0: cl_row, 1: cl_half, 2: cl_two). */
+static inline void FC_FN(cl_tile)(const fc_implicit_args *g, const fc_cl_layout *L, fc_idx i,
+                                  fc_idx *xoff, int *npix, int *kind)
+{
+    const fc_idx OH = g->OH, OW = g->OW, PW = g->PW, Q = (OH - 1) * PW + OW;
+    fc_idx n;
+    if (L->mode == FC_CL_GRID) {
+        *xoff = i * FC_CL_RT;
+        n = Q - *xoff < FC_CL_RT ? Q - *xoff : FC_CL_RT;
+    } else if (L->mode == FC_CL_TWO) {
+        *xoff = 2 * i * PW;
+        n = OW;
+        if (2 * i + 1 < OH) { *npix = (int)n; *kind = 2; return; }
+    } else {
+        const fc_idx oh = i / L->per_row, ow = (i % L->per_row) * FC_CL_RT;
+        *xoff = oh * PW + ow;
+        n = OW - ow < FC_CL_RT ? OW - ow : FC_CL_RT;
+    }
+    *npix = (int)n;
+    *kind = n > FC_CL_HALF ? 0 : 1;
+}
+
+/* Tile i's outputs from `t` (lanes: channels) into image yn's channels [0, mrows). */
+static void FC_FN(cl_put)(const fc_implicit_args *g, const fc_cl_layout *L, fc_idx i,
+                          const FC_T *restrict t, int mrows, FC_T *restrict yn)
+{
+    const fc_idx OW = g->OW, PW = g->PW, ks = g->y_kstride, rs = g->y_rstride;
+    fc_idx xoff;
+    int npix, kind;
+    FC_FN(cl_tile)(g, L, i, &xoff, &npix, &kind);
+    const fc_idx oh = xoff / PW, ow = xoff % PW;
+    if (L->mode != FC_CL_GRID) {
+        FC_FN(cl_out)(t, npix, mrows, yn + oh * rs + ow, ks);
+        if (kind == 2) FC_FN(cl_out)(t + FC_CL_HALF * 2 * VLEN, npix, mrows, yn + (oh + 1) * rs, ks);
+        return;
+    }
+    fc_idx off[FC_CL_RT], h = oh, w = ow;
+    for (int r = 0; r < npix; r++) {
+        off[r] = w < OW ? h * rs + w : -1;
+        if (++w == PW) { w = 0; h++; }
+    }
+    for (int j = 0; j < mrows; j++)
+        for (int r = 0; r < npix; r++)
+            if (off[r] >= 0) yn[j * ks + off[r]] = t[r * 2 * VLEN + j];
+}
+
+/* Note [channel lanes]: images [n0, n1), output channels [k0, k0 + 2*VLEN) of
+ * the group, every grid row.  Where the task's tiles fit FC_CL_STAGE_BYTES,
+ * the reduction goes in blocks of FC_KC steps: each block's weights are
+ * transposed into wp (in L1) and run over every tile, whose sums wait in the
+ * stage between blocks (the same steps in the same order: the same bits),
+ * and each tile's steps prefetch the next block's weights, so their reads
+ * from memory overlap the multiply-adds.  Else one pass over the whole
+ * reduction, a tile at a time.  scratch: fc_cl_scratch_bytes. */
+void FC_FN(implicit_cl_task)(const fc_implicit_args *g, fc_idx n0, fc_idx n1, int k0,
+                             void *scratch)
+{
+    const fc_idx kred = g->kred, lda = g->lda, ks = g->y_kstride;
+    const int mrows = g->M - k0 < 2 * VLEN ? g->M - k0 : 2 * VLEN;
+    const fc_idx tsize = FC_CL_RT * 2 * VLEN;         /* values a tile */
+    fc_cl_layout L;
+    FC_FN(cl_layout)(g, &L);
+    const fc_idx ntile = (n1 - n0) * L.ntile;
+    const int blocked = kred > FC_KC
+        && (size_t)ntile * tsize * sizeof(FC_T) <= FC_CL_STAGE_BYTES;
+    const fc_idx wlen = blocked ? FC_KC : kred;
+    FC_T *wp = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
+    FC_T *binit = wp + wlen * 2 * VLEN;
+    FC_T *stage = binit + 2 * VLEN;                     /* blocked: every tile; else one */
+    const FC_T *A = (const FC_T *)g->a + (fc_idx)k0 * lda, *bias = (const FC_T *)g->bias;
+    const fc_idx *koff = g->koff;
+    for (int j = 0; j < 2 * VLEN; j++) binit[j] = bias && j < mrows ? bias[k0 + j] : (FC_T)0;
+    const int shift = FC_KC * (int)sizeof(FC_T) / 64 == 16 ? 4 : 5;   /* lines a row */
+    for (fc_idx kb = 0; kb < kred; kb += wlen) {
+        const fc_idx kc = kred - kb < wlen ? kred - kb : wlen;
+        FC_FN(cl_pack)(A + kb, lda, mrows, kc, wp);
+        const fc_idx nk = kb + kc;
+        const fc_idx pf_count = blocked && nk < kred
+            ? (fc_idx)mrows << shift : 0;              /* the next block's lines */
+        fc_idx t = 0;
+        for (fc_idx n = n0; n < n1; n++) {
+            const FC_T *xn = (const FC_T *)g->xp + n * g->xp_nstride;
+            FC_T *yn = (FC_T *)g->y + n * g->y_nstride + (fc_idx)k0 * ks;
+            for (fc_idx i = 0; i < L.ntile; i++, t++) {
+                fc_idx xoff;
+                int npix, kind;
+                FC_FN(cl_tile)(g, &L, i, &xoff, &npix, &kind);
+                FC_T *st = blocked ? stage + t * tsize : stage;
+                const FC_T *init = kb == 0 ? binit : st;
+                const fc_idx istep = kb == 0 ? 0 : 2 * VLEN;
+                const FC_T *pf = A + nk;
+                if (kind == 0)
+                    FC_FN(cl_row)(kc, wp, xn + xoff, koff + kb, 0, init, istep, st, pf, lda,
+                                  shift, t * kc, pf_count);
+                else if (kind == 1)
+                    FC_FN(cl_half)(kc, wp, xn + xoff, koff + kb, 0, init, istep, st, pf, lda,
+                                   shift, t * kc, pf_count);
+                else
+                    FC_FN(cl_two)(kc, wp, xn + xoff, koff + kb, g->PW, init, istep, st, pf,
+                                  lda, shift, t * kc, pf_count);
+                if (!blocked) FC_FN(cl_put)(g, &L, i, st, mrows, yn);
+            }
+        }
+    }
+    if (!blocked) return;
+    for (fc_idx n = n0, t = 0; n < n1; n++) {
         FC_T *yn = (FC_T *)g->y + n * g->y_nstride + (fc_idx)k0 * ks;
-        if (along_grid) {
-            for (fc_idx q = 0; q < Q; q += FC_CL_RT) {
-                const int npix = (int)(Q - q < FC_CL_RT ? Q - q : FC_CL_RT);
-                if (npix > FC_CL_HALF)
-                    FC_FN(cl_row)(kred, wp, xn + q, koff, 0, binit, tile);
-                else
-                    FC_FN(cl_half)(kred, wp, xn + q, koff, 0, binit, tile);
-                fc_idx off[FC_CL_RT], oh = q / PW, ow = q % PW;
-                for (int r = 0; r < npix; r++) {
-                    off[r] = ow < OW ? oh * rs + ow : -1;
-                    if (++ow == PW) { ow = 0; oh++; }
-                }
-                for (int j = 0; j < mrows; j++)
-                    for (int r = 0; r < npix; r++)
-                        if (off[r] >= 0) yn[j * ks + off[r]] = tile[r * 2 * VLEN + j];
-            }
-            continue;
-        }
-        for (fc_idx oh = 0; oh < OH; oh++) {
-            if (OW <= FC_CL_HALF && oh + 1 < OH) {     /* two rows a tile */
-                FC_FN(cl_two)(kred, wp, xn + oh * PW, koff, PW, binit, tile);
-                FC_FN(cl_out)(tile, (int)OW, mrows, yn + oh * rs, ks);
-                FC_FN(cl_out)(tile + FC_CL_HALF * 2 * VLEN, (int)OW, mrows, yn + (oh + 1) * rs,
-                              ks);
-                oh++;
-                continue;
-            }
-            for (fc_idx ow = 0; ow < OW;) {
-                const fc_idx left = OW - ow;
-                const int npix = (int)(left < FC_CL_RT ? left : FC_CL_RT);
-                if (npix > FC_CL_HALF)
-                    FC_FN(cl_row)(kred, wp, xn + oh * PW + ow, koff, 0, binit, tile);
-                else
-                    FC_FN(cl_half)(kred, wp, xn + oh * PW + ow, koff, 0, binit, tile);
-                FC_FN(cl_out)(tile, npix, mrows, yn + oh * rs + ow, ks);
-                ow += npix;
-            }
-        }
+        for (fc_idx i = 0; i < L.ntile; i++, t++)
+            FC_FN(cl_put)(g, &L, i, stage + t * tsize, mrows, yn);
     }
 }
 

@@ -452,6 +452,8 @@ CHANNEL_LANE_CASES = [  # (x shape, w shape, kwargs): every tile kind, partial c
     ((2, 300, 3, 2), (18, 300, 1, 1), dict()),                      # OW 2, OH 3
     ((1, 24, 17, 17), (40, 24, 7, 1), dict(padding=(3, 0))),        # tiles along the grid
     ((2, 20, 9, 17), (36, 20, 3, 3), dict(padding=1)),              # the same, junk columns
+    ((3, 30, 7, 7), (40, 30, 3, 3), dict(padding=1)),               # reduction blocks 256 + 14
+    ((1, 40, 30, 30), (33, 40, 3, 3), dict(padding=1)),             # tiles past the stage
 ]
 
 
