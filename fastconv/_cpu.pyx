@@ -144,11 +144,7 @@ cdef extern from "_kernels.h" nogil:
                                  void *scratch)
     void fc_implicit_cl_task_f64(const fc_implicit_args *a, fc_idx n0, fc_idx n1, int k0,
                                  void *scratch)
-    size_t fc_cl_scratch_bytes(fc_blocking b, fc_idx kred, size_t esize)
-    void fc_cl_tiles_f32(fc_idx OH, fc_idx OW, fc_idx PW, fc_idx *ntile, fc_idx *tile_values)
-    void fc_cl_tiles_f64(fc_idx OH, fc_idx OW, fc_idx PW, fc_idx *ntile, fc_idx *tile_values)
-    enum: FC_CL_STAGE_BYTES
-    enum: FC_KC
+    size_t fc_cl_scratch_bytes(fc_blocking b, size_t esize)
     void fc_implicit_task_f64(const fc_implicit_args *a, fc_idx n, fc_idx q0, fc_idx q1,
                               int m0, int m1, void *scratch)
     void fc_pad_plane_f32(const float *src, fc_idx W, const int32_t *rowmap,
@@ -247,37 +243,26 @@ cdef int _winograd_panels_mode = -1
 # output channels in the lanes with 64-byte vectors (AVX-512; AVX2's 6-pixel
 # tile is not measured), at strides up to 2, with kernels of at least
 # CHANNEL_LANES_MIN_TAPS taps, at least two vectors of output channels per
-# group, a reduction of at least CHANNEL_LANES_MIN_KRED, a task's repacked
-# weights (kred x 2 vectors) within CHANNEL_LANES_MAX_WEIGHT_BYTES unless its
-# tiles fit the stage between reduction blocks (then a block's are), and at
-# least CHANNEL_LANES_MIN_PIXELS output pixels over the batch (each task
-# repacks its weights once for all of them).  Interleaved medians, channel
-# lanes vs pixel lanes, Intel Xeon 5th gen, 2 threads, float32, 3x3 pad 1,
-# before reduction blocks (one pass over the reduction a tile):
-#   512 at 7x7: batch 1 1.04-1.07, 2 1.20, 4 1.30, 8 1.25-1.37 (float64: 1.07,
-#     1.25); 256 at 7x7 batch 4 1.30; 256 at 14x14 1.07, batch 2 1.10, batch 8
-#     1.12; 128 at 28x28 1.24; 64 at 56x56 1.11; AlexNet's 5x5 conv2 (64 -> 192
-#     at 27x27) 1.25; 256 at 10x10 5x5 1.01; Inception's 7x1 (192 at 17x17,
-#     tiles along the grid) 1.07;
-#   too few pixels for the repacking: 512 at 5x5 0.89, 2048 -> 512 at 4x4 0.49;
-#   repacked weights past L2's share: 1024 at 7x7 (1.2 MB a task) 0.88;
-#   stride 2: 128 at 56x56 -> 28x28 0.91, 8 x 256 at 28x28 -> 14x14 0.93,
-#     512 at 14x14 -> 7x7 1.03;
+# group, a reduction of at least CHANNEL_LANES_MIN_KRED, and at least
+# CHANNEL_LANES_MIN_PIXELS output pixels over the batch (each task transposes
+# its weights once for all of them).  Interleaved medians, channel lanes vs
+# pixel lanes, Intel Xeon 5th gen, 2 threads, float32, 3x3 pad 1 unless said:
+#   512 at 7x7: batch 1 1.13-1.17, 2 1.25, 4 1.27-1.31, 8 1.34-1.38; 1024 at
+#     7x7 1.14-1.17; 512 at 14x14 1.12; 256 at 14x14 1.07-1.12 (batch 8 1.12);
+#     128 at 28x28 1.24-1.26; 64 at 56x56 1.06-1.11; AlexNet's 5x5 conv2 (64 ->
+#     192 at 27x27) 1.25; Inception's 7x1 (192 at 17x17, tiles along the
+#     grid) 1.07; dilation 4: 128 at 32x32 1.19, 256 at 33x33 1.45 (GEMM, which
+#     'auto' runs there, 1.03 and 1.10); float64 512 at 7x7 1.07, batch 8 1.25
+#     (measured before reduction blocks);
+#   stride 2: 512 at 14x14 -> 7x7 1.16, batch 2 1.30, 256 -> 512 1.13, 256 at
+#     28x28 -> 14x14 1.19, batch 8 1.12, 64 -> 128 at 56x56 1.02, 128 0.97;
+#   too few pixels for the transposes: 512 at 5x5 0.99, 2048 -> 512 at 4x4 0.90;
 #   1x1 (a task's input values serve only its 2 vectors of channels, and it
 #     streams them from L3 once per channel block): 1024 -> 256 at 14x14
 #     batch 2 0.77, batch 8 0.78, even with a task's images capped at
-#     CHANNEL_LANES_INPUT_BYTES of padded input (which the 3x3 layers above
-#     keep within); 'auto' runs GEMM there.
-# With reduction blocks and the next block's weights prefetched (a task's
-# tiles within FC_CL_STAGE_BYTES): 512 at 7x7 batch 1 1.13-1.17, 2 1.25,
-# 4 1.27-1.31, 8 1.34-1.38; 1024 at 7x7 1.16-1.17 (0.88 before); 512 at
-# 14x14 1.12; 512 at 5x5 0.99 and 2048 -> 512 at 4x4 0.90, still under
-# CHANNEL_LANES_MIN_PIXELS.  Stride 2, vs pixel lanes: 512 at 14x14 -> 7x7
-# 1.16, batch 2 1.30, 256 -> 512 1.13, 256 at 28x28 -> 14x14 1.19, batch 8
-# 1.12, 128 at 56x56 -> 28x28 0.97, 64 -> 128 1.02.
+#     CHANNEL_LANES_INPUT_BYTES of padded input; 'auto' runs GEMM there.
 DEF CHANNEL_LANES_MIN_TAPS = 4
 DEF CHANNEL_LANES_MIN_KRED = 256
-DEF CHANNEL_LANES_MAX_WEIGHT_BYTES = 655360
 DEF CHANNEL_LANES_MIN_PIXELS = 48
 DEF CHANNEL_LANES_INPUT_BYTES = 1048576
 cdef int _channel_lanes_mode = -1
@@ -1217,7 +1202,7 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
     cdef fc_idx phase_stride = <fc_idx>C * plane, image = phase_stride * sh * sw
     cdef int32_t *rowmap = _padded_map(bufs, PH, pt, H, mode)
     cdef int32_t *colmap = _padded_map(bufs, PW, pl, W, mode)
-    cdef bint cl = _channel_lanes(N, K_g, kred, kh * kw, OH, OW, PWs, sh, sw, b, is_double)
+    cdef bint cl = _channel_lanes(N, K_g, kred, kh * kw, OH, OW, sh, sw, b, sizeof(floating))
     global _channel_lanes_last
     _channel_lanes_last = cl
     # Bands: the padded copy covers images [n0, n1) and output rows [r0, r1) at a
@@ -1304,32 +1289,14 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
                               esize)
 
 
-cdef fc_idx _cl_stage_images(fc_idx kred, fc_idx OH, fc_idx OW, fc_idx PW,
-                             bint is_double) noexcept nogil:
-    """Images whose channel-lane tiles a task can keep in its stage between
-    reduction blocks (Note [channel lanes]); 0 where the reduction is one
-    block or one image's tiles do not fit."""
-    cdef fc_idx ntile, values
-    if is_double:
-        fc_cl_tiles_f64(OH, OW, PW, &ntile, &values)
-    else:
-        fc_cl_tiles_f32(OH, OW, PW, &ntile, &values)
-    if kred <= FC_KC:
-        return 0
-    return FC_CL_STAGE_BYTES // max(ntile * values * (8 if is_double else 4), <fc_idx>1)
-
-
-cdef bint _channel_lanes(int N, int K_g, fc_idx kred, int ntaps, int OH, int OW, fc_idx PW,
-                         int sh, int sw, fc_blocking b, bint is_double) noexcept:
+cdef bint _channel_lanes(int N, int K_g, fc_idx kred, int ntaps, int OH, int OW, int sh,
+                         int sw, fc_blocking b, size_t esize) noexcept:
     """Whether conv2d_implicit runs channel-lane tiles (Note [channel lanes]):
     the rule at CHANNEL_LANES_*, or the test hook's setting."""
     if _channel_lanes_mode >= 0:
         return _channel_lanes_mode == 1
-    cdef size_t esize = 8 if is_double else 4
     return (b.vlen * esize == 64 and sh <= 2 and sw <= 2 and K_g >= 2 * b.vlen
             and ntaps >= CHANNEL_LANES_MIN_TAPS and kred >= CHANNEL_LANES_MIN_KRED
-            and (_cl_stage_images(kred, OH, OW, PW, is_double) > 0
-                 or <size_t>kred * 2 * b.vlen * esize <= CHANNEL_LANES_MAX_WEIGHT_BYTES)
             and <fc_idx>N * OH * OW >= CHANNEL_LANES_MIN_PIXELS)
 
 
@@ -1362,15 +1329,9 @@ cdef void _run_implicit_cl(fc_implicit_args *subs, int nsub, int N, int K_g, bin
     # CHANNEL_LANES_INPUT_BYTES of it, so it stays in L2.
     cdef size_t image_bytes = <size_t>(subs[0].xp_nstride // nsub) * esize
     per = max(1, min(per, <fc_idx>(CHANNEL_LANES_INPUT_BYTES // max(image_bytes, <size_t>1))))
-    # ... and no more than its stage holds, where a task's tiles can wait there
-    # between reduction blocks.
-    cdef fc_idx staged = _cl_stage_images(subs[0].kred, subs[0].OH, subs[0].OW, subs[0].PW,
-                                          is_double)
-    if staged > 0:
-        per = min(per, staged)
     nic = _cdiv(N, per)
     cdef fc_idx ntask = nsub * nic * ncb, t
-    cdef size_t sbytes = fc_cl_scratch_bytes(b, subs[0].kred, esize)
+    cdef size_t sbytes = fc_cl_scratch_bytes(b, esize)
     cdef char *scratch = <char *>bufs.get(sbytes * nthreads)
     cdef double macs = <double>N * nsub * K_g * subs[0].kred * subs[0].OH * subs[0].OW
     cdef fc_idx batch = _batch_size(ntask, macs, nthreads), tb = 0, te

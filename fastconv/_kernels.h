@@ -150,10 +150,6 @@ static void fc_implicit_cl_task_f32(const fc_implicit_args *a, fc_idx n0, fc_idx
 static void fc_implicit_cl_task_f64(const fc_implicit_args *a, fc_idx n0, fc_idx n1, int k0,
                                     void *scratch)
 { FC_DISPATCH(implicit_cl_task, f64, a, n0, n1, k0, scratch) }
-static void fc_cl_tiles_f32(fc_idx OH, fc_idx OW, fc_idx PW, fc_idx *ntile, fc_idx *tile_values)
-{ FC_DISPATCH(cl_tiles, f32, OH, OW, PW, ntile, tile_values) }
-static void fc_cl_tiles_f64(fc_idx OH, fc_idx OW, fc_idx PW, fc_idx *ntile, fc_idx *tile_values)
-{ FC_DISPATCH(cl_tiles, f64, OH, OW, PW, ntile, tile_values) }
 static void fc_implicit_task_f64(const fc_implicit_args *a, fc_idx n, fc_idx q0, fc_idx q1,
                                  int m0, int m1, void *scratch)
 { FC_DISPATCH(implicit_task, f64, a, n, q0, q1, m0, m1, scratch) }
@@ -242,16 +238,11 @@ static size_t fc_gemm_scratch_bytes(fc_blocking b, fc_idx nb, fc_idx stage_rows,
            + (FC_GATHER_ENTRIES + 2 * FC_GATHER_RUN_ENTRIES) * sizeof(int32_t) + 2 * FC_ALIGN;
 }
 
-/* Scratch (bytes) an implicit_cl_task needs (Note [channel lanes]): the task's
- * weights [kred][2*vlen], the bias and a tile [FC_CL_RT][2*vlen], or a block's
- * weights [FC_KC][2*vlen], the bias and the stage; FC_CL_RT is 14 pixels with
- * 64-byte vectors, else 6 (keep in step with _kernels_impl.h). */
-static size_t fc_cl_scratch_bytes(fc_blocking b, fc_idx kred, size_t esize)
+/* Scratch (bytes) an implicit_cl_task needs (Note [channel lanes]): a block's
+ * weights [FC_KC][2*vlen], the bias and the stage. */
+static size_t fc_cl_scratch_bytes(fc_blocking b, size_t esize)
 {
-    fc_idx rt = b.vlen * esize == 64 ? 14 : 6;
-    size_t one_pass = (size_t)((kred + 1 + rt) * 2 * b.vlen) * esize;
-    size_t blocked = (size_t)((FC_KC + 1) * 2 * b.vlen) * esize + FC_CL_STAGE_BYTES;
-    return (one_pass > blocked ? one_pass : blocked) + 2 * FC_ALIGN;
+    return (size_t)((FC_KC + 1) * 2 * b.vlen) * esize + FC_CL_STAGE_BYTES + 2 * FC_ALIGN;
 }
 
 /* Scratch (bytes) a direct task needs for `rows` output rows. */

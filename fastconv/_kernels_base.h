@@ -209,8 +209,6 @@ FC_HIDDEN void fc_implicit_task_##S(const fc_implicit_args *a, fc_idx n, fc_idx 
                                     fc_idx q1, int m0, int m1, void *scratch);           \
 FC_HIDDEN void fc_implicit_cl_task_##S(const fc_implicit_args *a, fc_idx n0, fc_idx n1,  \
                                        int k0, void *scratch);                           \
-FC_HIDDEN void fc_cl_tiles_##S(fc_idx OH, fc_idx OW, fc_idx PW, fc_idx *ntile,             \
-                               fc_idx *tile_values);                                     \
 FC_HIDDEN void fc_pad_plane_##S(const T *src, fc_idx W, const int32_t *rowmap,           \
                                 const int32_t *colmap, fc_idx PH, fc_idx PW, fc_idx pl,  \
                                 int sh, int sw, fc_idx PWs, fc_idx phase_stride,         \

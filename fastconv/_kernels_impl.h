@@ -880,21 +880,6 @@ static void FC_FN(cl_layout)(const fc_implicit_args *g, fc_cl_layout *L)
     }
 }
 
-/* The tiles of an OH x OW output on a grid PW wide, and the values a tile
- * keeps (_cpu.pyx sizes the stage with them). */
-void FC_FN(cl_tiles)(fc_idx OH, fc_idx OW, fc_idx PW, fc_idx *ntile, fc_idx *tile_values)
-{
-    fc_implicit_args g;
-    fc_cl_layout L;
-    memset(&g, 0, sizeof g);
-    g.OH = OH;
-    g.OW = OW;
-    g.PW = PW;
-    FC_FN(cl_layout)(&g, &L);
-    *ntile = L.ntile;
-    *tile_values = FC_CL_RT * 2 * VLEN;
-}
-
 /* Tile i of an image: where its pixels start on the grid (xoff), how many
  * (npix, per row), and its kernel (0: cl_row, 1: cl_half, 2: cl_two). */
 static inline void FC_FN(cl_tile)(const fc_implicit_args *g, const fc_cl_layout *L, fc_idx i,
@@ -943,68 +928,61 @@ static void FC_FN(cl_put)(const fc_implicit_args *g, const fc_cl_layout *L, fc_i
 }
 
 /* Note [channel lanes]: images [n0, n1), output channels [k0, k0 + 2*VLEN) of
- * the group, every grid row.  Where the task's tiles fit FC_CL_STAGE_BYTES,
- * the reduction goes in blocks of FC_KC steps: each block's weights are
- * transposed into wp (in L1) and run over every tile, whose sums wait in the
- * stage between blocks (the same steps in the same order: the same bits),
- * and each tile's steps prefetch the next block's weights, so their reads
- * from memory overlap the multiply-adds.  Else one pass over the whole
- * reduction, a tile at a time.  scratch: fc_cl_scratch_bytes. */
+ * the group, every grid row.  The task's tiles go in bands that fit the stage
+ * (FC_CL_STAGE_BYTES), and a band's reduction in blocks of FC_KC steps: each
+ * block's weights are transposed into wp (in L1) and run over every tile of
+ * the band, whose sums wait in the stage between blocks (the same steps in the
+ * same order: the same bits), and each tile's steps prefetch the next block's
+ * weights, so their reads from memory overlap the multiply-adds.  A band of
+ * tiles then goes out.  scratch: fc_cl_scratch_bytes. */
 void FC_FN(implicit_cl_task)(const fc_implicit_args *g, fc_idx n0, fc_idx n1, int k0,
                              void *scratch)
 {
     const fc_idx kred = g->kred, lda = g->lda, ks = g->y_kstride;
     const int mrows = g->M - k0 < 2 * VLEN ? g->M - k0 : 2 * VLEN;
     const fc_idx tsize = FC_CL_RT * 2 * VLEN;         /* values a tile */
+    const fc_idx band = FC_CL_STAGE_BYTES / (tsize * (fc_idx)sizeof(FC_T));   /* tiles */
     fc_cl_layout L;
     FC_FN(cl_layout)(g, &L);
     const fc_idx ntile = (n1 - n0) * L.ntile;
-    const int blocked = kred > FC_KC
-        && (size_t)ntile * tsize * sizeof(FC_T) <= FC_CL_STAGE_BYTES;
-    const fc_idx wlen = blocked ? FC_KC : kred;
     FC_T *wp = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
-    FC_T *binit = wp + wlen * 2 * VLEN;
-    FC_T *stage = binit + 2 * VLEN;                     /* blocked: every tile; else one */
+    FC_T *binit = wp + FC_KC * 2 * VLEN;
+    FC_T *stage = binit + 2 * VLEN;
     const FC_T *A = (const FC_T *)g->a + (fc_idx)k0 * lda, *bias = (const FC_T *)g->bias;
     const fc_idx *koff = g->koff;
     for (int j = 0; j < 2 * VLEN; j++) binit[j] = bias && j < mrows ? bias[k0 + j] : (FC_T)0;
     const int shift = FC_KC * (int)sizeof(FC_T) / 64 == 16 ? 4 : 5;   /* lines a row */
-    for (fc_idx kb = 0; kb < kred; kb += wlen) {
-        const fc_idx kc = kred - kb < wlen ? kred - kb : wlen;
-        FC_FN(cl_pack)(A + kb, lda, mrows, kc, wp);
-        const fc_idx nk = kb + kc;
-        const fc_idx pf_count = blocked && nk < kred
-            ? (fc_idx)mrows << shift : 0;              /* the next block's lines */
-        fc_idx t = 0;
-        for (fc_idx n = n0; n < n1; n++) {
-            const FC_T *xn = (const FC_T *)g->xp + n * g->xp_nstride;
-            FC_T *yn = (FC_T *)g->y + n * g->y_nstride + (fc_idx)k0 * ks;
-            for (fc_idx i = 0; i < L.ntile; i++, t++) {
+    for (fc_idx t0 = 0; t0 < ntile; t0 += band) {
+        const fc_idx t1 = ntile - t0 < band ? ntile : t0 + band;
+        for (fc_idx kb = 0; kb < kred; kb += FC_KC) {
+            const fc_idx kc = kred - kb < FC_KC ? kred - kb : FC_KC, nk = kb + kc;
+            FC_FN(cl_pack)(A + kb, lda, mrows, kc, wp);
+            const fc_idx pf_count = nk < kred ? (fc_idx)mrows << shift : 0;  /* next block's lines */
+            const FC_T *pf = A + nk;
+            for (fc_idx t = t0; t < t1; t++) {
+                const fc_idx i = t % L.ntile;
+                const FC_T *xn = (const FC_T *)g->xp + (n0 + t / L.ntile) * g->xp_nstride;
                 fc_idx xoff;
                 int npix, kind;
                 FC_FN(cl_tile)(g, &L, i, &xoff, &npix, &kind);
-                FC_T *st = blocked ? stage + t * tsize : stage;
+                FC_T *st = stage + (t - t0) * tsize;
                 const FC_T *init = kb == 0 ? binit : st;
-                const fc_idx istep = kb == 0 ? 0 : 2 * VLEN;
-                const FC_T *pf = A + nk;
+                const fc_idx istep = kb == 0 ? 0 : 2 * VLEN, first = (t - t0) * kc;
                 if (kind == 0)
                     FC_FN(cl_row)(kc, wp, xn + xoff, koff + kb, 0, init, istep, st, pf, lda,
-                                  shift, t * kc, pf_count);
+                                  shift, first, pf_count);
                 else if (kind == 1)
                     FC_FN(cl_half)(kc, wp, xn + xoff, koff + kb, 0, init, istep, st, pf, lda,
-                                   shift, t * kc, pf_count);
+                                   shift, first, pf_count);
                 else
                     FC_FN(cl_two)(kc, wp, xn + xoff, koff + kb, g->PW, init, istep, st, pf,
-                                  lda, shift, t * kc, pf_count);
-                if (!blocked) FC_FN(cl_put)(g, &L, i, st, mrows, yn);
+                                  lda, shift, first, pf_count);
             }
         }
-    }
-    if (!blocked) return;
-    for (fc_idx n = n0, t = 0; n < n1; n++) {
-        FC_T *yn = (FC_T *)g->y + n * g->y_nstride + (fc_idx)k0 * ks;
-        for (fc_idx i = 0; i < L.ntile; i++, t++)
-            FC_FN(cl_put)(g, &L, i, stage + t * tsize, mrows, yn);
+        for (fc_idx t = t0; t < t1; t++) {
+            FC_T *yn = (FC_T *)g->y + (n0 + t / L.ntile) * g->y_nstride + (fc_idx)k0 * ks;
+            FC_FN(cl_put)(g, &L, t % L.ntile, stage + (t - t0) * tsize, mrows, yn);
+        }
     }
 }
 

@@ -454,6 +454,7 @@ CHANNEL_LANE_CASES = [  # (x shape, w shape, kwargs): every tile kind, partial c
     ((2, 20, 9, 17), (36, 20, 3, 3), dict(padding=1)),              # the same, junk columns
     ((3, 30, 7, 7), (40, 30, 3, 3), dict(padding=1)),               # reduction blocks 256 + 14
     ((1, 40, 30, 30), (33, 40, 3, 3), dict(padding=1)),             # tiles past the stage
+    ((1, 32, 50, 50), (32, 32, 3, 3), dict(padding=1)),             # three bands of tiles
 ]
 
 
