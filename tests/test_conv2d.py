@@ -502,6 +502,26 @@ def test_channel_lanes_give_the_same_bits(level, dtype, case):
         _cpu._set_implicit_copy_bytes(old)
 
 
+@settings(max_examples=80, deadline=None)
+@given(conv2d_cases(max_groups=2, max_cg=24, max_kg=40, max_extra=24, max_kernel=5), dtypes)
+def test_channel_lanes_agree_on_random_shapes(case, dtype):
+    """Note [channel lanes], fuzzed: any shape, stride, dilation, groups and
+    padding mode gives the pixel-lane tiles' bits at 1 and 2 threads."""
+    from fastconv import _cpu
+    x, w, b = case.arrays(dtype)
+    kw = case.kwargs()
+
+    def run(mode, threads):
+        old = _cpu._set_channel_lanes(mode)
+        try:
+            return fastconv.conv2d(x, w, b, algorithm="implicit", num_threads=threads, **kw)
+        finally:
+            _cpu._set_channel_lanes(old)
+    pixel = run(0, 2)
+    for threads in (1, 2):
+        assert_bitwise_equal(run(1, threads), pixel, what=f"{threads} threads")
+
+
 @pytest.mark.parametrize("budget", [1, 3000])
 @pytest.mark.parametrize("mode", ["zeros", "reflect", "circular"])
 def test_implicit_row_chunks_in_bands(budget, mode):
