@@ -740,14 +740,15 @@ void FC_FN(implicit_task)(const fc_implicit_args *g, fc_idx n, fc_idx q0, fc_idx
 /* Note [channel lanes]: implicit_task's vectors run over output pixels, so
  * a small grid leaves lanes idle: a 7x7 output is 49 pixels in 64 lanes, and
  * a batch does not help (each image is its own grid).  implicit_cl_task turns
- * the tile around: a vector holds 2*VLEN/2 output channels, a tile is
- * FC_CL_RT pixels of one or two output rows by two such vectors, and each
- * reduction step broadcasts the pixels' input values (from the same padded,
- * phase-split copy, at q + koff[k]) against one step of the weights,
- * repacked per task as wp[k][2*VLEN] (a transpose of the task's 2*VLEN rows
- * of A, in cache).  Every output is still bias + w[0]x[0] + w[1]x[1] + ...,
- * one multiply-add per step in koff's order, as in ukernel_off: the same bits
- * (Note [summation order]).  The tile goes out through `tile` [pixel][channel]. */
+ * the tile around: its vectors hold output channels, a tile is FC_CL_RT
+ * pixels (of one or two output rows, or consecutive on the grid) by two
+ * vectors of channels, and each reduction step broadcasts the pixels' input
+ * values (from the same padded, phase-split copy, at q + koff[k]) against one
+ * step of the weights, transposed by the task into wp[k][2*VLEN] a block of
+ * FC_KC steps at a time (in L1).  Every output is still bias + w[0]x[0] +
+ * w[1]x[1] + ..., one multiply-add per step in koff's order, as in
+ * ukernel_off: the same bits (Note [summation order]).  Tiles wait in a stage
+ * [tile][pixel][channel] between blocks and then go out. */
 #if FC_VBYTES == 64
 #define FC_CL_RT 14
 #else
