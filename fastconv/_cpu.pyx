@@ -140,11 +140,12 @@ cdef extern from "_kernels.h" nogil:
                           void *scratch)
     void fc_implicit_task_f32(const fc_implicit_args *a, fc_idx n, fc_idx q0, fc_idx q1,
                               int m0, int m1, void *scratch)
-    void fc_implicit_cl_task_f32(const fc_implicit_args *a, fc_idx n0, fc_idx n1, int k0,
-                                 void *scratch)
-    void fc_implicit_cl_task_f64(const fc_implicit_args *a, fc_idx n0, fc_idx n1, int k0,
-                                 void *scratch)
+    void fc_implicit_cl_task_f32(const fc_implicit_args *a, fc_idx n0, fc_idx n1, int part,
+                                 int nparts, int k0, void *scratch)
+    void fc_implicit_cl_task_f64(const fc_implicit_args *a, fc_idx n0, fc_idx n1, int part,
+                                 int nparts, int k0, void *scratch)
     size_t fc_cl_scratch_bytes(fc_blocking b, size_t esize)
+    fc_idx fc_cl_computed(fc_idx OH, fc_idx OW, fc_idx PW)
     void fc_implicit_task_f64(const fc_implicit_args *a, fc_idx n, fc_idx q0, fc_idx q1,
                               int m0, int m1, void *scratch)
     void fc_pad_plane_f32(const float *src, fc_idx W, const int32_t *rowmap,
@@ -243,10 +244,13 @@ cdef int _winograd_panels_mode = -1
 # output channels in the lanes with 64-byte vectors (AVX-512; AVX2's 6-pixel
 # tile is not measured), at strides up to 2, with kernels of at least
 # CHANNEL_LANES_MIN_TAPS taps, at least two vectors of output channels per
-# group, a reduction of at least CHANNEL_LANES_MIN_KRED, and at least
+# group, a reduction of at least CHANNEL_LANES_MIN_KRED, at least
 # CHANNEL_LANES_MIN_PIXELS output pixels over the batch (each task transposes
-# its weights once for all of them).  Interleaved medians, channel lanes vs
-# pixel lanes, Intel Xeon 5th gen, 2 threads, float32, 3x3 pad 1 unless said:
+# its weights once for all of them), CHANNEL_LANES_MIN_MACS multiply-adds a
+# group, and outputs at least CHANNEL_LANES_MIN_TILE_USE of the pixels its
+# tiles compute (fc_cl_computed: 14-pixel tiles fit widths of 7, 14, 28, 27,
+# not 8 or 16).  Interleaved medians, channel lanes vs pixel lanes, Intel Xeon
+# 5th gen, 2 threads, float32, 3x3 pad 1 unless said:
 #   512 at 7x7: batch 1 1.13-1.17, 2 1.25, 4 1.27-1.31, 8 1.34-1.38; 1024 at
 #     7x7 1.14-1.17; 512 at 14x14 1.12; 256 at 14x14 1.07-1.12 (batch 8 1.12);
 #     128 at 28x28 1.24-1.26; 64 at 56x56 1.06-1.11; AlexNet's 5x5 conv2 (64 ->
@@ -257,6 +261,11 @@ cdef int _winograd_panels_mode = -1
 #   stride 2: 512 at 14x14 -> 7x7 1.16, batch 2 1.30, 256 -> 512 1.13, 256 at
 #     28x28 -> 14x14 1.19, batch 8 1.12, 64 -> 128 at 56x56 1.02, 128 0.97;
 #   too few pixels for the transposes: 512 at 5x5 0.99, 2048 -> 512 at 4x4 0.90;
+#   under the tile use: 128 at 16x16 (256 of 287 pixels) 0.93-0.98, 64 at
+#     16x16 batch 4 0.91, 128 at 8x8 (64 of 84) 0.84-0.85, 384 at 6x6 0.89;
+#     256 at 10x10 5x5 (100 of 140) 1.01-1.04; 13x13 (169 of 182) 1.10;
+#   under the multiply-adds: 32 at 32x32 (9.4M) 0.92-0.93, 32 -> 64 at 16x16
+#     5x5 (13M) 0.93, 96 at 15x15 -> 8x8 stride 2 0.91; 64 at 32x32 (38M) 1.02-1.04;
 #   1x1 (a task's input values serve only its 2 vectors of channels, and it
 #     streams them from L3 once per channel block): 1024 -> 256 at 14x14
 #     batch 2 0.77, batch 8 0.78, even with a task's images capped at
@@ -264,6 +273,8 @@ cdef int _winograd_panels_mode = -1
 DEF CHANNEL_LANES_MIN_TAPS = 4
 DEF CHANNEL_LANES_MIN_KRED = 256
 DEF CHANNEL_LANES_MIN_PIXELS = 48
+DEF CHANNEL_LANES_MIN_MACS = 16777216.0    # per group
+DEF CHANNEL_LANES_MIN_TILE_USE = 0.9
 DEF CHANNEL_LANES_INPUT_BYTES = 1048576
 cdef int _channel_lanes_mode = -1
 cdef int _channel_lanes_last = -1    # the latest conv2d_implicit call's choice (tests)
@@ -1202,7 +1213,7 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
     cdef fc_idx phase_stride = <fc_idx>C * plane, image = phase_stride * sh * sw
     cdef int32_t *rowmap = _padded_map(bufs, PH, pt, H, mode)
     cdef int32_t *colmap = _padded_map(bufs, PW, pl, W, mode)
-    cdef bint cl = _channel_lanes(N, K_g, kred, kh * kw, OH, OW, sh, sw, b, sizeof(floating))
+    cdef bint cl = _channel_lanes(N, K_g, kred, kh * kw, OH, OW, PWs, sh, sw, b, sizeof(floating))
     global _channel_lanes_last
     _channel_lanes_last = cl
     # Bands: the padded copy covers images [n0, n1) and output rows [r0, r1) at a
@@ -1289,35 +1300,46 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
                               esize)
 
 
-cdef bint _channel_lanes(int N, int K_g, fc_idx kred, int ntaps, int OH, int OW, int sh,
-                         int sw, fc_blocking b, size_t esize) noexcept:
+def _cl_computed(fc_idx OH, fc_idx OW, fc_idx PW):
+    """Test hook: the pixels channel-lane tiles compute for one OH x OW image
+    on a grid PW wide, at the running SIMD level (_dispatch mirrors AVX-512's)."""
+    return fc_cl_computed(OH, OW, PW)
+
+
+cdef bint _channel_lanes(int N, int K_g, fc_idx kred, int ntaps, int OH, int OW, fc_idx PW,
+                         int sh, int sw, fc_blocking b, size_t esize) noexcept:
     """Whether conv2d_implicit runs channel-lane tiles (Note [channel lanes]):
     the rule at CHANNEL_LANES_*, or the test hook's setting."""
     if _channel_lanes_mode >= 0:
         return _channel_lanes_mode == 1
     return (b.vlen * esize == 64 and sh <= 2 and sw <= 2 and K_g >= 2 * b.vlen
             and ntaps >= CHANNEL_LANES_MIN_TAPS and kred >= CHANNEL_LANES_MIN_KRED
-            and <fc_idx>N * OH * OW >= CHANNEL_LANES_MIN_PIXELS)
+            and <fc_idx>N * OH * OW >= CHANNEL_LANES_MIN_PIXELS
+            and <double>N * K_g * kred * OH * OW >= CHANNEL_LANES_MIN_MACS
+            and <double>OH * OW >= CHANNEL_LANES_MIN_TILE_USE * fc_cl_computed(OH, OW, PW))
 
 
-cdef inline void _implicit_cl_one(fc_implicit_args *subs, fc_idx t, fc_idx ncb, fc_idx nic,
-                                  fc_idx per, int N, int cb, bint is_double,
+cdef inline void _implicit_cl_one(fc_implicit_args *subs, fc_idx t, fc_idx ncb, int nparts,
+                                  fc_idx nic, fc_idx per, int N, int cb, bint is_double,
                                   char *scratch) noexcept nogil:
-    """Task t of _run_implicit_cl: (group, image chunk, channel block), channels fastest."""
+    """Task t of _run_implicit_cl: (group, image chunk, part of its tiles,
+    channel block), channels fastest."""
     cdef fc_idx k = t % ncb, s = t // ncb
+    cdef int part = <int>(s % nparts)
+    s = s // nparts
     cdef fc_idx n0 = (s % nic) * per, n1 = min(n0 + per, <fc_idx>N)
     cdef int g = <int>(s // nic)
     if is_double:
-        fc_implicit_cl_task_f64(&subs[g], n0, n1, <int>(k * cb), scratch)
+        fc_implicit_cl_task_f64(&subs[g], n0, n1, part, nparts, <int>(k * cb), scratch)
     else:
-        fc_implicit_cl_task_f32(&subs[g], n0, n1, <int>(k * cb), scratch)
+        fc_implicit_cl_task_f32(&subs[g], n0, n1, part, nparts, <int>(k * cb), scratch)
 
 
 cdef void _run_implicit_cl(fc_implicit_args *subs, int nsub, int N, int K_g, bint is_double,
                            int nthreads, _Buffers bufs, size_t esize) except *:
-    """Note [channel lanes]: (group, image chunk, channel block) tasks; each
-    repacks its block's weights, so images split only where the blocks alone
-    are too few for the threads."""
+    """Note [channel lanes]: (group, image chunk, part, channel block) tasks;
+    each transposes its block's weights, so images (and then an image's tiles,
+    in parts) split only where the blocks alone are too few for the threads."""
     cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
     cdef int cb = 2 * <int>b.vlen
     cdef fc_idx ncb = _cdiv(K_g, cb)
@@ -1330,7 +1352,10 @@ cdef void _run_implicit_cl(fc_implicit_args *subs, int nsub, int N, int K_g, bin
     cdef size_t image_bytes = <size_t>(subs[0].xp_nstride // nsub) * esize
     per = max(1, min(per, <fc_idx>(CHANNEL_LANES_INPUT_BYTES // max(image_bytes, <size_t>1))))
     nic = _cdiv(N, per)
-    cdef fc_idx ntask = nsub * nic * ncb, t
+    cdef int nparts = 1
+    if nthreads > 1 and per == 1 and nsub * nic * ncb < TASKS_PER_THREAD * nthreads:
+        nparts = <int>_cdiv(TASKS_PER_THREAD * nthreads, nsub * nic * ncb)
+    cdef fc_idx ntask = nsub * nic * nparts * ncb, t
     cdef size_t sbytes = fc_cl_scratch_bytes(b, esize)
     cdef char *scratch = <char *>bufs.get(sbytes * nthreads)
     cdef double macs = <double>N * nsub * K_g * subs[0].kred * subs[0].OH * subs[0].OW
@@ -1340,11 +1365,12 @@ cdef void _run_implicit_cl(fc_implicit_args *subs, int nsub, int N, int K_g, bin
         if nthreads == 1 or te - tb == 1:   # no thread team for one thread's work
             with nogil:
                 for t in range(tb, te):
-                    _implicit_cl_one(subs, t, ncb, nic, per, N, cb, is_double, scratch)
+                    _implicit_cl_one(subs, t, ncb, nparts, nic, per, N, cb, is_double,
+                                     scratch)
         else:
             with nogil, parallel(num_threads=nthreads):
                 for t in prange(tb, te, schedule="dynamic"):
-                    _implicit_cl_one(subs, t, ncb, nic, per, N, cb, is_double,
+                    _implicit_cl_one(subs, t, ncb, nparts, nic, per, N, cb, is_double,
                                      scratch + sbytes * fc_omp_thread_num())
         tb = te
         PyErr_CheckSignals()

@@ -157,12 +157,14 @@ ALGORITHMS = {
 #   1.04 (1.81 vs 2.22), 64 on 64x64 at 4 1.06 vs 1.06 (2.00 vs 1.96).
 #   But strided (2) or dilated layers with at most IMPLICIT_STRIDED_MAX_PIXELS
 #   outputs an image run IMPLICIT where its tiles put output channels in the
-#   lanes (Note [channel lanes]; the rule mirrors _cpu.pyx's for float32 on
-#   AVX-512): no packing, and 49 pixels fill its tiles.  IMPLICIT vs GEMM ms
+#   lanes (Note [channel lanes]; the rule, CHANNEL_LANES_*, mirrors _cpu.pyx's
+#   for float32 on AVX-512): no packing, and 49 pixels fill its tiles.  IMPLICIT vs GEMM ms
 #   at 2 threads, interleaved medians: 512 at 14x14 -> 7x7 s2 1.05 vs 1.43,
 #   batch 2 1.93 vs 2.41, 256 -> 512 0.57 vs 0.75; 512 at 7x7 dilation 2
 #   1.03 vs 1.29.  At 14x14 outputs a tie (256 at 28x28 s2 1.01 vs 1.09,
-#   batch 8 7.95 vs 8.12), and without AVX-512 IMPLICIT there loses 10%.
+#   batch 8 7.95 vs 8.12), and without AVX-512 IMPLICIT there loses 10%; small
+#   layers lose (96 at 15x15 -> 8x8: 0.129 vs 0.101 ms, and 8x8 tiles compute
+#   84 pixels for 64), which the rule's multiply-add and tile-use floors keep out.
 # - other conv2d: IMPLICIT (no packing; every stride via phase planes).
 # - conv_transpose2d: IMPLICIT below TRANSPOSED_GEMM_MIN_C_G input channels per
 #   group, GEMM (packed, batch folded into the pixel dimension) from there: the
@@ -227,6 +229,8 @@ THRESHOLDS = {
     "GEMM_STRIDED_MIN_C_G": 8,
     "IMPLICIT_STRIDED_MAX_PIXELS": 64,
     "CHANNEL_LANES_MIN_PIXELS": 48,
+    "CHANNEL_LANES_MIN_MACS": 1 << 24,
+    "CHANNEL_LANES_MIN_TILE_USE": 0.9,
     "WINOGRAD_MIN_CHANNELS": 32,
     "WINOGRAD_MIN_CHANNEL_TILES": 10000,
     # tile columns per output phase (a dilation d makes d x d phases of
@@ -294,14 +298,31 @@ def _winograd_panels(params, channels, tiles):
             and tiles >= THRESHOLDS["WINOGRAD_PANEL_MIN_TILE_USE"] * lanes)
 
 
+def _cl_computed(OH, OW, PW, rt=14):
+    """Pixels the backend's channel-lane tiles (rt pixels, or half that) compute
+    for one OH x OW image on a grid PW wide: along rows or along the grid,
+    whichever is fewer (cl_layout in _kernels_impl.h)."""
+    half = rt // 2
+
+    def pieces(n):
+        r = n % rt
+        return n - r + (0 if r == 0 else half if r <= half else rt)
+    by_rows = half * OH if OW <= half else OH * pieces(OW)
+    return min(by_rows, pieces((OH - 1) * PW + OW))
+
+
 def _channel_lanes(params):
     """Whether IMPLICIT runs with output channels in the lanes (Note [channel
     lanes]), as the backend decides it for float32 on AVX-512 (_cpu.pyx,
     CHANNEL_LANES_*; strides up to 2 checked by the caller)."""
     p = params
     taps = p.kh * p.kw
+    PW = -(-(p.W + p.pl + p.pr) // p.sw)
     return (p.K_g >= 32 and taps >= 4 and p.C_g * taps >= 256
-            and p.N * p.OH * p.OW >= THRESHOLDS["CHANNEL_LANES_MIN_PIXELS"])
+            and p.N * p.OH * p.OW >= THRESHOLDS["CHANNEL_LANES_MIN_PIXELS"]
+            and p.N * p.K_g * p.C_g * taps * p.OH * p.OW >= THRESHOLDS["CHANNEL_LANES_MIN_MACS"]
+            and p.OH * p.OW >= THRESHOLDS["CHANNEL_LANES_MIN_TILE_USE"] * _cl_computed(
+                p.OH, p.OW, PW))
 
 
 def choose_algorithm(params):

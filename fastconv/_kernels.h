@@ -144,12 +144,22 @@ static void fc_gemm_task_f64(const fc_gemm_args *a, fc_idx p0, fc_idx p1, int m0
 static void fc_implicit_task_f32(const fc_implicit_args *a, fc_idx n, fc_idx q0, fc_idx q1,
                                  int m0, int m1, void *scratch)
 { FC_DISPATCH(implicit_task, f32, a, n, q0, q1, m0, m1, scratch) }
-static void fc_implicit_cl_task_f32(const fc_implicit_args *a, fc_idx n0, fc_idx n1, int k0,
-                                    void *scratch)
-{ FC_DISPATCH(implicit_cl_task, f32, a, n0, n1, k0, scratch) }
-static void fc_implicit_cl_task_f64(const fc_implicit_args *a, fc_idx n0, fc_idx n1, int k0,
-                                    void *scratch)
-{ FC_DISPATCH(implicit_cl_task, f64, a, n0, n1, k0, scratch) }
+/* Pixels channel-lane tiles compute on an OH x OW output (grid PW wide) at
+ * the running SIMD level (the rule in _cpu.pyx asks on AVX-512 only). */
+static fc_idx fc_cl_computed(fc_idx OH, fc_idx OW, fc_idx PW)
+{
+#if FC_HAVE_X86
+    if (fc_get_isa() == FC_ISA_AVX512) return fc_cl_computed_f32_avx512(OH, OW, PW);
+    if (fc_get_isa() == FC_ISA_AVX2) return fc_cl_computed_f32_avx2(OH, OW, PW);
+#endif
+    return fc_cl_computed_f32_generic(OH, OW, PW);
+}
+static void fc_implicit_cl_task_f32(const fc_implicit_args *a, fc_idx n0, fc_idx n1, int part,
+                                    int nparts, int k0, void *scratch)
+{ FC_DISPATCH(implicit_cl_task, f32, a, n0, n1, part, nparts, k0, scratch) }
+static void fc_implicit_cl_task_f64(const fc_implicit_args *a, fc_idx n0, fc_idx n1, int part,
+                                    int nparts, int k0, void *scratch)
+{ FC_DISPATCH(implicit_cl_task, f64, a, n0, n1, part, nparts, k0, scratch) }
 static void fc_implicit_task_f64(const fc_implicit_args *a, fc_idx n, fc_idx q0, fc_idx q1,
                                  int m0, int m1, void *scratch)
 { FC_DISPATCH(implicit_task, f64, a, n, q0, q1, m0, m1, scratch) }

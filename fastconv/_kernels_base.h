@@ -97,6 +97,7 @@ enum { FC_CL_ROWS, FC_CL_TWO, FC_CL_GRID };
 typedef struct {
     int mode;               /* along rows, two rows a tile, or along the grid */
     fc_idx ntile, per_row;  /* tiles an image; a row's tiles (along rows) */
+    fc_idx computed;        /* pixels its tiles compute, half tiles as half */
 } fc_cl_layout;
 /* The stage a channel-lane task keeps its tiles' sums in between reduction blocks. */
 #define FC_CL_STAGE_BYTES 131072
@@ -208,7 +209,8 @@ FC_HIDDEN void fc_gemm_task_##S(const fc_gemm_args *a, fc_idx p0, fc_idx p1, int
 FC_HIDDEN void fc_implicit_task_##S(const fc_implicit_args *a, fc_idx n, fc_idx q0,      \
                                     fc_idx q1, int m0, int m1, void *scratch);           \
 FC_HIDDEN void fc_implicit_cl_task_##S(const fc_implicit_args *a, fc_idx n0, fc_idx n1,  \
-                                       int k0, void *scratch);                           \
+                                       int part, int nparts, int k0, void *scratch);     \
+FC_HIDDEN fc_idx fc_cl_computed_##S(fc_idx OH, fc_idx OW, fc_idx PW);                     \
 FC_HIDDEN void fc_pad_plane_##S(const T *src, fc_idx W, const int32_t *rowmap,           \
                                 const int32_t *colmap, fc_idx PH, fc_idx PW, fc_idx pl,  \
                                 int sh, int sw, fc_idx PWs, fc_idx phase_stride,         \

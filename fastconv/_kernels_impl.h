@@ -868,17 +868,36 @@ static void FC_FN(cl_layout)(const fc_implicit_args *g, fc_cl_layout *L)
     const fc_idx rem = OW % FC_CL_RT, Q = (OH - 1) * PW + OW;
     const fc_idx by_rows = OW <= FC_CL_HALF ? FC_CL_HALF * OH
         : OH * (OW - rem + (rem == 0 ? 0 : rem <= FC_CL_HALF ? FC_CL_HALF : FC_CL_RT));
+    const fc_idx qrem = Q % FC_CL_RT;
+    const fc_idx by_grid = Q - qrem + (qrem == 0 ? 0 : qrem <= FC_CL_HALF ? FC_CL_HALF : FC_CL_RT);
     L->per_row = (OW + FC_CL_RT - 1) / FC_CL_RT;
-    if ((Q + FC_CL_RT - 1) / FC_CL_RT * FC_CL_RT < by_rows) {
+    if (by_grid < by_rows) {
         L->mode = FC_CL_GRID;
         L->ntile = (Q + FC_CL_RT - 1) / FC_CL_RT;
+        L->computed = by_grid;
     } else if (OW <= FC_CL_HALF) {
         L->mode = FC_CL_TWO;
         L->ntile = (OH + 1) / 2;
+        L->computed = by_rows;
     } else {
         L->mode = FC_CL_ROWS;
         L->ntile = OH * L->per_row;
+        L->computed = by_rows;
     }
+}
+
+/* Pixels the tiles of an OH x OW output on a grid PW wide compute (the
+ * 'auto' rule in _cpu.pyx weighs them against the outputs). */
+fc_idx FC_FN(cl_computed)(fc_idx OH, fc_idx OW, fc_idx PW)
+{
+    fc_implicit_args g;
+    fc_cl_layout L;
+    memset(&g, 0, sizeof g);
+    g.OH = OH;
+    g.OW = OW;
+    g.PW = PW;
+    FC_FN(cl_layout)(&g, &L);
+    return L.computed;
 }
 
 /* Tile i of an image: where its pixels start on the grid (xoff), how many
@@ -929,15 +948,16 @@ static void FC_FN(cl_put)(const fc_implicit_args *g, const fc_cl_layout *L, fc_i
 }
 
 /* Note [channel lanes]: images [n0, n1), output channels [k0, k0 + 2*VLEN) of
- * the group, every grid row.  The task's tiles go in bands that fit the stage
+ * the group, part `part` of `nparts` equal runs of the images' tiles (a small
+ * layer's tasks split its tiles too).  The task's tiles go in bands that fit the stage
  * (FC_CL_STAGE_BYTES), and a band's reduction in blocks of FC_KC steps: each
  * block's weights are transposed into wp (in L1) and run over every tile of
  * the band, whose sums wait in the stage between blocks (the same steps in the
  * same order: the same bits), and each tile's steps prefetch the next block's
  * weights, so their reads from memory overlap the multiply-adds.  A band of
  * tiles then goes out.  scratch: fc_cl_scratch_bytes. */
-void FC_FN(implicit_cl_task)(const fc_implicit_args *g, fc_idx n0, fc_idx n1, int k0,
-                             void *scratch)
+void FC_FN(implicit_cl_task)(const fc_implicit_args *g, fc_idx n0, fc_idx n1, int part,
+                             int nparts, int k0, void *scratch)
 {
     const fc_idx kred = g->kred, lda = g->lda, ks = g->y_kstride;
     const int mrows = g->M - k0 < 2 * VLEN ? g->M - k0 : 2 * VLEN;
@@ -945,7 +965,8 @@ void FC_FN(implicit_cl_task)(const fc_implicit_args *g, fc_idx n0, fc_idx n1, in
     const fc_idx band = FC_CL_STAGE_BYTES / (tsize * (fc_idx)sizeof(FC_T));   /* tiles */
     fc_cl_layout L;
     FC_FN(cl_layout)(g, &L);
-    const fc_idx ntile = (n1 - n0) * L.ntile;
+    const fc_idx all = (n1 - n0) * L.ntile;
+    const fc_idx first = all * part / nparts, end = all * (part + 1) / nparts;
     FC_T *wp = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
     FC_T *binit = wp + FC_KC * 2 * VLEN;
     FC_T *stage = binit + 2 * VLEN;
@@ -953,8 +974,8 @@ void FC_FN(implicit_cl_task)(const fc_implicit_args *g, fc_idx n0, fc_idx n1, in
     const fc_idx *koff = g->koff;
     for (int j = 0; j < 2 * VLEN; j++) binit[j] = bias && j < mrows ? bias[k0 + j] : (FC_T)0;
     const int shift = FC_KC * (int)sizeof(FC_T) / 64 == 16 ? 4 : 5;   /* lines a row */
-    for (fc_idx t0 = 0; t0 < ntile; t0 += band) {
-        const fc_idx t1 = ntile - t0 < band ? ntile : t0 + band;
+    for (fc_idx t0 = first; t0 < end; t0 += band) {
+        const fc_idx t1 = end - t0 < band ? end : t0 + band;
         for (fc_idx kb = 0; kb < kred; kb += FC_KC) {
             const fc_idx kc = kred - kb < FC_KC ? kred - kb : FC_KC, nk = kb + kc;
             FC_FN(cl_pack)(A + kb, lda, mrows, kc, wp);
@@ -968,16 +989,16 @@ void FC_FN(implicit_cl_task)(const fc_implicit_args *g, fc_idx n0, fc_idx n1, in
                 FC_FN(cl_tile)(g, &L, i, &xoff, &npix, &kind);
                 FC_T *st = stage + (t - t0) * tsize;
                 const FC_T *init = kb == 0 ? binit : st;
-                const fc_idx istep = kb == 0 ? 0 : 2 * VLEN, first = (t - t0) * kc;
+                const fc_idx istep = kb == 0 ? 0 : 2 * VLEN, pf_first = (t - t0) * kc;
                 if (kind == 0)
                     FC_FN(cl_row)(kc, wp, xn + xoff, koff + kb, 0, init, istep, st, pf, lda,
-                                  shift, first, pf_count);
+                                  shift, pf_first, pf_count);
                 else if (kind == 1)
                     FC_FN(cl_half)(kc, wp, xn + xoff, koff + kb, 0, init, istep, st, pf, lda,
-                                   shift, first, pf_count);
+                                   shift, pf_first, pf_count);
                 else
                     FC_FN(cl_two)(kc, wp, xn + xoff, koff + kb, g->PW, init, istep, st, pf,
-                                  lda, shift, first, pf_count);
+                                  lda, shift, pf_first, pf_count);
             }
         }
         for (fc_idx t = t0; t < t1; t++) {

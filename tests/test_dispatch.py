@@ -100,32 +100,44 @@ def test_strided_small_outputs_run_implicit_with_channel_lanes():
     # Strided (up to 2) or dilated layers with at most IMPLICIT_STRIDED_MAX_PIXELS
     # outputs an image run IMPLICIT where the backend puts output channels in
     # the lanes (Note [channel lanes]): K_g >= 32, 4+ taps, C_g * taps >= 256,
-    # and CHANNEL_LANES_MIN_PIXELS outputs over the batch; else GEMM as before.
+    # CHANNEL_LANES_MIN_PIXELS outputs over the batch, CHANNEL_LANES_MIN_MACS
+    # a group, and outputs at least CHANNEL_LANES_MIN_TILE_USE of the pixels its
+    # tiles compute; else GEMM as before.
     from fastconv import _cpu
-    assert (THRESHOLDS["IMPLICIT_STRIDED_MAX_PIXELS"],
-            THRESHOLDS["CHANNEL_LANES_MIN_PIXELS"]) == (64, 48)
+    from fastconv._dispatch import _cl_computed
+    assert (THRESHOLDS["IMPLICIT_STRIDED_MAX_PIXELS"], THRESHOLDS["CHANNEL_LANES_MIN_PIXELS"],
+            THRESHOLDS["CHANNEL_LANES_MIN_MACS"],
+            THRESHOLDS["CHANNEL_LANES_MIN_TILE_USE"]) == (64, 48, 1 << 24, 0.9)
     I, G = Algorithm.IMPLICIT, Algorithm.GEMM
     s2 = dict(stride=2, padding=1)
 
     def pick(N, C, K, H, kh=3, **kw):
         return fastconv.choose_algorithm((N, C, H, H), (K, C, kh, kh), **kw)
     assert pick(1, 512, 512, 14, **s2) is I and pick(2, 512, 512, 14, **s2) is I
-    assert pick(1, 256, 512, 14, **s2) is I and pick(1, 256, 256, 16, **s2) is I   # 8x8
+    assert pick(1, 256, 512, 14, **s2) is I and pick(1, 256, 256, 14, **s2) is I
+    assert pick(1, 128, 128, 14, **s2) is G                         # 7.2M MACs
+    assert pick(1, 256, 256, 16, **s2) is G                         # 8x8: 64 of 84 pixels
     assert pick(1, 256, 256, 28, **s2) is G                         # 14x14 outputs
-    assert pick(1, 256, 256, 18, **s2) is G                         # 9x9 outputs
     assert pick(1, 512, 31, 14, **s2) is G                          # K_g < 32
-    assert pick(1, 28, 64, 14, **s2) is G and pick(1, 29, 64, 14, **s2) is I   # 252 / 261
-    assert pick(1, 512, 512, 12, **s2) is G                         # 36 outputs < 48
-    assert pick(2, 512, 512, 12, **s2) is I                         # 72 over the batch
+    assert pick(4, 28, 512, 14, **s2) is G and pick(4, 29, 512, 14, **s2) is I   # 252 / 261
+    assert pick(2, 512, 512, 12, **s2) is G                         # 6x6: 36 of 42 pixels
+    w = (512, 512, 3, 3)                                            # 6x7: 42 outputs < 48
+    assert fastconv.choose_algorithm((1, 512, 12, 14), w, **s2) is G
+    assert fastconv.choose_algorithm((2, 512, 12, 14), w, **s2) is I   # 84 over the batch
     assert pick(1, 512, 512, 14, kh=1, stride=2) is G               # 1x1
     assert pick(1, 512, 512, 28, stride=4, padding=1) is G          # stride 4
     assert pick(1, 512, 512, 7, padding=2, dilation=2) is I         # dilated 7x7
     if _cpu.get_isa() != "avx512":
         return
-    # The backend agrees (float32 on AVX-512): it ran channel lanes.
+    # The mirror counts the backend's pixels; and the backend ran channel
+    # lanes (float32 on AVX-512) where 'auto' says so.
+    for OH in range(1, 40):
+        for OW in range(1, 40):
+            for PW in (OW, OW + 1, OW + 2, OW + 6):
+                assert _cl_computed(OH, OW, PW) == _cpu._cl_computed(OH, OW, PW), (OH, OW, PW)
     for xs, ws, kw in [((1, 512, 14, 14), (512, 512, 3, 3), s2),
-                       ((2, 29, 14, 14), (64, 29, 3, 3), s2),
-                       ((1, 64, 7, 7), (64, 64, 3, 3), dict(padding=2, dilation=2))]:
+                       ((4, 29, 14, 14), (512, 29, 3, 3), s2),
+                       ((1, 256, 7, 7), (256, 256, 3, 3), dict(padding=2, dilation=2))]:
         x = np.ones(xs, np.float32)
         w = np.ones(ws, np.float32)
         assert fastconv.choose_algorithm(xs, ws, **kw) is I
