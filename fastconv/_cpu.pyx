@@ -452,6 +452,34 @@ cdef fc_idx _batch_size(fc_idx ntask, double macs, int nthreads):
     return min(n, ntask)
 
 
+ctypedef void (*_task_fn)(void *ctx, fc_idx t, char *scratch) noexcept nogil
+
+
+cdef void _run_tasks(_task_fn fn, void *ctx, fc_idx ntask, double macs, int nthreads,
+                     char *scratch, size_t sbytes, bint guided) except *:
+    """Tasks [0, ntask) of fn, each with its thread's sbytes of scratch, in the
+    batches of Note [interruptible]: a batch of one thread's work without a
+    thread team, else taken by the threads in runs of neighbours (guided, Note
+    [task locality]) or one at a time (dynamic)."""
+    cdef fc_idx batch = _batch_size(ntask, macs, nthreads), tb = 0, te, t
+    while tb < ntask:
+        te = min(tb + batch, ntask)
+        if nthreads == 1 or te - tb == 1:
+            with nogil:
+                for t in range(tb, te):
+                    fn(ctx, t, scratch)
+        elif guided:
+            with nogil, parallel(num_threads=nthreads):
+                for t in prange(tb, te, schedule="guided"):
+                    fn(ctx, t, scratch + sbytes * fc_omp_thread_num())
+        else:
+            with nogil, parallel(num_threads=nthreads):
+                for t in prange(tb, te, schedule="dynamic"):
+                    fn(ctx, t, scratch + sbytes * fc_omp_thread_num())
+        tb = te
+        PyErr_CheckSignals()
+
+
 cdef inline void *_align_up(void *p, size_t a) nogil:
     return <void *>((<uintptr_t>p + a - 1) & ~(<uintptr_t>(a - 1)))
 
@@ -707,16 +735,26 @@ cdef int32_t *_padded_map(_Buffers bufs, fc_idx n, fc_idx before, fc_idx size,
 # Implicit GEMM driver shared by conv2d and conv_transpose2d.
 # ---------------------------------------------------------------------------
 
-cdef inline void _gemm_one(fc_gemm_args *subs, fc_idx s, fc_idx p0, int m0, fc_idx nb,
-                           fc_idx mb_size, int npanel, bint is_double,
-                           char *scratch) noexcept nogil:
-    """One task of _run_gemm: pixels [p0, p0 + nb) of sub-problem s, panels from m0."""
-    cdef fc_idx p1 = min(p0 + nb, subs[s].P_n * subs[s].P_h * subs[s].P_w)
-    cdef int m1 = <int>min(<fc_idx>m0 + mb_size, <fc_idx>npanel)
-    if is_double:
-        fc_gemm_task_f64(&subs[s], p0, p1, m0, m1, scratch)
+cdef struct _GemmRun:
+    fc_gemm_args *subs
+    fc_idx *task_sub
+    fc_idx *task_p0
+    int *task_m0
+    fc_idx nb, mb_size
+    int npanel
+    bint is_double
+
+
+cdef void _gemm_one(void *ctx, fc_idx t, char *scratch) noexcept nogil:
+    """Task t of _run_gemm: pixels [p0, p0 + nb) of its sub-problem, panels from m0."""
+    cdef _GemmRun *r = <_GemmRun *>ctx
+    cdef fc_idx s = r.task_sub[t], p0 = r.task_p0[t]
+    cdef fc_idx p1 = min(p0 + r.nb, r.subs[s].P_n * r.subs[s].P_h * r.subs[s].P_w)
+    cdef int m0 = r.task_m0[t], m1 = <int>min(<fc_idx>m0 + r.mb_size, <fc_idx>r.npanel)
+    if r.is_double:
+        fc_gemm_task_f64(&r.subs[s], p0, p1, m0, m1, scratch)
     else:
-        fc_gemm_task_f32(&subs[s], p0, p1, m0, m1, scratch)
+        fc_gemm_task_f32(&r.subs[s], p0, p1, m0, m1, scratch)
 
 
 cdef void _run_gemm(fc_gemm_args *subs, fc_idx nsub, int npanel, bint is_double,
@@ -724,7 +762,7 @@ cdef void _run_gemm(fc_gemm_args *subs, fc_idx nsub, int npanel, bint is_double,
     """Split each sub-problem into (pixel block, panel block) tasks and run them.
     shared_x: the sub-problems read the same input (one group's stride phases)."""
     cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
-    cdef fc_idx s, t, ntask = 0, maxp = 0, nb, npb, nmb, total_pb = 0
+    cdef fc_idx s, ntask = 0, maxp = 0, nb, nmb, total_pb = 0
     for s in range(nsub):
         maxp = max(maxp, subs[s].P_n * subs[s].P_h * subs[s].P_w)
     if maxp == 0 or nsub == 0:
@@ -789,27 +827,13 @@ cdef void _run_gemm(fc_gemm_args *subs, fc_idx nsub, int npanel, bint is_double,
         staged = staged or subs[s].y_cstride != 1 or subs[s].y_rstride != subs[s].P_w
     cdef size_t sbytes = fc_gemm_scratch_bytes(b, nb, mb_size * b.mr if staged else 0, esize)
     cdef char *scratch = <char *>bufs.get(sbytes * nthreads)
-    cdef fc_idx p1
-    cdef int m1
     cdef double macs = 0
     for s in range(nsub):
         macs += (<double>subs[s].M * subs[s].C_g * subs[s].ntap_h * subs[s].ntap_w
                  * subs[s].P_n * subs[s].P_h * subs[s].P_w)
-    cdef fc_idx batch = _batch_size(ntask, macs, nthreads), tb = 0, te
-    while tb < ntask:       # Note [interruptible]
-        te = min(tb + batch, ntask)
-        if nthreads == 1 or te - tb == 1:   # no thread team for one thread's work
-            with nogil:
-                for t in range(tb, te):
-                    _gemm_one(subs, task_sub[t], task_p0[t], task_m0[t], nb, mb_size, npanel,
-                              is_double, scratch)
-        else:
-            with nogil, parallel(num_threads=nthreads):
-                for t in prange(tb, te, schedule="dynamic"):
-                    _gemm_one(subs, task_sub[t], task_p0[t], task_m0[t], nb, mb_size, npanel,
-                              is_double, scratch + sbytes * fc_omp_thread_num())
-        tb = te
-        PyErr_CheckSignals()
+    cdef _GemmRun run = _GemmRun(subs, task_sub, task_p0, task_m0, nb, mb_size, npanel,
+                                 is_double)
+    _run_tasks(_gemm_one, &run, ntask, macs, nthreads, scratch, sbytes, False)
 
 
 cdef floating *_pack_rows(const floating *w, int G, int M, int C_g, int ntaps,
@@ -1102,14 +1126,22 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
     _run_gemm(subs, nsub, npanel, is_double, nthreads, bufs, sizeof(floating), G == 1)
 
 
-cdef inline void _direct_one(fc_direct_args *subs, fc_idx t, fc_idx nrb, fc_idx rows, int OH,
-                             bint is_double, char *scratch) noexcept nogil:
+cdef struct _DirectRun:
+    fc_direct_args *subs
+    fc_idx nrb, rows
+    int OH
+    bint is_double
+
+
+cdef void _direct_one(void *ctx, fc_idx t, char *scratch) noexcept nogil:
     """Task t of conv2d_direct: output rows [r0, r0 + rows) of slice t // nrb."""
-    cdef fc_idx s = t // nrb, r0 = (t % nrb) * rows
-    if is_double:
-        fc_direct_task_f64(&subs[s], r0, min(r0 + rows, <fc_idx>OH), scratch)
+    cdef _DirectRun *r = <_DirectRun *>ctx
+    cdef fc_idx s = t // r.nrb, r0 = (t % r.nrb) * r.rows
+    cdef fc_idx r1 = min(r0 + r.rows, <fc_idx>r.OH)
+    if r.is_double:
+        fc_direct_task_f64(&r.subs[s], r0, r1, scratch)
     else:
-        fc_direct_task_f32(&subs[s], r0, min(r0 + rows, <fc_idx>OH), scratch)
+        fc_direct_task_f32(&r.subs[s], r0, r1, scratch)
 
 
 def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
@@ -1168,24 +1200,13 @@ def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w
         rows = _cdiv(rows, 2)
     while rows > 4 and <fc_idx>N * G * _cdiv(OH, rows) < TASKS_PER_THREAD * nthreads:
         rows = _cdiv(rows, 2)
-    cdef fc_idx nrb = _cdiv(OH, rows), ntask = <fc_idx>N * G * nrb, t, s, r0
+    cdef fc_idx nrb = _cdiv(OH, rows), ntask = <fc_idx>N * G * nrb
     cdef size_t sbytes = fc_direct_scratch_bytes(b, &subs[0], rows, esize)
     cdef char *scratch = <char *>bufs.get(sbytes * nthreads)
     cdef double macs = <double>N * K * C_g * kh * kw * OH * OW
-    cdef fc_idx batch = _batch_size(ntask, macs, nthreads), tb = 0, te
-    while tb < ntask:       # Note [interruptible]
-        te = min(tb + batch, ntask)
-        if nthreads == 1 or te - tb == 1:   # no thread team for one thread's work
-            with nogil:
-                for t in range(tb, te):
-                    _direct_one(subs, t, nrb, rows, OH, is_double, scratch)
-        else:
-            with nogil, parallel(num_threads=nthreads):
-                for t in prange(tb, te, schedule="guided"):   # Note [task locality]
-                    _direct_one(subs, t, nrb, rows, OH, is_double,
-                                scratch + sbytes * fc_omp_thread_num())
-        tb = te
-        PyErr_CheckSignals()
+    cdef _DirectRun run = _DirectRun(subs, nrb, rows, OH, is_double)
+    _run_tasks(_direct_one, &run, ntask, macs, nthreads, scratch, sbytes,
+               True)      # Note [task locality]
 
 
 def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
@@ -1319,20 +1340,26 @@ cdef bint _channel_lanes(int N, int K_g, fc_idx kred, int ntaps, int OH, int OW,
             and <double>OH * OW >= CHANNEL_LANES_MIN_TILE_USE * fc_cl_computed(OH, OW, PW))
 
 
-cdef inline void _implicit_cl_one(fc_implicit_args *subs, fc_idx t, fc_idx ncb, int nparts,
-                                  fc_idx nic, fc_idx per, int N, int cb, bint is_double,
-                                  char *scratch) noexcept nogil:
+cdef struct _ClRun:
+    fc_implicit_args *subs
+    fc_idx ncb, nic, per
+    int nparts, N, cb
+    bint is_double
+
+
+cdef void _implicit_cl_one(void *ctx, fc_idx t, char *scratch) noexcept nogil:
     """Task t of _run_implicit_cl: (group, image chunk, part of its tiles,
     channel block), channels fastest."""
-    cdef fc_idx k = t % ncb, s = t // ncb
-    cdef int part = <int>(s % nparts)
-    s = s // nparts
-    cdef fc_idx n0 = (s % nic) * per, n1 = min(n0 + per, <fc_idx>N)
-    cdef int g = <int>(s // nic)
-    if is_double:
-        fc_implicit_cl_task_f64(&subs[g], n0, n1, part, nparts, <int>(k * cb), scratch)
+    cdef _ClRun *r = <_ClRun *>ctx
+    cdef fc_idx k = t % r.ncb, s = t // r.ncb
+    cdef int part = <int>(s % r.nparts)
+    s = s // r.nparts
+    cdef fc_idx n0 = (s % r.nic) * r.per, n1 = min(n0 + r.per, <fc_idx>r.N)
+    cdef int g = <int>(s // r.nic)
+    if r.is_double:
+        fc_implicit_cl_task_f64(&r.subs[g], n0, n1, part, r.nparts, <int>(k * r.cb), scratch)
     else:
-        fc_implicit_cl_task_f32(&subs[g], n0, n1, part, nparts, <int>(k * cb), scratch)
+        fc_implicit_cl_task_f32(&r.subs[g], n0, n1, part, r.nparts, <int>(k * r.cb), scratch)
 
 
 cdef void _run_implicit_cl(fc_implicit_args *subs, int nsub, int N, int K_g, bint is_double,
@@ -1355,55 +1382,49 @@ cdef void _run_implicit_cl(fc_implicit_args *subs, int nsub, int N, int K_g, bin
     cdef int nparts = 1
     if nthreads > 1 and per == 1 and nsub * nic * ncb < TASKS_PER_THREAD * nthreads:
         nparts = <int>_cdiv(TASKS_PER_THREAD * nthreads, nsub * nic * ncb)
-    cdef fc_idx ntask = nsub * nic * nparts * ncb, t
+    cdef fc_idx ntask = nsub * nic * nparts * ncb
     cdef size_t sbytes = fc_cl_scratch_bytes(b, esize)
     cdef char *scratch = <char *>bufs.get(sbytes * nthreads)
     cdef double macs = <double>N * nsub * K_g * subs[0].kred * subs[0].OH * subs[0].OW
-    cdef fc_idx batch = _batch_size(ntask, macs, nthreads), tb = 0, te
-    while tb < ntask:       # Note [interruptible]
-        te = min(tb + batch, ntask)
-        if nthreads == 1 or te - tb == 1:   # no thread team for one thread's work
-            with nogil:
-                for t in range(tb, te):
-                    _implicit_cl_one(subs, t, ncb, nparts, nic, per, N, cb, is_double,
-                                     scratch)
-        else:
-            with nogil, parallel(num_threads=nthreads):
-                for t in prange(tb, te, schedule="dynamic"):
-                    _implicit_cl_one(subs, t, ncb, nparts, nic, per, N, cb, is_double,
-                                     scratch + sbytes * fc_omp_thread_num())
-        tb = te
-        PyErr_CheckSignals()
+    cdef _ClRun run = _ClRun(subs, ncb, nic, per, nparts, N, cb, is_double)
+    _run_tasks(_implicit_cl_one, &run, ntask, macs, nthreads, scratch, sbytes, False)
 
 
 
-cdef inline void _implicit_one(fc_implicit_args *subs, fc_idx t, int nsub, fc_idx nqb,
-                               fc_idx nmb, fc_idx nb, fc_idx mb_size, int npanel,
-                               bint is_double, bint sub_inner, char *scratch) noexcept nogil:
+cdef struct _ImplicitRun:
+    fc_implicit_args *subs
+    int nsub, npanel
+    fc_idx nqb, nmb, nb, mb_size
+    bint is_double, sub_inner
+
+
+cdef void _implicit_one(void *ctx, fc_idx t, char *scratch) noexcept nogil:
     """Task t of _run_implicit: (image, sub-problem, grid block, panel block), panel
     block fastest; with sub_inner (image, grid block, sub-problem, panel block)."""
-    cdef fc_idx mb = t % nmb, s = t // nmb
+    cdef _ImplicitRun *r = <_ImplicitRun *>ctx
+    cdef fc_idx mb = t % r.nmb, s = t // r.nmb
     cdef fc_idx q0
     cdef int sub
-    if sub_inner:
-        sub = <int>(s % nsub)
-        s = s // nsub
-        q0 = (s % nqb) * nb
-        s = s // nqb
+    if r.sub_inner:
+        sub = <int>(s % r.nsub)
+        s = s // r.nsub
+        q0 = (s % r.nqb) * r.nb
+        s = s // r.nqb
     else:
-        q0 = (s % nqb) * nb
-        s = s // nqb
-        sub = <int>(s % nsub)
-        s = s // nsub
+        q0 = (s % r.nqb) * r.nb
+        s = s // r.nqb
+        sub = <int>(s % r.nsub)
+        s = s // r.nsub
     cdef fc_idx n = s
-    cdef fc_idx q1 = min(q0 + nb, (subs[sub].OH - 1) * subs[sub].PW + subs[sub].OW)
+    cdef fc_implicit_args *a = &r.subs[sub]
+    cdef fc_idx q1 = min(q0 + r.nb, (a.OH - 1) * a.PW + a.OW)
     if q1 <= q0:
         return
-    cdef int m0 = <int>(mb * mb_size), m1 = <int>min((mb + 1) * mb_size, <fc_idx>npanel)
-    if is_double:
-        fc_implicit_task_f64(&subs[sub], n, q0, q1, m0, m1, scratch)
+    cdef int m0 = <int>(mb * r.mb_size), m1 = <int>min((mb + 1) * r.mb_size, <fc_idx>r.npanel)
+    if r.is_double:
+        fc_implicit_task_f64(a, n, q0, q1, m0, m1, scratch)
     else:
-        fc_implicit_task_f32(&subs[sub], n, q0, q1, m0, m1, scratch)
+        fc_implicit_task_f32(a, n, q0, q1, m0, m1, scratch)
 
 
 cdef void _run_implicit(fc_implicit_args *subs, int nsub, int N, int npanel, bint is_double,
@@ -1412,7 +1433,7 @@ cdef void _run_implicit(fc_implicit_args *subs, int nsub, int N, int npanel, bin
     """Split (image, sub-problem, grid block, panel block) into tasks and run them."""
     cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
     # One block size for all sub-problems (they differ by at most one row per phase).
-    cdef fc_idx Q = 0, s, t
+    cdef fc_idx Q = 0, s
     for s in range(nsub):
         Q = max(Q, (subs[s].OH - 1) * subs[s].PW + subs[s].OW)
     if Q <= 0:
@@ -1436,28 +1457,10 @@ cdef void _run_implicit(fc_implicit_args *subs, int nsub, int N, int npanel, bin
     cdef double macs = 0
     for s in range(nsub):
         macs += <double>N * subs[s].M * subs[s].kred * subs[s].OH * subs[s].OW
-    cdef fc_idx batch = _batch_size(ntask, macs, nthreads), tb = 0, te
-    while tb < ntask:       # Note [interruptible]
-        te = min(tb + batch, ntask)
-        if nthreads == 1 or te - tb == 1:   # no thread team for one thread's work
-            with nogil:
-                for t in range(tb, te):
-                    _implicit_one(subs, t, nsub, nqb, nmb, nb, mb_size, npanel, is_double,
-                                  sub_inner, scratch)
-            tb = te
-            PyErr_CheckSignals()
-            continue
-        with nogil, parallel(num_threads=nthreads):
-            if nmb == 1:    # pixel tasks: runs of neighbours per thread (Note [task locality])
-                for t in prange(tb, te, schedule="guided"):
-                    _implicit_one(subs, t, nsub, nqb, nmb, nb, mb_size, npanel, is_double,
-                                  sub_inner, scratch + sbytes * fc_omp_thread_num())
-            else:
-                for t in prange(tb, te, schedule="dynamic"):
-                    _implicit_one(subs, t, nsub, nqb, nmb, nb, mb_size, npanel, is_double,
-                                  sub_inner, scratch + sbytes * fc_omp_thread_num())
-        tb = te
-        PyErr_CheckSignals()
+    cdef _ImplicitRun run = _ImplicitRun(subs, nsub, npanel, nqb, nmb, nb, mb_size, is_double,
+                                         sub_inner)
+    # Pixel tasks: runs of neighbours per thread (Note [task locality]).
+    _run_tasks(_implicit_one, &run, ntask, macs, nthreads, scratch, sbytes, nmb == 1)
 
 
 def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,

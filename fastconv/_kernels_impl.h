@@ -862,14 +862,16 @@ static inline void FC_FN(cl_out)(const FC_T *restrict tile, int npix, int mrows,
  * most half a tile wide), or along the grid, junk columns and all, whichever
  * computes fewer pixels: the grid where a row ends just past a tile (17 = 14
  * + 3 on a grid 17 wide).  Which pixels share a tile changes no sum. */
-static void FC_FN(cl_layout)(const fc_implicit_args *g, fc_cl_layout *L)
+static inline fc_idx FC_FN(cl_run)(fc_idx n)   /* pixels computed for a run of n */
 {
-    const fc_idx OH = g->OH, OW = g->OW, PW = g->PW;
-    const fc_idx rem = OW % FC_CL_RT, Q = (OH - 1) * PW + OW;
-    const fc_idx by_rows = OW <= FC_CL_HALF ? FC_CL_HALF * OH
-        : OH * (OW - rem + (rem == 0 ? 0 : rem <= FC_CL_HALF ? FC_CL_HALF : FC_CL_RT));
-    const fc_idx qrem = Q % FC_CL_RT;
-    const fc_idx by_grid = Q - qrem + (qrem == 0 ? 0 : qrem <= FC_CL_HALF ? FC_CL_HALF : FC_CL_RT);
+    const fc_idx r = n % FC_CL_RT;
+    return n - r + (r == 0 ? 0 : r <= FC_CL_HALF ? FC_CL_HALF : FC_CL_RT);
+}
+static void FC_FN(cl_layout)(fc_idx OH, fc_idx OW, fc_idx PW, fc_cl_layout *L)
+{
+    const fc_idx Q = (OH - 1) * PW + OW;
+    const fc_idx by_rows = OW <= FC_CL_HALF ? FC_CL_HALF * OH : OH * FC_FN(cl_run)(OW);
+    const fc_idx by_grid = FC_FN(cl_run)(Q);
     L->per_row = (OW + FC_CL_RT - 1) / FC_CL_RT;
     if (by_grid < by_rows) {
         L->mode = FC_CL_GRID;
@@ -890,13 +892,8 @@ static void FC_FN(cl_layout)(const fc_implicit_args *g, fc_cl_layout *L)
  * 'auto' rule in _cpu.pyx weighs them against the outputs). */
 fc_idx FC_FN(cl_computed)(fc_idx OH, fc_idx OW, fc_idx PW)
 {
-    fc_implicit_args g;
     fc_cl_layout L;
-    memset(&g, 0, sizeof g);
-    g.OH = OH;
-    g.OW = OW;
-    g.PW = PW;
-    FC_FN(cl_layout)(&g, &L);
+    FC_FN(cl_layout)(OH, OW, PW, &L);
     return L.computed;
 }
 
@@ -964,7 +961,7 @@ void FC_FN(implicit_cl_task)(const fc_implicit_args *g, fc_idx n0, fc_idx n1, in
     const fc_idx tsize = FC_CL_RT * 2 * VLEN;         /* values a tile */
     const fc_idx band = FC_CL_STAGE_BYTES / (tsize * (fc_idx)sizeof(FC_T));   /* tiles */
     fc_cl_layout L;
-    FC_FN(cl_layout)(g, &L);
+    FC_FN(cl_layout)(g->OH, g->OW, g->PW, &L);
     const fc_idx all = (n1 - n0) * L.ntile;
     const fc_idx first = all * part / nparts, end = all * (part + 1) / nparts;
     FC_T *wp = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
