@@ -95,6 +95,9 @@ cdef extern from "_kernels.h" nogil:
         const void *u
         const void *bias
         int M
+        fc_idx ty0
+        int t_ro[2]
+        int t_co[2]
     ctypedef struct fc_wino_chunk:
         fc_idx n, qc, voff
         int sub, ncol
@@ -114,6 +117,15 @@ cdef extern from "_kernels.h" nogil:
                               int m0, int m1, void *scratch, int *bad)
     void fc_winograd_task_f64(const fc_winograd_args *a, fc_idx n, fc_idx q0, fc_idx q1,
                               int m0, int m1, void *scratch, int *bad)
+    size_t fc_winograd_t_scratch_bytes(fc_blocking b, fc_idx C, size_t esize)
+    void fc_winograd_t_task_f32(const fc_winograd_args *a, fc_idx n, fc_idx q0, fc_idx q1,
+                                int m0, int m1, void *scratch, int *bad)
+    void fc_winograd_t_task_f64(const fc_winograd_args *a, fc_idx n, fc_idx q0, fc_idx q1,
+                                int m0, int m1, void *scratch, int *bad)
+    int fc_winograd_t_weights_f32(const float *w, fc_idx C, fc_idx K, fc_idx k0, fc_idx k1,
+                                  const int *f, float *U)
+    int fc_winograd_t_weights_f64(const double *w, fc_idx C, fc_idx K, fc_idx k0, fc_idx k1,
+                                  const int *f, double *U)
     int fc_winograd_weights_f32(const float *w, fc_idx M, fc_idx C, fc_idx k0, fc_idx k1,
                                 float *U)
     int fc_winograd_weights_f64(const double *w, fc_idx M, fc_idx C, fc_idx k0, fc_idx k1,
@@ -2079,3 +2091,197 @@ def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, 
                 subs[si].y = sub_y[si] + n0 * K * OH * OW + t0 * sh * OW
             _run_implicit(subs, nsub, <int>(n1 - n0), npanel, is_double, nthreads, bufs,
                           esize, phase_inner)
+
+
+def conv_transpose2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
+                              const floating[::1] bias, floating[:, :, :, ::1] y, int ph,
+                              int pw, num_threads=None):
+    """conv_transpose2d with a 4x4 kernel at stride 2, ungrouped and undilated,
+    by Winograd F(3x3, 2x2) on its four output phases at once (Note [transposed
+    Winograd] in _kernels_impl.h).  Where the data would take the transforms
+    outside the direct algorithms' error bound (as conv2d_winograd), or the
+    workspace would pass its bounds, the call runs conv_transpose2d_implicit;
+    returns False then, True otherwise.
+    """
+    cdef int N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef int K = w.shape[1], OH = y.shape[2], OW = y.shape[3]
+    cdef int nthreads = _threads(num_threads)
+    if w.shape[0] != C or w.shape[2] != 4 or w.shape[3] != 4 or y.shape[1] != K or ph < 0 or pw < 0:
+        raise ValueError("conv_transpose2d_winograd needs an ungrouped 4x4 kernel")
+    if N == 0 or K == 0 or OH <= 0 or OW <= 0:
+        return True
+    if C == 0 or C > WINOGRAD_MAX_C_G:
+        conv_transpose2d_implicit(x, w, bias, y, 1, 2, 2, 1, 1, ph, pw, num_threads)
+        return False
+    cdef size_t esize = sizeof(floating)
+    cdef bint is_double = floating is double
+    cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
+    # Output channels in chunks whose transformed weights (64 values per
+    # channel pair) fit WINOGRAD_WEIGHT_BYTES, as Note [Winograd chunks].
+    cdef fc_idx Kc = min(<fc_idx>K, max(1, <fc_idx>(WINOGRAD_WEIGHT_BYTES // (64 * <size_t>C * esize))))
+    # Phase r along an axis with padding p: e_r = (r + p) / 2, f_r = (r + p) % 2;
+    # tiles' patches start at input row 3*ty + e_0 - 1, phase r's outputs at
+    # m = 3*ty + c_r with c_r = e_0 - e_r.
+    cdef int f[4]
+    f[0] = ph % 2
+    f[1] = (ph + 1) % 2
+    f[2] = pw % 2
+    f[3] = (pw + 1) % 2
+    cdef int ch1 = ph // 2 - (ph + 1) // 2, cw1 = pw // 2 - (pw + 1) // 2
+    cdef fc_idx TH = max(_cdiv(_phase_len(OH, 0, 2), 3), _cdiv(_phase_len(OH, 1, 2) - ch1, 3))
+    cdef fc_idx TW = max(_cdiv(_phase_len(OW, 0, 2), 3), _cdiv(_phase_len(OW, 1, 2) - cw1, 3))
+    cdef fc_idx PWs = TW + 1, q, t
+    cdef _Buffers bufs = _Buffers()
+    # Padded row q holds input row q + e_0 - 1 (column likewise): 3*(TH + 1) rows.
+    cdef fc_idx PHw = 3 * (TH + 1), PWw = 3 * PWs
+    cdef int32_t *rowmap = <int32_t *>bufs.get(<size_t>PHw * sizeof(int32_t))
+    cdef int32_t *colmap = <int32_t *>bufs.get(<size_t>PWw * sizeof(int32_t))
+    for q in range(PHw):
+        rowmap[q] = <int32_t>(q + ph // 2 - 1) if 0 <= q + ph // 2 - 1 < H else -1
+    for q in range(PWw):
+        colmap[q] = <int32_t>(q + pw // 2 - 1) if 0 <= q + pw // 2 - 1 < W else -1
+    cdef int pl = 1 - pw // 2
+    # Bands of images / tile rows whose phase-split copy stays under IMPLICIT_COPY_BYTES.
+    cdef fc_idx RT = TH, nimg = N, rows_all = TH + 1
+    cdef fc_idx image = 9 * <fc_idx>C * rows_all * PWs
+    if <size_t>N * image * esize > IMPLICIT_COPY_BYTES:
+        nimg = max(1, <fc_idx>(IMPLICIT_COPY_BYTES // (image * esize)))
+        if nimg == 1:
+            RT = min(TH, max(1, <fc_idx>(IMPLICIT_COPY_BYTES // (<size_t>C * 9 * PWs * esize)) - 1))
+            rows_all = RT + 1
+    cdef fc_idx plane = rows_all * PWs, phase_stride = <fc_idx>C * plane
+    image = 9 * phase_stride
+    cdef size_t npad = <size_t>nimg * image + 2 * b.nr + 2 * PWs + 64
+    cdef floating *xpad = <floating *>bufs.get(npad * esize)
+    for q in range(<fc_idx>nimg * image, <fc_idx>npad):
+        xpad[q] = 0
+    cdef fc_idx doff[16]
+    cdef int i, j
+    for i in range(4):
+        for j in range(4):
+            doff[i * 4 + j] = ((i % 3) * 3 + j % 3) * phase_stride + (i // 3) * PWs + j // 3
+    cdef int *bad = <int *>bufs.get(<size_t>max(nthreads, 1) * sizeof(int))
+    for t in range(nthreads):
+        bad[t] = 0
+    cdef const floating *xp = &x[0, 0, 0, 0]
+    cdef const floating *wp = &w[0, 0, 0, 0]
+    cdef const floating *biasp = &bias[0] if bias is not None else NULL
+    cdef floating *yp = &y[0, 0, 0, 0]
+    cdef floating *U = <floating *>bufs.get(<size_t>64 * Kc * C * esize)
+    cdef size_t sbytes = fc_winograd_t_scratch_bytes(b, C, esize)
+    cdef char *scratch = <char *>bufs.get(sbytes * nthreads)
+    cdef fc_winograd_args a
+    a.xp = xpad
+    a.xp_nstride = image
+    a.doff = doff
+    a.plane = plane
+    a.PWs = PWs
+    a.TW = TW
+    a.OH = OH
+    a.OW = OW
+    a.C = C
+    a.y_nstride = <fc_idx>K * OH * OW
+    a.y_kstride = <fc_idx>OH * OW
+    a.y_rstep = OW
+    a.y_cstep = 1
+    a.u = U
+    a.t_ro[0] = 0
+    a.t_ro[1] = 2 * ch1 + 1
+    a.t_co[0] = 0
+    a.t_co[1] = 2 * cw1 + 1
+    cdef fc_idx k0, k1, nkb, kb, n0, n1, t0, t1, Q, nb, nqb, nmb, mb_size, ntask, batch, tb, te
+    cdef fc_idx mb, s, n, q0, q1, c
+    cdef int npanel
+    cdef bint flagged = False
+    cdef double macs
+    for k0 in range(0, K, Kc):
+        k1 = min(k0 + Kc, <fc_idx>K)
+        nkb = _cdiv(k1 - k0, 16)
+        with nogil:
+            for t in prange(nkb, num_threads=nthreads, schedule="static"):
+                kb = t * 16
+                if floating is float:
+                    if fc_winograd_t_weights_f32(wp + k0 * 16, C, K, kb, min(kb + 16, k1 - k0),
+                                                 f, U + kb * 64 * C):
+                        bad[fc_omp_thread_num()] = 1
+                else:
+                    if fc_winograd_t_weights_f64(wp + k0 * 16, C, K, kb, min(kb + 16, k1 - k0),
+                                                 f, U + kb * 64 * C):
+                        bad[fc_omp_thread_num()] = 1
+        if _any_flagged(bad, nthreads):
+            flagged = True
+            break
+        a.M = <int>(4 * (k1 - k0))
+        a.bias = (biasp + k0) if biasp != NULL else NULL
+        npanel = <int>_cdiv(a.M, b.mr)
+        for n0 in range(0, N, nimg):
+            n1 = min(n0 + nimg, N)
+            a.y = yp + (n0 * K + k0) * OH * OW
+            for t0 in range(0, TH, RT):
+                t1 = min(t0 + RT, TH)
+                if k0 == 0 or Kc < K:
+                    with nogil:
+                        for t in prange((n1 - n0) * C, num_threads=nthreads, schedule="static"):
+                            n = t // C
+                            c = t % C
+                            if floating is float:
+                                fc_pad_plane_f32(xp + ((n0 + n) * C + c) * H * W, W,
+                                                 rowmap + 3 * t0, colmap, 3 * (t1 - t0 + 1),
+                                                 PWw, pl, 3, 3, PWs, phase_stride, rows_all,
+                                                 xpad + n * image + c * plane)
+                            else:
+                                fc_pad_plane_f64(xp + ((n0 + n) * C + c) * H * W, W,
+                                                 rowmap + 3 * t0, colmap, 3 * (t1 - t0 + 1),
+                                                 PWw, pl, 3, 3, PWs, phase_stride, rows_all,
+                                                 xpad + n * image + c * plane)
+                a.ty0 = t0
+                a.TH = t1 - t0
+                Q = (a.TH - 1) * PWs + TW
+                # Tasks: (image, tile block, panel block), as in _winograd_bands.
+                nb = min(_cdiv(Q, b.nr), 4) * b.nr
+                while nb > b.nr and (n1 - n0) * _cdiv(Q, nb) < TASKS_PER_THREAD * nthreads:
+                    nb -= b.nr
+                nqb = _cdiv(Q, nb)
+                nmb = 1
+                if (n1 - n0) * nqb < TASKS_PER_THREAD * nthreads and nthreads > 1:
+                    nmb = min(<fc_idx>npanel, _cdiv(TASKS_PER_THREAD * nthreads, (n1 - n0) * nqb))
+                mb_size = _cdiv(npanel, nmb)
+                nmb = _cdiv(npanel, mb_size)
+                ntask = (n1 - n0) * nqb * nmb
+                macs = <double>(n1 - n0) * a.M * C * 16.0 * Q
+                batch = _batch_size(ntask, macs, nthreads)
+                tb = 0
+                while tb < ntask:       # Note [interruptible]
+                    te = min(tb + batch, ntask)
+                    with nogil, parallel(num_threads=nthreads):
+                        for t in prange(tb, te, schedule="dynamic"):
+                            mb = t % nmb
+                            s = t // nmb
+                            q0 = (s % nqb) * nb
+                            n = s // nqb
+                            q1 = min(q0 + nb, Q)
+                            if floating is float:
+                                fc_winograd_t_task_f32(&a, n, q0, q1, <int>(mb * mb_size),
+                                                       <int>min((mb + 1) * mb_size, <fc_idx>npanel),
+                                                       scratch + sbytes * fc_omp_thread_num(),
+                                                       &bad[fc_omp_thread_num()])
+                            else:
+                                fc_winograd_t_task_f64(&a, n, q0, q1, <int>(mb * mb_size),
+                                                       <int>min((mb + 1) * mb_size, <fc_idx>npanel),
+                                                       scratch + sbytes * fc_omp_thread_num(),
+                                                       &bad[fc_omp_thread_num()])
+                    tb = te
+                    PyErr_CheckSignals()
+                    if _any_flagged(bad, nthreads):
+                        flagged = True
+                        break
+                if flagged:
+                    break
+            if flagged:
+                break
+        if flagged:
+            break
+    if flagged:
+        conv_transpose2d_implicit(x, w, bias, y, 1, 2, 2, 1, 1, ph, pw, num_threads)
+        return False
+    return True

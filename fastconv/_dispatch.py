@@ -26,13 +26,15 @@ class Algorithm(enum.Enum):
     GEMM = "gemm"          # implicit GEMM, tiled implicit im2col packing (any stride)
     IMPLICIT = "implicit"  # implicit GEMM read in place from a padded, phase-split copy
     DIRECT = "direct"      # direct accumulation over taps, for few channels per group
-    WINOGRAD = "winograd"  # Winograd F(2x2, 3x3) for 3x3 at stride 1 (IMPLICIT elsewhere)
+    WINOGRAD = "winograd"  # Winograd F(2x2, 3x3) for 3x3 at stride 1, F(3x3, 2x2) on the
+                           # phases of 4x4 stride-2 transposed (IMPLICIT elsewhere)
 
 
 # Which algorithms each op implements.
 ALGORITHMS = {
     "conv2d": (Algorithm.GEMM, Algorithm.IMPLICIT, Algorithm.DIRECT, Algorithm.WINOGRAD),
-    "conv_transpose2d": (Algorithm.GEMM, Algorithm.IMPLICIT, Algorithm.DIRECT),
+    "conv_transpose2d": (Algorithm.GEMM, Algorithm.IMPLICIT, Algorithm.DIRECT,
+                         Algorithm.WINOGRAD),
 }
 
 # Note [auto thresholds]: how 'auto' picks, and where the numbers come from.
@@ -195,6 +197,27 @@ ALGORITHMS = {
 #   1.82-1.88 (4.79 vs 3.88); below the weights 512 -> 256
 #   0.95 vs 0.96 (1.64 vs 1.72), 256 -> 128 0.25 vs 0.28; over the pixels
 #   2 x 1024 -> 512 7.30 vs 7.16, 4 x 1024 -> 512 9.34 vs 11.5.
+# - conv_transpose2d with an ungrouped, undilated 4x4 kernel at stride 2
+#   (transposed_winograd_applies), TRANSPOSED_WINOGRAD_MIN_C to
+#   TRANSPOSED_WINOGRAD_MAX_C input and at least TRANSPOSED_WINOGRAD_MIN_K
+#   output channels: WINOGRAD (Note [transposed Winograd] in _kernels_impl.h)
+#   where _transposed_winograd_gain, the multiplies it saves where its tiles and
+#   lanes are used, reaches TRANSPOSED_WINOGRAD_MIN_GAIN
+#   (TRANSPOSED_WINOGRAD_WIDE_MIN_GAIN from TRANSPOSED_WINOGRAD_WIDE_C input
+#   channels, whose transformed input per task outgrows L2).  Interleaved
+#   medians, best of GEMM and IMPLICIT over WINOGRAD time at 2 threads (1
+#   thread), padding 1 unless said, Intel Xeon 5th gen, 28 Nov 2026 (gain in
+#   brackets): 16 x 128 -> 64 at 16x16 (dcgan-up3, 1.33) 1.10 (1.08), padding 0
+#   1.29 (1.40), padding 2 (1.17) 1.19 (1.29); 8 x 128 -> 128 1.34 (1.21);
+#   8 x 64 -> 64 1.05 (1.15); 4 x 64 -> 64 at 32x32 1.24 (1.48); 2 x 64 -> 64 at
+#   30x30 1.20 (1.20); 2 x 128 -> 128 at 24x24 1.40 (1.33); 192 -> 96 at 32x32
+#   1.40 (1.51); 96 -> 64 at 56x56 1.70 (1.84); 128 -> 64 at 128x128 1.82
+#   (1.84); 256 -> 128 at 64x64 (1.94) 1.70 (1.79), at 32x32 (1.78) 1.36
+#   (1.53).  Kept out: 256 -> 256 at 16x16 (1.33) 0.87 (0.89); 512 -> 256 at
+#   32x32 (1.78) 0.87 (1.09); 8 x 96 -> 80 at 12x12 (0.75) 0.90-1.01; 16 x 256
+#   -> 128 at 8x8 (0.33) 0.72 (0.70); 16 x 512 -> 256 at 4x4 (0.08) 0.19;
+#   1024 -> 512 at 8x8 0.30; 64 -> 32 at 16x16 0.86-0.91; 4 x 32 -> 32
+#   0.90-0.98; 128 -> 8 at 64x64 0.95-1.04.
 # - conv_transpose2d with one input channel per group (depthwise, any channel
 #   multiplier), undilated, with at least TRANSPOSED_DIRECT_MIN_OUTPUTS output
 #   values: DIRECT, each stride phase a small depthwise conv2d (Note
@@ -225,6 +248,12 @@ THRESHOLDS = {
     "TRANSPOSED_IMPLICIT_MAX_PIXELS": 16,
     "TRANSPOSED_IMPLICIT_MIN_WEIGHTS": 1 << 22,
     "TRANSPOSED_DIRECT_MIN_OUTPUTS": 1 << 16,
+    "TRANSPOSED_WINOGRAD_MIN_C": 64,
+    "TRANSPOSED_WINOGRAD_MAX_C": 256,
+    "TRANSPOSED_WINOGRAD_MIN_K": 64,
+    "TRANSPOSED_WINOGRAD_MIN_GAIN": 1.1,
+    "TRANSPOSED_WINOGRAD_WIDE_C": 256,
+    "TRANSPOSED_WINOGRAD_WIDE_MIN_GAIN": 1.5,
     "SINGLE_THREAD_MACS": 1 << 16,
     "GEMM_STRIDED_MIN_C_G": 8,
     "IMPLICIT_STRIDED_MAX_PIXELS": 64,
@@ -261,6 +290,32 @@ def winograd_applies(params):
             # stride 1 as the output size shows it (a stride along an axis with one
             # output is no stride at all, but its output is still one row)
             and p.OH == p.H + p.pt + p.pb - 2 * p.dh and p.OW == p.W + p.pl + p.pr - 2 * p.dw)
+
+
+def transposed_winograd_applies(params):
+    """Whether Winograd F(3x3, 2x2) computes this conv_transpose2d (else
+    'winograd' runs the implicit GEMM): a 4x4 kernel at stride 2, undilated,
+    ungrouped (Note [transposed Winograd] in _kernels_impl.h)."""
+    p = params
+    return (p.transposed and p.G == 1 and p.kh == p.kw == 4 and p.sh == p.sw == 2
+            and p.dh == p.dw == 1)
+
+
+def _transposed_winograd_gain(params, nr=48):
+    """Multiplies saved by the transposed Winograd where its tiles and lanes
+    are used: 36/16 times the outputs over the outputs its 6x6 tiles compute
+    (a tile serves all four output phases; with odd padding one phase needs
+    one more tile row) times the tiles over the lanes of whole nr-lane chunks
+    of an image's tile grid (its pitch has one junk column), as the backend
+    runs it (nr: float32 on AVX-512)."""
+    p = params
+
+    def tiles(out, pad):
+        shift = (pad + 1) // 2 - pad // 2
+        return max(-(-((out + 1) // 2) // 3), -(-(out // 2 + shift) // 3))
+    TH, TW = tiles(p.OH, p.pt), tiles(p.OW, p.pl)
+    lanes = -(-((TH - 1) * (TW + 1) + TW) // nr) * nr
+    return 36 / 16 * p.OH * p.OW / (36 * TH * TW) * TH * TW / lanes
 
 
 def _phase_tiles(out, d):
@@ -336,6 +391,15 @@ def choose_algorithm(params):
                 and params.C_g * params.K_g * params.kh * params.kw
                 >= THRESHOLDS["TRANSPOSED_IMPLICIT_MIN_WEIGHTS"]):
             return Algorithm.IMPLICIT
+        if (transposed_winograd_applies(params)
+                and THRESHOLDS["TRANSPOSED_WINOGRAD_MIN_C"] <= params.C
+                <= THRESHOLDS["TRANSPOSED_WINOGRAD_MAX_C"]
+                and params.K >= THRESHOLDS["TRANSPOSED_WINOGRAD_MIN_K"]):
+            wide = params.C >= THRESHOLDS["TRANSPOSED_WINOGRAD_WIDE_C"]
+            if _transposed_winograd_gain(params) >= THRESHOLDS[
+                    "TRANSPOSED_WINOGRAD_WIDE_MIN_GAIN" if wide
+                    else "TRANSPOSED_WINOGRAD_MIN_GAIN"]:
+                return Algorithm.WINOGRAD
         if (params.C_g >= THRESHOLDS["TRANSPOSED_GEMM_MIN_C_G"]
                 or params.C_g >= THRESHOLDS["TRANSPOSED_GEMM_MIN_C_G_WIDE"]
                 and params.K_g >= THRESHOLDS["TRANSPOSED_GEMM_MIN_K_G"]):
@@ -707,7 +771,9 @@ def cpu_runner(p, algorithm, dtype):
         return None
     if p.transposed and algorithm is Algorithm.DIRECT:   # not fused: numpy arrays in
         return _cpu.conv_transpose2d_direct, (p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl)
-    if p.transposed and algorithm is Algorithm.IMPLICIT:
+    if p.transposed and algorithm is Algorithm.WINOGRAD and transposed_winograd_applies(p):
+        fn, args = _cpu.conv_transpose2d_winograd, (p.pt, p.pl)
+    elif p.transposed and algorithm in (Algorithm.IMPLICIT, Algorithm.WINOGRAD):
         fn, args = _cpu.conv_transpose2d_implicit, (p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl)
     elif p.transposed:
         fn, args = _cpu.conv_transpose2d_gemm, (p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl)

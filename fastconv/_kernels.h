@@ -206,6 +206,12 @@ static void fc_winograd_panel_task_f64(const fc_winograd_args *subs, const fc_wi
                                        int nchunk, const void *V, const void *w, int panel,
                                        void *scratch, int *bad)
 { FC_DISPATCH(winograd_panel_task, f64, subs, chunks, nchunk, V, w, panel, scratch, bad) }
+static void fc_winograd_t_task_f32(const fc_winograd_args *a, fc_idx n, fc_idx q0, fc_idx q1,
+                                   int m0, int m1, void *scratch, int *bad)
+{ FC_DISPATCH(winograd_t_task, f32, a, n, q0, q1, m0, m1, scratch, bad) }
+static void fc_winograd_t_task_f64(const fc_winograd_args *a, fc_idx n, fc_idx q0, fc_idx q1,
+                                   int m0, int m1, void *scratch, int *bad)
+{ FC_DISPATCH(winograd_t_task, f64, a, n, q0, q1, m0, m1, scratch, bad) }
 /* The weight transform: adds and halvings only (no FMA to contract), so every
  * ISA level computes the same U. */
 #if FC_HAVE_X86
@@ -228,10 +234,37 @@ static int fc_winograd_weights_##suf(const T *w, fc_idx M, fc_idx C, fc_idx k0, 
 FC_WINO_WEIGHTS(float, f32)
 FC_WINO_WEIGHTS(double, f64)
 
+/* The same for Note [transposed Winograd]'s weights. */
+#if FC_HAVE_X86
+#define FC_WINO_T_WEIGHTS(T, suf)                                               \
+static int fc_winograd_t_weights_##suf(const T *w, fc_idx C, fc_idx K, fc_idx k0, \
+                                       fc_idx k1, const int *f, T *U)          \
+{                                                                              \
+    switch (fc_get_isa()) {                                                    \
+    case FC_ISA_AVX512: return fc_winograd_t_weights_##suf##_avx512(w, C, K, k0, k1, f, U); \
+    case FC_ISA_AVX2: return fc_winograd_t_weights_##suf##_avx2(w, C, K, k0, k1, f, U);     \
+    default: return fc_winograd_t_weights_##suf##_generic(w, C, K, k0, k1, f, U);           \
+    }                                                                          \
+}
+#else
+#define FC_WINO_T_WEIGHTS(T, suf)                                               \
+static int fc_winograd_t_weights_##suf(const T *w, fc_idx C, fc_idx K, fc_idx k0, \
+                                       fc_idx k1, const int *f, T *U)          \
+{ return fc_winograd_t_weights_##suf##_generic(w, C, K, k0, k1, f, U); }
+#endif
+FC_WINO_T_WEIGHTS(float, f32)
+FC_WINO_T_WEIGHTS(double, f64)
+
 /* Scratch (bytes) a Winograd task needs: V [16][C][NR], M [16][MR][NR], Y [4][NR]. */
 static size_t fc_winograd_scratch_bytes(fc_blocking b, fc_idx C, size_t esize)
 {
     return (size_t)(16 * C * b.nr + 16 * b.mr * b.nr + 4 * b.nr) * esize + 2 * FC_ALIGN;
+}
+
+/* Scratch (bytes) a transposed Winograd task needs: V [16][C][NR], M [16][MR][NR], Z [6][NR]. */
+static size_t fc_winograd_t_scratch_bytes(fc_blocking b, fc_idx C, size_t esize)
+{
+    return (size_t)(16 * C * b.nr + 16 * b.mr * b.nr + 6 * b.nr) * esize + 2 * FC_ALIGN;
 }
 
 /* Scratch (bytes) a Winograd panel task needs: U [MR][16][C], M [16][MR][NR], Y [4][NR]. */

@@ -119,6 +119,10 @@ typedef struct {
     const void *u;          /* transformed weights [M][16][C] */
     const void *bias;       /* [M] or NULL */
     int M;
+    /* Note [transposed Winograd]: the band's first tile row, and the output
+     * row (column) of phase r's first output in tile row (column) 0 */
+    fc_idx ty0;
+    int t_ro[2], t_co[2];
 } fc_winograd_args;
 
 /* One chunk of <= NR grid points of a Winograd sub-problem, whose transformed
@@ -230,7 +234,11 @@ FC_HIDDEN void fc_winograd_input_task_##S(const fc_winograd_args *subs,         
 FC_HIDDEN void fc_winograd_panel_task_##S(const fc_winograd_args *subs,                   \
                                           const fc_wino_chunk *chunks, int nchunk,        \
                                           const void *V, const void *w, int panel,        \
-                                          void *scratch, int *bad);
+                                          void *scratch, int *bad);                       \
+FC_HIDDEN int fc_winograd_t_weights_##S(const T *w, fc_idx C, fc_idx K, fc_idx k0,       \
+                                        fc_idx k1, const int *f, T *U);                  \
+FC_HIDDEN void fc_winograd_t_task_##S(const fc_winograd_args *a, fc_idx n, fc_idx q0,    \
+                                      fc_idx q1, int m0, int m1, void *scratch, int *bad);
 FC_DECLARE(float, f32_generic)
 FC_DECLARE(double, f64_generic)
 #if FC_HAVE_X86

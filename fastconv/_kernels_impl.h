@@ -1469,6 +1469,229 @@ void FC_FN(winograd_panel_task)(const fc_winograd_args *subs, const fc_wino_chun
     }
     if (FC_FN(any_lane)(bad)) *bad_out = 1;
 }
+
+/* Note [transposed Winograd]: a conv_transpose2d with a 4x4 kernel at stride
+ * 2 splits into four output phases (r, r') (output row 2m + r, column
+ * 2m' + r'), each a 2x2 correlation of the input: phase r reads input rows
+ * m + e_r - 1 and m + e_r, e_r = (r + pad) / 2, with kernel rows f_r + 2
+ * and f_r, f_r = (r + pad) % 2 (the same along columns).  Each runs as
+ * Winograd F(3x3, 2x2): three outputs per axis from a 4-value patch, 16
+ * multiplies per tile and channel pair instead of 36 (Lavin and Gray, 2016;
+ * points 0, 1, -1 and infinity).  Its input transform B^T is the one of
+ * F(2x2, 3x3) (wino_input, reused); G = [1 0; 1/2 1/2; 1/2 -1/2; 0 -1]
+ * (the last row's sign matches B^T's last row, d1 - d3) and
+ * A^T = [1 1 1 0; 0 1 -1 0; 0 1 1 1].  A tile's patch rows 3ty + e - 1 ..
+ * 3ty + e + 2 (e the smaller e_r) serve both row phases: phase r's tile
+ * then holds its outputs m = 3ty + c_r + i, c_r = e - e_r (0 or -1), i < 3.
+ * So one transformed patch feeds all four phases: the GEMM rows are
+ * R = 4k + 2r + r' (U: [4K][16][C]) over the tiles of one grid, a 4x4 input
+ * patch per 6x6 outputs.  The padded copy is split into 3x3 phase planes
+ * (tiles step 3), so tile q = ty*PWs + tx reads value (i, j) at q + doff.
+ * Outputs a tile computes past the output's edges are dropped.  *bad as in
+ * Note [Winograd F(2x2, 3x3)]; the caller then recomputes exactly. */
+__attribute__((optimize("fp-contract=off")))
+int FC_FN(winograd_t_weights)(const FC_T *restrict w, fc_idx C, fc_idx K, fc_idx k0,
+                              fc_idx k1, const int *f, FC_T *restrict U)
+{
+    /* w: [C][K][4][4], from output channel 0 of the chunk; U: rows 4(k - k0)..,
+     * each [16][C].  f: f_r for rows r = 0, 1 then columns. */
+    const VT half = SPLAT((FC_T)0.5), vz = SPLAT((FC_T)0);
+    const VT tiny = SPLAT(FC_WINO_TINY), ntiny = SPLAT(-FC_WINO_TINY);
+    int32_t idx[2][16][VLEN] __attribute__((aligned(FC_ALIGN)));
+    FC_T gbuf[16][VLEN] __attribute__((aligned(FC_ALIGN)));
+    FC_T ubuf[VLEN] __attribute__((aligned(FC_ALIGN)));
+    VTM bad = vz < vz;
+    const int ntail = (int)(C % VLEN);
+    int ok = K * 16 * (fc_idx)VLEN < ((fc_idx)1 << 31);   /* gather offsets fit 32 bits */
+    for (int t = 0; t < 16; t++)
+        for (int l = 0; l < VLEN; l++) {
+            idx[0][t][l] = ok ? (int32_t)(16 * K * l + t) : 0;
+            idx[1][t][l] = ok && l < ntail ? (int32_t)(16 * K * l + t) : -1;
+        }
+    for (fc_idx k = k0; k < k1; k++) {
+        for (fc_idx c0 = 0; c0 < C; c0 += VLEN) {
+            const int n = C - c0 < VLEN ? (int)(C - c0) : VLEN;
+            const FC_T *wk = w + (c0 * K + k) * 16;
+            if (ok) {
+                for (int t = 0; t < 16; t++) FC_FN(gather)(gbuf[t], wk, idx[n < VLEN][t]);
+            } else {
+                for (int t = 0; t < 16; t++)
+                    for (int l = 0; l < VLEN; l++)
+                        gbuf[t][l] = l < n ? wk[(fc_idx)l * K * 16 + t] : (FC_T)0;
+            }
+            for (int ph = 0; ph < 4; ph++) {
+                const int fr = f[ph >> 1], fc = f[2 + (ph & 1)];
+                FC_T *restrict Uk = U + ((k - k0) * 4 + ph) * 16 * C + c0;
+                VT g2[2][2], tr[4][2], u[16];
+                for (int a = 0; a < 2; a++)
+                    for (int b = 0; b < 2; b++)
+                        g2[a][b] = *(const VT *)gbuf[(fr + 2 - 2 * a) * 4 + fc + 2 - 2 * b];
+                for (int b = 0; b < 2; b++) {           /* G g: rows */
+                    tr[0][b] = g2[0][b];
+                    tr[1][b] = (g2[0][b] + g2[1][b]) * half;
+                    tr[2][b] = (g2[0][b] - g2[1][b]) * half;
+                    tr[3][b] = -g2[1][b];
+                }
+                for (int a = 0; a < 4; a++) {           /* (G g) G^T: columns */
+                    u[a * 4 + 0] = tr[a][0];
+                    u[a * 4 + 1] = (tr[a][0] + tr[a][1]) * half;
+                    u[a * 4 + 2] = (tr[a][0] - tr[a][1]) * half;
+                    u[a * 4 + 3] = -tr[a][1];
+                }
+                for (int e = 0; e < 16; e++) {
+                    bad |= (u[e] != vz) & (u[e] < tiny) & (u[e] > ntiny);
+                    if (n == VLEN) {
+                        *(VTU *)(Uk + e * C) = u[e];
+                    } else {
+                        *(VT *)ubuf = u[e];
+                        for (int l = 0; l < n; l++) Uk[e * C + l] = ubuf[l];
+                    }
+                }
+            }
+        }
+    }
+    return FC_FN(any_lane)(bad);
+}
+
+/* A run of a chunk's lanes: tiles side by side in one tile row. */
+typedef struct { int l0, l1; fc_idx ty, tx0; } FC_FN(wt_run);
+
+/* Y = A^T M A + bias for the panel's GEMM rows [mbase, mbase + mrows) (row
+ * R: output channel R/4, phase R%4) of the chunk's tiles, stored where they
+ * fall inside the output.  Rows 2h and 2h + 1 are one channel's two column
+ * phases: in output row 6ty + 2i + ro[r] a tile's six values (three of each
+ * phase, alternating) lie side by side, and so do its neighbours'.  They are
+ * interleaved in registers into Z (six values a lane) and each run of tiles
+ * copied out by vectors, clipped to the output. */
+static inline void FC_FN(wino_t_output)(const fc_winograd_args *g, fc_idx n, fc_idx mbase,
+                                        int mrows, const FC_T *Mb, int nv,
+                                        const FC_FN(wt_run) *runs, int nrun, const VTM *valid,
+                                        FC_T *Z, VTM *bad_)
+{
+    const FC_T *bias = (const FC_T *)g->bias;
+    FC_T *y = (FC_T *)g->y + n * g->y_nstride;
+    const fc_idx OH = g->OH, OW = g->OW;
+    const VT vz = SPLAT((FC_T)0);
+    /* the phase whose columns come first (co smaller) is "a", the other "b" */
+    const int b_first = g->t_co[1] < g->t_co[0];
+    const fc_idx cmin = b_first ? g->t_co[1] : g->t_co[0];
+    VTM bad = *bad_;
+    VTM lo, hi, m1[6], m2[6];       /* interleave two vectors; then three pairs */
+    for (int e = 0; e < VLEN; e++) {
+        lo[e] = (e & 1 ? VLEN : 0) + e / 2;
+        hi[e] = lo[e] + VLEN / 2;
+    }
+    for (int v = 0; v < 6; v++)
+        for (int e = 0; e < VLEN; e++) {
+            const int zh = VLEN * v + e - 3 * VLEN * (v / 3), L = zh / 6, slot = zh % 6;
+            const int j = slot / 2, src = 2 * L + slot % 2;
+            m1[v][e] = j == 0 ? src : j == 1 ? VLEN + src : 0;
+            m2[v][e] = j == 2 ? VLEN + src : e;
+        }
+    for (int m = 0; m < mrows; m += 2) {
+        const fc_idx R = mbase + m, k = R >> 2;
+        const int r = (int)(R >> 1) & 1;
+        const VT bv = SPLAT(bias ? bias[k] : (FC_T)0);
+        VT yv[2][FC_NV][3][3];
+        for (int h = 0; h < 2; h++)
+            for (int v = 0; v < nv; v++) {
+                VT x[16], s[3][4];
+                _Pragma("GCC unroll 16")
+                for (int e = 0; e < 16; e++)
+                    x[e] = *(const VT *)(Mb + ((fc_idx)e * FC_MR + m + h) * NR + v * VLEN);
+                _Pragma("GCC unroll 4")
+                for (int b = 0; b < 4; b++) {
+                    s[0][b] = x[b] + x[4 + b] + x[8 + b];
+                    s[1][b] = x[4 + b] - x[8 + b];
+                    s[2][b] = x[4 + b] + x[8 + b] + x[12 + b];
+                }
+                VTM nonfinite = vz < vz;
+                _Pragma("GCC unroll 3")
+                for (int i = 0; i < 3; i++) {
+                    const VT y0 = s[i][0] + s[i][1] + s[i][2] + bv;
+                    const VT y1 = s[i][1] - s[i][2] + bv;
+                    const VT y2 = s[i][1] + s[i][2] + s[i][3] + bv;
+                    nonfinite |= ((y0 - y0) != vz) | ((y1 - y1) != vz) | ((y2 - y2) != vz);
+                    yv[h ^ b_first][v][i][0] = y0;
+                    yv[h ^ b_first][v][i][1] = y1;
+                    yv[h ^ b_first][v][i][2] = y2;
+                }
+                bad |= nonfinite & valid[v];
+            }
+        FC_T *yk = y + k * g->y_kstride;
+        for (int i = 0; i < 3; i++) {
+            for (int v = 0; v < nv; v++) {
+                VT p[2][3];
+                for (int j = 0; j < 3; j++) {
+                    p[0][j] = __builtin_shuffle(yv[0][v][i][j], yv[1][v][i][j], lo);
+                    p[1][j] = __builtin_shuffle(yv[0][v][i][j], yv[1][v][i][j], hi);
+                }
+                for (int u = 0; u < 6; u++) {
+                    const VT t = __builtin_shuffle(p[u / 3][0], p[u / 3][1], m1[u]);
+                    *(VT *)(Z + (6 * v + u) * VLEN) = __builtin_shuffle(t, p[u / 3][2], m2[u]);
+                }
+            }
+            const fc_idx orow = 2 * i + g->t_ro[r];
+            for (int q = 0; q < nrun; q++) {
+                const fc_idx o = 6 * runs[q].ty + orow;
+                if (o < 0 || o >= OH) continue;
+                fc_idx c0 = 6 * runs[q].tx0 + cmin, c1 = c0 + 6 * (runs[q].l1 - runs[q].l0);
+                const FC_T *src = Z + 6 * runs[q].l0;
+                if (c0 < 0) { src -= c0; c0 = 0; }
+                if (c1 > OW) c1 = OW;
+                if (c1 > c0) FC_FN(copy_run)(yk + o * OW + c0, src, c1 - c0);
+            }
+        }
+    }
+    *bad_ = bad;
+}
+
+/* Tasks of Note [transposed Winograd]: the tiles [q0, q1) of image n's grid
+ * (tile rows from g->ty0), GEMM-row panels [m0, m1). */
+void FC_FN(winograd_t_task)(const fc_winograd_args *g, fc_idx n, fc_idx q0, fc_idx q1,
+                            int m0, int m1, void *scratch, int *bad_out)
+{
+    const FC_T *U = (const FC_T *)g->u;
+    const fc_idx C = g->C, M = g->M, pw = g->PWs;
+    FC_T *V = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
+    FC_T *Mb = V + 16 * C * NR;               /* [16][MR][NR] */
+    FC_T *Z = Mb + 16 * FC_MR * NR;           /* [6][NR]: one output row's values */
+    FC_T zero[FC_MR];
+    for (int m = 0; m < FC_MR; m++) zero[m] = (FC_T)0;
+    FC_FN(wt_run) runs[NR];
+    FC_T one[NR] __attribute__((aligned(FC_ALIGN)));
+    const VT vz = SPLAT((FC_T)0);
+    VTM bad = vz < vz;
+    for (fc_idx qc = q0; qc < q1; qc += NR) {
+        const int ncol = q1 - qc < NR ? (int)(q1 - qc) : NR;
+        fc_idx ty = qc / pw, tx = qc % pw;
+        int nrun = 0;
+        for (int l = 0; l < NR; l++) {
+            const int ok = l < ncol && tx < g->TW && ty < g->TH;
+            one[l] = ok ? (FC_T)1 : (FC_T)0;
+            if (ok && (nrun == 0 || runs[nrun - 1].l1 != l)) {
+                runs[nrun].l0 = l;
+                runs[nrun].ty = g->ty0 + ty;
+                runs[nrun].tx0 = tx;
+                nrun++;
+            }
+            if (ok) runs[nrun - 1].l1 = l + 1;
+            if (++tx == pw) { tx = 0; ty++; }
+        }
+        if (nrun == 0) continue;
+        VTM valid[FC_NV];
+        for (int v = 0; v < FC_NV; v++) valid[v] = *(const VT *)(one + v * VLEN) != vz;
+        const int nv = (ncol + VLEN - 1) / VLEN;
+        FC_FN(wino_input)(g, n, qc, nv, valid, 0, C, V, (fc_idx)nv * VLEN, &bad);
+        for (int panel = m0; panel < m1; panel++) {
+            const fc_idx mbase = (fc_idx)panel * FC_MR;
+            const int mrows = M - mbase < FC_MR ? (int)(M - mbase) : FC_MR;
+            FC_FN(wino_products)(C, U + mbase * 16 * C, mrows, V, nv, Mb, zero);
+            FC_FN(wino_t_output)(g, n, mbase, mrows, Mb, nv, runs, nrun, valid, Z, &bad);
+        }
+    }
+    if (FC_FN(any_lane)(bad)) *bad_out = 1;
+}
 #undef VTM
 
 #define FC_RB 4   /* output rows per register block of the direct kernel */

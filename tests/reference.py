@@ -432,3 +432,80 @@ def winograd_tolerance(dtype, x, w, b=None, **params):
     u64 = UNIT_ROUNDOFF[np.dtype(np.float64)]
     n = C_g * 9
     return 1.01 * ((C_g + 12) * u + 2 * (n + 1) * u64) * winograd_magnitude(x, w, b, **params)
+
+
+# Winograd F(3x3, 2x2) on the output phases of a 4x4, stride-2 conv_transpose2d
+# (Note [transposed Winograd] in fastconv/_kernels_impl.h): per phase and axis,
+# y = A^T [(G g) * (B^T d)] over a 4-value input patch d and the phase's two
+# kernel taps g.
+WINO_T_BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
+WINO_T_G = np.array([[1, 0], [0.5, 0.5], [0.5, -0.5], [0, -1]], dtype=np.float64)
+WINO_T_AT = np.array([[1, 1, 1, 0], [0, 1, -1, 0], [0, 1, 1, 1]], dtype=np.float64)
+
+
+def winograd_transposed_magnitude(x, w, b=None, padding=0, output_padding=0):
+    """|A^T| [sum_c (|G||g||G^T|) (.) (|B^T||d||B|)] |A| + |b| per output element
+    of a 4x4, stride-2 conv_transpose2d computed by Winograd F(3x3, 2x2) per
+    output phase.  Along an axis with padding p, output o = 2m + r (phase r)
+    is sum_j x[m + e - 1 + j] * w[f + 2 - 2j] over j = 0, 1, with
+    e = (r + p) // 2 and f = (r + p) % 2; its tile holds m = 3t + c .. 3t + c + 2
+    with c = p // 2 - e, and the tile's patch is x[3t + p // 2 - 1 ..
+    3t + p // 2 + 2] (zero outside x)."""
+    x, w = np.abs(_as_f64(x)), np.abs(_as_f64(w))
+    unbatched = x.ndim == 3
+    if unbatched:
+        x = x[None]
+    N, C, H, W = x.shape
+    assert w.shape[0] == C and w.shape[2:] == (4, 4)
+    K = w.shape[1]
+    (ph, pw), (oph, opw) = pair(padding), pair(output_padding)
+    OH, OW = 2 * (H - 1) - 2 * ph + 4 + oph, 2 * (W - 1) - 2 * pw + 4 + opw
+    TH = max(-(-((OH + 1) // 2) // 3), -(-(OH // 2 + (ph + 1) // 2 - ph // 2) // 3))
+    TW = max(-(-((OW + 1) // 2) // 3), -(-(OW // 2 + (pw + 1) // 2 - pw // 2) // 3))
+    # patch rows: input rows 3t + ph//2 - 1 + i, i < 4 (zero outside)
+    xp = np.zeros((N, C, 3 * TH + 1, 3 * TW + 1))
+    r0, c0 = ph // 2 - 1, pw // 2 - 1
+    for i in range(xp.shape[2]):
+        if 0 <= i + r0 < H:
+            for j in range(xp.shape[3]):
+                if 0 <= j + c0 < W:
+                    xp[:, :, i, j] = x[:, :, i + r0, j + c0]
+    d = sliding_window_view(xp, (4, 4), axis=(2, 3))[:, :, ::3, ::3]   # [N, C, TH, TW, 4, 4]
+    bt, g_, at = np.abs(WINO_T_BT), np.abs(WINO_T_G), np.abs(WINO_T_AT)
+    V = np.einsum("ai,nctwij,bj->nctwab", bt, d, bt, optimize=True)
+    out = np.zeros((N, K, OH, OW))
+    for r in range(2):
+        e, f = (r + ph) // 2, (r + ph) % 2
+        c = ph // 2 - e
+        for s in range(2):
+            e2, f2 = (s + pw) // 2, (s + pw) % 2
+            c2 = pw // 2 - e2
+            g = w[:, :, [f + 2, f]][:, :, :, [f2 + 2, f2]]          # [C, K, 2, 2]
+            U = np.einsum("ai,ckij,bj->ckab", g_, g, g_, optimize=True)
+            M = np.einsum("nctwab,ckab->nktwab", V, U, optimize=True)
+            Y = np.einsum("ia,jb,nktwab->nktiwj", at, at, M, optimize=True)
+            Y = Y.reshape(N, K, 3 * TH, 3 * TW)     # phase outputs m = c + (3t + i)
+            for m in range(3 * TH):
+                o = 2 * (m + c) + r
+                if not 0 <= o < OH:
+                    continue
+                cols = 2 * (np.arange(3 * TW) + c2) + s
+                keep = (cols >= 0) & (cols < OW)
+                out[:, :, o, cols[keep]] = Y[:, :, m, keep]
+    if b is not None:
+        out = out + np.abs(_as_f64(b))[None, :, None, None]
+    return out[0] if unbatched else out
+
+
+def winograd_transposed_tolerance(dtype, x, w, b=None, **params):
+    """Per-element bound for the transposed Winograd result in `dtype`, as
+    winograd_tolerance: C - 1 for the channel sum, 1 for each product, 2 for
+    the input transform, 4 for the weight transform, 4 for the output
+    transform, 1 for the bias; the float64 reference's own error within
+    2(n+1) u64 of conv(|x|, |w|), n = 4 C taps an output."""
+    C = np.asarray(w).shape[0]
+    u = UNIT_ROUNDOFF[np.dtype(dtype)]
+    u64 = UNIT_ROUNDOFF[np.dtype(np.float64)]
+    n = C * 4
+    return 1.01 * ((C + 12) * u + 2 * (n + 1) * u64) * winograd_transposed_magnitude(
+        x, w, b, **params)

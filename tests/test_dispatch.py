@@ -35,7 +35,7 @@ EXPECTED = {
     "image-1ch-5x5": Algorithm.DIRECT,
     "resnet50-res3-3x3-f64": Algorithm.WINOGRAD,
     "dcgan-up1-4x4s2": Algorithm.GEMM,
-    "dcgan-up3-4x4s2": Algorithm.GEMM,
+    "dcgan-up3-4x4s2": Algorithm.WINOGRAD,
     "dcgan-out-4x4s2": Algorithm.IMPLICIT,
     "unet-up-2x2s2": Algorithm.GEMM,
     "fcn-up-3x3s2-op1": Algorithm.IMPLICIT,
