@@ -118,6 +118,10 @@ cdef extern from "_kernels.h" nogil:
     void fc_winograd_task_f64(const fc_winograd_args *a, fc_idx n, fc_idx q0, fc_idx q1,
                               int m0, int m1, void *scratch, int *bad)
     size_t fc_winograd_t_scratch_bytes(fc_blocking b, fc_idx C, size_t esize)
+    void fc_pad_plane3_f32(const float *src, fc_idx W, const int32_t *rowmap, fc_idx nrows,
+                           fc_idx PWs, fc_idx pl, fc_idx phase_stride, float *dst)
+    void fc_pad_plane3_f64(const double *src, fc_idx W, const int32_t *rowmap, fc_idx nrows,
+                           fc_idx PWs, fc_idx pl, fc_idx phase_stride, double *dst)
     void fc_winograd_t_task_f32(const fc_winograd_args *a, fc_idx n, fc_idx q0, fc_idx q1,
                                 int m0, int m1, void *scratch, int *bad)
     void fc_winograd_t_task_f64(const fc_winograd_args *a, fc_idx n, fc_idx q0, fc_idx q1,
@@ -2133,13 +2137,10 @@ def conv_transpose2d_winograd(const floating[:, :, :, ::1] x, const floating[:, 
     cdef fc_idx PWs = TW + 1, q, t
     cdef _Buffers bufs = _Buffers()
     # Padded row q holds input row q + e_0 - 1 (column likewise): 3*(TH + 1) rows.
-    cdef fc_idx PHw = 3 * (TH + 1), PWw = 3 * PWs
+    cdef fc_idx PHw = 3 * (TH + 1)
     cdef int32_t *rowmap = <int32_t *>bufs.get(<size_t>PHw * sizeof(int32_t))
-    cdef int32_t *colmap = <int32_t *>bufs.get(<size_t>PWw * sizeof(int32_t))
     for q in range(PHw):
         rowmap[q] = <int32_t>(q + ph // 2 - 1) if 0 <= q + ph // 2 - 1 < H else -1
-    for q in range(PWw):
-        colmap[q] = <int32_t>(q + pw // 2 - 1) if 0 <= q + pw // 2 - 1 < W else -1
     cdef int pl = 1 - pw // 2
     # Bands of images / tile rows whose phase-split copy stays under IMPLICIT_COPY_BYTES.
     cdef fc_idx RT = TH, nimg = N, rows_all = TH + 1
@@ -2149,7 +2150,8 @@ def conv_transpose2d_winograd(const floating[:, :, :, ::1] x, const floating[:, 
         if nimg == 1:
             RT = min(TH, max(1, <fc_idx>(IMPLICIT_COPY_BYTES // (<size_t>C * 9 * PWs * esize)) - 1))
             rows_all = RT + 1
-    cdef fc_idx plane = rows_all * PWs, phase_stride = <fc_idx>C * plane
+    # Each channel's planes end in vlen values of slack (pad_plane3's last stores).
+    cdef fc_idx plane = rows_all * PWs + b.vlen, phase_stride = <fc_idx>C * plane
     image = 9 * phase_stride
     cdef size_t npad = <size_t>nimg * image + 2 * b.nr + 2 * PWs + 64
     cdef floating *xpad = <floating *>bufs.get(npad * esize)
@@ -2225,15 +2227,13 @@ def conv_transpose2d_winograd(const floating[:, :, :, ::1] x, const floating[:, 
                             n = t // C
                             c = t % C
                             if floating is float:
-                                fc_pad_plane_f32(xp + ((n0 + n) * C + c) * H * W, W,
-                                                 rowmap + 3 * t0, colmap, 3 * (t1 - t0 + 1),
-                                                 PWw, pl, 3, 3, PWs, phase_stride, rows_all,
-                                                 xpad + n * image + c * plane)
+                                fc_pad_plane3_f32(xp + ((n0 + n) * C + c) * H * W, W,
+                                                  rowmap + 3 * t0, 3 * (t1 - t0 + 1), PWs, pl,
+                                                  phase_stride, xpad + n * image + c * plane)
                             else:
-                                fc_pad_plane_f64(xp + ((n0 + n) * C + c) * H * W, W,
-                                                 rowmap + 3 * t0, colmap, 3 * (t1 - t0 + 1),
-                                                 PWw, pl, 3, 3, PWs, phase_stride, rows_all,
-                                                 xpad + n * image + c * plane)
+                                fc_pad_plane3_f64(xp + ((n0 + n) * C + c) * H * W, W,
+                                                  rowmap + 3 * t0, 3 * (t1 - t0 + 1), PWs, pl,
+                                                  phase_stride, xpad + n * image + c * plane)
                 a.ty0 = t0
                 a.TH = t1 - t0
                 Q = (a.TH - 1) * PWs + TW

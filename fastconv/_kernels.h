@@ -206,6 +206,12 @@ static void fc_winograd_panel_task_f64(const fc_winograd_args *subs, const fc_wi
                                        int nchunk, const void *V, const void *w, int panel,
                                        void *scratch, int *bad)
 { FC_DISPATCH(winograd_panel_task, f64, subs, chunks, nchunk, V, w, panel, scratch, bad) }
+static void fc_pad_plane3_f32(const float *src, fc_idx W, const int32_t *rowmap, fc_idx nrows,
+                              fc_idx PWs, fc_idx pl, fc_idx phase_stride, float *dst)
+{ FC_DISPATCH(pad_plane3, f32, src, W, rowmap, nrows, PWs, pl, phase_stride, dst) }
+static void fc_pad_plane3_f64(const double *src, fc_idx W, const int32_t *rowmap, fc_idx nrows,
+                              fc_idx PWs, fc_idx pl, fc_idx phase_stride, double *dst)
+{ FC_DISPATCH(pad_plane3, f64, src, W, rowmap, nrows, PWs, pl, phase_stride, dst) }
 static void fc_winograd_t_task_f32(const fc_winograd_args *a, fc_idx n, fc_idx q0, fc_idx q1,
                                    int m0, int m1, void *scratch, int *bad)
 { FC_DISPATCH(winograd_t_task, f32, a, n, q0, q1, m0, m1, scratch, bad) }

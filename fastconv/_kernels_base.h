@@ -235,6 +235,9 @@ FC_HIDDEN void fc_winograd_panel_task_##S(const fc_winograd_args *subs,         
                                           const fc_wino_chunk *chunks, int nchunk,        \
                                           const void *V, const void *w, int panel,        \
                                           void *scratch, int *bad);                       \
+FC_HIDDEN void fc_pad_plane3_##S(const T *src, fc_idx W, const int32_t *rowmap,          \
+                                 fc_idx nrows, fc_idx PWs, fc_idx pl, fc_idx phase_stride, \
+                                 T *dst);                                                  \
 FC_HIDDEN int fc_winograd_t_weights_##S(const T *w, fc_idx C, fc_idx K, fc_idx k0,       \
                                         fc_idx k1, const int *f, T *U);                  \
 FC_HIDDEN void fc_winograd_t_task_##S(const fc_winograd_args *a, fc_idx n, fc_idx q0,    \

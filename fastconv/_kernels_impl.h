@@ -1562,8 +1562,10 @@ typedef struct { int l0, l1; fc_idx ty, tx0; } FC_FN(wt_run);
  * phases: in output row 6ty + 2i + ro[r] a tile's six values (three of each
  * phase, alternating) lie side by side, and so do its neighbours'.  They are
  * interleaved in registers into Z (six values a lane) and each run of tiles
- * copied out by vectors, clipped to the output. */
-static inline void FC_FN(wino_t_output)(const fc_winograd_args *g, fc_idx n, fc_idx mbase,
+ * copied out by vectors, clipped to the output (by its own loop: as a call
+ * to memmove, the 36-value runs of dcgan-up3 took 4% of its call). */
+__attribute__((noinline, optimize("no-tree-loop-distribute-patterns")))
+static void FC_FN(wino_t_output)(const fc_winograd_args *g, fc_idx n, fc_idx mbase,
                                         int mrows, const FC_T *Mb, int nv,
                                         const FC_FN(wt_run) *runs, int nrun, const VTM *valid,
                                         FC_T *Z, VTM *bad_)
@@ -1644,6 +1646,46 @@ static inline void FC_FN(wino_t_output)(const fc_winograd_args *g, fc_idx n, fc_
         }
     }
     *bad_ = bad;
+}
+
+/* One input plane into the 3x3 phase planes of Note [transposed Winograd]:
+ * padded row r (input row rowmap[r], -1 for a zero row) and column x (input
+ * column x - pl, zero outside [0, W)) go to phase plane (r % 3, x % 3) at
+ * (r / 3, x / 3); phase planes are rows of PWs values, phase_stride apart.
+ * Each stretch of VLEN phase columns takes its 3*VLEN padded values from a
+ * zero-filled buffer and two shuffles a phase (the scalar loops of pad_plane
+ * took a tenth of dcgan-up3's call).  Whole vectors are stored: up to VLEN - 1
+ * values past a row's end, which the next row overwrites; the caller leaves
+ * VLEN values of slack after each channel's planes for the last rows. */
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+void FC_FN(pad_plane3)(const FC_T *restrict src, fc_idx W, const int32_t *rowmap,
+                       fc_idx nrows, fc_idx PWs, fc_idx pl, fc_idx phase_stride,
+                       FC_T *restrict dst)
+{
+    FC_T buf[3 * VLEN] __attribute__((aligned(FC_ALIGN)));
+    VTM m1[3], m2[3];
+    for (int rx = 0; rx < 3; rx++)
+        for (int l = 0; l < VLEN; l++) {
+            const int x = 3 * l + rx;
+            m1[rx][l] = x < 2 * VLEN ? x : 0;
+            m2[rx][l] = x < 2 * VLEN ? l : VLEN + x - 2 * VLEN;
+        }
+    for (fc_idx r = 0; r < nrows; r++) {
+        FC_T *drow = dst + (r % 3) * 3 * phase_stride + (r / 3) * PWs;
+        const FC_T *s = rowmap[r] >= 0 ? src + (fc_idx)rowmap[r] * W : NULL;
+        for (fc_idx q0 = 0; q0 < PWs; q0 += VLEN) {
+            const fc_idx x0 = 3 * q0 - pl;     /* input column of buf[0] */
+            const fc_idx a = x0 < 0 ? 0 : x0, e = x0 + 3 * VLEN < W ? x0 + 3 * VLEN : W;
+            for (int i = 0; i < 3 * VLEN; i++) buf[i] = (FC_T)0;
+            if (s)
+                for (fc_idx i = a; i < e; i++) buf[i - x0] = s[i];
+            const VT A = *(const VT *)buf, B = *(const VT *)(buf + VLEN);
+            const VT Cv = *(const VT *)(buf + 2 * VLEN);
+            for (int rx = 0; rx < 3; rx++)
+                *(VTU *)(drow + rx * phase_stride + q0) =
+                    __builtin_shuffle(__builtin_shuffle(A, B, m1[rx]), Cv, m2[rx]);
+        }
+    }
 }
 
 /* Tasks of Note [transposed Winograd]: the tiles [q0, q1) of image n's grid

@@ -46,7 +46,8 @@ def check(y, x, w, b, padding=1, output_padding=0, what="winograd"):
 
 
 # (N, C, K, H, W, padding, output_padding): every padding parity per axis
-# (odd: the second phase's tiles start one output early), output_padding,
+# (odd: the second phase's tiles start one output early), paddings past the
+# kernel's reach (the patches start inside the input), output_padding,
 # one input pixel, partial tiles and lane vectors, channel counts off the
 # vector and panel widths, a grid of more than one 48-lane chunk, a batch.
 CASES = {
@@ -56,6 +57,7 @@ CASES = {
     "padding-3-op-1": (1, 16, 33, 7, 9, 3, 1),
     "padding-(1,2)-op-(1,0)": (1, 4, 3, 5, 11, (1, 2), (1, 0)),
     "padding-(0,3)-op-(0,1)": (1, 3, 6, 6, 4, (0, 3), (0, 1)),
+    "padding-(4,5)-op-1": (1, 5, 4, 6, 7, (4, 5), 1),   # rows start inside the input
     "one-pixel": (1, 4, 3, 1, 1, 1, 0),
     "one-row": (2, 6, 5, 1, 13, 1, 0),
     "wide-grid": (1, 3, 4, 9, 70, 1, 0),
