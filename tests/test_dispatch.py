@@ -96,6 +96,39 @@ def test_winograd_where_the_backend_runs_panel_tasks():
     assert pick(31, 64, 14) is I                                   # too few channels
 
 
+def test_transposed_4x4_stride_2_runs_winograd_where_its_tiles_and_lanes_are_used():
+    # Note [transposed Winograd]: ungrouped, undilated 4x4 stride-2 layers with
+    # 64-256 input and 64+ output channels, where the multiplies saved over the
+    # used lanes (_transposed_winograd_gain) reach TRANSPOSED_WINOGRAD_MIN_GAIN
+    # (TRANSPOSED_WINOGRAD_WIDE_MIN_GAIN from 256 input channels).
+    from fastconv._dispatch import _transposed_winograd_gain
+    from fastconv._params import conv_transpose2d_params
+    assert (THRESHOLDS["TRANSPOSED_WINOGRAD_MIN_C"], THRESHOLDS["TRANSPOSED_WINOGRAD_MAX_C"],
+            THRESHOLDS["TRANSPOSED_WINOGRAD_MIN_K"], THRESHOLDS["TRANSPOSED_WINOGRAD_MIN_GAIN"],
+            THRESHOLDS["TRANSPOSED_WINOGRAD_WIDE_C"],
+            THRESHOLDS["TRANSPOSED_WINOGRAD_WIDE_MIN_GAIN"]) == (64, 256, 64, 1.1, 256, 1.5)
+    W = Algorithm.WINOGRAD
+
+    def pick(N, C, K, H, k=4, s=2, p=1, **kw):
+        return fastconv.choose_algorithm((N, C, H, H), (C, K, k, k), stride=s, padding=p,
+                                         transposed=True, **kw)
+
+    def gain(N, C, K, H, p=1):
+        return _transposed_winograd_gain(conv_transpose2d_params(
+            (N, C, H, H), (C, K, 4, 4), None, 2, p, 0, 1, 1))
+    # dcgan-up3: 32x32 outputs in 6x6 tiles (36 of 36x36), 36 tiles in 48 lanes
+    assert gain(16, 128, 64, 16) == pytest.approx(2.25 * 1024 / 1296 * 36 / 48)
+    assert pick(16, 128, 64, 16) is W and pick(16, 64, 64, 16) is W
+    assert pick(16, 63, 64, 16) is not W and pick(16, 128, 63, 16) is not W   # channels
+    assert pick(16, 257, 128, 32) is not W                                     # C > 256
+    assert pick(1, 256, 128, 32) is W and pick(1, 256, 256, 16) is not W       # wide: 1.78, 1.33
+    assert pick(16, 256, 128, 8) is not W and pick(16, 512, 256, 4) is not W   # dcgan-up2, up1
+    assert pick(16, 128, 64, 16, p=2) is W                                     # even padding
+    assert pick(16, 128, 64, 16, groups=2) is not W
+    assert pick(16, 128, 64, 16, dilation=2) is not W
+    assert pick(16, 128, 64, 16, k=3) is not W and pick(16, 128, 64, 16, s=1) is not W
+
+
 def test_strided_small_outputs_run_implicit_with_channel_lanes():
     # Strided (up to 2) or dilated layers with at most IMPLICIT_STRIDED_MAX_PIXELS
     # outputs an image run IMPLICIT where the backend puts output channels in
