@@ -11,6 +11,8 @@ implicit GEMM: then the result must be bitwise the implicit one.
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import fastconv
 from fastconv import _cpu
@@ -202,3 +204,20 @@ def test_auto_runs_it_where_the_rule_says():
         assert_bitwise_equal(fastconv.conv_transpose2d(x, w, b, stride=2, padding=1), y)
     finally:
         fastconv.benchmark_mode(False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(N=st.integers(1, 3), C=st.integers(1, 40), K=st.integers(1, 40),
+       H=st.integers(1, 20), W=st.integers(1, 20), ph=st.integers(0, 5), pw=st.integers(0, 5),
+       oph=st.integers(0, 1), opw=st.integers(0, 1), dtype=st.sampled_from([np.float32, np.float64]),
+       seed=st.integers(0, 2**16))
+def test_random_shapes_within_the_bound_at_any_thread_count(N, C, K, H, W, ph, pw, oph, opw,
+                                                             dtype, seed):
+    # torch's rules: output_padding below the stride, and a positive output size
+    OH, OW = 2 * (H - 1) - 2 * ph + 4 + oph, 2 * (W - 1) - 2 * pw + 4 + opw
+    assume(OH > 0 and OW > 0)
+    x, w, b = arrays(N, C, K, H, W, dtype, seed=seed)
+    y, ran = run(x, w, b, (ph, pw), (oph, opw), num_threads=1)
+    assert ran
+    check(y, x, w, b, (ph, pw), (oph, opw))
+    assert_bitwise_equal(run(x, w, b, (ph, pw), (oph, opw), num_threads=3)[0], y)
