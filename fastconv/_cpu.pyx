@@ -122,9 +122,9 @@ cdef extern from "_kernels.h" nogil:
                            fc_idx PWs, fc_idx pl, fc_idx phase_stride, float *dst)
     void fc_pad_plane3_f64(const double *src, fc_idx W, const int32_t *rowmap, fc_idx nrows,
                            fc_idx PWs, fc_idx pl, fc_idx phase_stride, double *dst)
-    void fc_winograd_t_task_f32(const fc_winograd_args *a, fc_idx n, fc_idx q0, fc_idx q1,
+    void fc_winograd_t_task_f32(const fc_winograd_args *a, fc_idx q0, fc_idx q1,
                                 int m0, int m1, void *scratch, int *bad)
-    void fc_winograd_t_task_f64(const fc_winograd_args *a, fc_idx n, fc_idx q0, fc_idx q1,
+    void fc_winograd_t_task_f64(const fc_winograd_args *a, fc_idx q0, fc_idx q1,
                                 int m0, int m1, void *scratch, int *bad)
     int fc_winograd_t_weights_f32(const float *w, fc_idx C, fc_idx K, fc_idx k0, fc_idx k1,
                                   const int *f, float *U)
@@ -2097,6 +2097,14 @@ def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, 
                           esize, phase_inner)
 
 
+cdef fc_idx _wt_last_lanes = 0
+
+
+def _wt_lanes_used():
+    """Test hook: the lanes (grid points) of the latest transposed Winograd band."""
+    return _wt_last_lanes
+
+
 def conv_transpose2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                               const floating[::1] bias, floating[:, :, :, ::1] y, int ph,
                               int pw, num_threads=None):
@@ -2134,7 +2142,15 @@ def conv_transpose2d_winograd(const floating[:, :, :, ::1] x, const floating[:, 
     cdef int ch1 = ph // 2 - (ph + 1) // 2, cw1 = pw // 2 - (pw + 1) // 2
     cdef fc_idx TH = max(_cdiv(_phase_len(OH, 0, 2), 3), _cdiv(_phase_len(OH, 1, 2) - ch1, 3))
     cdef fc_idx TW = max(_cdiv(_phase_len(OW, 0, 2), 3), _cdiv(_phase_len(OW, 1, 2) - cw1, 3))
-    cdef fc_idx PWs = TW + 1, q, t
+    # The grid's pitch and rows per image: a junk column (row) past the last
+    # tile's only where its third output column (row) of some phase falls
+    # inside the output, whose patch column (row) 3 must then be the padded
+    # input.  Elsewhere patch column 3 of the last tile reads the next row's
+    # first value (and row 3 of the last tile row the next image's first row),
+    # which only feeds outputs never stored.
+    cdef bint junk_col = 6 * (TW - 1) + 4 + min(0, 2 * cw1 + 1) < OW
+    cdef bint junk_row = 6 * (TH - 1) + 4 + min(0, 2 * ch1 + 1) < OH
+    cdef fc_idx PWs = TW + junk_col, rows_img = TH + junk_row, q, t
     cdef _Buffers bufs = _Buffers()
     # Padded row q holds input row q + e_0 - 1 (column likewise): 3*(TH + 1) rows.
     cdef fc_idx PHw = 3 * (TH + 1)
@@ -2142,20 +2158,27 @@ def conv_transpose2d_winograd(const floating[:, :, :, ::1] x, const floating[:, 
     for q in range(PHw):
         rowmap[q] = <int32_t>(q + ph // 2 - 1) if 0 <= q + ph // 2 - 1 < H else -1
     cdef int pl = 1 - pw // 2
-    # Bands of images / tile rows whose phase-split copy stays under IMPLICIT_COPY_BYTES.
-    cdef fc_idx RT = TH, nimg = N, rows_all = TH + 1
-    cdef fc_idx image = 9 * <fc_idx>C * rows_all * PWs
-    if <size_t>N * image * esize > IMPLICIT_COPY_BYTES:
-        nimg = max(1, <fc_idx>(IMPLICIT_COPY_BYTES // (image * esize)))
+    # Bands of images / tile rows whose phase-split copy stays under
+    # IMPLICIT_COPY_BYTES.  A band's images lie one after another in each
+    # channel's phase planes, so a chunk of lanes runs on across images (the
+    # tiles fill the lanes); bands of tile rows of one image keep their next
+    # padded row.
+    cdef fc_idx RT = TH, nimg = N
+    if <size_t>N * 9 * C * rows_img * PWs * esize > IMPLICIT_COPY_BYTES:
+        nimg = max(1, <fc_idx>(IMPLICIT_COPY_BYTES // (<size_t>9 * C * rows_img * PWs * esize)))
         if nimg == 1:
             RT = min(TH, max(1, <fc_idx>(IMPLICIT_COPY_BYTES // (<size_t>C * 9 * PWs * esize)) - 1))
-            rows_all = RT + 1
-    # Each channel's planes end in vlen values of slack (pad_plane3's last stores).
-    cdef fc_idx plane = rows_all * PWs + b.vlen, phase_stride = <fc_idx>C * plane
-    image = 9 * phase_stride
-    cdef size_t npad = <size_t>nimg * image + 2 * b.nr + 2 * PWs + 64
+            if RT < TH:
+                rows_img = RT + 1
+    cdef fc_idx plane_img = rows_img * PWs
+    # After each channel's images: PWs + vlen values, zeroed, for the reads of
+    # the last tile row past its image and pad_plane3's last stores.
+    cdef fc_idx slack = PWs + b.vlen
+    cdef fc_idx plane = nimg * plane_img + slack, phase_stride = <fc_idx>C * plane
+    cdef fc_idx image = 9 * phase_stride     # the band's copy
+    cdef size_t npad = <size_t>image + 2 * b.nr + 2 * PWs + 64
     cdef floating *xpad = <floating *>bufs.get(npad * esize)
-    for q in range(<fc_idx>nimg * image, <fc_idx>npad):
+    for q in range(image, <fc_idx>npad):
         xpad[q] = 0
     cdef fc_idx doff[16]
     cdef int i, j
@@ -2174,7 +2197,7 @@ def conv_transpose2d_winograd(const floating[:, :, :, ::1] x, const floating[:, 
     cdef char *scratch = <char *>bufs.get(sbytes * nthreads)
     cdef fc_winograd_args a
     a.xp = xpad
-    a.xp_nstride = image
+    a.xp_nstride = plane_img     # lanes between images
     a.doff = doff
     a.plane = plane
     a.PWs = PWs
@@ -2192,10 +2215,11 @@ def conv_transpose2d_winograd(const floating[:, :, :, ::1] x, const floating[:, 
     a.t_co[0] = 0
     a.t_co[1] = 2 * cw1 + 1
     cdef fc_idx k0, k1, nkb, kb, n0, n1, t0, t1, Q, nb, nqb, nmb, mb_size, ntask, batch, tb, te
-    cdef fc_idx mb, s, n, q0, q1, c
-    cdef int npanel
+    cdef fc_idx mb, q0, q1, c, n, ph_
+    cdef int npanel, nr_
     cdef bint flagged = False
     cdef double macs
+    global _wt_last_lanes
     for k0 in range(0, K, Kc):
         k1 = min(k0 + Kc, <fc_idx>K)
         nkb = _cdiv(k1 - k0, 16)
@@ -2221,34 +2245,42 @@ def conv_transpose2d_winograd(const floating[:, :, :, ::1] x, const floating[:, 
             a.y = yp + (n0 * K + k0) * OH * OW
             for t0 in range(0, TH, RT):
                 t1 = min(t0 + RT, TH)
+                nr_ = <int>(3 * min(rows_img, t1 - t0 + 1))   # padded rows of a band's image
                 if k0 == 0 or Kc < K:
+                    # One task a channel, its images in order: pad_plane3's
+                    # stores past a row's end land in rows it writes later.
                     with nogil:
-                        for t in prange((n1 - n0) * C, num_threads=nthreads, schedule="static"):
-                            n = t // C
-                            c = t % C
-                            if floating is float:
-                                fc_pad_plane3_f32(xp + ((n0 + n) * C + c) * H * W, W,
-                                                  rowmap + 3 * t0, 3 * (t1 - t0 + 1), PWs, pl,
-                                                  phase_stride, xpad + n * image + c * plane)
-                            else:
-                                fc_pad_plane3_f64(xp + ((n0 + n) * C + c) * H * W, W,
-                                                  rowmap + 3 * t0, 3 * (t1 - t0 + 1), PWs, pl,
-                                                  phase_stride, xpad + n * image + c * plane)
+                        for c in prange(C, num_threads=nthreads, schedule="static"):
+                            for n in range(n1 - n0):
+                                if floating is float:
+                                    fc_pad_plane3_f32(xp + ((n0 + n) * C + c) * H * W, W,
+                                                      rowmap + 3 * t0, nr_, PWs, pl,
+                                                      phase_stride,
+                                                      xpad + c * plane + n * plane_img)
+                                else:
+                                    fc_pad_plane3_f64(xp + ((n0 + n) * C + c) * H * W, W,
+                                                      rowmap + 3 * t0, nr_, PWs, pl,
+                                                      phase_stride,
+                                                      xpad + c * plane + n * plane_img)
+                            for ph_ in range(9):
+                                for q in range((n1 - n0) * plane_img, plane):
+                                    xpad[ph_ * phase_stride + c * plane + q] = 0
                 a.ty0 = t0
                 a.TH = t1 - t0
-                Q = (a.TH - 1) * PWs + TW
-                # Tasks: (image, tile block, panel block), as in _winograd_bands.
+                Q = (n1 - n0 - 1) * plane_img + (a.TH - 1) * PWs + TW
+                _wt_last_lanes = Q
+                # Tasks: (block of lanes, block of panels), as in _winograd_bands.
                 nb = min(_cdiv(Q, b.nr), 4) * b.nr
-                while nb > b.nr and (n1 - n0) * _cdiv(Q, nb) < TASKS_PER_THREAD * nthreads:
+                while nb > b.nr and _cdiv(Q, nb) < TASKS_PER_THREAD * nthreads:
                     nb -= b.nr
                 nqb = _cdiv(Q, nb)
                 nmb = 1
-                if (n1 - n0) * nqb < TASKS_PER_THREAD * nthreads and nthreads > 1:
-                    nmb = min(<fc_idx>npanel, _cdiv(TASKS_PER_THREAD * nthreads, (n1 - n0) * nqb))
+                if nqb < TASKS_PER_THREAD * nthreads and nthreads > 1:
+                    nmb = min(<fc_idx>npanel, _cdiv(TASKS_PER_THREAD * nthreads, nqb))
                 mb_size = _cdiv(npanel, nmb)
                 nmb = _cdiv(npanel, mb_size)
-                ntask = (n1 - n0) * nqb * nmb
-                macs = <double>(n1 - n0) * a.M * C * 16.0 * Q
+                ntask = nqb * nmb
+                macs = <double>a.M * C * 16.0 * Q
                 batch = _batch_size(ntask, macs, nthreads)
                 tb = 0
                 while tb < ntask:       # Note [interruptible]
@@ -2256,17 +2288,15 @@ def conv_transpose2d_winograd(const floating[:, :, :, ::1] x, const floating[:, 
                     with nogil, parallel(num_threads=nthreads):
                         for t in prange(tb, te, schedule="dynamic"):
                             mb = t % nmb
-                            s = t // nmb
-                            q0 = (s % nqb) * nb
-                            n = s // nqb
+                            q0 = (t // nmb) * nb
                             q1 = min(q0 + nb, Q)
                             if floating is float:
-                                fc_winograd_t_task_f32(&a, n, q0, q1, <int>(mb * mb_size),
+                                fc_winograd_t_task_f32(&a, q0, q1, <int>(mb * mb_size),
                                                        <int>min((mb + 1) * mb_size, <fc_idx>npanel),
                                                        scratch + sbytes * fc_omp_thread_num(),
                                                        &bad[fc_omp_thread_num()])
                             else:
-                                fc_winograd_t_task_f64(&a, n, q0, q1, <int>(mb * mb_size),
+                                fc_winograd_t_task_f64(&a, q0, q1, <int>(mb * mb_size),
                                                        <int>min((mb + 1) * mb_size, <fc_idx>npanel),
                                                        scratch + sbytes * fc_omp_thread_num(),
                                                        &bad[fc_omp_thread_num()])

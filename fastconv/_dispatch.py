@@ -204,20 +204,23 @@ ALGORITHMS = {
 #   where _transposed_winograd_gain, the multiplies it saves where its tiles and
 #   lanes are used, reaches TRANSPOSED_WINOGRAD_MIN_GAIN
 #   (TRANSPOSED_WINOGRAD_WIDE_MIN_GAIN from TRANSPOSED_WINOGRAD_WIDE_C input
-#   channels, whose transformed input per task outgrows L2).  Interleaved
-#   medians, best of GEMM and IMPLICIT over WINOGRAD time at 2 threads (1
-#   thread), padding 1 unless said, Intel Xeon 5th gen, 28 Nov 2026 (gain in
-#   brackets): 16 x 128 -> 64 at 16x16 (dcgan-up3, 1.33) 1.10 (1.08), padding 0
-#   1.29 (1.40), padding 2 (1.17) 1.19 (1.29); 8 x 128 -> 128 1.34 (1.21);
-#   8 x 64 -> 64 1.05 (1.15); 4 x 64 -> 64 at 32x32 1.24 (1.48); 2 x 64 -> 64 at
-#   30x30 1.20 (1.20); 2 x 128 -> 128 at 24x24 1.40 (1.33); 192 -> 96 at 32x32
-#   1.40 (1.51); 96 -> 64 at 56x56 1.70 (1.84); 128 -> 64 at 128x128 1.82
-#   (1.84); 256 -> 128 at 64x64 (1.94) 1.70 (1.79), at 32x32 (1.78) 1.36
-#   (1.53).  Kept out: 256 -> 256 at 16x16 (1.33) 0.87 (0.89); 512 -> 256 at
-#   32x32 (1.78) 0.87 (1.09); 8 x 96 -> 80 at 12x12 (0.75) 0.90-1.01; 16 x 256
-#   -> 128 at 8x8 (0.33) 0.72 (0.70); 16 x 512 -> 256 at 4x4 (0.08) 0.19;
-#   1024 -> 512 at 8x8 0.30; 64 -> 32 at 16x16 0.86-0.91; 4 x 32 -> 32
-#   0.90-0.98; 128 -> 8 at 64x64 0.95-1.04.
+#   channels, whose transformed input per task outgrows L2, and whose
+#   transformed weights, four times the weights, stream in for every chunk).
+#   Medians of 5, best of GEMM and IMPLICIT over WINOGRAD time at 2 threads
+#   (1 thread), padding 1 unless said, Intel Xeon 5th gen, 28 Nov 2026 (gain
+#   in brackets): 16 x 128 -> 64 at 16x16 (dcgan-up3, 1.78) 1.61 (1.54),
+#   padding 0 (2.01) 1.80 (1.79), padding 2 (1.56) 1.33 (1.33); 8 x 64 -> 64
+#   (1.78) 1.35 (1.52); 2 x 64 -> 64 at 30x30 (1.56) 1.22 (1.45); 16 x 64 -> 64
+#   at 12x12 (1.33) 1.05 (1.14); 8 x 96 -> 80 at 12x12 (1.20) 1.06 (1.13);
+#   4 x 256 -> 128 at 16x16 (1.78) 1.24 (1.47); 256 -> 128 at 32x32 (1.78)
+#   1.21 (1.49).  Kept out: 32 x 64 -> 64 at 8x8 (0.97) 0.86 (0.94); 8 x 128
+#   -> 128 at 8x8 (0.89) 0.73 (0.90); 16 x 256 -> 128 at 8x8 (dcgan-up2,
+#   0.89) 0.92 (0.89); 256 -> 256 at 16x16 (1.33) 0.77 (0.65); 512 -> 256 at
+#   32x32 (1.78) 0.97 (1.18), at 8x8 (0.33) 0.38 (0.38); 16 x 512 -> 256 at
+#   4x4 (dcgan-up1, 0.67) 0.48 (0.54); 64 -> 32 at 16x16 (1.33) 0.92 (0.92);
+#   4 x 32 -> 32 at 16x16 (1.78) 1.00 (1.42).  An earlier build (a junk column
+#   and row around every image's grid, 28 Nov) also won 1.70-1.84 on 96 -> 64
+#   at 56x56, 128 -> 64 at 128x128 and 256 -> 128 at 64x64.
 # - conv_transpose2d with one input channel per group (depthwise, any channel
 #   multiplier), undilated, with at least TRANSPOSED_DIRECT_MIN_OUTPUTS output
 #   values: DIRECT, each stride phase a small depthwise conv2d (Note
@@ -301,21 +304,31 @@ def transposed_winograd_applies(params):
             and p.dh == p.dw == 1)
 
 
-def _transposed_winograd_gain(params, nr=48):
-    """Multiplies saved by the transposed Winograd where its tiles and lanes
-    are used: 36/16 times the outputs over the outputs its 6x6 tiles compute
-    (a tile serves all four output phases; with odd padding one phase needs
-    one more tile row) times the tiles over the lanes of whole nr-lane chunks
-    of an image's tile grid (its pitch has one junk column), as the backend
-    runs it (nr: float32 on AVX-512)."""
+def _transposed_winograd_grid(params):
+    """The transposed Winograd's tile rows and columns of an image, and the
+    lanes (grid points) of the batch's grids one after another, each with a
+    junk column (row) only where the last tile's third output column (row) of
+    some phase falls inside the output (as conv_transpose2d_winograd lays
+    them out; a tile serves all four output phases, and with odd padding one
+    phase needs one more tile row)."""
     p = params
 
     def tiles(out, pad):
         shift = (pad + 1) // 2 - pad // 2
-        return max(-(-((out + 1) // 2) // 3), -(-(out // 2 + shift) // 3))
-    TH, TW = tiles(p.OH, p.pt), tiles(p.OW, p.pl)
-    lanes = -(-((TH - 1) * (TW + 1) + TW) // nr) * nr
-    return 36 / 16 * p.OH * p.OW / (36 * TH * TW) * TH * TW / lanes
+        t = max(-(-((out + 1) // 2) // 3), -(-(out // 2 + shift) // 3))
+        return t, t + (6 * (t - 1) + 4 + min(0, 1 - 2 * shift) < out)
+    (TH, rows), (TW, pitch) = tiles(p.OH, p.pt), tiles(p.OW, p.pl)
+    return TH, TW, (p.N - 1) * rows * pitch + (TH - 1) * pitch + TW
+
+
+def _transposed_winograd_gain(params, nr=48):
+    """Multiplies saved by the transposed Winograd where its tiles and lanes
+    are used: 36/16 times the outputs over the outputs its 6x6 tiles compute,
+    times the tiles over the lanes of the nr-lane chunks the backend runs
+    (nr: float32 on AVX-512)."""
+    p = params
+    TH, TW, lanes = _transposed_winograd_grid(p)
+    return 36 / 16 * p.OH * p.OW / (36 * TH * TW) * p.N * TH * TW / (-(-lanes // nr) * nr)
 
 
 def _phase_tiles(out, d):

@@ -212,12 +212,12 @@ static void fc_pad_plane3_f32(const float *src, fc_idx W, const int32_t *rowmap,
 static void fc_pad_plane3_f64(const double *src, fc_idx W, const int32_t *rowmap, fc_idx nrows,
                               fc_idx PWs, fc_idx pl, fc_idx phase_stride, double *dst)
 { FC_DISPATCH(pad_plane3, f64, src, W, rowmap, nrows, PWs, pl, phase_stride, dst) }
-static void fc_winograd_t_task_f32(const fc_winograd_args *a, fc_idx n, fc_idx q0, fc_idx q1,
+static void fc_winograd_t_task_f32(const fc_winograd_args *a, fc_idx q0, fc_idx q1,
                                    int m0, int m1, void *scratch, int *bad)
-{ FC_DISPATCH(winograd_t_task, f32, a, n, q0, q1, m0, m1, scratch, bad) }
-static void fc_winograd_t_task_f64(const fc_winograd_args *a, fc_idx n, fc_idx q0, fc_idx q1,
+{ FC_DISPATCH(winograd_t_task, f32, a, q0, q1, m0, m1, scratch, bad) }
+static void fc_winograd_t_task_f64(const fc_winograd_args *a, fc_idx q0, fc_idx q1,
                                    int m0, int m1, void *scratch, int *bad)
-{ FC_DISPATCH(winograd_t_task, f64, a, n, q0, q1, m0, m1, scratch, bad) }
+{ FC_DISPATCH(winograd_t_task, f64, a, q0, q1, m0, m1, scratch, bad) }
 /* The weight transform: adds and halvings only (no FMA to contract), so every
  * ISA level computes the same U. */
 #if FC_HAVE_X86

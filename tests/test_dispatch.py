@@ -116,8 +116,11 @@ def test_transposed_4x4_stride_2_runs_winograd_where_its_tiles_and_lanes_are_use
     def gain(N, C, K, H, p=1):
         return _transposed_winograd_gain(conv_transpose2d_params(
             (N, C, H, H), (C, K, 4, 4), None, 2, p, 0, 1, 1))
-    # dcgan-up3: 32x32 outputs in 6x6 tiles (36 of 36x36), 36 tiles in 48 lanes
-    assert gain(16, 128, 64, 16) == pytest.approx(2.25 * 1024 / 1296 * 36 / 48)
+    # dcgan-up3: 32x32 outputs in 6x6 tiles (36 of 36x36), no junk column or
+    # row, so 16 x 36 tiles fill 12 chunks of 48 lanes
+    assert gain(16, 128, 64, 16) == pytest.approx(2.25 * 1024 / 1296)
+    # 16x16 outputs: 3x3 tiles with a junk column and row (16 lanes an image)
+    assert gain(3, 128, 64, 8) == pytest.approx(2.25 * 256 / 324 * 27 / 48)
     assert pick(16, 128, 64, 16) is W and pick(16, 64, 64, 16) is W
     assert pick(16, 63, 64, 16) is not W and pick(16, 128, 63, 16) is not W   # channels
     assert pick(16, 257, 128, 32) is not W                                     # C > 256
@@ -127,6 +130,29 @@ def test_transposed_4x4_stride_2_runs_winograd_where_its_tiles_and_lanes_are_use
     assert pick(16, 128, 64, 16, groups=2) is not W
     assert pick(16, 128, 64, 16, dilation=2) is not W
     assert pick(16, 128, 64, 16, k=3) is not W and pick(16, 128, 64, 16, s=1) is not W
+
+
+@pytest.mark.parametrize("N", [1, 3])
+def test_transposed_winograd_lane_count_is_the_backends(N):
+    """_transposed_winograd_grid counts the lanes conv_transpose2d_winograd
+    lays out (hook _cpu._wt_lanes_used), for every padding parity and sizes
+    with and without junk columns and rows."""
+    from fastconv import _cpu
+    from fastconv._dispatch import _transposed_winograd_grid
+    from fastconv._params import conv_transpose2d_params
+    for H in range(1, 14):
+        for W in (1, 5, 8, 16):
+            for p in range(4):
+                OH, OW = 2 * H + 2 - 2 * p, 2 * W + 2 - 2 * p
+                if OH <= 0 or OW <= 0:
+                    continue
+                x = np.ones((N, 2, H, W), np.float32)
+                w = np.ones((2, 2, 4, 4), np.float32)
+                assert _cpu.conv_transpose2d_winograd(x, w, None, np.empty((N, 2, OH, OW),
+                                                                           np.float32), p, p, 1)
+                lanes = _transposed_winograd_grid(conv_transpose2d_params(
+                    x.shape, w.shape, None, 2, p, 0, 1, 1))[2]
+                assert lanes == _cpu._wt_lanes_used(), (H, W, p)
 
 
 def test_strided_small_outputs_run_implicit_with_channel_lanes():

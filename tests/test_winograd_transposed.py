@@ -60,6 +60,11 @@ CASES = {
     "padding-(1,2)-op-(1,0)": (1, 4, 3, 5, 11, (1, 2), (1, 0)),
     "padding-(0,3)-op-(0,1)": (1, 3, 6, 6, 4, (0, 3), (0, 1)),
     "padding-(4,5)-op-1": (1, 5, 4, 6, 7, (4, 5), 1),   # rows start inside the input
+    # no junk column / row (the last tiles' third outputs all fall outside):
+    # the batch's grids follow each other lane by lane
+    "compact-batch": (3, 8, 8, 16, 16, 1, 0),
+    "compact-rows-only": (2, 8, 7, 16, 8, 1, 0),
+    "compact-padding-0": (3, 5, 6, 4, 7, 0, 0),
     "one-pixel": (1, 4, 3, 1, 1, 1, 0),
     "one-row": (2, 6, 5, 1, 13, 1, 0),
     "wide-grid": (1, 3, 4, 9, 70, 1, 0),
@@ -80,8 +85,10 @@ def test_within_the_winograd_bound(case, dtype, bias):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_same_bits_for_any_thread_count_band_and_channel_chunk(dtype):
-    x, w, b = arrays(3, 24, 20, 13, 11, dtype, seed=13)
+@pytest.mark.parametrize("shape", [(3, 24, 20, 13, 11), (5, 24, 20, 16, 16)],
+                         ids=["junk-column", "compact"])
+def test_same_bits_for_any_thread_count_band_and_channel_chunk(dtype, shape):
+    x, w, b = arrays(*shape, dtype, seed=13)
     y1, ran = run(x, w, b, num_threads=1)
     assert ran
     for t in (2, 3, 5):
