@@ -37,6 +37,10 @@ CASES = [
     ("conv2d", "winograd", 1, 1024, 24, 24, 1024, 3, 1, "float64"),
     ("conv_transpose2d", "implicit", 1, 32, 512, 512, 8, 4, 2),
     ("conv_transpose2d", "gemm", 1, 32, 512, 512, 8, 4, 2),
+    # Note [transposed Winograd]: bands of tile rows of one image; 64 MB of
+    # transformed weights in float64, in chunks of 8 MB
+    ("conv_transpose2d", "winograd", 1, 32, 512, 512, 8, 4, 2),
+    ("conv_transpose2d", "winograd", 1, 512, 16, 16, 512, 4, 2, "float64"),
 ]
 
 
