@@ -1677,6 +1677,20 @@ cdef bint _winograd_panels(fc_winograd_args *subs, fc_idx nsub, fc_idx nimg, fc_
     return False
 
 
+cdef void _tile_blocks(fc_idx units, fc_idx Q, int npanel, int nthreads, int nr,
+                       fc_idx *nb, fc_idx *mb_size) noexcept:
+    """Winograd tasks over `units` grids of Q tile lanes and npanel panels:
+    blocks of nb lanes (whole chunks of nr, at most 4), split until there are
+    TASKS_PER_THREAD a thread, then blocks of mb_size panels if still short."""
+    cdef fc_idx b = min(_cdiv(Q, nr), 4) * nr, nmb = 1
+    while b > nr and units * _cdiv(Q, b) < TASKS_PER_THREAD * nthreads:
+        b -= nr
+    if units * _cdiv(Q, b) < TASKS_PER_THREAD * nthreads and nthreads > 1:
+        nmb = min(<fc_idx>npanel, _cdiv(TASKS_PER_THREAD * nthreads, units * _cdiv(Q, b)))
+    nb[0] = b
+    mb_size[0] = _cdiv(npanel, nmb)
+
+
 cdef bint _winograd_bands(const floating[:, :, :, ::1] x, const floating[::1] bias,
                           floating[:, :, :, ::1] y, int G, int dh, int dw, floating *U,
                           const floating *wraw, int32_t *rowmap, int32_t *colmap, fc_idx PWs,
@@ -1790,15 +1804,8 @@ cdef bint _winograd_bands(const floating[:, :, :, ::1] x, const floating[::1] bi
                     return True
                 continue
             # Tasks: (image, sub-problem, tile block, panel block), as in _run_implicit.
-            nb = min(_cdiv(Q, b.nr), 4) * b.nr
-            while nb > b.nr and (n1 - n0) * nsub * _cdiv(Q, nb) < TASKS_PER_THREAD * nthreads:
-                nb -= b.nr
+            _tile_blocks((n1 - n0) * nsub, Q, npanel, nthreads, b.nr, &nb, &mb_size)
             nqb = _cdiv(Q, nb)
-            nmb = 1
-            if (n1 - n0) * nsub * nqb < TASKS_PER_THREAD * nthreads and nthreads > 1:
-                nmb = min(<fc_idx>npanel,
-                          _cdiv(TASKS_PER_THREAD * nthreads, (n1 - n0) * nsub * nqb))
-            mb_size = _cdiv(npanel, nmb)
             nmb = _cdiv(npanel, mb_size)
             ntask = (n1 - n0) * nsub * nqb * nmb
             macs = <double>(n1 - n0) * G * Kn * C_g * 9.0 * min(<fc_idx>OH, 2 * dh * (t1 - t0)) * OW
@@ -2100,6 +2107,26 @@ def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, 
 cdef fc_idx _wt_last_lanes = 0
 
 
+cdef struct _WinoTRun:
+    fc_winograd_args *a
+    int *bad
+    fc_idx Q, nb, nmb, mb_size
+    int npanel
+    bint is_double
+
+
+cdef void _wino_t_one(void *ctx, fc_idx t, char *scratch) noexcept nogil:
+    """Task t of conv_transpose2d_winograd: lanes [q0, q0 + nb), a block of panels."""
+    cdef _WinoTRun *r = <_WinoTRun *>ctx
+    cdef fc_idx q0 = (t // r.nmb) * r.nb, q1 = min(q0 + r.nb, r.Q)
+    cdef int m0 = <int>((t % r.nmb) * r.mb_size)
+    cdef int m1 = <int>min(<fc_idx>m0 + r.mb_size, <fc_idx>r.npanel)
+    if r.is_double:
+        fc_winograd_t_task_f64(r.a, q0, q1, m0, m1, scratch, &r.bad[fc_omp_thread_num()])
+    else:
+        fc_winograd_t_task_f32(r.a, q0, q1, m0, m1, scratch, &r.bad[fc_omp_thread_num()])
+
+
 def _wt_lanes_used():
     """Test hook: the lanes (grid points) of the latest transposed Winograd band."""
     return _wt_last_lanes
@@ -2214,11 +2241,13 @@ def conv_transpose2d_winograd(const floating[:, :, :, ::1] x, const floating[:, 
     a.t_ro[1] = 2 * ch1 + 1
     a.t_co[0] = 0
     a.t_co[1] = 2 * cw1 + 1
-    cdef fc_idx k0, k1, nkb, kb, n0, n1, t0, t1, Q, nb, nqb, nmb, mb_size, ntask, batch, tb, te
-    cdef fc_idx mb, q0, q1, c, n, ph_
+    cdef fc_idx k0, k1, nkb, kb, n0, n1, t0, t1, Q, c, n, ph_
     cdef int npanel, nr_
     cdef bint flagged = False
-    cdef double macs
+    cdef _WinoTRun run
+    run.a = &a
+    run.bad = bad
+    run.is_double = is_double
     global _wt_last_lanes
     for k0 in range(0, K, Kc):
         k1 = min(k0 + Kc, <fc_idx>K)
@@ -2270,42 +2299,14 @@ def conv_transpose2d_winograd(const floating[:, :, :, ::1] x, const floating[:, 
                 Q = (n1 - n0 - 1) * plane_img + (a.TH - 1) * PWs + TW
                 _wt_last_lanes = Q
                 # Tasks: (block of lanes, block of panels), as in _winograd_bands.
-                nb = min(_cdiv(Q, b.nr), 4) * b.nr
-                while nb > b.nr and _cdiv(Q, nb) < TASKS_PER_THREAD * nthreads:
-                    nb -= b.nr
-                nqb = _cdiv(Q, nb)
-                nmb = 1
-                if nqb < TASKS_PER_THREAD * nthreads and nthreads > 1:
-                    nmb = min(<fc_idx>npanel, _cdiv(TASKS_PER_THREAD * nthreads, nqb))
-                mb_size = _cdiv(npanel, nmb)
-                nmb = _cdiv(npanel, mb_size)
-                ntask = nqb * nmb
-                macs = <double>a.M * C * 16.0 * Q
-                batch = _batch_size(ntask, macs, nthreads)
-                tb = 0
-                while tb < ntask:       # Note [interruptible]
-                    te = min(tb + batch, ntask)
-                    with nogil, parallel(num_threads=nthreads):
-                        for t in prange(tb, te, schedule="dynamic"):
-                            mb = t % nmb
-                            q0 = (t // nmb) * nb
-                            q1 = min(q0 + nb, Q)
-                            if floating is float:
-                                fc_winograd_t_task_f32(&a, q0, q1, <int>(mb * mb_size),
-                                                       <int>min((mb + 1) * mb_size, <fc_idx>npanel),
-                                                       scratch + sbytes * fc_omp_thread_num(),
-                                                       &bad[fc_omp_thread_num()])
-                            else:
-                                fc_winograd_t_task_f64(&a, q0, q1, <int>(mb * mb_size),
-                                                       <int>min((mb + 1) * mb_size, <fc_idx>npanel),
-                                                       scratch + sbytes * fc_omp_thread_num(),
-                                                       &bad[fc_omp_thread_num()])
-                    tb = te
-                    PyErr_CheckSignals()
-                    if _any_flagged(bad, nthreads):
-                        flagged = True
-                        break
-                if flagged:
+                _tile_blocks(1, Q, npanel, nthreads, b.nr, &run.nb, &run.mb_size)
+                run.Q = Q
+                run.npanel = npanel
+                run.nmb = _cdiv(npanel, run.mb_size)
+                _run_tasks(_wino_t_one, &run, _cdiv(Q, run.nb) * run.nmb,
+                           <double>a.M * C * 16.0 * Q, nthreads, scratch, sbytes, False)
+                if _any_flagged(bad, nthreads):
+                    flagged = True
                     break
             if flagged:
                 break

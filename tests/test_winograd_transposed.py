@@ -93,24 +93,20 @@ def test_same_bits_for_any_thread_count_band_and_channel_chunk(dtype, shape):
     assert ran
     for t in (2, 3, 5):
         assert_bitwise_equal(run(x, w, b, num_threads=t)[0], y1, what=f"{t} threads")
-    # The phase-split copy made in bands of images / tile rows (small budgets).
-    for budget in (40_000, 4_000, 1):
-        old = _cpu._set_implicit_copy_bytes(budget)
+    # The phase-split copy made in bands of images / tile rows (small budgets),
+    # and output channels in chunks of transformed weights (Note [Winograd chunks]).
+    for hook, value in [(_cpu._set_implicit_copy_bytes, 40_000),
+                        (_cpu._set_implicit_copy_bytes, 4_000),
+                        (_cpu._set_implicit_copy_bytes, 1),
+                        (_cpu._set_winograd_weight_bytes, 64 * 24 * 8 * 7),
+                        (_cpu._set_winograd_weight_bytes, 1)]:
+        old = hook(value)
         try:
             y, ran = run(x, w, b, num_threads=2)
         finally:
-            _cpu._set_implicit_copy_bytes(old)
+            hook(old)
         assert ran
-        assert_bitwise_equal(y, y1, what=f"budget {budget}")
-    # Output channels in chunks of transformed weights (Note [Winograd chunks]).
-    for nbytes in (64 * 24 * 8 * 7, 1):
-        old = _cpu._set_winograd_weight_bytes(nbytes)
-        try:
-            y, ran = run(x, w, b, num_threads=2)
-        finally:
-            _cpu._set_winograd_weight_bytes(old)
-        assert ran
-        assert_bitwise_equal(y, y1, what=f"weight chunk {nbytes}")
+        assert_bitwise_equal(y, y1, what=f"{hook.__name__}({value})")
     check(y1, x, w, b)
 
 
