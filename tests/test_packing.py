@@ -2,7 +2,8 @@
 
 On output grids narrower than a threshold a gemm task packs its B rows with
 vector gathers through a table of offsets instead of copying runs, and the
-transposed conv packs every stride phase's weights in one pass of gathers.  Both copy
+transposed conv packs every stride phase's weights in one pass of gathers
+(of permutes on AVX-512 where each phase has four taps).  Both copy
 the same values, so each case below must give the same bits either way, and
 both must agree with the float64 reference; every SIMD level is run, since
 each has its own gather.
@@ -49,6 +50,11 @@ TRANSPOSED = [
     # phase grids a vector wide and wider
     ((3, 8, 16, 16), (8, 8, 4, 4), dict(stride=2, padding=1)),
     ((2, 6, 8, 21), (6, 4, 4, 4), dict(stride=2, padding=2)),
+    # four taps a phase, packed by permutes (pack_phases4): channel counts past
+    # a multiple of four, groups, other paddings, taps of an 8-value kernel
+    ((2, 10, 5, 6), (10, 7, 4, 4), dict(stride=2, groups=2)),
+    ((1, 13, 3, 3), (13, 5, 4, 4), dict(stride=2, padding=3, output_padding=1)),
+    ((2, 9, 4, 5), (9, 3, 4, 2), dict(stride=(2, 1), padding=(1, 0))),
 ]
 
 
