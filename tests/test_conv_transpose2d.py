@@ -7,8 +7,9 @@ from hypothesis import given, settings
 import fastconv
 from conftest import (LAYOUTS, algorithms, assert_bitwise_equal, assert_unmodified, relayout,
                       snapshot, to_numpy, to_xp)
-from reference import (UNIT_ROUNDOFF, assert_within, conv2d_ref, conv_transpose2d_ref,
-                       error_factor, pair, tolerance, winograd_transposed_tolerance)
+from reference import (UNIT_ROUNDOFF, assert_within, conv2d_ref, conv_transpose2d_loops,
+                       conv_transpose2d_ref, error_factor, pair, tolerance,
+                       winograd_transposed_tolerance)
 from strategies import MEDIUM, ConvTranspose2dCase, conv2d_cases, conv_transpose2d_cases, dtypes
 
 ALGORITHMS = algorithms("conv_transpose2d")
@@ -67,6 +68,13 @@ FEATURES = {
     "channel-multiplier-2": T(C=3, K=6, groups=3, stride=2, padding=1, output_padding=1),
     "1x1-image": T(H=1, W=1),
     "1x1-image-stride-3": T(H=1, W=1, stride=3, output_padding=2),
+    # Note [one-pixel transposed conv]: one GEMM of the images and the weights
+    "1x1-image-4x4": T(N=3, C=10, K=7, H=1, W=1, kh=4, kw=4),
+    "1x1-image-groups-dilation-padding": T(C=6, K=9, groups=3, H=1, W=1, kh=3, kw=4,
+                                           dilation=(2, 3), padding=(1, 2),
+                                           output_padding=(1, 0)),
+    "1x1-image-padding-leaves-one-tap": T(H=1, W=1, kh=5, kw=5, padding=2),
+    "1x1-image-depthwise": T(C=4, K=8, groups=4, H=1, W=1, kh=2, kw=3, stride=2),
     "pointwise-stride-2": T(kh=1, kw=1, stride=2, output_padding=1),
     "kernel-equals-input": T(H=3, W=3, kh=3, kw=3, padding=2),
     "stride-greater-than-kernel": T(kh=2, kw=2, stride=5, output_padding=4),
@@ -424,3 +432,57 @@ def test_phase_inner_and_phase_major_tasks_give_the_same_bits(case, dtype, threa
     np.testing.assert_array_equal(
         got[1], conv_transpose2d(case, x, w, b, algorithm="gemm", num_threads=threads))
     check(case, dtype, x, w, b, got[1])
+
+
+# Note [one-pixel transposed conv]: a 1x1 input runs as one GEMM per chunk of
+# images; every chunk size and thread count gives the same bits, every output
+# is written (those no tap reaches hold the bias), and no padding value is
+# multiplied: an infinite weight gives what torch's scatter gives.
+ONE_PIXEL = [
+    T(N=7, C=12, K=5, H=1, W=1, kh=4, kw=4),
+    T(N=5, C=6, K=8, groups=2, H=1, W=1, kh=3, kw=5, stride=2, padding=(1, 3),
+      output_padding=1, dilation=(1, 2)),
+    T(N=4, C=3, K=2, H=1, W=1, kh=2, kw=2, stride=4, output_padding=(3, 2)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", ONE_PIXEL)
+def test_one_pixel_image_chunks_and_threads_give_the_same_bits(case, dtype):
+    from fastconv import _cpu
+    x, w, b = case.arrays(dtype)
+    whole = conv_transpose2d(case, x, w, b, algorithm="gemm", num_threads=1)
+    check(case, dtype, x, w, b, whole)
+    assert fastconv.choose_algorithm(x.shape, w.shape, transposed=True,
+                                     **case.kwargs()).value == "gemm"
+    z_image = case.out_shape[1] * w.shape[2] * w.shape[3] * x.itemsize  # Z of one image
+    for budget in (1, 2 * z_image):     # one image a chunk, then two (the last one)
+        old = _cpu._set_transposed_pixel_z_bytes(budget)
+        try:
+            for threads in (1, 2, 3):
+                out = np.full(case.out_shape, np.nan, dtype)
+                conv_transpose2d(case, x, w, b, algorithm="gemm", num_threads=threads, out=out)
+                np.testing.assert_array_equal(out, whole)
+        finally:
+            _cpu._set_transposed_pixel_z_bytes(old)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_one_pixel_image_nonfinite_weights_like_torch(dtype):
+    case = T(N=2, C=3, K=2, H=1, W=1, kh=3, kw=3, padding=1)
+    x, w, b = case.arrays(dtype)
+    w[0, 1, 0, 0] = np.inf
+    w[1, 0, 2, 1] = np.nan
+    x[1, 2] = 0.0
+    w[2, 0, 1, 1] = -np.inf    # meets x = 0 in image 1: NaN there, -inf in image 0
+    out = conv_transpose2d(case, x, w, b, algorithm="gemm")
+    want = conv_transpose2d_loops(x, w, b, **case.kwargs())
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(want))
+    np.testing.assert_array_equal(np.isposinf(out), np.isposinf(want))
+    np.testing.assert_array_equal(np.isneginf(out), np.isneginf(want))
+    assert np.isfinite(want).any() and np.isnan(want).any() and np.isinf(want).any()
+    finite = np.isfinite(want)
+    tol = tolerance(dtype, case.reduction_len, x, np.where(np.isfinite(w), w, 0), b,
+                    transposed=True, **case.kwargs())
+    assert_within(np.where(finite, out, 0), np.where(finite, want, 0), tol)

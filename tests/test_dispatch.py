@@ -279,6 +279,15 @@ def test_choice_is_pure_and_follows_thresholds():
                                      transposed=True) is Algorithm.IMPLICIT
     assert fastconv.choose_algorithm((2, 2 * c, 4, 4), (2 * c, k, 4, 4), stride=2, groups=2,
                                      transposed=True) is Algorithm.GEMM      # per group
+    # A 1x1 input: GEMM whatever the channels (Note [one-pixel transposed conv]).
+    assert fastconv.choose_algorithm((64, 100, 1, 1), (100, 512, 4, 4),
+                                     transposed=True) is Algorithm.GEMM
+    assert fastconv.choose_algorithm((1, 1024, 1, 1), (1024, 256, 4, 4), stride=2, padding=1,
+                                     transposed=True) is Algorithm.GEMM
+    assert fastconv.choose_algorithm((8, 64, 1, 1), (64, 1, 4, 4), groups=64,
+                                     transposed=True) is Algorithm.GEMM
+    assert fastconv.choose_algorithm((1, 1024, 1, 2), (1024, 256, 4, 4), stride=2, padding=1,
+                                     transposed=True) is Algorithm.IMPLICIT    # two pixels
     # Depthwise transposed (one input channel per group), undilated, enough outputs: DIRECT.
     n = THRESHOLDS["TRANSPOSED_DIRECT_MIN_OUTPUTS"]
     assert n == 1 << 16

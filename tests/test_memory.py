@@ -15,7 +15,7 @@ SCRIPT = textwrap.dedent("""
     x = np.ones((N, C, H, W), dtype)
     w = np.ones((K, C, k, k) if op == "conv2d" else (C, K, k, k), dtype) * 1e-3
     f = getattr(fastconv, op)
-    y = np.empty(f(x[:, :, :8, :8], w, stride=s, padding=k // 2, algorithm=alg).shape[:2]
+    y = np.empty(f(x[:1, :, :8, :8], w, stride=s, padding=k // 2, algorithm=alg).shape[:2]
                  + (1,), np.float32)      # warm up (threads, code pages) on a small input
     del y
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -41,6 +41,9 @@ CASES = [
     # transformed weights in float64, in chunks of 8 MB
     ("conv_transpose2d", "winograd", 1, 32, 512, 512, 8, 4, 2),
     ("conv_transpose2d", "winograd", 1, 512, 16, 16, 512, 4, 2, "float64"),
+    # Note [one-pixel transposed conv]: 1x1 outputs of a 17x17 kernel, whose
+    # GEMM result for all 128 images would be 76 MB: images in chunks of 16 MB
+    ("conv_transpose2d", "gemm", 128, 8, 1, 1, 512, 17, 1),
 ]
 
 
