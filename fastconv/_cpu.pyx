@@ -173,15 +173,17 @@ cdef extern from "_kernels.h" nogil:
     void fc_direct_task_f32(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
     void fc_direct_task_f64(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
     void fc_pack_rows_f32(const float *base, int m0, int m1, int C_g, int ntaps,
-                          fc_idx m_stride, fc_idx c_stride, const fc_idx *tapoff, float *dst)
+                          fc_idx m_stride, fc_idx c_stride, const fc_idx *tapoff, float *dst,
+                          int *nonfinite)
     void fc_pack_rows_f64(const double *base, int m0, int m1, int C_g, int ntaps,
-                          fc_idx m_stride, fc_idx c_stride, const fc_idx *tapoff, double *dst)
+                          fc_idx m_stride, fc_idx c_stride, const fc_idx *tapoff, double *dst,
+                          int *nonfinite)
     void fc_pack_phases_f32(const float *base, int g, int M, int m0, int m1, int C_g,
                             int nphase, const int *ntaps, fc_idx m_stride,
-                            const int32_t **tabs, float **dsts)
+                            const int32_t **tabs, float **dsts, int *nonfinite)
     void fc_pack_phases_f64(const double *base, int g, int M, int m0, int m1, int C_g,
                             int nphase, const int *ntaps, fc_idx m_stride,
-                            const int32_t **tabs, double **dsts)
+                            const int32_t **tabs, double **dsts, int *nonfinite)
 
 ISA_NAMES = {"generic": FC_ISA_GENERIC, "avx2": FC_ISA_AVX2, "avx512": FC_ISA_AVX512}
 PADDING_MODE_CODES = {"zeros": FC_PAD_ZEROS, "reflect": FC_PAD_REFLECT,
@@ -854,8 +856,9 @@ cdef void _run_gemm(fc_gemm_args *subs, fc_idx nsub, int npanel, bint is_double,
 
 cdef floating *_pack_rows(const floating *w, int G, int M, int C_g, int ntaps,
                           fc_idx g_stride, fc_idx m_stride, fc_idx c_stride, fc_idx *tapoff,
-                          int nthreads, _Buffers bufs) except NULL:
-    """Row-major [G][M][C_g*ntaps] weights of one transposed-conv stride phase."""
+                          int nthreads, _Buffers bufs, int *nonfinite) except NULL:
+    """Row-major [G][M][C_g*ntaps] weights of one transposed-conv stride phase;
+    nonfinite[thread] set where a weight is Inf or NaN."""
     cdef fc_idx per_group = <fc_idx>M * C_g * ntaps
     cdef floating *dst = <floating *>bufs.get(max(G * per_group, 1) * sizeof(floating))
     cdef fc_idx nblk = _cdiv(M, 16), t, g
@@ -866,23 +869,31 @@ cdef floating *_pack_rows(const floating *w, int G, int M, int C_g, int ntaps,
             m0 = <int>((t % nblk) * 16)
             if floating is float:
                 fc_pack_rows_f32(w + g * g_stride, m0, min(m0 + 16, M), C_g, ntaps, m_stride,
-                                 c_stride, tapoff, dst + g * per_group)
+                                 c_stride, tapoff, dst + g * per_group,
+                                 &nonfinite[fc_omp_thread_num()])
             else:
                 fc_pack_rows_f64(w + g * g_stride, m0, min(m0 + 16, M), C_g, ntaps, m_stride,
-                                 c_stride, tapoff, dst + g * per_group)
+                                 c_stride, tapoff, dst + g * per_group,
+                                 &nonfinite[fc_omp_thread_num()])
     return dst
 
 
 cdef void **_pack_phases(const floating *w, int G, int M, int C_g, int nphase, int *ntaps,
                          fc_idx *tapoffs, int tap_pitch, fc_idx g_stride, fc_idx m_stride,
-                         fc_idx c_stride, int nthreads, _Buffers bufs) except NULL:
+                         fc_idx c_stride, int nthreads, _Buffers bufs,
+                         bint *nonfinite) except NULL:
     """The weights of every stride phase p as a row-major [G][M][C_g*ntaps[p]]
     matrix, A[m][(c, t)] = w[g*C_g + c, m, tap t], tap t of phase p at offset
     tapoffs[p*tap_pitch + t] within w[c, m].  One pass over the weights
     (fc_pack_phases) where int32 offsets reach them, else phase by phase
-    (also with gathers turned off, the test hook _set_gather_pw(0))."""
+    (also with gathers turned off, the test hook _set_gather_pw(0)).
+    *nonfinite: whether a packed weight is Inf or NaN (Note [transposed
+    non-finite weights])."""
     cdef void **packs = <void **>bufs.get(<size_t>max(nphase, 1) * sizeof(void *))
     cdef int p
+    cdef int *flags = <int *>bufs.get(<size_t>max(nthreads, 1) * sizeof(int))
+    for p in range(nthreads):
+        flags[p] = 0
     cdef fc_idx j, kred, maxoff = 0, nblk = _cdiv(M, 16), t, g
     cdef int m0
     for p in range(nphase):
@@ -891,7 +902,8 @@ cdef void **_pack_phases(const floating *w, int G, int M, int C_g, int nphase, i
     if <fc_idx>(C_g - 1) * c_stride + maxoff > INT32_MAX or fc_gather_pw == 0:
         for p in range(nphase):
             packs[p] = _pack_rows(w, G, M, C_g, ntaps[p], g_stride, m_stride, c_stride,
-                                  tapoffs + p * tap_pitch, nthreads, bufs)
+                                  tapoffs + p * tap_pitch, nthreads, bufs, flags)
+        nonfinite[0] = _any_flagged(flags, nthreads)
         return packs
     # Offsets of row 0's values from its start, one table per phase.
     cdef int32_t **tabs = <int32_t **>bufs.get(<size_t>max(nphase, 1) * sizeof(int32_t *))
@@ -909,11 +921,12 @@ cdef void **_pack_phases(const floating *w, int G, int M, int C_g, int nphase, i
             if floating is float:
                 fc_pack_phases_f32(w + g * g_stride, <int>g, M, m0, min(m0 + 16, M), C_g,
                                    nphase, ntaps, m_stride, <const int32_t **>tabs,
-                                   <float **>packs)
+                                   <float **>packs, &flags[fc_omp_thread_num()])
             else:
                 fc_pack_phases_f64(w + g * g_stride, <int>g, M, m0, min(m0 + 16, M), C_g,
                                    nphase, ntaps, m_stride, <const int32_t **>tabs,
-                                   <double **>packs)
+                                   <double **>packs, &flags[fc_omp_thread_num()])
+    nonfinite[0] = _any_flagged(flags, nthreads)
     return packs
 
 
@@ -1107,6 +1120,76 @@ cdef void _transposed_pixel(const floating[:, :, :, ::1] x, const floating[:, :,
                             zp[(g * nn + n) * O + (kl * kh + i) * kw + j] + bk)
 
 
+# Note [transposed non-finite weights]: the stride-phase kernels read a
+# zero-padded input, so a weight also multiplies the padding's zeros where its
+# tap reaches past the input's edges.  With an Inf or NaN weight that product
+# is NaN, where torch, which scatters only the input's own values, gives a
+# number.  The weight packs flag such weights (an add of v - v per packed
+# vector: 0 unless v is Inf or NaN), and the call is then computed here: each
+# output sums the bias, then for each channel of its group the taps that land
+# on the input, in (channel, i, j) order -- only products torch also forms.
+# Scalar and slow, for weights holding Inf or NaN only; the same bits for any
+# thread count.  (A 1x1 input never gets here: Note [one-pixel transposed
+# conv] forms only those products already.)
+cdef void _transposed_exact(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
+                            const floating[::1] bias, floating[:, :, :, ::1] y, int G, int sh,
+                            int sw, int dh, int dw, int ph, int pw, int nthreads) except *:
+    """Note [transposed non-finite weights]."""
+    cdef int N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef int K_g = w.shape[1], kh = w.shape[2], kw = w.shape[3]
+    cdef int C_g = C // G, K = K_g * G, OH = y.shape[2], OW = y.shape[3]
+    cdef _Buffers bufs = _Buffers()
+    # Output row oh: rn[oh] taps, the a-th at kernel offset rtap and input offset rrow.
+    cdef int32_t *rn = <int32_t *>bufs.get(<size_t>max(OH, 1) * sizeof(int32_t))
+    cdef fc_idx *rtap = <fc_idx *>bufs.get(<size_t>max(<fc_idx>OH * kh, 1) * sizeof(fc_idx))
+    cdef fc_idx *rrow = <fc_idx *>bufs.get(<size_t>max(<fc_idx>OH * kh, 1) * sizeof(fc_idx))
+    cdef int32_t *cn = <int32_t *>bufs.get(<size_t>max(OW, 1) * sizeof(int32_t))
+    cdef fc_idx *ctap = <fc_idx *>bufs.get(<size_t>max(<fc_idx>OW * kw, 1) * sizeof(fc_idx))
+    cdef fc_idx *ccol = <fc_idx *>bufs.get(<size_t>max(<fc_idx>OW * kw, 1) * sizeof(fc_idx))
+    cdef fc_idx o, v, t, n, k, g, kl, c, oh, ow, a, e
+    cdef int i
+    for o in range(OH):
+        rn[o] = 0
+        for i in range(kh):
+            v = o + ph - <fc_idx>i * dh
+            if v >= 0 and v % sh == 0 and v // sh < H:
+                rtap[o * kh + rn[o]] = <fc_idx>i * kw
+                rrow[o * kh + rn[o]] = (v // sh) * W
+                rn[o] += 1
+    for o in range(OW):
+        cn[o] = 0
+        for i in range(kw):
+            v = o + pw - <fc_idx>i * dw
+            if v >= 0 and v % sw == 0 and v // sw < W:
+                ctap[o * kw + cn[o]] = i
+                ccol[o * kw + cn[o]] = v // sw
+                cn[o] += 1
+    cdef const floating *xp = &x[0, 0, 0, 0]
+    cdef const floating *wp = &w[0, 0, 0, 0]
+    cdef const floating *bp = &bias[0] if bias is not None else NULL
+    cdef floating *yp = &y[0, 0, 0, 0]
+    cdef const floating *xc
+    cdef const floating *wc
+    cdef floating acc
+    with nogil:
+        for t in prange(<fc_idx>N * K, num_threads=nthreads, schedule="dynamic"):
+            n = t // K
+            k = t % K
+            g = k // K_g
+            kl = k % K_g
+            for oh in range(OH):
+                for ow in range(OW):
+                    acc = bp[k] if bp != NULL else 0
+                    for c in range(C_g):
+                        xc = xp + (n * C + g * C_g + c) * H * W
+                        wc = wp + ((g * C_g + c) * K_g + kl) * kh * kw
+                        for a in range(rn[oh]):
+                            for e in range(cn[ow]):
+                                acc = acc + (xc[rrow[oh * kh + a] + ccol[ow * kw + e]]
+                                             * wc[rtap[oh * kh + a] + ctap[ow * kw + e]])
+                    yp[(t * OH + oh) * OW + ow] = acc
+
+
 def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                           const floating[::1] bias, floating[:, :, :, ::1] y, int G, int sh, int sw,
                           int dh, int dw, int ph, int pw, num_threads=None):
@@ -1172,9 +1255,13 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
                     tapoffs[(ry * sw + rx) * kh * kw + ti * ntw + tj] = (
                         tabs.taps_h[ry * kh + ti] * kw + tabs.taps_w[rx * kw + tj])
     # A[m][(c, tap)] = w[g*C_g + c, m, i, j], per phase
+    cdef bint nonfinite = False
     cdef void **apacks = _pack_phases(&w[0, 0, 0, 0], G, K_g, C_g, nphase, ntaps_p, tapoffs,
                                       kh * kw, <fc_idx>C_g * K_g * kh * kw, <fc_idx>kh * kw,
-                                      <fc_idx>K_g * kh * kw, nthreads, bufs)
+                                      <fc_idx>K_g * kh * kw, nthreads, bufs, &nonfinite)
+    if nonfinite:       # Note [transposed non-finite weights]
+        _transposed_exact(x, w, bias, y, G, sh, sw, dh, dw, ph, pw, nthreads)
+        return
 
     cdef fc_gemm_args *subs = <fc_gemm_args *>bufs.get(<size_t>G * nphase * sizeof(fc_gemm_args))
     cdef fc_gemm_args *a
@@ -1675,7 +1762,7 @@ def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
 
 
 cdef inline bint _any_flagged(const int *bad, int nthreads) noexcept:
-    """Whether any thread's Winograd task flagged the call."""
+    """Whether any thread's flag is set (a Winograd task's, a weight pack's)."""
     cdef int i
     for i in range(nthreads):
         if bad[i]:
@@ -1999,7 +2086,8 @@ def conv_transpose2d_direct(x, w, bias, y, int G, int sh, int sw, int dh, int dw
     cdef int N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef int K_g = w.shape[1], kh = w.shape[2], kw = w.shape[3]
     cdef int OH = y.shape[2], OW = y.shape[3]
-    if C != G or dh != 1 or dw != 1 or N == 0 or H == 0 or W == 0:
+    if (C != G or dh != 1 or dw != 1 or N == 0 or H == 0 or W == 0
+            or not np.isfinite(w).all()):   # Note [transposed non-finite weights]
         conv_transpose2d_implicit(x, w, bias, y, G, sh, sw, dh, dw, ph, pw, num_threads)
         return
     cdef _Buffers bufs = _Buffers()
@@ -2114,9 +2202,13 @@ def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, 
                 for tj in range(ntw):
                     tapoffs[(ry * sw + rx) * kh * kw + ti * ntw + tj] = (
                         tabs.taps_h[ry * kh + ti] * kw + tabs.taps_w[rx * kw + tj])
+    cdef bint nonfinite = False
     cdef void **apacks = _pack_phases(&w[0, 0, 0, 0], G, K_g, C_g, sh * sw, ntaps_p, tapoffs,
                                       kh * kw, <fc_idx>C_g * K_g * kh * kw, <fc_idx>kh * kw,
-                                      <fc_idx>K_g * kh * kw, nthreads, bufs)
+                                      <fc_idx>K_g * kh * kw, nthreads, bufs, &nonfinite)
+    if nonfinite:       # Note [transposed non-finite weights]
+        _transposed_exact(x, w, bias, y, G, sh, sw, dh, dw, ph, pw, nthreads)
+        return
     cdef size_t wbytes = 0
     for ry in range(sh * sw):
         wbytes += <size_t>ntaps_p[ry] * C_g * K_g * G * esize

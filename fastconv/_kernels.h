@@ -175,12 +175,14 @@ static void fc_pad_plane_f64(const double *src, fc_idx W, const int32_t *rowmap,
               PHs, dst) }
 static void fc_pack_phases_f32(const float *base, int g, int M, int m0, int m1, int C_g,
                                int nphase, const int *ntaps, fc_idx m_stride,
-                               const int32_t *const *tabs, float *const *dsts)
-{ FC_DISPATCH(pack_phases, f32, base, g, M, m0, m1, C_g, nphase, ntaps, m_stride, tabs, dsts) }
+                               const int32_t *const *tabs, float *const *dsts, int *nonfinite)
+{ FC_DISPATCH(pack_phases, f32, base, g, M, m0, m1, C_g, nphase, ntaps, m_stride, tabs, dsts,
+              nonfinite) }
 static void fc_pack_phases_f64(const double *base, int g, int M, int m0, int m1, int C_g,
                                int nphase, const int *ntaps, fc_idx m_stride,
-                               const int32_t *const *tabs, double *const *dsts)
-{ FC_DISPATCH(pack_phases, f64, base, g, M, m0, m1, C_g, nphase, ntaps, m_stride, tabs, dsts) }
+                               const int32_t *const *tabs, double *const *dsts, int *nonfinite)
+{ FC_DISPATCH(pack_phases, f64, base, g, M, m0, m1, C_g, nphase, ntaps, m_stride, tabs, dsts,
+              nonfinite) }
 static void fc_direct_task_f32(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
 { FC_DISPATCH(direct_task, f32, a, r0, r1, scratch) }
 static void fc_direct_task_f64(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
@@ -313,23 +315,30 @@ static size_t fc_direct_scratch_bytes(fc_blocking b, const fc_direct_args *a, fc
  * [M][C_g*ntaps] matrix, rows [m0, m1), where fc_pack_phases's int32 tables
  * cannot address them:
  *   dst[m][c*ntaps + t] = base[m*m_stride + c*c_stride + tapoff[t]].
- * Blocked over 16 channels so the rows read (w[c][m..]) stay in cache. */
+ * Blocked over 16 channels so the rows read (w[c][m..]) stay in cache.  Sets
+ * *nonfinite if a value is Inf or NaN (Note [transposed non-finite weights]). */
 #define FC_PACK_ROWS(T, suf)                                                   \
 static void fc_pack_rows_##suf(const T *base, int m0, int m1, int C_g,         \
                                int ntaps, fc_idx m_stride, fc_idx c_stride,    \
-                               const fc_idx *tapoff, T *dst)                   \
+                               const fc_idx *tapoff, T *dst, int *nonfinite)   \
 {                                                                              \
     const fc_idx kred = (fc_idx)C_g * ntaps;                                   \
+    T acc = 0;      /* stays 0 unless some v - v is NaN */                     \
     for (int cb = 0; cb < C_g; cb += 16) {                                     \
         const int ce = cb + 16 < C_g ? cb + 16 : C_g;                          \
         for (int m = m0; m < m1; m++) {                                        \
             T *d = dst + m * kred + (fc_idx)cb * ntaps;                        \
             for (int c = cb; c < ce; c++) {                                    \
                 const T *src = base + m * m_stride + c * c_stride;             \
-                for (int t = 0; t < ntaps; t++) *d++ = src[tapoff[t]];         \
+                for (int t = 0; t < ntaps; t++) {                              \
+                    const T v = src[tapoff[t]];                                \
+                    acc += v - v;                                              \
+                    *d++ = v;                                                  \
+                }                                                              \
             }                                                                  \
         }                                                                      \
     }                                                                          \
+    if (acc != 0) *nonfinite = 1;                                              \
 }
 FC_PACK_ROWS(float, f32)
 FC_PACK_ROWS(double, f64)

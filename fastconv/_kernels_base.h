@@ -221,7 +221,8 @@ FC_HIDDEN void fc_pad_plane_##S(const T *src, fc_idx W, const int32_t *rowmap,  
                                 fc_idx PHs, T *dst);                                     \
 FC_HIDDEN void fc_pack_phases_##S(const T *base, int g, int M, int m0, int m1, int C_g,  \
                                   int nphase, const int *ntaps, fc_idx m_stride,         \
-                                  const int32_t *const *tabs, T *const *dsts);           \
+                                  const int32_t *const *tabs, T *const *dsts,            \
+                                  int *nonfinite);                                       \
 FC_HIDDEN void fc_direct_task_##S(const fc_direct_args *a, fc_idx r0, fc_idx r1,         \
                                   void *scratch);                                        \
 FC_HIDDEN void fc_winograd_task_##S(const fc_winograd_args *a, fc_idx n, fc_idx q0,      \

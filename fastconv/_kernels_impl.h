@@ -332,22 +332,23 @@ static inline void FC_FN(gather)(FC_T *restrict d, const FC_T *restrict base,
  * vector load, and a phase's 16 values (four channels, four taps each) come
  * from two two-source permutes and a 128-bit shuffle, instead of a gather
  * over four cache lines (the gathers took ~10% of dcgan-up1).  The same
- * values land in the same places.  Returns 0 where it does not apply. */
+ * values land in the same places.  Returns -1 where it does not apply, else
+ * 1 if a packed value is Inf or NaN, 0 if not. */
 static int FC_FN(pack_phases4)(const FC_T *restrict base, int g, int M, int m0, int m1,
                                int C_g, int nphase, const int *restrict ntaps,
                                fc_idx m_stride, const int32_t *const *tabs,
                                FC_T *const *dsts)
 {
-    if (C_g < 4 || nphase < 1 || nphase > 16) return 0;
+    if (C_g < 4 || nphase < 1 || nphase > 16) return -1;
     const fc_idx cs = (fc_idx)tabs[0][4] - tabs[0][0];      /* channel to channel */
     int maxtap = 0;
     __m512i idx[16];
     for (int p = 0; p < nphase; p++) {
-        if (ntaps[p] != 4) return 0;
+        if (ntaps[p] != 4) return -1;
         int32_t lane[16];       /* tap t of the first source, then of the second */
         for (int t = 0; t < 4; t++) {
             const int32_t o = tabs[p][t];
-            if (o < 0 || o >= 16 || tabs[p][4 + t] != o + cs) return 0;
+            if (o < 0 || o >= 16 || tabs[p][4 + t] != o + cs) return -1;
             maxtap = o > maxtap ? o : maxtap;
             lane[t] = lane[8 + t] = o;
             lane[4 + t] = lane[12 + t] = 16 + o;
@@ -358,6 +359,8 @@ static int FC_FN(pack_phases4)(const FC_T *restrict base, int g, int M, int m0, 
     const __mmask16 lm = (__mmask16)((1u << (maxtap + 1)) - 1);
     const int cq = C_g & ~3;
     const fc_idx kred = (fc_idx)4 * C_g;
+    __m512 acc = _mm512_setzero_ps();   /* stays 0 unless some v - v is NaN */
+    FC_T sacc = 0;
     for (int cb = 0; cb < cq; cb += 16) {
         const int ce = cb + 16 < cq ? cb + 16 : cq;
         for (int m = m0; m < m1; m++) {
@@ -370,8 +373,9 @@ static int FC_FN(pack_phases4)(const FC_T *restrict base, int g, int M, int m0, 
                 for (int p = 0; p < nphase; p++) {
                     const __m512 a = _mm512_permutex2var_ps(r0, idx[p], r1);
                     const __m512 b = _mm512_permutex2var_ps(r2, idx[p], r3);
-                    _mm512_storeu_ps(dsts[p] + ((fc_idx)g * M + m) * kred + 4 * c,
-                                     _mm512_shuffle_f32x4(a, b, 0x44));
+                    const __m512 v = _mm512_shuffle_f32x4(a, b, 0x44);
+                    acc = _mm512_add_ps(acc, _mm512_sub_ps(v, v));
+                    _mm512_storeu_ps(dsts[p] + ((fc_idx)g * M + m) * kred + 4 * c, v);
                 }
             }
         }
@@ -379,10 +383,12 @@ static int FC_FN(pack_phases4)(const FC_T *restrict base, int g, int M, int m0, 
     for (int m = m0; m < m1; m++)       /* the last C_g % 4 channels */
         for (int p = 0; p < nphase; p++) {
             FC_T *d = dsts[p] + ((fc_idx)g * M + m) * kred;
-            for (fc_idx j = 4 * (fc_idx)cq; j < kred; j++)
+            for (fc_idx j = 4 * (fc_idx)cq; j < kred; j++) {
                 d[j] = base[m * m_stride + tabs[p][j]];
+                sacc += d[j] - d[j];
+            }
         }
-    return 1;
+    return sacc + _mm512_reduce_add_ps(acc) != 0;
 }
 #endif
 
@@ -396,12 +402,16 @@ static int FC_FN(pack_phases4)(const FC_T *restrict base, int g, int M, int m0, 
 void FC_FN(pack_phases)(const FC_T *restrict base, int g, int M, int m0, int m1,
                                int C_g, int nphase, const int *restrict ntaps,
                                fc_idx m_stride, const int32_t *const *tabs,
-                               FC_T *const *dsts)
+                               FC_T *const *dsts, int *nonfinite)
 {
 #if defined(FC_HAVE_X86) && FC_HAVE_X86 && FC_VBYTES == 64 && FC_VLEN == 16
-    if (FC_FN(pack_phases4)(base, g, M, m0, m1, C_g, nphase, ntaps, m_stride, tabs, dsts))
-        return;
+    const int done = FC_FN(pack_phases4)(base, g, M, m0, m1, C_g, nphase, ntaps, m_stride,
+                                         tabs, dsts);
+    if (done > 0) *nonfinite = 1;
+    if (done >= 0) return;
 #endif
+    VT acc = SPLAT((FC_T)0);    /* stays 0 unless some v - v is NaN (an Inf or a NaN) */
+    FC_T sacc = 0;
     for (int cb = 0; cb < C_g; cb += 16) {
         const int ce = cb + 16 < C_g ? cb + 16 : C_g;
         for (int m = m0; m < m1; m++) {
@@ -411,11 +421,20 @@ void FC_FN(pack_phases)(const FC_T *restrict base, int g, int M, int m0, int m1,
                 const int32_t *restrict tab = tabs[p];
                 FC_T *restrict d = dsts[p] + ((fc_idx)g * M + m) * kred;
                 fc_idx j = (fc_idx)cb * ntaps[p];
-                for (; j + VLEN <= j1; j += VLEN) FC_FN(gather)(d + j, src, tab + j);
-                for (; j < j1; j++) d[j] = src[tab[j]];
+                for (; j + VLEN <= j1; j += VLEN) {
+                    FC_FN(gather)(d + j, src, tab + j);
+                    const VT v = (VT)*(const VTU *)(d + j);
+                    acc += v - v;
+                }
+                for (; j < j1; j++) {
+                    d[j] = src[tab[j]];
+                    sacc += d[j] - d[j];
+                }
             }
         }
     }
+    for (int l = 0; l < VLEN; l++) sacc += acc[l];
+    if (sacc != 0) *nonfinite = 1;
 }
 
 /* The table of Note [gathered B] for pixels [p0, p0+np) padded to nbr lanes:

@@ -467,6 +467,20 @@ def test_one_pixel_image_chunks_and_threads_give_the_same_bits(case, dtype):
             _cpu._set_transposed_pixel_z_bytes(old)
 
 
+def check_like_scatter(case, dtype, x, w, b, out):
+    """NaN and +-Inf exactly where the scatter definition (torch's) has them,
+    the finite values within the rounding bound of the finite weights."""
+    want = conv_transpose2d_loops(x, w, b, **case.kwargs())
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(want))
+    np.testing.assert_array_equal(np.isposinf(out), np.isposinf(want))
+    np.testing.assert_array_equal(np.isneginf(out), np.isneginf(want))
+    assert np.isfinite(want).any() and np.isnan(want).any() and np.isinf(want).any()
+    finite = np.isfinite(want)
+    tol = tolerance(dtype, case.reduction_len, x, np.where(np.isfinite(w), w, 0), b,
+                    transposed=True, **case.kwargs())
+    assert_within(np.where(finite, out, 0), np.where(finite, want, 0), tol)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 def test_one_pixel_image_nonfinite_weights_like_torch(dtype):
@@ -477,12 +491,36 @@ def test_one_pixel_image_nonfinite_weights_like_torch(dtype):
     x[1, 2] = 0.0
     w[2, 0, 1, 1] = -np.inf    # meets x = 0 in image 1: NaN there, -inf in image 0
     out = conv_transpose2d(case, x, w, b, algorithm="gemm")
-    want = conv_transpose2d_loops(x, w, b, **case.kwargs())
-    np.testing.assert_array_equal(np.isnan(out), np.isnan(want))
-    np.testing.assert_array_equal(np.isposinf(out), np.isposinf(want))
-    np.testing.assert_array_equal(np.isneginf(out), np.isneginf(want))
-    assert np.isfinite(want).any() and np.isnan(want).any() and np.isinf(want).any()
-    finite = np.isfinite(want)
-    tol = tolerance(dtype, case.reduction_len, x, np.where(np.isfinite(w), w, 0), b,
-                    transposed=True, **case.kwargs())
-    assert_within(np.where(finite, out, 0), np.where(finite, want, 0), tol)
+    check_like_scatter(case, dtype, x, w, b, out)
+
+
+# Note [transposed non-finite weights]: an Inf or NaN weight multiplies only
+# the input's own values, as in torch's scatter, never the padding's zeros
+# (whose products would be NaN): checked against the scatter definition on
+# every algorithm, with a tap that reaches past every edge.
+NONFINITE_WEIGHTS = [
+    T(N=2, C=4, K=3, H=5, W=6, stride=2, padding=1, output_padding=1),
+    T(N=2, C=6, K=5, H=7, W=7, kh=4, kw=4, stride=2, padding=1),         # Winograd's shape
+    T(N=2, C=6, K=9, groups=3, H=5, W=6, kh=3, kw=2, dilation=(2, 3), padding=(2, 1)),
+    T(N=2, C=4, K=8, groups=4, H=5, W=5, stride=2, padding=1),           # depthwise: DIRECT
+    T(N=1, C=3, K=4, H=6, W=6, kh=3, kw=3, padding=2),                   # taps cropped too
+]
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", NONFINITE_WEIGHTS)
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_nonfinite_weights_meet_only_input_values(case, dtype, algorithm):
+    x, w, b = case.arrays(dtype)
+    w[0, 0, 0, 0] = np.inf
+    w[-1, -1, -1, -1] = np.nan
+    w[1, 0, 1, 1] = -np.inf
+    x[0, 1, 2, 2] = 0.0        # 0 * -inf: NaN where torch forms that product
+    snap = snapshot(x, w, b)
+    out = conv_transpose2d(case, x, w, b, algorithm=algorithm)
+    check_like_scatter(case, dtype, x, w, b, out)
+    for threads in (1, 2, 3):
+        np.testing.assert_array_equal(
+            conv_transpose2d(case, x, w, b, algorithm=algorithm, num_threads=threads), out)
+    assert_unmodified(snap, x, w, b)

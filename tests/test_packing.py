@@ -15,8 +15,8 @@ import pytest
 import fastconv
 from fastconv import _cpu
 from conftest import random_arrays
-from reference import (assert_within, conv2d_ref, conv_transpose2d_ref, reduction_length,
-                       tolerance)
+from reference import (assert_within, conv2d_ref, conv_transpose2d_loops, conv_transpose2d_ref,
+                       reduction_length, tolerance)
 
 
 CONV = [  # (x shape, w shape, kwargs): narrow grids, borders, several images per block
@@ -149,3 +149,27 @@ def test_gemm_task_order_keeps_the_bits(case, threads):
     tol = tolerance(np.float32, reduction_length(w, transposed=True, groups=groups), x, w, b,
                     transposed=True, **kw)
     assert_within(got[0], conv_transpose2d_ref(x, w, b, **kw), tol, what="blocks first")
+
+
+@pytest.mark.parametrize("algorithm", ["gemm", "implicit"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(TRANSPOSED)))
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_conv_transpose2d_packing_flags_nonfinite_weights(level, dtype, case, algorithm):
+    """Each way of packing (gathers, permutes, copies) sees an Inf or NaN weight
+    anywhere in w and sends the call to Note [transposed non-finite weights]'s
+    path, which never multiplies the padding: the same bits every way, and
+    NaN only where the scatter definition has NaN."""
+    xs, ws, kw = TRANSPOSED[case]
+    groups = kw.get("groups", 1)
+    x, w, b = random_arrays(xs, ws, ws[1] * groups, dtype, seed=80 + case)
+    rng = np.random.default_rng(case)
+    for value in (np.inf, np.nan):
+        wv = w.copy()
+        wv[tuple(int(rng.integers(0, n)) for n in ws)] = value   # some tap of some row
+        gathered, copied = both_ways(
+            lambda: fastconv.conv_transpose2d(x, wv, b, algorithm=algorithm, **kw))
+        np.testing.assert_array_equal(gathered, copied)
+        want = conv_transpose2d_loops(x, wv, b, **kw)
+        np.testing.assert_array_equal(np.isnan(gathered), np.isnan(want))
+        np.testing.assert_array_equal(np.isinf(gathered), np.isinf(want))
