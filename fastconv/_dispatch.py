@@ -240,6 +240,18 @@ ALGORITHMS = {
 #   2x2 on 128 at 64x64 1.27 vs 3.99; smaller ones pay four calls' overhead:
 #   64 at 12x12 (36864 outputs) 0.107 vs 0.105 (0.111 vs 0.161), 64 at 10x10
 #   0.096 vs 0.082, 64 at 14x14 (50176) 0.112 vs 0.123.
+# - conv2d at stride 1 that would run IMPLICIT with pixel lanes (no channel
+#   lanes) on grids where fewer than IMPLICIT_MIN_LANE_USE of its lanes are
+#   outputs (_lane_use: each image's grid at the padded width's pitch, in
+#   whole vectors) and GEMM, which packs the batch's outputs side by side,
+#   fills more: GEMM.  Small maps of CIFAR-sized networks.  IMPLICIT over GEMM
+#   ms at 2 threads, 3x3 padding 1, Intel Xeon 5th gen, 28 Nov 2026 (lane use
+#   in brackets): 16 x 512 at 4x4 (0.50) 1.61-1.63, batch 4 1.43, batch 128
+#   1.57, batch 1 (0.50 vs 1.00) 0.99-1.06; 16 x 512 at 2x2 (0.25) 2.47-2.59;
+#   8 x 512 at 3x3 (0.56) 1.35-1.37; 8 x 256 at 5x5 (0.52) 1.27-1.31; 4 x 64
+#   at 5x5 1.36; 8 x 256 at 1x1 2.80; kept: 8 x 512 at 6x6 (0.75) 0.99-1.01,
+#   8 x 256 at 8x8 (0.80) 0.97, 16 x 128 at 9x9 (0.72) 1.10, 1 x 256 at 1x1
+#   (1/16 either way) 0.74, 2 x 32 at 3x3 (0.56 either way) 1.14.
 # Measured with benchmarks/compare.py and interleaved timings of both
 # algorithms on the development machine (AMD EPYC Zen 5, 2 cores, AVX-512),
 # 2 threads, float32, November 2026, except where another machine is named.
@@ -269,6 +281,7 @@ THRESHOLDS = {
     "SINGLE_THREAD_MACS": 1 << 16,
     "GEMM_STRIDED_MIN_C_G": 8,
     "IMPLICIT_STRIDED_MAX_PIXELS": 64,
+    "IMPLICIT_MIN_LANE_USE": 0.7,
     "CHANNEL_LANES_MIN_PIXELS": 48,
     "CHANNEL_LANES_MIN_MACS": 1 << 24,
     "CHANNEL_LANES_MIN_TILE_USE": 0.9,
@@ -465,7 +478,23 @@ def choose_algorithm(params):
     if ((strided or dilated) and p.C_g >= THRESHOLDS["GEMM_STRIDED_MIN_C_G"]
             or p.kh == 1):     # 1x1 and 1xk
         return Algorithm.GEMM
+    if not (strided or dilated) and not _channel_lanes(p):
+        implicit_use, gemm_use = _lane_use(p)
+        if implicit_use < THRESHOLDS["IMPLICIT_MIN_LANE_USE"] and gemm_use > implicit_use:
+            return Algorithm.GEMM
     return Algorithm.IMPLICIT
+
+
+def _lane_use(params, vlen=16):
+    """The share of real outputs in the pixel lanes of IMPLICIT (each image's
+    grid at the padded width's pitch, junk columns included, in whole vectors)
+    and of GEMM (the batch's outputs packed side by side), at stride 1."""
+    p = params
+    pitch = p.W + p.pl + p.pr
+    grid = (p.OH - 1) * pitch + p.OW
+    outputs = p.OH * p.OW
+    return (outputs / (-(-grid // vlen) * vlen),
+            p.N * outputs / (-(-(p.N * outputs) // vlen) * vlen))
 
 
 _benchmark_mode = False
