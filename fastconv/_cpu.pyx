@@ -98,6 +98,7 @@ cdef extern from "_kernels.h" nogil:
         fc_idx ty0
         int t_ro[2]
         int t_co[2]
+        int dense
     ctypedef struct fc_wino_chunk:
         fc_idx n, qc, voff
         int sub, ncol
@@ -258,6 +259,12 @@ DEF WINOGRAD_MAX_C_G = 1024
 #     256 at 18x18 (2.7) 0.99, 2 x 256 at 14x14 (2) 0.80, 4 x 256 at 7x7 (2) 0.82.
 cdef size_t WINOGRAD_PANEL_V_BYTES = 1310720
 cdef int _winograd_panels_mode = -1
+# Note [dense Winograd lanes] (_kernels_impl.h): a band's lanes run over its
+# tiles where its grids would leave more than this share of their vectors'
+# lanes junk (settable for tests through _set_winograd_dense: on, off, auto).
+cdef double WINOGRAD_DENSE_WASTE = 0.2
+cdef int _winograd_dense_mode = -1
+cdef int _winograd_dense_last = -1     # the latest band's choice (tests)
 # Note [channel lanes] (_kernels_impl.h): conv2d's implicit GEMM runs tiles with
 # output channels in the lanes with 64-byte vectors (AVX-512; AVX2's 6-pixel
 # tile is not measured), at strides up to 2, with kernels of at least
@@ -320,6 +327,20 @@ def _set_winograd_panels(int mode):
     old = _winograd_panels_mode
     _winograd_panels_mode = mode
     return old
+
+
+def _set_winograd_dense(int mode):
+    """Test hook: Note [dense Winograd lanes] by the rule (-1), never (0) or
+    always (1); returns the old setting."""
+    global _winograd_dense_mode
+    old = _winograd_dense_mode
+    _winograd_dense_mode = mode
+    return old
+
+
+def _winograd_dense_used():
+    """Test hook: whether the latest conv2d Winograd band ran dense lanes."""
+    return _winograd_dense_last == 1
 
 
 def _set_winograd_weight_bytes(size_t n):
@@ -1770,6 +1791,14 @@ cdef inline bint _any_flagged(const int *bad, int nthreads) noexcept:
     return False
 
 
+cdef inline fc_idx _wino_lanes_of(const fc_winograd_args *a, fc_idx nimg) noexcept nogil:
+    """The lanes of a Winograd sub-problem: one image's grid, or with dense
+    lanes every tile of the band's nimg images."""
+    if a.dense:
+        return nimg * a.TH * a.TW
+    return (a.TH - 1) * a.PWs + a.TW
+
+
 cdef bint _winograd_panels(fc_winograd_args *subs, fc_idx nsub, fc_idx nimg, fc_idx C,
                            int npanel, const floating *w, int nthreads, int *bad) except *:
     """Note [Winograd panels]: transform every chunk of the sub-problems' tile
@@ -1780,15 +1809,17 @@ cdef bint _winograd_panels(fc_winograd_args *subs, fc_idx nsub, fc_idx nimg, fc_
     cdef size_t esize = sizeof(floating)
     cdef int sub
     cdef _Buffers bufs = _Buffers()
+    # Dense lanes (Note [dense Winograd lanes]): one run of chunks over all images.
+    cdef fc_idx nunit = 1 if subs[0].dense else nimg
     for sub in range(nsub):
-        nch += nimg * _cdiv((subs[sub].TH - 1) * subs[sub].PWs + subs[sub].TW, b.nr)
+        nch += nunit * _cdiv(_wino_lanes_of(&subs[sub], nimg), b.nr)
     cdef fc_wino_chunk *chunks = <fc_wino_chunk *>bufs.get(<size_t>max(nch, 1)
                                                            * sizeof(fc_wino_chunk))
     cdef fc_wino_chunk *c
     nch = 0
-    for n in range(nimg):
+    for n in range(nunit):
         for sub in range(nsub):
-            Qs = (subs[sub].TH - 1) * subs[sub].PWs + subs[sub].TW
+            Qs = _wino_lanes_of(&subs[sub], nimg)
             for q0 in range(0, Qs, b.nr):
                 c = &chunks[nch]
                 nch += 1
@@ -1913,7 +1944,9 @@ cdef bint _winograd_bands(const floating[:, :, :, ::1] x, const floating[::1] bi
     cdef int g
     cdef size_t sbytes = fc_winograd_scratch_bytes(b, C_g, esize)
     cdef char *scratch = <char *>bufs.get(sbytes * nthreads)
-    cdef fc_idx Q, nb, nqb, nmb, mb_size, ntask, batch, tb, te, q0, q1, mb, sub
+    cdef fc_idx Q, nb, nqb, nmb, mb_size, ntask, batch, tb, te, q0, q1, mb, sub, nunit
+    cdef fc_idx lanes, dense_lanes
+    cdef bint dense
     cdef double macs
     for n0 in range(0, N, nimg):
         n1 = min(n0 + nimg, N)
@@ -1963,16 +1996,36 @@ cdef bint _winograd_bands(const floating[:, :, :, ::1] x, const floating[::1] bi
                         a.u = U + <fc_idx>g * 16 * Kc * C_g
                         a.bias = (biasp + g * K_g + k0) if biasp != NULL else NULL
                         a.M = <int>Kn
+                        a.dense = 0
                         Q = max(Q, (a.TH - 1) * PWs + a.TW)
+            # Note [dense Winograd lanes]: where the grids leave WINOGRAD_DENSE_WASTE
+            # of their vectors' lanes junk, the lanes run over the band's tiles.
+            lanes = 0
+            dense_lanes = 0
+            for sub in range(nsub):
+                lanes += (n1 - n0) * _cdiv((subs[sub].TH - 1) * PWs + subs[sub].TW, b.vlen)
+                dense_lanes += _cdiv((n1 - n0) * subs[sub].TH * subs[sub].TW, b.vlen)
+            if ((_winograd_dense_mode == 1 or _winograd_dense_mode < 0
+                    and dense_lanes < (1.0 - WINOGRAD_DENSE_WASTE) * lanes)
+                    and (n1 - n0) * image < INT32_MAX):     # int32 patch origins
+                Q = 0
+                for sub in range(nsub):
+                    subs[sub].dense = 1
+                    Q = max(Q, (n1 - n0) * subs[sub].TH * subs[sub].TW)
+            dense = subs[0].dense
+            global _winograd_dense_last
+            _winograd_dense_last = dense
             if wraw != NULL:
                 if _winograd_panels(subs, nsub, n1 - n0, C_g, npanel, wraw, nthreads, bad):
                     return True
                 continue
-            # Tasks: (image, sub-problem, tile block, panel block), as in _run_implicit.
-            _tile_blocks((n1 - n0) * nsub, Q, npanel, nthreads, b.nr, &nb, &mb_size)
+            # Tasks: (image, sub-problem, tile block, panel block), as in _run_implicit;
+            # dense lanes: (sub-problem, tile block, panel block), images in the tiles.
+            nunit = 1 if dense else n1 - n0
+            _tile_blocks(nunit * nsub, Q, npanel, nthreads, b.nr, &nb, &mb_size)
             nqb = _cdiv(Q, nb)
             nmb = _cdiv(npanel, mb_size)
-            ntask = (n1 - n0) * nsub * nqb * nmb
+            ntask = nunit * nsub * nqb * nmb
             macs = <double>(n1 - n0) * G * Kn * C_g * 9.0 * min(<fc_idx>OH, 2 * dh * (t1 - t0)) * OW
             batch = _batch_size(ntask, macs, nthreads)
             tb = 0
@@ -1986,7 +2039,10 @@ cdef bint _winograd_bands(const floating[:, :, :, ::1] x, const floating[::1] bi
                         s = s // nqb
                         sub = s % nsub
                         n = s // nsub
-                        q1 = min(q0 + nb, (subs[sub].TH - 1) * PWs + subs[sub].TW)
+                        if dense:
+                            q1 = min(q0 + nb, (n1 - n0) * subs[sub].TH * subs[sub].TW)
+                        else:
+                            q1 = min(q0 + nb, (subs[sub].TH - 1) * PWs + subs[sub].TW)
                         if q1 <= q0:
                             continue
                         if floating is float:
@@ -2411,6 +2467,7 @@ def conv_transpose2d_winograd(const floating[:, :, :, ::1] x, const floating[:, 
     a.t_ro[1] = 2 * ch1 + 1
     a.t_co[0] = 0
     a.t_co[1] = 2 * cw1 + 1
+    a.dense = 0
     cdef fc_idx k0, k1, nkb, kb, n0, n1, t0, t1, Q, c, n, ph_
     cdef int npanel, nr_
     cdef bint flagged = False

@@ -119,6 +119,22 @@ ALGORITHMS = {
 #   (128 on 40x40) 1.51 vs 1.61 (2.27 vs 2.75); 6 (256 on 65x65 at dilation
 #   6) 13.7 vs 15.3 (26.8 vs 28.8); 7 (deeplab-like, 128 on 28x28 at 2) 0.72
 #   vs 0.81.
+#   Except where the backend runs dense lanes (_winograd_dense, Note [dense
+#   Winograd lanes] in _kernels_impl.h: the grids would leave at least
+#   WINOGRAD_DENSE_WASTE of their vectors' lanes junk): no column minimum,
+#   c x tiles from WINOGRAD_DENSE_MIN_CHANNEL_TILES, and past WINOGRAD_WIDE_C_G
+#   input channels WINOGRAD_DENSE_WIDE_MIN_TILES tiles.  ms at 2 threads,
+#   3x3 padding 1, Intel Xeon 5th gen, 28 Nov 2026, dense WINOGRAD vs the
+#   grid's vs the best other vs torch: 8 x 256 at 8x8 (c x tiles 32768) 1.19
+#   vs 1.78 vs 1.87 (IMPLICIT) vs 1.50; 16 x 512 at 4x4 (64 tiles) 3.39 vs
+#   8.43 vs 3.79 (GEMM) vs 3.06; 128 x 512 at 4x4 21.0 vs 61.7 vs 30.0 vs
+#   20.6; 8 x 512 at 6x6 3.57 vs 7.03 vs 4.29 vs 3.44; 32 x 64 at 8x8 0.42 vs
+#   0.62 vs 0.48 vs 0.42; dilation 4, 128 on 32x32 0.82 vs 1.16 vs 0.88 vs
+#   0.68, 256 on 33x33 3.25 vs 3.74 vs 3.47 vs 2.78.  Kept out: 64 on 32x32
+#   at dilation 4 (16384) 0.28 vs GEMM 0.24; 8 x 256 at 5x5 (18432) 0.83 vs
+#   GEMM 0.84; 16 x 512 at 2x2 (8192) 1.91 vs 1.58; 1 x 512 at 4x4 0.78 vs
+#   0.44; below the product, 2 x 256 at 8x8 (8192) 0.34 vs 0.50 and 4 x 128 at
+#   8x8 0.20 vs 0.25 would win too.
 #   Where the backend runs its panel tasks (Note [Winograd panels] in
 #   _kernels_impl.h: ungrouped, at least as many output channels as tile
 #   lanes -- each phase's tile grid with its junk column, in vectors of 16 --
@@ -294,6 +310,13 @@ THRESHOLDS = {
     # WINOGRAD_WIDE_MIN_TILES tiles; more than WINOGRAD_MAX_C_G: never
     "WINOGRAD_WIDE_C_G": 256,
     "WINOGRAD_WIDE_MIN_TILES": 96,
+    # with dense lanes (_winograd_dense: at least WINOGRAD_DENSE_WASTE of the
+    # grids' lanes junk), no tile-column minimum, channels x tiles from
+    # WINOGRAD_DENSE_MIN_CHANNEL_TILES, and this many tiles past
+    # WINOGRAD_WIDE_C_G input channels
+    "WINOGRAD_DENSE_WASTE": 0.2,
+    "WINOGRAD_DENSE_MIN_CHANNEL_TILES": 20000,
+    "WINOGRAD_DENSE_WIDE_MIN_TILES": 64,
     "WINOGRAD_MAX_C_G": 512,
     # grouped layers: K*C_g within the backend's cap on transformed weights
     # (_cpu.pyx WINOGRAD_WEIGHT_BYTES, 8 MiB, 16*K*C_g values) in float64 too;
@@ -377,6 +400,19 @@ def _winograd_lanes(params, vlen=16):
     return p.N * per_image
 
 
+def _winograd_dense(params, vlen=16):
+    """Whether the backend runs Winograd on dense lanes (Note [dense Winograd
+    lanes] in _kernels_impl.h; _cpu.pyx WINOGRAD_DENSE_WASTE, the same value):
+    where the batch's tiles fill fewer vectors than (1 - the waste) times the
+    tile grids do (each output phase's grid at phase 0's pitch, per image)."""
+    p = params
+    rows, cols = _phase_tiles(p.OH, p.dh), _phase_tiles(p.OW, p.dw)
+    pitch = max(cols, default=0) + 1
+    grid = p.N * sum(-(-((r - 1) * pitch + c) // vlen) for r in rows for c in cols)
+    dense = sum(-(-(p.N * r * c) // vlen) for r in rows for c in cols)
+    return dense < (1 - THRESHOLDS["WINOGRAD_DENSE_WASTE"]) * grid
+
+
 def _winograd_panels(params, channels, tiles):
     """Whether 'auto' picks WINOGRAD as the backend's panel tasks run it."""
     p = params
@@ -458,12 +494,15 @@ def choose_algorithm(params):
     if winograd_applies(p):
         channels = min(p.C_g, p.K_g)
         tiles, columns = _winograd_tiles(p)
+        dense = _winograd_dense(p)
         if (channels >= THRESHOLDS["WINOGRAD_MIN_CHANNELS"]
-                and channels * tiles >= THRESHOLDS["WINOGRAD_MIN_CHANNEL_TILES"]
-                and columns >= THRESHOLDS["WINOGRAD_MIN_TILE_COLUMNS"]
+                and channels * tiles >= THRESHOLDS["WINOGRAD_DENSE_MIN_CHANNEL_TILES" if dense
+                                                   else "WINOGRAD_MIN_CHANNEL_TILES"]
+                and (columns >= THRESHOLDS["WINOGRAD_MIN_TILE_COLUMNS"] or dense)
                 and p.C_g <= THRESHOLDS["WINOGRAD_MAX_C_G"]
                 and (p.C_g <= THRESHOLDS["WINOGRAD_WIDE_C_G"]
-                     or tiles >= THRESHOLDS["WINOGRAD_WIDE_MIN_TILES"])
+                     or tiles >= THRESHOLDS["WINOGRAD_DENSE_WIDE_MIN_TILES" if dense
+                                            else "WINOGRAD_WIDE_MIN_TILES"])
                 and (p.G == 1 or p.K * p.C_g <= THRESHOLDS["WINOGRAD_MAX_K_C_GROUPED"])):
             return Algorithm.WINOGRAD
         if (channels >= THRESHOLDS["WINOGRAD_MIN_CHANNELS"]
@@ -493,6 +532,8 @@ def _lane_use(params, vlen=16):
     pitch = p.W + p.pl + p.pr
     grid = (p.OH - 1) * pitch + p.OW
     outputs = p.OH * p.OW
+    if p.N * outputs <= 0:      # nothing to compute
+        return 1.0, 0.0
     return (outputs / (-(-grid // vlen) * vlen),
             p.N * outputs / (-(-(p.N * outputs) // vlen) * vlen))
 

@@ -123,6 +123,9 @@ typedef struct {
      * row (column) of phase r's first output in tile row (column) 0 */
     fc_idx ty0;
     int t_ro[2], t_co[2];
+    /* Note [dense Winograd lanes]: lanes run over the band's tiles, image by
+     * image (no junk lanes), each lane's patch gathered */
+    int dense;
 } fc_winograd_args;
 
 /* One chunk of <= NR grid points of a Winograd sub-problem, whose transformed

@@ -1276,26 +1276,52 @@ int FC_FN(winograd_weights)(const FC_T *restrict w, fc_idx M, fc_idx C, fc_idx k
     return any;
 }
 
-/* The lanes of grid chunk [qc, qc + ncol) (ncol <= NR): each lane's output
+/* Note [dense Winograd lanes]: on small maps the grid wastes most lanes (a
+ * 4x4 output: 2x2 tiles at pitch 3, 5 lanes of a vector of 16 for 4 tiles,
+ * alone in its chunk per image).  Dense lanes instead number the band's
+ * tiles q = (n*TH + ty)*TW + tx, every lane a tile: each lane's patch origin
+ * (xo, image included) is gathered from the same phase planes, and its output
+ * offset includes its image (callers pass image 0).  Every tile takes the
+ * same operations in the same order as on the grid: the same bits. */
+
+/* The lanes of chunk [qc, qc + ncol) (ncol <= NR): each lane's output
  * offset (-1 for a junk lane), its tile's rows and columns inside the output
- * (1 or 2), and masks of the valid lanes.  Returns how many lanes are valid. */
+ * (1 or 2), and masks of the valid lanes; with dense lanes also each lane's
+ * patch origin xo (-1 past ncol).  Returns how many lanes are valid. */
 static inline int FC_FN(wino_lanes)(const fc_winograd_args *g, fc_idx qc, int ncol,
-                                    fc_idx *off, int *nr_, int *nc_, VTM *valid)
+                                    fc_idx *off, int *nr_, int *nc_, VTM *valid, int32_t *xo)
 {
     const fc_idx pw = g->PWs;
-    fc_idx ty = qc / pw, tx = qc % pw;
+    fc_idx ty = qc / pw, tx = qc % pw, n = 0;
+    if (g->dense) {
+        n = qc / (g->TH * g->TW);
+        ty = qc % (g->TH * g->TW) / g->TW;
+        tx = qc % g->TW;
+    }
     int nvalid = 0;
     FC_T one[NR] __attribute__((aligned(FC_ALIGN)));
     for (int l = 0; l < NR; l++) {
         off[l] = -1;
-        if (l < ncol && tx < g->TW && ty < g->TH) {
-            off[l] = 2 * ty * g->y_rstep + 2 * tx * g->y_cstep;
-            nr_[l] = 2 * ty + 1 < g->OH ? 2 : 1;
-            nc_[l] = 2 * tx + 1 < g->OW ? 2 : 1;
-            nvalid++;
+        if (g->dense) {
+            xo[l] = -1;
+            if (l < ncol) {
+                off[l] = n * g->y_nstride + 2 * ty * g->y_rstep + 2 * tx * g->y_cstep;
+                xo[l] = (int32_t)(n * g->xp_nstride + ty * pw + tx);
+                nr_[l] = 2 * ty + 1 < g->OH ? 2 : 1;
+                nc_[l] = 2 * tx + 1 < g->OW ? 2 : 1;
+                nvalid++;
+                if (++tx == g->TW) { tx = 0; if (++ty == g->TH) { ty = 0; n++; } }
+            }
+        } else {
+            if (l < ncol && tx < g->TW && ty < g->TH) {
+                off[l] = 2 * ty * g->y_rstep + 2 * tx * g->y_cstep;
+                nr_[l] = 2 * ty + 1 < g->OH ? 2 : 1;
+                nc_[l] = 2 * tx + 1 < g->OW ? 2 : 1;
+                nvalid++;
+            }
+            if (++tx == pw) { tx = 0; ty++; }
         }
         one[l] = off[l] >= 0 ? (FC_T)1 : (FC_T)0;
-        if (++tx == pw) { tx = 0; ty++; }
     }
     /* Only the valid tiles' values may flag the call: which lanes are junk
      * depends on how the grid was cut into tasks, i.e. on the thread count. */
@@ -1308,7 +1334,7 @@ static inline int FC_FN(wino_lanes)(const fc_winograd_args *g, fc_idx qc, int nc
  * (>= nv*VLEN) lanes a channel. */
 static inline void FC_FN(wino_input)(const fc_winograd_args *g, fc_idx n, fc_idx qc, int nv,
                                      const VTM *valid, fc_idx c0, fc_idx c1,
-                                     FC_T *restrict V, fc_idx vs, VTM *bad_)
+                                     FC_T *restrict V, fc_idx vs, VTM *bad_, const int32_t *xo)
 {
     const FC_T *xn = (const FC_T *)g->xp + n * g->xp_nstride;
     const fc_idx *doff = g->doff, C = g->C;
@@ -1328,7 +1354,14 @@ static inline void FC_FN(wino_input)(const fc_winograd_args *g, fc_idx n, fc_idx
         const FC_T *b = xn + c * g->plane + qc;
         for (int v = 0; v < nv; v++) {
             VT d[16], t[16], o[16];
-            if (pairs) {
+            if (xo) {           /* Note [dense Winograd lanes] */
+                FC_T gb[16][VLEN] __attribute__((aligned(FC_ALIGN)));
+                const FC_T *bc = xn + c * g->plane;
+                for (int e = 0; e < 16; e++) {
+                    FC_FN(gather)(gb[e], bc + doff[e], xo + v * VLEN);
+                    d[e] = *(const VT *)gb[e];
+                }
+            } else if (pairs) {
                 _Pragma("GCC unroll 8")
                 for (int k = 0; k < 8; k++) {
                     const FC_T *p = b + o8[k] + v * VLEN;
@@ -1478,15 +1511,17 @@ void FC_FN(winograd_task)(const fc_winograd_args *g, fc_idx n, fc_idx q0, fc_idx
     for (int m = 0; m < FC_MR; m++) zero[m] = (FC_T)0;
     fc_idx off[NR];      /* output offset of each lane's tile, -1 for junk lanes */
     int nr_[NR], nc_[NR];   /* rows / columns of the tile inside the output (1 or 2) */
+    int32_t xo[NR];      /* dense lanes: each lane's patch origin */
     const VT vz = SPLAT((FC_T)0);
     VTM bad = vz < vz;      /* all lanes false */
     for (fc_idx qc = q0; qc < q1; qc += NR) {
         const int ncol = q1 - qc < NR ? (int)(q1 - qc) : NR;
         VTM valid[FC_NV];
-        if (FC_FN(wino_lanes)(g, qc, ncol, off, nr_, nc_, valid) == 0) continue;
+        if (FC_FN(wino_lanes)(g, qc, ncol, off, nr_, nc_, valid, xo) == 0) continue;
         /* vectors of lanes this chunk needs (a grid's last chunk may need fewer) */
         const int nv = (ncol + VLEN - 1) / VLEN;
-        FC_FN(wino_input)(g, n, qc, nv, valid, 0, C, V, (fc_idx)nv * VLEN, &bad);
+        FC_FN(wino_input)(g, n, qc, nv, valid, 0, C, V, (fc_idx)nv * VLEN, &bad,
+                          g->dense ? xo : NULL);
         for (int panel = m0; panel < m1; panel++) {
             const fc_idx mbase = (fc_idx)panel * FC_MR;
             const int mrows = M - mbase < FC_MR ? (int)(M - mbase) : FC_MR;
@@ -1513,13 +1548,14 @@ void FC_FN(winograd_input_task)(const fc_winograd_args *subs, const fc_wino_chun
     const fc_winograd_args *g = subs + ch->sub;
     fc_idx off[NR];
     int nr_[NR], nc_[NR];
+    int32_t xo[NR];
     VTM valid[FC_NV];
     const VT vz = SPLAT((FC_T)0);
     VTM bad = vz < vz;
-    FC_FN(wino_lanes)(g, ch->qc, ch->ncol, off, nr_, nc_, valid);
+    FC_FN(wino_lanes)(g, ch->qc, ch->ncol, off, nr_, nc_, valid, xo);
     const int nv = (ch->ncol + VLEN - 1) / VLEN;
     FC_FN(wino_input)(g, ch->n, ch->qc, nv, valid, c0, c1, (FC_T *)V + ch->voff,
-                      (fc_idx)nv * VLEN, &bad);
+                      (fc_idx)nv * VLEN, &bad, g->dense ? xo : NULL);
     if (FC_FN(any_lane)(bad)) *bad_out = 1;
 }
 
@@ -1536,6 +1572,7 @@ void FC_FN(winograd_panel_task)(const fc_winograd_args *subs, const fc_wino_chun
     for (int m = 0; m < FC_MR; m++) zero[m] = (FC_T)0;
     fc_idx off[NR];
     int nr_[NR], nc_[NR];
+    int32_t xo[NR];
     VTM valid[FC_NV];
     const VT vz = SPLAT((FC_T)0);
     VTM bad = vz < vz;
@@ -1544,7 +1581,7 @@ void FC_FN(winograd_panel_task)(const fc_winograd_args *subs, const fc_wino_chun
     for (int i = 0; i < nchunk; i++) {
         const fc_wino_chunk *ch = chunks + i;
         const fc_winograd_args *g = subs + ch->sub;
-        if (FC_FN(wino_lanes)(g, ch->qc, ch->ncol, off, nr_, nc_, valid) == 0) continue;
+        if (FC_FN(wino_lanes)(g, ch->qc, ch->ncol, off, nr_, nc_, valid, xo) == 0) continue;
         const int nv = (ch->ncol + VLEN - 1) / VLEN;
         FC_FN(wino_products)(C, Up, mrows, (const FC_T *)V + ch->voff, nv, Mb, zero);
         FC_FN(wino_output)(g, ch->n, mbase, mrows, Mb, nv, ch->ncol, off, nr_, nc_, valid,
@@ -1821,7 +1858,7 @@ void FC_FN(winograd_t_task)(const fc_winograd_args *g, fc_idx q0, fc_idx q1,
         VTM valid[FC_NV];
         for (int v = 0; v < FC_NV; v++) valid[v] = *(const VT *)(one + v * VLEN) != vz;
         const int nv = (ncol + VLEN - 1) / VLEN;
-        FC_FN(wino_input)(g, 0, qc, nv, valid, 0, C, V, (fc_idx)nv * VLEN, &bad);
+        FC_FN(wino_input)(g, 0, qc, nv, valid, 0, C, V, (fc_idx)nv * VLEN, &bad, NULL);
         for (int panel = m0; panel < m1; panel++) {
             const fc_idx mbase = (fc_idx)panel * FC_MR;
             const int mrows = M - mbase < FC_MR ? (int)(M - mbase) : FC_MR;

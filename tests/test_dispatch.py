@@ -280,24 +280,37 @@ def test_choice_is_pure_and_follows_thresholds():
     assert fastconv.choose_algorithm((2, 2 * c, 4, 4), (2 * c, k, 4, 4), stride=2, groups=2,
                                      transposed=True) is Algorithm.GEMM      # per group
     # Stride 1 on small maps: GEMM where under IMPLICIT_MIN_LANE_USE of IMPLICIT's
-    # pixel lanes are outputs and GEMM's packed batch fills more.
+    # pixel lanes are outputs and GEMM's packed batch fills more (24 channels:
+    # under Winograd's minimum).
     assert THRESHOLDS["IMPLICIT_MIN_LANE_USE"] == 0.7
-    assert fastconv.choose_algorithm((16, 512, 4, 4), (512, 512, 3, 3), padding=1) \
+    assert fastconv.choose_algorithm((16, 24, 4, 4), (24, 24, 3, 3), padding=1) \
         is Algorithm.GEMM       # 16 of 32 lanes (a 6-wide pitch, 22 lanes)
-    assert fastconv.choose_algorithm((8, 256, 5, 5), (256, 256, 3, 3), padding=1) \
+    assert fastconv.choose_algorithm((8, 24, 5, 5), (24, 24, 3, 3), padding=1) \
         is Algorithm.GEMM       # 25 of 48
-    assert fastconv.choose_algorithm((8, 512, 6, 6), (512, 512, 3, 3), padding=1) \
+    assert fastconv.choose_algorithm((8, 24, 6, 6), (24, 24, 3, 3), padding=1) \
         is Algorithm.IMPLICIT   # 36 of 48: 0.75
     assert fastconv.choose_algorithm((16, 24, 9, 9), (24, 24, 3, 3), padding=1) \
         is Algorithm.IMPLICIT   # 81 of 112 (an 11-wide pitch: 97 lanes): 0.72
     assert fastconv.choose_algorithm((16, 24, 9, 9), (24, 24, 5, 5), padding=2) \
         is Algorithm.GEMM       # 81 of 128 (a 13-wide pitch): 0.63
-    assert fastconv.choose_algorithm((1, 256, 1, 1), (256, 256, 3, 3), padding=1) \
+    assert fastconv.choose_algorithm((1, 24, 1, 1), (24, 24, 3, 3), padding=1) \
         is Algorithm.IMPLICIT   # 1 of 16 lanes either way
-    assert fastconv.choose_algorithm((2, 256, 1, 1), (256, 256, 3, 3), padding=1) \
+    assert fastconv.choose_algorithm((2, 24, 1, 1), (24, 24, 3, 3), padding=1) \
         is Algorithm.GEMM       # 2 of 16 in GEMM
     assert fastconv.choose_algorithm((1, 512, 7, 7), (512, 512, 3, 3), padding=1) \
         is Algorithm.IMPLICIT   # channel lanes
+    # Winograd on dense lanes (Note [dense Winograd lanes]): small maps need no
+    # tile-column minimum, and past 256 channels WINOGRAD_DENSE_WIDE_MIN_TILES.
+    assert (THRESHOLDS["WINOGRAD_DENSE_WASTE"],
+            THRESHOLDS["WINOGRAD_DENSE_WIDE_MIN_TILES"]) == (0.2, 64)
+    assert fastconv.choose_algorithm((8, 256, 8, 8), (256, 256, 3, 3), padding=1) \
+        is Algorithm.WINOGRAD   # 4 tile columns; 128 tiles in 8 vectors, not 16
+    assert fastconv.choose_algorithm((16, 512, 4, 4), (512, 512, 3, 3), padding=1) \
+        is Algorithm.WINOGRAD   # 64 tiles
+    assert fastconv.choose_algorithm((15, 512, 4, 4), (512, 512, 3, 3), padding=1) \
+        is Algorithm.GEMM       # 60 tiles; then 16 of 32 implicit lanes
+    assert fastconv.choose_algorithm((2, 256, 8, 8), (256, 256, 3, 3), padding=1) \
+        is not Algorithm.WINOGRAD   # 256 x 32 tiles under WINOGRAD_MIN_CHANNEL_TILES
     # A 1x1 input: GEMM whatever the channels (Note [one-pixel transposed conv]).
     assert fastconv.choose_algorithm((64, 100, 1, 1), (100, 512, 4, 4),
                                      transposed=True) is Algorithm.GEMM

@@ -329,3 +329,68 @@ def test_panels_and_bands_agree_on_random_shapes(N, C, K, H, W, dh, dw, mode, bi
     finally:
         _cpu._set_winograd_panels(old)
     assert_within(bands, conv2d_ref(x, w, b, **kw), winograd_tolerance(dtype, x, w, b, **kw))
+
+
+# Note [dense Winograd lanes]: on small maps the lanes run over the band's
+# tiles, image after image, each patch gathered; every tile is computed with
+# the grid's operations in the grid's order.  Maps of 1 to 6 tiles a side, a
+# batch, dilation (16 sub-problems), groups, padding that differs by side,
+# bands of images, weight chunks, panel tasks, 1-3 threads.
+DENSE = [
+    ((16, 32, 4, 4), (40, 32, 3, 3), dict(padding=1)),
+    ((5, 16, 2, 2), (8, 16, 3, 3), dict(padding=1)),
+    ((3, 24, 7, 5), (20, 24, 3, 3), dict(padding=(1, 0))),
+    ((2, 16, 17, 15), (12, 16, 3, 3), dict(padding=4, dilation=4)),
+    ((4, 64, 8, 8), (48, 32, 3, 3), dict(padding=1, groups=2)),
+    ((7, 8, 6, 6), (9, 8, 3, 3), dict(padding=2)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("xs,ws,kw", DENSE)
+def test_dense_lanes_give_the_bits_of_the_grid(xs, ws, kw, dtype):
+    x, w, b = arrays(xs, ws, dtype, seed=41)
+    C, item = ws[1], np.dtype(dtype).itemsize
+    old = _cpu._set_winograd_dense(0)
+    old_panels = _cpu._set_winograd_panels(0)
+    try:
+        grid, ran = run_winograd(x, w, b, num_threads=2, **kw)
+        assert ran and not _cpu._winograd_dense_used()
+        _cpu._set_winograd_dense(1)
+        for panels in (0, 1):
+            _cpu._set_winograd_panels(panels)
+            for t in (1, 2, 3):
+                out, ran = run_winograd(x, w, b, num_threads=t, **kw)
+                assert ran and _cpu._winograd_dense_used()
+                assert_bitwise_equal(out, grid, what=f"panels {panels}, {t} threads")
+        _cpu._set_winograd_panels(0)
+        # one image a band, and weight chunks of 16 output channels (grouped
+        # chunks run the implicit GEMM)
+        budgets = [("bands", _cpu._set_implicit_copy_bytes, 1)]
+        if kw.get("groups", 1) == 1:
+            budgets.append(("chunks", _cpu._set_winograd_weight_bytes, 16 * 16 * C * item))
+        for what, setter, budget in budgets:
+            before = setter(budget)
+            try:
+                out, ran = run_winograd(x, w, b, num_threads=2, **kw)
+            finally:
+                setter(before)
+            assert ran
+            assert_bitwise_equal(out, grid, what=what)
+    finally:
+        _cpu._set_winograd_dense(old)
+        _cpu._set_winograd_panels(old_panels)
+    assert_within(grid, conv2d_ref(x, w, b, **kw), winograd_tolerance(dtype, x, w, b, **kw))
+
+
+@pytest.mark.parametrize("shape", [(16, 64, 4, 4), (8, 64, 8, 8), (1, 64, 14, 14),
+                                   (2, 64, 7, 7), (1, 64, 28, 28), (1, 64, 9, 9),
+                                   (3, 64, 5, 5), (1, 64, 2, 2)])
+def test_dense_rule_matches_the_backend(shape):
+    """_dispatch._winograd_dense says what the backend does (float32)."""
+    from fastconv import _dispatch
+    from fastconv._params import conv2d_params
+    x, w, b = arrays(shape, (64, 64, 3, 3), np.float32, bias=False)
+    run_winograd(x, w, None, padding=1)
+    p = conv2d_params(x.shape, w.shape, None, 1, 1, 1, 1, "zeros")
+    assert _dispatch._winograd_dense(p) == _cpu._winograd_dense_used()
