@@ -340,11 +340,12 @@ static int FC_FN(pack_phases4)(const FC_T *restrict base, int g, int M, int m0, 
                                FC_T *const *dsts)
 {
     if (C_g < 4 || nphase < 1 || nphase > 16) return -1;
+    for (int p = 0; p < nphase; p++)    /* (an empty phase's table may hold one entry) */
+        if (ntaps[p] != 4) return -1;
     const fc_idx cs = (fc_idx)tabs[0][4] - tabs[0][0];      /* channel to channel */
     int maxtap = 0;
     __m512i idx[16];
     for (int p = 0; p < nphase; p++) {
-        if (ntaps[p] != 4) return -1;
         int32_t lane[16];       /* tap t of the first source, then of the second */
         for (int t = 0; t < 4; t++) {
             const int32_t o = tabs[p][t];
