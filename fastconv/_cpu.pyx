@@ -1076,7 +1076,10 @@ cdef inline fc_idx _phase_len(int out, int r, int s) noexcept nogil:
 # = sum_c x[n, c] w[c, (k, i, j)] is one GEMM: conv2d_gemm of the weights as a
 # one-row image of C_g channels and O = K_g*kh*kw pixels, with the images' x
 # as N 1x1 kernels; then each output is Z + bias or, where no tap lands,
-# the bias.  Images go in chunks that keep Z within TRANSPOSED_PIXEL_Z_BYTES.
+# the bias.  Images go in chunks that keep Z within TRANSPOSED_PIXEL_Z_BYTES
+# (where one image's Z would not fit, the phase GEMM runs: its workspace is
+# bounded whatever the kernel, and its Inf/NaN weights take Note [transposed
+# non-finite weights]).
 # 64 x 100 -> 512 at 4x4 (DCGAN), 2 threads, Intel Xeon 5th gen: 6.6 ms
 # through the phases, 0.80 ms here, 1.4 in torch (more in _dispatch's table).
 # (The chunk budget is settable for tests: _set_transposed_pixel_z_bytes.)
@@ -1230,7 +1233,8 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
     cdef int nthreads = _threads(num_threads)
     if N == 0:
         return
-    if H == 1 and W == 1:
+    if H == 1 and W == 1 and (<size_t>G * K_g * kh * kw * sizeof(floating)
+                              <= TRANSPOSED_PIXEL_Z_BYTES):   # one image's Z fits
         _transposed_pixel(x, w, bias, y, G, dh, dw, ph, pw, num_threads)
         return
     cdef bint is_double = floating is double

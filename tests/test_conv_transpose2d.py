@@ -456,7 +456,7 @@ def test_one_pixel_image_chunks_and_threads_give_the_same_bits(case, dtype):
     assert fastconv.choose_algorithm(x.shape, w.shape, transposed=True,
                                      **case.kwargs()).value == "gemm"
     z_image = case.out_shape[1] * w.shape[2] * w.shape[3] * x.itemsize  # Z of one image
-    for budget in (1, 2 * z_image):     # one image a chunk, then two (the last one)
+    for budget in (z_image, 2 * z_image):   # one image a chunk, then two (the last one)
         old = _cpu._set_transposed_pixel_z_bytes(budget)
         try:
             for threads in (1, 2, 3):
@@ -465,6 +465,14 @@ def test_one_pixel_image_chunks_and_threads_give_the_same_bits(case, dtype):
                 np.testing.assert_array_equal(out, whole)
         finally:
             _cpu._set_transposed_pixel_z_bytes(old)
+    # One image's Z over the budget: the phase GEMM, whose bits are implicit's.
+    old = _cpu._set_transposed_pixel_z_bytes(z_image - 1)
+    try:
+        phases = conv_transpose2d(case, x, w, b, algorithm="gemm")
+    finally:
+        _cpu._set_transposed_pixel_z_bytes(old)
+    np.testing.assert_array_equal(phases, conv_transpose2d(case, x, w, b, algorithm="implicit"))
+    check(case, dtype, x, w, b, phases)
 
 
 def check_like_scatter(case, dtype, x, w, b, out):
