@@ -133,8 +133,14 @@ ALGORITHMS = {
 #   0.68, 256 on 33x33 3.25 vs 3.74 vs 3.47 vs 2.78.  Kept out: 64 on 32x32
 #   at dilation 4 (16384) 0.28 vs GEMM 0.24; 8 x 256 at 5x5 (18432) 0.83 vs
 #   GEMM 0.84; 16 x 512 at 2x2 (8192) 1.91 vs 1.58; 1 x 512 at 4x4 0.78 vs
-#   0.44; below the product, 2 x 256 at 8x8 (8192) 0.34 vs 0.50 and 4 x 128 at
-#   8x8 0.20 vs 0.25 would win too.
+#   0.44.  Below the product, on undilated maps of even sides with 9 tiles
+#   an image or more, from WINOGRAD_DENSE_LOW_MIN_CHANNELS channels and
+#   WINOGRAD_DENSE_LOW_MIN_CHANNEL_TILES (dense WINOGRAD vs the best other vs
+#   torch): 2 x 256 at 8x8 (8192) 0.34 vs 0.50 vs 0.51, 4 x 128 at 8x8 0.21 vs
+#   0.24 vs 0.25, 4 x 256 at 6x6 0.50 vs 0.65 vs 0.59, 8 x 128 at 6x6 0.27 vs
+#   0.33 vs 0.29; kept out: partial tiles, 8 x 128 at 5x5 0.26 vs 0.25, 4 x 128
+#   at 7x7 0.22 vs 0.23 (a tie), 2 x 256 at 7x7 0.37 vs 0.38; 4 tiles an
+#   image, 16 x 128 at 4x4 0.30 vs 0.28.
 #   Where the backend runs its panel tasks (Note [Winograd panels] in
 #   _kernels_impl.h: ungrouped, at least as many output channels as tile
 #   lanes -- each phase's tile grid with its junk column, in vectors of 16 --
@@ -317,6 +323,12 @@ THRESHOLDS = {
     "WINOGRAD_DENSE_WASTE": 0.2,
     "WINOGRAD_DENSE_MIN_CHANNEL_TILES": 20000,
     "WINOGRAD_DENSE_WIDE_MIN_TILES": 64,
+    # and below WINOGRAD_DENSE_MIN_CHANNEL_TILES, undilated maps of even sides
+    # (no partial tiles) with at least this many tiles an image, channels and
+    # channels x tiles
+    "WINOGRAD_DENSE_LOW_MIN_IMAGE_TILES": 9,
+    "WINOGRAD_DENSE_LOW_MIN_CHANNELS": 128,
+    "WINOGRAD_DENSE_LOW_MIN_CHANNEL_TILES": 8000,
     "WINOGRAD_MAX_C_G": 512,
     # grouped layers: K*C_g within the backend's cap on transformed weights
     # (_cpu.pyx WINOGRAD_WEIGHT_BYTES, 8 MiB, 16*K*C_g values) in float64 too;
@@ -508,6 +520,13 @@ def choose_algorithm(params):
         if (channels >= THRESHOLDS["WINOGRAD_MIN_CHANNELS"]
                 and p.C_g <= THRESHOLDS["WINOGRAD_MAX_C_G"]
                 and _winograd_panels(p, channels, tiles)):
+            return Algorithm.WINOGRAD
+        if (dense and p.dh == p.dw == 1 and p.OH % 2 == 0 and p.OW % 2 == 0
+                and p.OH * p.OW >= 4 * THRESHOLDS["WINOGRAD_DENSE_LOW_MIN_IMAGE_TILES"]
+                and channels >= THRESHOLDS["WINOGRAD_DENSE_LOW_MIN_CHANNELS"]
+                and channels * tiles >= THRESHOLDS["WINOGRAD_DENSE_LOW_MIN_CHANNEL_TILES"]
+                and p.C_g <= THRESHOLDS["WINOGRAD_WIDE_C_G"]
+                and (p.G == 1 or p.K * p.C_g <= THRESHOLDS["WINOGRAD_MAX_K_C_GROUPED"])):
             return Algorithm.WINOGRAD
     strided = p.OH > 1 and p.sh > 1 or p.OW > 1 and p.sw > 1
     dilated = p.OH > 1 and p.dh > 1 or p.OW > 1 and p.dw > 1

@@ -309,8 +309,24 @@ def test_choice_is_pure_and_follows_thresholds():
         is Algorithm.WINOGRAD   # 64 tiles
     assert fastconv.choose_algorithm((15, 512, 4, 4), (512, 512, 3, 3), padding=1) \
         is Algorithm.GEMM       # 60 tiles; then 16 of 32 implicit lanes
+    # ... and from fewer channel-tiles on whole tiles, 9 an image or more.
+    assert (THRESHOLDS["WINOGRAD_DENSE_LOW_MIN_IMAGE_TILES"],
+            THRESHOLDS["WINOGRAD_DENSE_LOW_MIN_CHANNELS"],
+            THRESHOLDS["WINOGRAD_DENSE_LOW_MIN_CHANNEL_TILES"]) == (9, 128, 8000)
     assert fastconv.choose_algorithm((2, 256, 8, 8), (256, 256, 3, 3), padding=1) \
-        is not Algorithm.WINOGRAD   # 256 x 32 tiles under WINOGRAD_MIN_CHANNEL_TILES
+        is Algorithm.WINOGRAD       # 256 x 32 tiles
+    assert fastconv.choose_algorithm((8, 128, 6, 6), (128, 128, 3, 3), padding=1) \
+        is Algorithm.WINOGRAD       # 9 tiles an image
+    assert fastconv.choose_algorithm((1, 256, 8, 8), (256, 256, 3, 3), padding=1) \
+        is not Algorithm.WINOGRAD   # 256 x 16
+    assert fastconv.choose_algorithm((8, 128, 5, 5), (128, 128, 3, 3), padding=1) \
+        is not Algorithm.WINOGRAD   # partial tiles
+    assert fastconv.choose_algorithm((16, 128, 4, 4), (128, 128, 3, 3), padding=1) \
+        is not Algorithm.WINOGRAD   # 4 tiles an image
+    assert fastconv.choose_algorithm((4, 96, 8, 8), (96, 96, 3, 3), padding=1) \
+        is not Algorithm.WINOGRAD   # 96 channels
+    assert fastconv.choose_algorithm((1, 128, 16, 16), (128, 128, 3, 3), padding=2,
+                                     dilation=2) is not Algorithm.WINOGRAD   # dilated
     # A 1x1 input: GEMM whatever the channels (Note [one-pixel transposed conv]).
     assert fastconv.choose_algorithm((64, 100, 1, 1), (100, 512, 4, 4),
                                      transposed=True) is Algorithm.GEMM
