@@ -1970,7 +1970,6 @@ cdef bint _winograd_bands(const floating[:, :, :, ::1] x, const floating[::1] bi
                                          colmap, sh * (t1 - t0 + 1), sw * PWs, pl, sh, sw, PWs,
                                          phase_stride, rows_all, xpad + n * image + c * plane)
             nsub = 0
-            Q = 0
             for g in range(G):
                 for p in range(dh):
                     OHp = _cdiv(OH - p, dh)
@@ -2001,22 +2000,22 @@ cdef bint _winograd_bands(const floating[:, :, :, ::1] x, const floating[::1] bi
                         a.bias = (biasp + g * K_g + k0) if biasp != NULL else NULL
                         a.M = <int>Kn
                         a.dense = 0
-                        Q = max(Q, (a.TH - 1) * PWs + a.TW)
             # Note [dense Winograd lanes]: where the grids leave WINOGRAD_DENSE_WASTE
             # of their vectors' lanes junk, the lanes run over the band's tiles.
             lanes = 0
             dense_lanes = 0
             for sub in range(nsub):
-                lanes += (n1 - n0) * _cdiv((subs[sub].TH - 1) * PWs + subs[sub].TW, b.vlen)
-                dense_lanes += _cdiv((n1 - n0) * subs[sub].TH * subs[sub].TW, b.vlen)
-            if ((_winograd_dense_mode == 1 or _winograd_dense_mode < 0
-                    and dense_lanes < (1.0 - WINOGRAD_DENSE_WASTE) * lanes)
-                    and (n1 - n0) * image < INT32_MAX):     # int32 patch origins
-                Q = 0
-                for sub in range(nsub):
-                    subs[sub].dense = 1
-                    Q = max(Q, (n1 - n0) * subs[sub].TH * subs[sub].TW)
-            dense = subs[0].dense
+                lanes += (n1 - n0) * _cdiv(_wino_lanes_of(&subs[sub], n1 - n0), b.vlen)
+                subs[sub].dense = 1
+                dense_lanes += _cdiv(_wino_lanes_of(&subs[sub], n1 - n0), b.vlen)
+                subs[sub].dense = 0
+            dense = ((_winograd_dense_mode == 1 or _winograd_dense_mode < 0
+                      and dense_lanes < (1.0 - WINOGRAD_DENSE_WASTE) * lanes)
+                     and (n1 - n0) * image < INT32_MAX)     # int32 patch origins
+            Q = 0
+            for sub in range(nsub):
+                subs[sub].dense = dense
+                Q = max(Q, _wino_lanes_of(&subs[sub], n1 - n0))
             global _winograd_dense_last
             _winograd_dense_last = dense
             if wraw != NULL:
@@ -2043,10 +2042,7 @@ cdef bint _winograd_bands(const floating[:, :, :, ::1] x, const floating[::1] bi
                         s = s // nqb
                         sub = s % nsub
                         n = s // nsub
-                        if dense:
-                            q1 = min(q0 + nb, (n1 - n0) * subs[sub].TH * subs[sub].TW)
-                        else:
-                            q1 = min(q0 + nb, (subs[sub].TH - 1) * PWs + subs[sub].TW)
+                        q1 = min(q0 + nb, _wino_lanes_of(&subs[sub], n1 - n0))
                         if q1 <= q0:
                             continue
                         if floating is float:

@@ -419,10 +419,8 @@ def _winograd_dense(params, vlen=16):
     tile grids do (each output phase's grid at phase 0's pitch, per image)."""
     p = params
     rows, cols = _phase_tiles(p.OH, p.dh), _phase_tiles(p.OW, p.dw)
-    pitch = max(cols, default=0) + 1
-    grid = p.N * sum(-(-((r - 1) * pitch + c) // vlen) for r in rows for c in cols)
     dense = sum(-(-(p.N * r * c) // vlen) for r in rows for c in cols)
-    return dense < (1 - THRESHOLDS["WINOGRAD_DENSE_WASTE"]) * grid
+    return dense * vlen < (1 - THRESHOLDS["WINOGRAD_DENSE_WASTE"]) * _winograd_lanes(p, vlen)
 
 
 def _winograd_panels(params, channels, tiles):

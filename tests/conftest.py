@@ -210,3 +210,31 @@ def random_arrays(x_shape, w_shape, bias_len, dtype, seed):
     rng = np.random.default_rng(seed)
     x, w = rng.standard_normal(x_shape).astype(dtype), rng.standard_normal(w_shape).astype(dtype)
     return x, w, rng.standard_normal(bias_len).astype(dtype)
+
+
+# Data that takes a Winograd transform outside its error bound (Note
+# [Winograd F(2x2, 3x3)] in _kernels_impl.h), so the call must give the
+# implicit GEMM's bits: special values, an input whose transform overflows
+# where the direct sums do not, products below the normal range, subnormal
+# weights whose sums the direct algorithms compute exactly.
+WINOGRAD_POISONS = ["inf", "-inf", "nan", "inf-weight", "huge", "tiny-input",
+                    "subnormal-weight"]
+
+
+def winograd_poison(x, w, kind, weight_at):
+    """Poison x (one image, at least 3 channels of 6x6) and w in place; an
+    infinite weight goes to w[weight_at]."""
+    info = np.finfo(x.dtype)
+    if kind in ("inf", "-inf", "nan"):
+        x[0, 2, 4, 5] = float(kind)
+    elif kind == "inf-weight":
+        w[weight_at] = np.inf
+    elif kind == "huge":                   # the input transform overflows, direct does not
+        x[0, 1, 2:4, 3:5] = info.max * 0.75   # d1 + d2 of a tile row overflows
+        w[:] = np.abs(w) * 1e-3
+    elif kind == "tiny-input":             # products would fall below the normal range
+        x *= info.tiny * 8
+    else:                                  # subnormal weights: sums computed exactly
+        w[:] = 0
+        w[0, 0, :2, :] = info.smallest_subnormal
+        x[:] = 1

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import fastconv
 from fastconv import _cpu
-from conftest import assert_bitwise_equal
+from conftest import WINOGRAD_POISONS, assert_bitwise_equal, winograd_poison
 from reference import assert_within, conv2d_ref, conv_padding, winograd_tolerance
 
 DTYPES = [pytest.param(np.float32, id="float32"), pytest.param(np.float64, id="float64")]
@@ -143,24 +143,10 @@ def _implicit(x, w, b, **kw):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("poison", ["inf", "-inf", "nan", "inf-weight", "huge", "tiny-input",
-                                    "subnormal-weight"])
+@pytest.mark.parametrize("poison", WINOGRAD_POISONS)
 def test_data_outside_the_bound_falls_back_to_the_implicit_gemm(poison, dtype, tasks):
     x, w, b = arrays((1, 6, 9, 10), (8, 6, 3, 3), dtype, seed=11)
-    info = np.finfo(dtype)
-    if poison in ("inf", "-inf", "nan"):
-        x[0, 2, 4, 5] = float(poison)
-    elif poison == "inf-weight":
-        w[3, 1, 0, 2] = np.inf
-    elif poison == "huge":                 # the input transform overflows, direct does not
-        x[0, 1, 2:4, 3:5] = info.max * 0.75   # d1 + d2 of tile row 1 overflows
-        w[:] = np.abs(w) * 1e-3
-    elif poison == "tiny-input":           # products would fall below the normal range
-        x *= info.tiny * 8
-    else:                                  # 6 subnormal weights: sums computed exactly
-        w[:] = 0
-        w[0, 0, :2, :] = info.smallest_subnormal
-        x[:] = 1
+    winograd_poison(x, w, poison, weight_at=(3, 1, 0, 2))
     y, ran = run_winograd(x, w, b, padding=1)
     assert not ran
     assert_bitwise_equal(y, _implicit(x, w, b, padding=1))
