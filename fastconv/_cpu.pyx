@@ -179,6 +179,12 @@ cdef extern from "_kernels.h" nogil:
     void fc_pack_rows_f64(const double *base, int m0, int m1, int C_g, int ntaps,
                           fc_idx m_stride, fc_idx c_stride, const fc_idx *tapoff, double *dst,
                           int *nonfinite)
+    int fc_any_nonfinite_f32(const float *p, fc_idx n)
+    int fc_any_nonfinite_f64(const double *p, fc_idx n)
+    void fc_pack_windows_f32(const float *base, int m0, int m1, int C_g, int ktaps, int nwin,
+                             const int *ntaps, const int *tapoff, float **dst)
+    void fc_pack_windows_f64(const double *base, int m0, int m1, int C_g, int ktaps, int nwin,
+                             const int *ntaps, const int *tapoff, double **dst)
     void fc_pack_phases_f32(const float *base, int g, int M, int m0, int m1, int C_g,
                             int nphase, const int *ntaps, fc_idx m_stride,
                             const int32_t **tabs, float **dsts, int *nonfinite)
@@ -951,6 +957,363 @@ cdef void **_pack_phases(const floating *w, int G, int M, int C_g, int nphase, i
     return packs
 
 
+# Note [padding-only taps]: with zero padding, the output rows near the top
+# and bottom edges (columns near the sides) have kernel rows (columns) that
+# fall wholly in the padding: w * 0 adds nothing.  oneDNN skips them; a GEMM
+# over the full kernel multiplies those zeros.  Large padding makes that most
+# of the work: DeepLab's ASPP runs 3x3 at dilation 12, 24 and 36 with the same
+# padding on maps of 28-65, where 49%, 82% or 89% of a 28x28 map's
+# multiply-adds meet only padding.  So conv2d_gemm splits the output into
+# regions (bands of rows x bands of columns) whose in-bounds taps are the same
+# window (a sub-rectangle of the kernel: for one output they are a run of
+# rows by a run of columns), copies each window's weights ([K][C_g * window
+# taps]; windows in batches whose copies fit TAP_REGION_COPY_BYTES, a batch's
+# copies made in one pass over w and freed before the next) and runs a batch's
+# regions as the sub-problems of one GEMM; a region with no tap in bounds gets
+# the bias.  Each sum is the full GEMM's without the terms w * 0,
+# in the same order: the same values (a zero's sign aside).  Unless every
+# weight is finite (an Inf or NaN weight times a padding zero is NaN, which
+# torch returns), the full GEMM runs.  Which split (rows and columns, rows
+# only, columns only) and whether at all: _tap_choice's cost model, in shares
+# of the full GEMM's multiply-adds: those kept (a quarter more in regions
+# narrower than the output: staged tiles, short pack runs), TAP_REGION_COPY_MACS
+# per weight copied, TAP_REGION_READ_MACS per weight read; taken where it
+# saves TAP_REGION_MIN_GAIN.  Interleaved medians, split vs full GEMM, Intel
+# Xeon 5th gen, 2 threads, float32 (torch/fastconv after):
+#   2048 -> 256 at 28x28, dilation 36: 6.8-7.0 (6.9-7.2), dilation 24:
+#     1.98-2.22 (0.62-0.71; 0.30 before), dilation 12: not taken (splits
+#     1.07-1.10);
+#   the same at 65x65: dilation 36 1.77-1.83 (1.75), 24 1.12-1.27 (1.13-1.24),
+#     12 not taken (splits 0.96-1.02);
+#   512 -> 256 at 33x33, dilation 18: 1.82-1.92 (1.87-2.05); 4 x 256 at 14x14,
+#     dilation 12: 2.43 (0.70; 0.29 before);
+#   not taken, and slower split: 64 -> 32 at 14x14 dilation 12 0.77-0.98, 128
+#     at 8x8 dilation 6 0.41-0.64, 16 x 512 at 2x2 padding 1 0.74-1.02.
+cdef double TAP_REGION_COPY_MACS = 80
+cdef double TAP_REGION_READ_MACS = 16
+cdef double TAP_REGION_NARROW_COST = 0.25
+cdef double TAP_REGION_MIN_GAIN = 0.2
+cdef size_t TAP_REGION_COPY_BYTES = 16777216
+cdef int _tap_regions_mode = -1     # -1: by the rule, 0: never, 1: any split that skips a tap
+cdef int _tap_regions_last = 0      # whether the latest conv2d_gemm call split (tests)
+
+
+def _set_tap_regions(int mode):
+    """Test hook: Note [padding-only taps] by the rule (-1), never (0) or
+    wherever a tap lies in the padding (1); returns the old mode."""
+    global _tap_regions_mode
+    old = _tap_regions_mode
+    _tap_regions_mode = mode
+    return old
+
+
+cdef int _tap_region_split = -1
+
+
+def _set_tap_region_split(int split):
+    """Test hook: Note [padding-only taps] only with rows and columns split (0),
+    rows only (1) or columns only (2), or the best (-1); returns the old one."""
+    global _tap_region_split
+    old = _tap_region_split
+    _tap_region_split = split
+    return old
+
+
+def _tap_regions_used():
+    """Test hook: whether the latest conv2d_gemm call ran Note [padding-only taps]."""
+    return bool(_tap_regions_last)
+
+
+def _set_tap_region_copy_bytes(size_t n):
+    """Test hook: the copied windows' budget of Note [padding-only taps]; returns the old one."""
+    global TAP_REGION_COPY_BYTES
+    old = TAP_REGION_COPY_BYTES
+    TAP_REGION_COPY_BYTES = n
+    return old
+
+
+cdef list _tap_bands(int out, int n, int s, int p, int k, int d):
+    """Note [padding-only taps] along one axis: runs (o0, o1, lo, hi) of output
+    positions whose taps lo ... hi (none where hi < lo) land inside n."""
+    cdef list bands = []
+    cdef int o, i, lo, hi, start = 0, plo = 0, phi = -1
+    cdef fc_idx q
+    for o in range(out):
+        lo, hi = k, -1
+        for i in range(k):
+            q = <fc_idx>o * s - p + <fc_idx>i * d
+            if 0 <= q < n:
+                if hi < 0:
+                    lo = i
+                hi = i
+        if hi < 0:
+            lo = 0
+        if o == 0:
+            plo, phi = lo, hi
+        elif lo != plo or hi != phi:
+            bands.append((start, o, plo, phi))
+            start, plo, phi = o, lo, hi
+    bands.append((start, out, plo, phi))
+    return bands
+
+
+cdef bint _weights_finite(const floating *p, fc_idx n, int nthreads, _Buffers bufs):
+    cdef fc_idx blk = 65536, nblk = _cdiv(n, blk), t
+    cdef int *flags = <int *>bufs.get(<size_t>max(nthreads, 1) * sizeof(int))
+    cdef int i
+    for i in range(max(nthreads, 1)):
+        flags[i] = 0
+    with nogil:
+        for t in prange(nblk, num_threads=nthreads, schedule="static"):
+            if floating is float:
+                if fc_any_nonfinite_f32(p + t * blk, min(blk, n - t * blk)):
+                    flags[fc_omp_thread_num()] = 1
+            else:
+                if fc_any_nonfinite_f64(p + t * blk, min(blk, n - t * blk)):
+                    flags[fc_omp_thread_num()] = 1
+    return not _any_flagged(flags, nthreads)
+
+
+cdef tuple _tap_plan(list rbands, list cbands, int kh, int kw, double OH, double OW,
+                     double row_bytes):
+    """Note [padding-only taps] for one split: the share of the full kernel's
+    multiply-adds its windows keep, the taps of the windows to copy, and the
+    windows in batches (each batch's copies within TAP_REGION_COPY_BYTES, at
+    row_bytes a tap; None where one window alone passes that)."""
+    cdef double rows_used = 0, cols_used = 0
+    for (o0, o1, lo, hi) in rbands:
+        rows_used += (o1 - o0) * max(hi - lo + 1, 0)
+    for (o0, o1, lo, hi) in cbands:
+        cols_used += (o1 - o0) * max(hi - lo + 1, 0)
+    cdef list windows = []
+    for rb in rbands:
+        for cb in cbands:
+            key = (rb[2], rb[3], cb[2], cb[3])
+            if (rb[3] >= rb[2] and cb[3] >= cb[2] and key != (0, kh - 1, 0, kw - 1)
+                    and key not in windows):
+                windows.append(key)
+    cdef list batches = [[]]
+    cdef int taps = 0, ntap, batch_taps = 0
+    for key in windows:
+        ntap = (key[1] - key[0] + 1) * (key[3] - key[2] + 1)
+        if ntap * row_bytes > TAP_REGION_COPY_BYTES:
+            return 1.0, 0, None
+        if (batch_taps + ntap) * row_bytes > TAP_REGION_COPY_BYTES:
+            batches.append([])
+            batch_taps = 0
+        batches[len(batches) - 1].append(key)
+        batch_taps += ntap
+        taps += ntap
+    return rows_used * cols_used / (OH * kh * OW * kw), taps, batches
+
+
+cdef void _conv2d_sub(fc_gemm_args *a, const void *x, fc_idx C, fc_idx H, fc_idx W,
+                      int C_g, int ntap_h, int ntap_w, const int32_t *rowtab,
+                      const int32_t *coltab, const int32_t *col_lo, const int32_t *col_hi,
+                      int sw, int N, fc_idx P_h, fc_idx P_w, void *y, fc_idx K, fc_idx OH,
+                      fc_idx OW, const void *A, fc_idx lda, const void *bias, int M) noexcept:
+    """One conv2d GEMM sub-problem: output rows of P_w pixels from y, OW apart,
+    OH*OW a channel, K channels an image; x one group's channels of C."""
+    a.x = x
+    a.x_nstride = C * H * W
+    a.x_cstride = H * W
+    a.x_rstride = W
+    a.C_g = C_g
+    a.ntap_h = ntap_h
+    a.ntap_w = ntap_w
+    a.rowtab = rowtab
+    a.coltab = coltab
+    a.col_lo = col_lo
+    a.col_hi = col_hi
+    a.col_step = sw
+    a.P_n = N
+    a.P_h = P_h
+    a.P_w = P_w
+    a.y = y
+    a.y_nstride = K * OH * OW
+    a.y_kstride = OH * OW
+    a.y_rstride = OW
+    a.y_cstride = 1
+    a.a = A
+    a.lda = lda
+    a.bias = bias
+    a.M = M
+
+
+cdef int _tap_count(int out, int n, int s, int p, int k, int d) noexcept:
+    """Output positions x taps along one axis that land inside n (zero padding)."""
+    cdef int i, total = 0
+    cdef fc_idx lo, hi, q
+    for i in range(k):
+        q = <fc_idx>i * d - p           # input position of output 0
+        lo = 0 if q >= 0 else (-q + s - 1) // s
+        hi = min(<fc_idx>out - 1, (n - 1 - q) // s) if n - 1 - q >= 0 else -1
+        if hi >= lo:
+            total += <int>(hi - lo + 1)
+    return total
+
+
+cdef tuple _tap_choice(int N, int C_g, int K, int H, int W, int kh, int kw, int sh, int sw,
+                       int dh, int dw, int pt, int pl, int OH, int OW, size_t esize,
+                       bint any_gain):
+    """Note [padding-only taps]: the split to run, as (its modelled saving, a
+    share of the full GEMM's multiply-adds; row bands; column bands; batches of
+    windows), or None: no split saves anything, or (unless any_gain) none can
+    save TAP_REGION_MIN_GAIN."""
+    if OH <= 0 or OW <= 0 or C_g <= 0:
+        return None
+    # The most any split saves, first (cheap: most calls stop here).
+    cdef double full = <double>OH * kh * OW * kw
+    cdef double most = 1 - _tap_count(OH, H, sh, pt, kh, dh) * <double>_tap_count(
+        OW, W, sw, pl, kw, dw) / full
+    if most <= 0 or not any_gain and most < TAP_REGION_MIN_GAIN:
+        return None
+    # The splits: rows and columns, rows only, columns only, each costed by the
+    # multiply-adds it keeps (TAP_REGION_NARROW_COST more for regions narrower
+    # than the output: staged tiles, short pack runs), its copies and its reads
+    # of the weights (the finiteness check, one pass a batch); the cheapest.
+    cdef list rsplit = _tap_bands(OH, H, sh, pt, kh, dh)
+    cdef list csplit = _tap_bands(OW, W, sw, pl, kw, dw)
+    cdef list rfull = [(0, OH, 0, kh - 1)], cfull = [(0, OW, 0, kw - 1)]
+    cdef double wsize = <double>K * C_g, cost, best = 1e300
+    cdef double macs = full * N * wsize, kept
+    cdef int taps, split = -1
+    cdef tuple choice = None
+    for (rb, cb) in ((rsplit, csplit), (rsplit, cfull), (rfull, csplit)):
+        split += 1
+        kept, taps, bat = _tap_plan(rb, cb, kh, kw, OH, OW, wsize * esize)
+        if kept >= 1 or bat is None or _tap_region_split >= 0 and split != _tap_region_split:
+            continue
+        cost = (kept + (TAP_REGION_NARROW_COST * kept if cb is csplit and len(cb) > 1 else 0)
+                + (TAP_REGION_COPY_MACS * taps
+                   + TAP_REGION_READ_MACS * (len(bat) + 1) * kh * kw) * wsize / macs)
+        if cost < best and (any_gain or cost < 1):
+            best, choice = cost, (1 - cost, rb, cb, bat)
+    return choice
+
+
+def tap_region_gain(int N, int C_g, int K, int H, int W, int kh, int kw, int sh, int sw,
+                    int dh, int dw, int pt, int pl, int OH, int OW, size_t esize):
+    """The share of a zero-padded conv2d_gemm's multiply-adds Note [padding-only
+    taps] is modelled to save (0 where it does not run).  Pure."""
+    cdef tuple choice = _tap_choice(N, C_g, K, H, W, kh, kw, sh, sw, dh, dw, pt, pl, OH, OW,
+                                    esize, False)
+    return 0.0 if choice is None or choice[0] < TAP_REGION_MIN_GAIN else choice[0]
+
+
+cdef bint _gemm_tap_regions(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
+                            const floating[::1] bias, floating[:, :, :, ::1] y, int G,
+                            int sh, int sw, int dh, int dw, int pt, int pl,
+                            int nthreads) except -1:
+    """Note [padding-only taps]: conv2d_gemm region by region; False where it does not pay."""
+    global _tap_regions_last
+    cdef int N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef int K = w.shape[0], C_g = w.shape[1], kh = w.shape[2], kw = w.shape[3]
+    cdef int OH = y.shape[2], OW = y.shape[3], K_g = K // G
+    if _tap_regions_mode == 0 or C_g == 0 or OH == 0 or OW == 0:
+        return False
+    cdef size_t esize = sizeof(floating)
+    cdef tuple choice = _tap_choice(N, C_g, K, H, W, kh, kw, sh, sw, dh, dw, pt, pl, OH, OW,
+                                    esize, _tap_regions_mode > 0)
+    if choice is None or _tap_regions_mode < 0 and choice[0] < TAP_REGION_MIN_GAIN:
+        return False
+    cdef list rbands = choice[1], cbands = choice[2], batches = choice[3]
+    cdef bint is_double = floating is double
+    cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
+    cdef _Buffers bufs = _Buffers()
+    if not _weights_finite(&w[0, 0, 0, 0], <fc_idx>K * C_g * kh * kw, nthreads, bufs):
+        return False
+    _tap_regions_last = 1
+    cdef object ynp = np.asarray(y)
+    cdef list regions = []
+    for rb in rbands:
+        for cb in cbands:
+            if rb[3] < rb[2] or cb[3] < cb[2]:    # no tap in bounds: the bias
+                ynp[:, :, rb[0]:rb[1], cb[0]:cb[1]] = (
+                    np.asarray(bias)[:, None, None] if bias is not None else 0)
+            else:
+                regions.append((rb, cb))
+    cdef int nreg = len(regions), r, g, i, j, ni, nj, rows, cols, wi, nt, nwin, nsub
+    cdef int ro, co, ilo, jlo, kt = kh * kw
+    cdef fc_idx t, kred, nblk = _cdiv(K, 16)
+    cdef const floating *wp = &w[0, 0, 0, 0]
+    cdef const floating *biasp = &bias[0] if bias is not None else NULL
+    cdef const floating *xp = &x[0, 0, 0, 0]
+    cdef floating *yp = &y[0, 0, 0, 0]
+    cdef fc_gemm_args *subs = <fc_gemm_args *>bufs.get(<size_t>max(nreg, 1) * G
+                                                       * sizeof(fc_gemm_args))
+    cdef int *ntaps = <int *>bufs.get(<size_t>max(nreg, 1) * sizeof(int))
+    cdef int *tapoff = <int *>bufs.get(<size_t>max(nreg, 1) * kt * sizeof(int))
+    cdef void **packs = <void **>bufs.get(<size_t>max(nreg, 1) * sizeof(void *))
+    cdef int32_t *rowtab
+    cdef int32_t *coltab
+    cdef int32_t *col_lo
+    cdef int32_t *col_hi
+    cdef _Buffers cbufs
+    cdef list batch
+    # A batch at a time: its windows' weights copied in one pass over w, then
+    # its regions (the first batch also those of the whole kernel) as one GEMM.
+    for bi in range(len(batches)):
+        batch = batches[bi]
+        cbufs = _Buffers()          # the batch's copies go back when it ends
+        nwin = len(batch)
+        for wi in range(nwin):
+            key = batch[wi]
+            nt = 0
+            for i in range(key[0], key[1] + 1):
+                for j in range(key[2], key[3] + 1):
+                    tapoff[wi * kt + nt] = i * kw + j
+                    nt += 1
+            ntaps[wi] = nt
+            packs[wi] = cbufs.get(<size_t>K * C_g * nt * esize)
+        if nwin:
+            with nogil:
+                for t in prange(nblk, num_threads=nthreads, schedule="static"):
+                    if floating is float:
+                        fc_pack_windows_f32(wp, <int>(t * 16), <int>min(t * 16 + 16, K), C_g,
+                                            kt, nwin, ntaps, tapoff, <float **>packs)
+                    else:
+                        fc_pack_windows_f64(wp, <int>(t * 16), <int>min(t * 16 + 16, K), C_g,
+                                            kt, nwin, ntaps, tapoff, <double **>packs)
+        nsub = 0
+        for (rb, cb) in regions:
+            key = (rb[2], rb[3], cb[2], cb[3])
+            if key in batch:
+                wi = batch.index(key)
+            elif bi == 0 and key == (0, kh - 1, 0, kw - 1):
+                wi = -1
+            else:
+                continue
+            ro, co, ilo, jlo = rb[0], cb[0], rb[2], cb[2]
+            rows, cols = rb[1] - ro, cb[1] - co
+            ni, nj = rb[3] - ilo + 1, cb[3] - jlo + 1
+            rowtab = <int32_t *>cbufs.get(<size_t>ni * rows * sizeof(int32_t))
+            coltab = <int32_t *>cbufs.get(<size_t>nj * cols * sizeof(int32_t))
+            col_lo = <int32_t *>cbufs.get(<size_t>nj * sizeof(int32_t))
+            col_hi = <int32_t *>cbufs.get(<size_t>nj * sizeof(int32_t))
+            for i in range(ni):
+                for t in range(rows):
+                    rowtab[i * rows + t] = <int32_t>fc_map_index(
+                        (ro + t) * sh - pt + <fc_idx>(ilo + i) * dh, H, FC_PAD_ZEROS)
+            for j in range(nj):
+                for t in range(cols):
+                    coltab[j * cols + t] = <int32_t>fc_map_index(
+                        (co + t) * sw - pl + <fc_idx>(jlo + j) * dw, W, FC_PAD_ZEROS)
+            _linear_runs(coltab, nj, cols, sw, col_lo, col_hi)
+            kred = <fc_idx>C_g * ni * nj
+            for g in range(G):
+                _conv2d_sub(&subs[nsub], xp + <fc_idx>g * C_g * H * W, C, H, W, C_g, ni, nj,
+                            rowtab, coltab, col_lo, col_hi, sw, N, rows, cols,
+                            yp + <fc_idx>g * K_g * OH * OW + <fc_idx>ro * OW + co, K, OH, OW,
+                            (wp if wi < 0 else <const floating *>packs[wi])
+                            + <fc_idx>g * K_g * kred, kred,
+                            (biasp + g * K_g) if biasp != NULL else NULL, K_g)
+                nsub += 1
+        if nsub:
+            _run_gemm(subs, nsub, <int>_cdiv(K_g, b.mr), is_double, nthreads, cbufs, esize)
+    return True
+
+
 def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                 const floating[::1] bias,
                 floating[:, :, :, ::1] y, int G, int sh, int sw, int dh, int dw,
@@ -966,6 +1329,11 @@ def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
     cdef bint is_double = floating is double
     cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
     cdef int npanel = <int>_cdiv(K_g, b.mr)
+    global _tap_regions_last
+    _tap_regions_last = 0
+    if mode == FC_PAD_ZEROS and _gemm_tap_regions(x, w, bias, y, G, sh, sw, dh, dw, pt, pl,
+                                                  nthreads):
+        return
     cdef _Buffers bufs = _Buffers()
     cdef int i, j, n, g
     cdef fc_idx t
@@ -984,35 +1352,13 @@ def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
     cdef const floating *wp = &w[0, 0, 0, 0]
     cdef const floating *biasp = &bias[0] if bias is not None else NULL
     cdef fc_gemm_args *subs = <fc_gemm_args *>bufs.get(<size_t>G * sizeof(fc_gemm_args))
-    cdef fc_gemm_args *a
     cdef const floating *xp = &x[0, 0, 0, 0] if C > 0 else NULL
     cdef floating *yp = &y[0, 0, 0, 0]
-    for g in range(G):
-        a = &subs[g]
-        a.x = (xp + <fc_idx>g * C_g * H * W) if xp != NULL else NULL
-        a.x_nstride = <fc_idx>C * H * W
-        a.x_cstride = <fc_idx>H * W
-        a.x_rstride = W
-        a.C_g = C_g
-        a.ntap_h = kh
-        a.ntap_w = kw
-        a.rowtab = rowtab
-        a.coltab = coltab
-        a.col_lo = col_lo
-        a.col_hi = col_hi
-        a.col_step = sw
-        a.P_n = N
-        a.P_h = OH
-        a.P_w = OW
-        a.y = yp + <fc_idx>g * K_g * OH * OW
-        a.y_nstride = <fc_idx>K * OH * OW
-        a.y_kstride = <fc_idx>OH * OW
-        a.y_rstride = OW
-        a.y_cstride = 1
-        a.a = wp + <fc_idx>g * K_g * kred   # [K_g][C_g*kh*kw], row-major already
-        a.lda = kred
-        a.bias = (biasp + g * K_g) if biasp != NULL else NULL
-        a.M = K_g
+    for g in range(G):      # a: [K_g][C_g*kh*kw], row-major already
+        _conv2d_sub(&subs[g], (xp + <fc_idx>g * C_g * H * W) if xp != NULL else NULL, C, H, W,
+                    C_g, kh, kw, rowtab, coltab, col_lo, col_hi, sw, N, OH, OW,
+                    yp + <fc_idx>g * K_g * OH * OW, K, OH, OW, wp + <fc_idx>g * K_g * kred, kred,
+                    (biasp + g * K_g) if biasp != NULL else NULL, K_g)
     _run_gemm(subs, G, npanel, is_double, nthreads, bufs, sizeof(floating))
 
 

@@ -217,6 +217,15 @@ def random_arrays(x_shape, w_shape, bias_len, dtype, seed):
 # implicit GEMM's bits: special values, an input whose transform overflows
 # where the direct sums do not, products below the normal range, subnormal
 # weights whose sums the direct algorithms compute exactly.
+def conv_arrays(xs, ws, dtype, bias=True, seed=0):
+    """Standard-normal input, weights and (or None) bias of the given shapes."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype) if bias else None
+    return x, w, b
+
+
 WINOGRAD_POISONS = ["inf", "-inf", "nan", "inf-weight", "huge", "tiny-input",
                     "subnormal-weight"]
 

@@ -15,18 +15,10 @@ from hypothesis import strategies as st
 
 import fastconv
 from fastconv import _cpu
-from conftest import WINOGRAD_POISONS, assert_bitwise_equal, winograd_poison
+from conftest import WINOGRAD_POISONS, assert_bitwise_equal, conv_arrays as arrays, winograd_poison
 from reference import assert_within, conv2d_ref, conv_padding, winograd_tolerance
 
 DTYPES = [pytest.param(np.float32, id="float32"), pytest.param(np.float64, id="float64")]
-
-
-def arrays(xs, ws, dtype, bias=True, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal(xs).astype(dtype)
-    w = rng.standard_normal(ws).astype(dtype)
-    b = rng.standard_normal(ws[0]).astype(dtype) if bias else None
-    return x, w, b
 
 
 def run_winograd(x, w, b, padding=0, groups=1, padding_mode="zeros", dilation=1,
