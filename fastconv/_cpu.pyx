@@ -977,22 +977,31 @@ cdef void **_pack_phases(const floating *w, int G, int M, int C_g, int nphase, i
 # only, columns only) and whether at all: _tap_choice's cost model, in shares
 # of the full GEMM's multiply-adds: those kept (a quarter more in regions
 # narrower than the output: staged tiles, short pack runs), TAP_REGION_COPY_MACS
-# per weight copied, TAP_REGION_READ_MACS per weight read; taken where it
-# saves TAP_REGION_MIN_GAIN.  Interleaved medians, split vs full GEMM, Intel
-# Xeon 5th gen, 2 threads, float32 (torch/fastconv after):
+# per weight copied (_CACHED where the weights fit TAP_REGION_CACHED_BYTES),
+# TAP_REGION_READ_MACS per weight read; taken where it saves
+# TAP_REGION_MIN_GAIN of a call of TAP_REGION_MIN_MACS or more.  Interleaved
+# medians, split vs full GEMM, Intel Xeon 5th gen, 2 threads, float32
+# (torch/fastconv after):
 #   2048 -> 256 at 28x28, dilation 36: 6.8-7.0 (6.9-7.2), dilation 24:
 #     1.98-2.22 (0.62-0.71; 0.30 before), dilation 12: not taken (splits
 #     1.07-1.10);
 #   the same at 65x65: dilation 36 1.77-1.83 (1.75), 24 1.12-1.27 (1.13-1.24),
 #     12 not taken (splits 0.96-1.02);
-#   512 -> 256 at 33x33, dilation 18: 1.82-1.92 (1.87-2.05); 4 x 256 at 14x14,
-#     dilation 12: 2.43 (0.70; 0.29 before);
-#   not taken, and slower split: 64 -> 32 at 14x14 dilation 12 0.77-0.98, 128
-#     at 8x8 dilation 6 0.41-0.64, 16 x 512 at 2x2 padding 1 0.74-1.02.
-cdef double TAP_REGION_COPY_MACS = 80
+#   512 -> 256 at 33x33, dilation 18: 1.82-1.92 (1.87-2.05);
+#   cached weights: 4 x 256 at 14x14, dilation 12: 2.43-2.51 (0.69-0.72; 0.29
+#     before), dilation 6 1.16-1.25; 2 x 512 at 14x14, dilation 12 1.63-1.70;
+#     8 x 256 at 7x7, dilation 6 1.67-1.71; 256 at 28x28, dilation 12 1.21;
+#     1024 -> 256 at 33x33, dilation 12 1.17-1.18;
+#   not taken, and slower split: 64 -> 32 at 14x14 dilation 12 0.77-0.98 and
+#     128 at 8x8 dilation 6 0.41-0.64 (under the multiply-adds), 16 x 512 at
+#     2x2 padding 1 0.74-1.02, 512 at 33x33 dilation 6 1.00-1.06.
+cdef double TAP_REGION_COPY_MACS = 80           # weights past TAP_REGION_CACHED_BYTES
+cdef double TAP_REGION_COPY_MACS_CACHED = 32
+cdef size_t TAP_REGION_CACHED_BYTES = 12582912
 cdef double TAP_REGION_READ_MACS = 16
-cdef double TAP_REGION_NARROW_COST = 0.25
-cdef double TAP_REGION_MIN_GAIN = 0.2
+cdef double TAP_REGION_NARROW_COST = 0.2
+cdef double TAP_REGION_MIN_GAIN = 0.15
+cdef double TAP_REGION_MIN_MACS = 16777216
 cdef size_t TAP_REGION_COPY_BYTES = 16777216
 cdef int _tap_regions_mode = -1     # -1: by the rule, 0: never, 1: any split that skips a tap
 cdef int _tap_regions_last = 0      # whether the latest conv2d_gemm call split (tests)
@@ -1159,24 +1168,27 @@ cdef tuple _tap_choice(int N, int C_g, int K, int H, int W, int kh, int kw, int 
     """Note [padding-only taps]: the split to run, as (its modelled saving, a
     share of the full GEMM's multiply-adds; row bands; column bands; batches of
     windows), or None: no split saves anything, or (unless any_gain) none can
-    save TAP_REGION_MIN_GAIN."""
+    save TAP_REGION_MIN_GAIN, or the call has under TAP_REGION_MIN_MACS."""
     if OH <= 0 or OW <= 0 or C_g <= 0:
         return None
     # The most any split saves, first (cheap: most calls stop here).
     cdef double full = <double>OH * kh * OW * kw
     cdef double most = 1 - _tap_count(OH, H, sh, pt, kh, dh) * <double>_tap_count(
         OW, W, sw, pl, kw, dw) / full
-    if most <= 0 or not any_gain and most < TAP_REGION_MIN_GAIN:
+    cdef double wsize = <double>K * C_g, macs = full * N * wsize
+    if most <= 0 or not any_gain and (most < TAP_REGION_MIN_GAIN or macs < TAP_REGION_MIN_MACS):
         return None
     # The splits: rows and columns, rows only, columns only, each costed by the
     # multiply-adds it keeps (TAP_REGION_NARROW_COST more for regions narrower
-    # than the output: staged tiles, short pack runs), its copies and its reads
-    # of the weights (the finiteness check, one pass a batch); the cheapest.
+    # than the output: staged tiles, short pack runs), its copies (dearer where
+    # the weights pass TAP_REGION_CACHED_BYTES) and its reads of the weights
+    # (the finiteness check, one pass a batch); the cheapest.
     cdef list rsplit = _tap_bands(OH, H, sh, pt, kh, dh)
     cdef list csplit = _tap_bands(OW, W, sw, pl, kw, dw)
     cdef list rfull = [(0, OH, 0, kh - 1)], cfull = [(0, OW, 0, kw - 1)]
-    cdef double wsize = <double>K * C_g, cost, best = 1e300
-    cdef double macs = full * N * wsize, kept
+    cdef double cost, best = 1e300, kept
+    cdef double copy = (TAP_REGION_COPY_MACS if wsize * kh * kw * esize > TAP_REGION_CACHED_BYTES
+                        else TAP_REGION_COPY_MACS_CACHED)
     cdef int taps, split = -1
     cdef tuple choice = None
     for (rb, cb) in ((rsplit, csplit), (rsplit, cfull), (rfull, csplit)):
@@ -1185,8 +1197,7 @@ cdef tuple _tap_choice(int N, int C_g, int K, int H, int W, int kh, int kw, int 
         if kept >= 1 or bat is None or _tap_region_split >= 0 and split != _tap_region_split:
             continue
         cost = (kept + (TAP_REGION_NARROW_COST * kept if cb is csplit and len(cb) > 1 else 0)
-                + (TAP_REGION_COPY_MACS * taps
-                   + TAP_REGION_READ_MACS * (len(bat) + 1) * kh * kw) * wsize / macs)
+                + (copy * taps + TAP_REGION_READ_MACS * (len(bat) + 1) * kh * kw) * wsize / macs)
         if cost < best and (any_gain or cost < 1):
             best, choice = cost, (1 - cost, rb, cb, bat)
     return choice

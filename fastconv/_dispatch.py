@@ -329,7 +329,20 @@ THRESHOLDS = {
     "WINOGRAD_DENSE_LOW_MIN_IMAGE_TILES": 9,
     "WINOGRAD_DENSE_LOW_MIN_CHANNELS": 128,
     "WINOGRAD_DENSE_LOW_MIN_CHANNEL_TILES": 8000,
+    # where the GEMM would skip this share of its multiply-adds, those that
+    # meet only zero padding (Note [padding-only taps] in _cpu.pyx, whose cost
+    # model gives the share net of its copies): the GEMM.  2 threads, float32,
+    # before (algorithm) -> after: 8 x 256 at 7x7, dilation 6 (0.47), 1.85 ms
+    # (implicit) -> 1.02; 4 x 256 at 14x14, dilation 12: 30 (Winograd)
+    # -> 1.27
+    "TAP_REGIONS_MIN_GAIN": 0.3,
     "WINOGRAD_MAX_C_G": 512,
+    # a dilation d runs d x d phases of tile grids: at 6 and up slower than
+    # the GEMM everywhere measured (2 threads: 4 x 256 at 14x14, dilation 6,
+    # 6.5 ms vs 3.2; dilation 12 30 vs 1.3; 256 at 33x33, dilation 6, 6.1 vs
+    # 4.3, 12 20.5 vs 4.4); at 4 even (4 x 256 at 14x14 3.12 vs 3.21) or ahead
+    # (512 at 33x33 14.5 vs 17.7)
+    "WINOGRAD_MAX_DILATION": 4,
     # grouped layers: K*C_g within the backend's cap on transformed weights
     # (_cpu.pyx WINOGRAD_WEIGHT_BYTES, 8 MiB, 16*K*C_g values) in float64 too;
     # one group's output channels go in chunks under it (Note [Winograd chunks])
@@ -501,7 +514,12 @@ def choose_algorithm(params):
             and max(p.K_g, p.C_g) <= THRESHOLDS["DIRECT_GROUPED_MAX_CHANNELS" if p.sh == 1
                                                 else "DIRECT_GROUPED_MAX_CHANNELS_S2"]):
         return Algorithm.DIRECT
-    if winograd_applies(p):
+    if (p.padding_mode == "zeros" and p.pt + p.pb + p.pl + p.pr > 0
+            and _cpu.tap_region_gain(p.N, p.C_g, p.K, p.H, p.W, p.kh, p.kw, p.sh, p.sw, p.dh,
+                                     p.dw, p.pt, p.pl, p.OH, p.OW, 4)
+            >= THRESHOLDS["TAP_REGIONS_MIN_GAIN"]):
+        return Algorithm.GEMM
+    if winograd_applies(p) and max(p.dh, p.dw) <= THRESHOLDS["WINOGRAD_MAX_DILATION"]:
         channels = min(p.C_g, p.K_g)
         tiles, columns = _winograd_tiles(p)
         dense = _winograd_dense(p)

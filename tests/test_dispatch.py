@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import fastconv
+from fastconv import _cpu
 from fastconv import Algorithm
 from fastconv._dispatch import THRESHOLDS
 
@@ -94,6 +95,26 @@ def test_winograd_where_the_backend_runs_panel_tasks():
     assert pick(128, 128, 14, groups=2) is I                       # grouped: bands only
     assert pick(128, 128, 14, padding=2, dilation=2) is not W      # 4 phases: 128 lanes
     assert pick(31, 64, 14) is I                                   # too few channels
+
+
+def test_large_dilation_and_padding_only_taps_run_the_gemm():
+    # Winograd at a dilation past WINOGRAD_MAX_DILATION (d x d phase grids) lost
+    # to the GEMM everywhere measured; where Note [padding-only taps] saves
+    # TAP_REGIONS_MIN_GAIN of the multiply-adds, the GEMM that skips them
+    assert THRESHOLDS["WINOGRAD_MAX_DILATION"] == 4 and THRESHOLDS["TAP_REGIONS_MIN_GAIN"] == 0.3
+    W, G = Algorithm.WINOGRAD, Algorithm.GEMM
+
+    def pick(N, C, H, d, p=None):
+        return fastconv.choose_algorithm((N, C, H, H), (C, C, 3, 3), padding=d if p is None else p,
+                                         dilation=d)
+    assert pick(1, 512, 33, 4) is W and pick(1, 512, 33, 6) is not W
+    assert pick(1, 512, 33, 5, p=0) is not W            # no padding, still 25 phases
+    assert pick(8, 256, 7, 6) is G                      # 7x7 at dilation 6: mostly padding
+    assert pick(4, 256, 14, 12) is G                    # was Winograd: 30 ms against 1.3
+    assert pick(8, 256, 7, 2) is W                      # few phases, little padding
+    # the gain model itself (_cpu.tap_region_gain): no padding, nothing saved
+    assert _cpu.tap_region_gain(8, 256, 256, 7, 7, 3, 3, 1, 1, 2, 2, 0, 0, 3, 3, 4) == 0
+    assert _cpu.tap_region_gain(8, 256, 256, 7, 7, 3, 3, 1, 1, 6, 6, 6, 6, 7, 7, 4) >= 0.3
 
 
 def test_transposed_4x4_stride_2_runs_winograd_where_its_tiles_and_lanes_are_used():
