@@ -297,6 +297,7 @@ static inline VT FC_FN(evens)(VT a, VT b)
 #ifdef FC_MASKED
 #define FC_GATHER_RUNS 1
 #define FC_GATHER_NORUN INT32_MIN
+#define FC_GATHER_RUN2 0x80000000u   /* rm: a run at stride 2 (Note [gather runs]) */
 #endif
 
 /* d[l] = base[o[l]], or 0 where o[l] < 0, for one vector of lanes (Note [gathered B]). */
@@ -469,16 +470,20 @@ static int FC_FN(gather_table)(const fc_gemm_args *g, fc_idx p0, fc_idx np, fc_i
             int32_t *rb = tab + FC_GATHER_ENTRIES + ((fc_idx)ti * g->ntap_w + tj) * (nbr / VLEN);
             int32_t *rm = rb + FC_GATHER_RUN_ENTRIES;
             for (fc_idx v = 0; v < nbr / VLEN; v++) {
-                int32_t base = 0, mask = 0, run = 1;
+                int32_t base = 0, base2 = 0, mask = 0, run = 1, run2 = 1;
+                uint32_t m2 = 0;     /* stride 2: value bits of the two loads */
                 for (int l = 0; l < VLEN; l++) {
                     const int32_t ol = o[v * VLEN + l];
                     if (ol < 0) continue;
-                    if (!mask) base = ol - l;
-                    else if (ol - l != base) run = 0;
+                    if (!mask) base = ol - l, base2 = ol - 2 * l;
+                    else run &= ol - l == base, run2 &= ol - 2 * l == base2;
                     mask |= 1 << l;
+                    m2 |= 1u << 2 * l;   /* value 2l of the two loads' 2 * VLEN */
                 }
-                rb[v] = run ? base : FC_GATHER_NORUN;
-                rm[v] = mask;
+                /* Else at stride 2 (a strided conv's pixels along a grid row):
+                 * two masked loads from base2, bit 2l of m2 for lane l. */
+                rb[v] = run ? base : run2 && mask ? base2 : FC_GATHER_NORUN;
+                rm[v] = run || !(run2 && mask) ? mask : (int32_t)(FC_GATHER_RUN2 | m2);
             }
 #endif
         }
@@ -486,9 +491,9 @@ static int FC_FN(gather_table)(const fc_gemm_args *g, fc_idx p0, fc_idx np, fc_i
 }
 
 /* pack_b through the table: rows [r0, r0+kc), all nbr lanes. */
-static void FC_FN(pack_b_gather)(const fc_gemm_args *g, const int32_t *restrict tab,
-                                 fc_idx nbr, fc_idx r0, fc_idx kc, fc_idx p0,
-                                 FC_T *restrict bp)
+static inline __attribute__((always_inline)) void
+FC_FN(pack_b_gather_)(const fc_gemm_args *g, const int32_t *restrict tab, fc_idx nbr,
+                      fc_idx r0, fc_idx kc, fc_idx p0, FC_T *restrict bp, const int strided)
 {
     const fc_idx ntaps = (fc_idx)g->ntap_h * g->ntap_w;
     const FC_T *xn = (const FC_T *)g->x + p0 / (g->P_h * g->P_w) * g->x_nstride;
@@ -507,7 +512,16 @@ static void FC_FN(pack_b_gather)(const fc_gemm_args *g, const int32_t *restrict 
 #ifdef FC_GATHER_RUNS
                 const fc_idx q = l / VLEN + v;
                 if (runs && rb[q] != FC_GATHER_NORUN) {
-                    *(VT *)(d + v * VLEN) = FC_FN(mload)(xc + rb[q], FC_FN(bits)((unsigned)rm[q]));
+                    const unsigned u = (unsigned)rm[q];
+                    if (strided && (u & FC_GATHER_RUN2)) {   /* the even values of two loads */
+                        const unsigned lanes = (1u << VLEN) - 1;
+                        *(VT *)(d + v * VLEN) = FC_FN(evens)(
+                            FC_FN(mload)(xc + rb[q], FC_FN(bits)(u & lanes)),
+                            FC_FN(mload)(xc + rb[q] + VLEN,
+                                         FC_FN(bits)(((u & ~FC_GATHER_RUN2) >> VLEN) & lanes)));
+                    } else {
+                        *(VT *)(d + v * VLEN) = FC_FN(mload)(xc + rb[q], FC_FN(bits)(u));
+                    }
                     continue;
                 }
 #endif
@@ -515,6 +529,15 @@ static void FC_FN(pack_b_gather)(const fc_gemm_args *g, const int32_t *restrict 
             }
         if (++t == ntaps) { t = 0; c++; }
     }
+}
+/* Only a grid at column stride 2 has stride-2 runs: other packs keep the plain
+ * loop (the test per vector cost stride-1 layers 2-3%). */
+static void FC_FN(pack_b_gather)(const fc_gemm_args *g, const int32_t *restrict tab,
+                                 fc_idx nbr, fc_idx r0, fc_idx kc, fc_idx p0,
+                                 FC_T *restrict bp)
+{
+    if (g->col_step == 2) FC_FN(pack_b_gather_)(g, tab, nbr, r0, kc, p0, bp, 1);
+    else FC_FN(pack_b_gather_)(g, tab, nbr, r0, kc, p0, bp, 0);
 }
 
 /* The packed-B micro-kernel as wide as a chunk of `ncol` pixels needs. */
@@ -2426,6 +2449,7 @@ void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scr
 #undef FC_GATHER_RUNS
 #undef FC_DW_PADDED
 #undef FC_GATHER_NORUN
+#undef FC_GATHER_RUN2
 #undef FC_UK_PACKED
 #undef VT
 #undef VTU
