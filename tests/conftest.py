@@ -212,20 +212,17 @@ def random_arrays(x_shape, w_shape, bias_len, dtype, seed):
     return x, w, rng.standard_normal(bias_len).astype(dtype)
 
 
+def conv_arrays(xs, ws, dtype, bias=True, seed=0):
+    """random_arrays for a conv2d weight ws, its bias None unless bias."""
+    x, w, b = random_arrays(xs, ws, ws[0], dtype, seed)
+    return x, w, b if bias else None
+
+
 # Data that takes a Winograd transform outside its error bound (Note
 # [Winograd F(2x2, 3x3)] in _kernels_impl.h), so the call must give the
 # implicit GEMM's bits: special values, an input whose transform overflows
 # where the direct sums do not, products below the normal range, subnormal
 # weights whose sums the direct algorithms compute exactly.
-def conv_arrays(xs, ws, dtype, bias=True, seed=0):
-    """Standard-normal input, weights and (or None) bias of the given shapes."""
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal(xs).astype(dtype)
-    w = rng.standard_normal(ws).astype(dtype)
-    b = rng.standard_normal(ws[0]).astype(dtype) if bias else None
-    return x, w, b
-
-
 WINOGRAD_POISONS = ["inf", "-inf", "nan", "inf-weight", "huge", "tiny-input",
                     "subnormal-weight"]
 
