@@ -482,8 +482,9 @@ static int FC_FN(gather_table)(const fc_gemm_args *g, fc_idx p0, fc_idx np, fc_i
                 }
                 /* Else at stride 2 (a strided conv's pixels along a grid row):
                  * two masked loads from base2, bit 2l of m2 for lane l. */
-                rb[v] = run ? base : run2 && mask ? base2 : FC_GATHER_NORUN;
-                rm[v] = run || !(run2 && mask) ? mask : (int32_t)(FC_GATHER_RUN2 | m2);
+                run2 &= g->col_step == 2 && mask;   /* only those packs look for it */
+                rb[v] = run ? base : run2 ? base2 : FC_GATHER_NORUN;
+                rm[v] = run || !run2 ? mask : (int32_t)(FC_GATHER_RUN2 | m2);
             }
 #endif
         }

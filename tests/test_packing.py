@@ -35,6 +35,8 @@ CONV = [  # (x shape, w shape, kwargs): narrow grids, borders, several images pe
     ((2, 5, 33, 35), (6, 5, 3, 3), dict(stride=2, padding=1)),
     ((1, 4, 40, 64), (8, 4, 5, 5), dict(stride=2, padding=(2, 3))),
     ((3, 3, 9, 9), (5, 3, 2, 4), dict(stride=(2, 3), padding=(1, 2))),
+    # lanes 2 values apart at column stride 3 (padding between): no stride-2 run
+    ((1, 4, 4, 2), (9, 4, 1, 4), dict(stride=(2, 3), padding=(1, 5), dilation=(1, 2))),
     # tiles across images (runs of lanes), reductions past one KC block
     ((5, 40, 7, 7), (24, 40, 3, 3), dict(padding=1)),
     ((3, 260, 7, 7), (20, 260, 1, 1), dict()),
