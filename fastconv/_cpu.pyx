@@ -975,8 +975,9 @@ cdef void **_pack_phases(const floating *w, int G, int M, int C_g, int nphase, i
 # weight is finite (an Inf or NaN weight times a padding zero is NaN, which
 # torch returns), the full GEMM runs.  Which split (rows and columns, rows
 # only, columns only) and whether at all: _tap_choice's cost model, in shares
-# of the full GEMM's multiply-adds: those kept (a quarter more in regions
-# narrower than the output: staged tiles, short pack runs), TAP_REGION_COPY_MACS
+# of the full GEMM's multiply-adds: those kept (TAP_REGION_NARROW_COST more
+# where columns split: narrower regions, staged tiles, short pack runs),
+# TAP_REGION_COPY_MACS
 # per weight copied (_CACHED where the weights fit TAP_REGION_CACHED_BYTES),
 # TAP_REGION_READ_MACS per weight read; taken where it saves
 # TAP_REGION_MIN_GAIN of a call of TAP_REGION_MIN_MACS or more.  Interleaved
@@ -1041,17 +1042,36 @@ def _set_tap_region_copy_bytes(size_t n):
     return old
 
 
+cdef void _tap_table(int32_t *tab, int ntap, int tap0, int out0, int nout, int s, int p,
+                     int d, int n, int mode) noexcept:
+    """tab[i*nout + t]: the input index (or -1) that tap tap0 + i of output out0 + t reads."""
+    cdef int i
+    cdef fc_idx t
+    for i in range(ntap):
+        for t in range(nout):
+            tab[i * nout + t] = <int32_t>fc_map_index((out0 + t) * <fc_idx>s - p
+                                                      + <fc_idx>(tap0 + i) * d, n, mode)
+
+
+cdef inline void _tap_range(int i, int out, int n, int s, int p, int d, fc_idx *lo,
+                            fc_idx *hi) noexcept:
+    """Outputs lo ... hi (none where hi < lo) of an axis whose tap i lands inside n."""
+    cdef fc_idx q = <fc_idx>i * d - p          # input position of output 0
+    lo[0] = 0 if q >= 0 else (-q + s - 1) // s
+    hi[0] = min(<fc_idx>out - 1, (n - 1 - q) // s) if n - 1 - q >= 0 else -1
+
+
 cdef list _tap_bands(int out, int n, int s, int p, int k, int d):
     """Note [padding-only taps] along one axis: runs (o0, o1, lo, hi) of output
     positions whose taps lo ... hi (none where hi < lo) land inside n."""
     cdef list bands = []
     cdef int o, i, lo, hi, start = 0, plo = 0, phi = -1
-    cdef fc_idx q
+    cdef fc_idx a, z
     for o in range(out):
         lo, hi = k, -1
         for i in range(k):
-            q = <fc_idx>o * s - p + <fc_idx>i * d
-            if 0 <= q < n:
+            _tap_range(i, out, n, s, p, d, &a, &z)
+            if a <= o <= z:
                 if hi < 0:
                     lo = i
                 hi = i
@@ -1152,11 +1172,9 @@ cdef void _conv2d_sub(fc_gemm_args *a, const void *x, fc_idx C, fc_idx H, fc_idx
 cdef int _tap_count(int out, int n, int s, int p, int k, int d) noexcept:
     """Output positions x taps along one axis that land inside n (zero padding)."""
     cdef int i, total = 0
-    cdef fc_idx lo, hi, q
+    cdef fc_idx lo, hi
     for i in range(k):
-        q = <fc_idx>i * d - p           # input position of output 0
-        lo = 0 if q >= 0 else (-q + s - 1) // s
-        hi = min(<fc_idx>out - 1, (n - 1 - q) // s) if n - 1 - q >= 0 else -1
+        _tap_range(i, out, n, s, p, d, &lo, &hi)
         if hi >= lo:
             total += <int>(hi - lo + 1)
     return total
@@ -1179,8 +1197,8 @@ cdef tuple _tap_choice(int N, int C_g, int K, int H, int W, int kh, int kw, int 
     if most <= 0 or not any_gain and (most < TAP_REGION_MIN_GAIN or macs < TAP_REGION_MIN_MACS):
         return None
     # The splits: rows and columns, rows only, columns only, each costed by the
-    # multiply-adds it keeps (TAP_REGION_NARROW_COST more for regions narrower
-    # than the output: staged tiles, short pack runs), its copies (dearer where
+    # multiply-adds it keeps (TAP_REGION_NARROW_COST more where the columns
+    # split: staged tiles, short pack runs), its copies (dearer where
     # the weights pass TAP_REGION_CACHED_BYTES) and its reads of the weights
     # (the finiteness check, one pass a batch); the cheapest.
     cdef list rsplit = _tap_bands(OH, H, sh, pt, kh, dh)
@@ -1221,7 +1239,7 @@ cdef bint _gemm_tap_regions(const floating[:, :, :, ::1] x, const floating[:, :,
     cdef int N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef int K = w.shape[0], C_g = w.shape[1], kh = w.shape[2], kw = w.shape[3]
     cdef int OH = y.shape[2], OW = y.shape[3], K_g = K // G
-    if _tap_regions_mode == 0 or C_g == 0 or OH == 0 or OW == 0:
+    if _tap_regions_mode == 0:
         return False
     cdef size_t esize = sizeof(floating)
     cdef tuple choice = _tap_choice(N, C_g, K, H, W, kh, kw, sh, sw, dh, dw, pt, pl, OH, OW,
@@ -1302,14 +1320,8 @@ cdef bint _gemm_tap_regions(const floating[:, :, :, ::1] x, const floating[:, :,
             coltab = <int32_t *>cbufs.get(<size_t>nj * cols * sizeof(int32_t))
             col_lo = <int32_t *>cbufs.get(<size_t>nj * sizeof(int32_t))
             col_hi = <int32_t *>cbufs.get(<size_t>nj * sizeof(int32_t))
-            for i in range(ni):
-                for t in range(rows):
-                    rowtab[i * rows + t] = <int32_t>fc_map_index(
-                        (ro + t) * sh - pt + <fc_idx>(ilo + i) * dh, H, FC_PAD_ZEROS)
-            for j in range(nj):
-                for t in range(cols):
-                    coltab[j * cols + t] = <int32_t>fc_map_index(
-                        (co + t) * sw - pl + <fc_idx>(jlo + j) * dw, W, FC_PAD_ZEROS)
+            _tap_table(rowtab, ni, ilo, ro, rows, sh, pt, dh, H, FC_PAD_ZEROS)
+            _tap_table(coltab, nj, jlo, co, cols, sw, pl, dw, W, FC_PAD_ZEROS)
             _linear_runs(coltab, nj, cols, sw, col_lo, col_hi)
             kred = <fc_idx>C_g * ni * nj
             for g in range(G):
@@ -1350,12 +1362,8 @@ def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
     cdef fc_idx t
     cdef int32_t *rowtab = <int32_t *>bufs.get(<size_t>kh * OH * sizeof(int32_t))
     cdef int32_t *coltab = <int32_t *>bufs.get(<size_t>kw * OW * sizeof(int32_t))
-    for i in range(kh):
-        for t in range(OH):
-            rowtab[i * OH + t] = <int32_t>fc_map_index(t * sh - pt + i * dh, H, mode)
-    for j in range(kw):
-        for t in range(OW):
-            coltab[j * OW + t] = <int32_t>fc_map_index(t * sw - pl + j * dw, W, mode)
+    _tap_table(rowtab, kh, 0, 0, OH, sh, pt, dh, H, mode)
+    _tap_table(coltab, kw, 0, 0, OW, sw, pl, dw, W, mode)
     cdef int32_t *col_lo = <int32_t *>bufs.get(<size_t>kw * sizeof(int32_t))
     cdef int32_t *col_hi = <int32_t *>bufs.get(<size_t>kw * sizeof(int32_t))
     _linear_runs(coltab, kw, OW, sw, col_lo, col_hi)
