@@ -42,6 +42,19 @@ ALGORITHMS = {
 #   grouped with few channels, single-channel filters): DIRECT.  The GEMM
 #   kernels' micro-tile has MR (8 or 4) channel rows and would mostly compute
 #   padding; the direct kernel reuses nothing across channels and needs none.
+#   Past 9 taps (5x5, 7x7) that lack of reuse costs more with each output
+#   channel: DIRECT only up to DIRECT_LARGE_KERNEL_MAX_K_G output channels per
+#   group (_S2 strided, _WIDE from DIRECT_LARGE_KERNEL_WIDE_C_G input channels
+#   per group), IMPLICIT above.  IMPLICIT / DIRECT time, interleaved medians at
+#   2 threads, Intel Xeon 5th gen, 28 Nov 2026, 2 images at 14x14 and 56x56
+#   unless said: stride 1, K_g 2: C_g 16-128 1.17-1.66; K_g 3: 16 to 64 at
+#   28x28 1.30-1.31, 128 at 14x14 7x7 0.82; K_g 4: C_g 8 1.12, 16 0.87-0.92,
+#   64-128 0.60-0.78; K_g 6: C_g 8 1.18, 16-128 0.64-0.94.  Stride 2, K_g 2:
+#   C_g 8 at 56x56 7x7 1.03, C_g 16-256 0.51-1.32 (the 1.19-1.32 on 2 x 56x56,
+#   below 1 on 4-8 images or 14x14); K_g 3-6: 0.23-0.71; K_g 4 at C_g 8
+#   0.56-0.71 and C_g 1 (depthwise, multiplier 4, 7x7, 512x512) 0.74; K_g 1
+#   stays DIRECT: 128 -> 1 at 56x56 7x7 s2 0.180 ms vs IMPLICIT 0.328.  On 1 to
+#   3 input channels with 5x5 at stride 1 DIRECT wins by 1.5-4.7x.
 # - grouped conv2d with a 3x3 kernel at stride 1 or 2, undilated, and at most
 #   DIRECT_GROUPED_MAX_CHANNELS input and output channels per group: DIRECT
 #   too.  Its tile makes a group's outputs in pairs from the input in place
@@ -282,6 +295,11 @@ ALGORITHMS = {
 #   (a 1x1x8x8 input through a 3x3 kernel is 324 MACs).
 THRESHOLDS = {
     "DIRECT_MAX_K_G": 8,
+    "DIRECT_LARGE_KERNEL_WIDE_C_G": 16,
+    "DIRECT_LARGE_KERNEL_MAX_K_G": 7,
+    "DIRECT_LARGE_KERNEL_MAX_K_G_WIDE": 3,
+    "DIRECT_LARGE_KERNEL_MAX_K_G_S2": 2,
+    "DIRECT_LARGE_KERNEL_MAX_K_G_S2_WIDE": 1,
     "DIRECT_GROUPED_MAX_CHANNELS": 16,
     "DIRECT_GROUPED_MAX_CHANNELS_S2": 12,
     "DIRECT_SMALL_MAX_C_G": 16,
@@ -474,6 +492,11 @@ def _channel_lanes(params):
                 p.OH, p.OW, PW))
 
 
+def _strided(p):
+    """Whether a stride skips outputs along a side with more than one."""
+    return p.OH > 1 and p.sh > 1 or p.OW > 1 and p.sw > 1
+
+
 def choose_algorithm(params):
     """The algorithm 'auto' runs for a checked problem (a ConvParams). Pure."""
     if params.transposed:
@@ -501,9 +524,14 @@ def choose_algorithm(params):
                 and params.K_g >= THRESHOLDS["TRANSPOSED_GEMM_MIN_K_G"]):
             return Algorithm.GEMM
         return Algorithm.IMPLICIT
-    if params.K_g < THRESHOLDS["DIRECT_MAX_K_G"]:
-        return Algorithm.DIRECT
     p = params
+    if p.K_g < THRESHOLDS["DIRECT_MAX_K_G"]:
+        if p.kh * p.kw <= 9:
+            return Algorithm.DIRECT
+        wide = p.C_g >= THRESHOLDS["DIRECT_LARGE_KERNEL_WIDE_C_G"]
+        limit = THRESHOLDS["DIRECT_LARGE_KERNEL_MAX_K_G" + ("_S2" if _strided(p) else "")
+                           + ("_WIDE" if wide else "")]
+        return Algorithm.DIRECT if p.K_g <= limit else Algorithm.IMPLICIT
     if (p.G == 1 and p.kh == p.kw == 3 and p.sh == p.sw == 1 and p.dh == p.dw == 1
             and p.padding_mode == "zeros" and p.C_g <= THRESHOLDS["DIRECT_SMALL_MAX_C_G"]
             and (p.OW <= THRESHOLDS["DIRECT_SMALL_MAX_OW"]
@@ -544,7 +572,7 @@ def choose_algorithm(params):
                 and p.C_g <= THRESHOLDS["WINOGRAD_WIDE_C_G"]
                 and (p.G == 1 or p.K * p.C_g <= THRESHOLDS["WINOGRAD_MAX_K_C_GROUPED"])):
             return Algorithm.WINOGRAD
-    strided = p.OH > 1 and p.sh > 1 or p.OW > 1 and p.sw > 1
+    strided = _strided(p)
     dilated = p.OH > 1 and p.dh > 1 or p.OW > 1 and p.dw > 1
     if ((strided or dilated) and p.sh <= 2 and p.sw <= 2
             and p.OH * p.OW <= THRESHOLDS["IMPLICIT_STRIDED_MAX_PIXELS"] and _channel_lanes(p)):

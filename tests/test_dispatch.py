@@ -225,6 +225,34 @@ def test_strided_small_outputs_run_implicit_with_channel_lanes():
         assert _cpu._channel_lanes_used() == 1, (xs, ws, kw)
 
 
+def test_large_kernels_with_several_outputs_per_group_leave_direct():
+    """Past 3x3, DIRECT keeps few output channels per group: up to
+    DIRECT_LARGE_KERNEL_MAX_K_G, fewer where the groups are wide or strided."""
+    D, I = Algorithm.DIRECT, Algorithm.IMPLICIT
+    choose = fastconv.choose_algorithm
+    wide = THRESHOLDS["DIRECT_LARGE_KERNEL_WIDE_C_G"]
+    for suffix, stride in [("", 1), ("_S2", 2)]:
+        for c in (wide - 1, wide, 4 * wide):
+            limit = THRESHOLDS["DIRECT_LARGE_KERNEL_MAX_K_G" + suffix
+                               + ("_WIDE" if c >= wide else "")]
+            assert limit < THRESHOLDS["DIRECT_MAX_K_G"]
+            for k in (5, 7):
+                for kg, want in [(1, D), (limit, D), (limit + 1, I)]:
+                    if kg >= THRESHOLDS["DIRECT_MAX_K_G"]:
+                        continue            # the rules past DIRECT decide
+                    got = choose((2, 2 * c, 28, 28), (2 * kg, c, k, k), stride=stride,
+                                 padding=k // 2, groups=2)
+                    assert got is want, (suffix, c, k, kg)
+    # 3x3 and 1-row kernels (9 taps or fewer) keep DIRECT below DIRECT_MAX_K_G.
+    k_g = THRESHOLDS["DIRECT_MAX_K_G"] - 1
+    assert choose((2, 128, 14, 14), (k_g, 128, 3, 3), stride=2, padding=1) is D
+    assert choose((2, 128, 14, 14), (k_g, 128, 1, 7), padding=(0, 3)) is D
+    # Depthwise 7x7 (ConvNeXt) and a stride-1 multiplier of 4 on one channel stay DIRECT.
+    assert choose((2, 96, 56, 56), (96, 1, 7, 7), padding=3, groups=96) is D
+    assert choose((1, 1, 64, 64), (4, 1, 5, 5), padding=2) is D
+    assert choose((1, 1, 64, 64), (4, 1, 7, 7), stride=2, padding=3) is I
+
+
 def test_choice_is_pure_and_follows_thresholds():
     k = THRESHOLDS["DIRECT_MAX_K_G"]
     assert fastconv.choose_algorithm((1, 4, 8, 8), (4 * (k - 1), 1, 2, 2), groups=4) \
