@@ -192,6 +192,12 @@ ALGORITHMS = {
 #   at 2 threads (1 thread) 4.42 vs 5.65 (7.44 vs 10.71), dilation 12 4.38 vs
 #   8.38 (7.77 vs 14.51), 65x65 at 12 15.4 vs 24.9, 128 on 32x32 at 4 1.04 vs
 #   1.04 (1.81 vs 2.22), 64 on 64x64 at 4 1.06 vs 1.06 (2.00 vs 1.96).
+#   That holds from GEMM_DILATED_MIN_K_G output channels per group: GEMM
+#   packs B once per group and fewer output rows share it.  Below, IMPLICIT:
+#   IMPLICIT / GEMM time, interleaved medians at 2 threads, AMD EPYC Zen 5,
+#   28 Nov 2026, 4 images, 256 channels in groups: at 28x28, dilation 2 or 3,
+#   K_g 8 0.52-0.67, K_g 16 0.69-0.80; at 33x33, dilation 6, 0.75-0.96; from
+#   K_g 32 0.80-1.04, K_g 64 0.88-1.22.
 #   But strided (2) or dilated layers with at most IMPLICIT_STRIDED_MAX_PIXELS
 #   outputs an image run IMPLICIT where its tiles put output channels in the
 #   lanes (Note [channel lanes]; the rule, CHANNEL_LANES_*, mirrors _cpu.pyx's
@@ -320,6 +326,7 @@ THRESHOLDS = {
     "TRANSPOSED_WINOGRAD_WIDE_MIN_GAIN": 1.5,
     "SINGLE_THREAD_MACS": 1 << 16,
     "GEMM_STRIDED_MIN_C_G": 8,
+    "GEMM_DILATED_MIN_K_G": 32,
     "IMPLICIT_STRIDED_MAX_PIXELS": 64,
     "IMPLICIT_MIN_LANE_USE": 0.7,
     "CHANNEL_LANES_MIN_PIXELS": 48,
@@ -577,7 +584,8 @@ def choose_algorithm(params):
     if ((strided or dilated) and p.sh <= 2 and p.sw <= 2
             and p.OH * p.OW <= THRESHOLDS["IMPLICIT_STRIDED_MAX_PIXELS"] and _channel_lanes(p)):
         return Algorithm.IMPLICIT
-    if ((strided or dilated) and p.C_g >= THRESHOLDS["GEMM_STRIDED_MIN_C_G"]
+    if ((strided or dilated and p.K_g >= THRESHOLDS["GEMM_DILATED_MIN_K_G"])
+            and p.C_g >= THRESHOLDS["GEMM_STRIDED_MIN_C_G"]
             or p.kh == 1):     # 1x1 and 1xk
         return Algorithm.GEMM
     if not (strided or dilated) and not _channel_lanes(p):

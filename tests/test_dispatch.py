@@ -455,7 +455,7 @@ def test_choice_is_pure_and_follows_thresholds():
     assert fastconv.choose_algorithm((1, 64, 23, 23), (64, 64, 3, 3), padding=2, dilation=2) \
         is Algorithm.GEMM         # 12+11 -> 6+6: 144 * 64 = 9216
     assert fastconv.choose_algorithm((1, 16, 28, 28), (16, 16, 3, 3), padding=2, dilation=2) \
-        is Algorithm.GEMM         # 16 channels: GEMM 0.033 ms, WINOGRAD 0.053
+        is Algorithm.IMPLICIT     # 16 channels: not WINOGRAD (0.053 ms vs GEMM 0.033)
     # ... and at least 5 tile columns in every phase: 32x32 at dilation 4 is 16
     # phases of 8x8 outputs, 4x4 tiles (256 tiles, but half a vector each).
     assert THRESHOLDS["WINOGRAD_MIN_TILE_COLUMNS"] == 5
@@ -463,14 +463,21 @@ def test_choice_is_pure_and_follows_thresholds():
         is Algorithm.GEMM
     assert fastconv.choose_algorithm((1, 64, 40, 40), (64, 64, 3, 3), padding=4, dilation=4) \
         is Algorithm.WINOGRAD
-    # Dilated layers GEMM leaves to IMPLICIT: too few channels per group, or
-    # a dilation along an axis of one output (no dilation at all).
+    # Dilated layers GEMM leaves to IMPLICIT: too few input or output channels
+    # per group, or a dilation along an axis of one output (no dilation at all).
     c = THRESHOLDS["GEMM_STRIDED_MIN_C_G"]
-    assert fastconv.choose_algorithm((1, c, 33, 33), (16, c, 3, 3), padding=6, dilation=6) \
+    k = THRESHOLDS["GEMM_DILATED_MIN_K_G"]
+    assert fastconv.choose_algorithm((1, c, 33, 33), (k, c, 3, 3), padding=6, dilation=6) \
         is Algorithm.GEMM
-    assert fastconv.choose_algorithm((1, c - 1, 33, 33), (16, c - 1, 3, 3), padding=6,
+    assert fastconv.choose_algorithm((1, c - 1, 33, 33), (k, c - 1, 3, 3), padding=6,
                                      dilation=6) is Algorithm.IMPLICIT
-    assert fastconv.choose_algorithm((1, c, 1, 9), (16, c, 3, 3), padding=(5, 0),
+    assert fastconv.choose_algorithm((1, c, 33, 33), (k - 1, c, 3, 3), padding=6, dilation=6) \
+        is Algorithm.IMPLICIT
+    assert fastconv.choose_algorithm((1, 4 * c, 33, 33), (4 * (k - 1), c, 3, 3), padding=6,
+                                     dilation=6, groups=4) is Algorithm.IMPLICIT
+    assert fastconv.choose_algorithm((1, 4 * c, 33, 33), (4 * k, c, 3, 3), padding=6,
+                                     dilation=6, groups=4) is Algorithm.GEMM
+    assert fastconv.choose_algorithm((1, c, 1, 9), (k, c, 3, 3), padding=(5, 0),
                                      dilation=(5, 1)) is Algorithm.IMPLICIT
     # conv2d GEMM: strided with enough channels per group, 1x1, 1xk; not kx1.
     c = THRESHOLDS["GEMM_STRIDED_MIN_C_G"]
