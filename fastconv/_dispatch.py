@@ -154,6 +154,17 @@ ALGORITHMS = {
 #   0.33 vs 0.29; kept out: partial tiles, 8 x 128 at 5x5 0.26 vs 0.25, 4 x 128
 #   at 7x7 0.22 vs 0.23 (a tie), 2 x 256 at 7x7 0.37 vs 0.38; 4 tiles an
 #   image, 16 x 128 at 4x4 0.30 vs 0.28.
+#   No WINOGRAD at all where the 2x2 tiles of an undilated map compute more
+#   than WINOGRAD_MAX_TILE_WASTE times the outputs (odd sides up to 7): on the
+#   AMD EPYC Zen 5, 28 Nov 2026, dense WINOGRAD vs the best other, with
+#   _bench's interleaved timing at 2 threads: 8 x 512 at 7x7 6.84 vs 4.51
+#   (IMPLICIT; torch 4.48), 8 x 256 at 7x7 1.69 vs 1.23, 16 x 256 at 7x7 2.68
+#   vs 2.38, 32 x 256 at 7x7 4.62 vs 4.63, 8 x 512 at 5x5 3.05 vs 2.85 (GEMM),
+#   16 x 512 at 5x5 8.37 vs 6.00, 8 x 256 at 3x3 0.71 vs 0.40; from 9x9 it
+#   still wins: 8 x 256 at 9x9 1.93 vs 2.42, 11x11 2.73 vs 3.03, 13x13 3.32
+#   vs 4.35, and so do even sides: 8 x 512 at 6x6 3.03 vs 3.77.  (Dilated
+#   phases of odd sides were left alone: 8 x 256 at 14x14 at dilation 2, four
+#   7x7 phases, 3.83 vs 4.54, though at 7x7 at dilation 2 1.39 vs 1.23.)
 #   Where the backend runs its panel tasks (Note [Winograd panels] in
 #   _kernels_impl.h: ungrouped, at least as many output channels as tile
 #   lanes -- each phase's tile grid with its junk column, in vectors of 16 --
@@ -333,6 +344,9 @@ THRESHOLDS = {
     "CHANNEL_LANES_MIN_MACS": 1 << 24,
     "CHANNEL_LANES_MIN_TILE_USE": 0.9,
     "WINOGRAD_MIN_CHANNELS": 32,
+    # outputs the 2x2 tiles compute over those asked for (odd sides compute
+    # one junk row or column): 7x7 1.31, 5x5 1.44 are past it, 9x9 1.23 not
+    "WINOGRAD_MAX_TILE_WASTE": 1.25,
     "WINOGRAD_MIN_CHANNEL_TILES": 10000,
     # tile columns per output phase (a dilation d makes d x d phases of
     # OW/d columns); each tile row carries one junk column
@@ -554,9 +568,11 @@ def choose_algorithm(params):
                                      p.dw, p.pt, p.pl, p.OH, p.OW, 4)
             >= THRESHOLDS["TAP_REGIONS_MIN_GAIN"]):
         return Algorithm.GEMM
-    if winograd_applies(p) and max(p.dh, p.dw) <= THRESHOLDS["WINOGRAD_MAX_DILATION"]:
+    tiles, columns = _winograd_tiles(p) if winograd_applies(p) else (0, 0)
+    if (tiles and max(p.dh, p.dw) <= THRESHOLDS["WINOGRAD_MAX_DILATION"]
+            and (max(p.dh, p.dw) > 1
+                 or 4 * tiles <= THRESHOLDS["WINOGRAD_MAX_TILE_WASTE"] * p.N * p.OH * p.OW)):
         channels = min(p.C_g, p.K_g)
-        tiles, columns = _winograd_tiles(p)
         dense = _winograd_dense(p)
         if (channels >= THRESHOLDS["WINOGRAD_MIN_CHANNELS"]
                 and channels * tiles >= THRESHOLDS["WINOGRAD_DENSE_MIN_CHANNEL_TILES" if dense

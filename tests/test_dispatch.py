@@ -117,6 +117,25 @@ def test_large_dilation_and_padding_only_taps_run_the_gemm():
     assert _cpu.tap_region_gain(8, 256, 256, 7, 7, 3, 3, 1, 1, 6, 6, 6, 6, 7, 7, 4) >= 0.3
 
 
+def test_winograd_leaves_undilated_maps_whose_tiles_compute_junk():
+    # 2x2 tiles on odd sides compute a junk row and column: 7x7 1.31 times the
+    # outputs, 5x5 1.44, past WINOGRAD_MAX_TILE_WASTE; 9x9 (1.23) and even sides not.
+    waste = THRESHOLDS["WINOGRAD_MAX_TILE_WASTE"]
+    assert 81 * waste >= 100 and 49 * waste < 64
+    W = Algorithm.WINOGRAD
+
+    def pick(N, C, H, Wd=None, d=1):
+        return fastconv.choose_algorithm((N, C, H, Wd or H), (C, C, 3, 3), padding=d,
+                                         dilation=d)
+    for N, C, H in [(8, 512, 7), (16, 512, 7), (32, 256, 7), (16, 512, 5)]:
+        assert pick(N, C, H) is not W, (N, C, H)
+        assert pick(N, C, H + 1) is W, (N, C, H + 1)
+    assert pick(8, 256, 3) is not W
+    assert pick(8, 256, 9) is W and pick(8, 256, 13) is W
+    assert pick(8, 512, 7, 14) is W                     # 8 x 14 tiles over 7 x 14
+    assert pick(8, 256, 14, d=2) is W                   # dilated phases: not this rule
+
+
 def test_transposed_4x4_stride_2_runs_winograd_where_its_tiles_and_lanes_are_used():
     # Note [transposed Winograd]: ungrouped, undilated 4x4 stride-2 layers with
     # 64-256 input and 64+ output channels, where the multiplies saved over the
