@@ -71,6 +71,15 @@ cdef extern from "_kernels.h" nogil:
         void *y
         fc_idx OH, OW
         int zpad
+    ctypedef struct fc_dwcl_args:
+        const void *x
+        const void *w
+        const void *bias
+        void *y
+        fc_idx C, H, W, OH, OW
+        fc_idx pt, pl
+        fc_idx PWt
+        int K
     ctypedef struct fc_implicit_args:
         const void *xp
         fc_idx xp_nstride
@@ -173,6 +182,9 @@ cdef extern from "_kernels.h" nogil:
                           fc_idx PWs, fc_idx phase_stride, fc_idx PHs, double *dst)
     void fc_direct_task_f32(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
     void fc_direct_task_f64(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
+    int fc_dwcl_supported()
+    void fc_dwcl_task_f32(const fc_dwcl_args *a, fc_idx n, fc_idx cb, fc_idx r0, fc_idx r1,
+                          void *scratch)
     void fc_pack_rows_f32(const float *base, int m0, int m1, int C_g, int ntaps,
                           fc_idx m_stride, fc_idx c_stride, const fc_idx *tapoff, float *dst,
                           int *nonfinite)
@@ -1715,6 +1727,90 @@ cdef void _direct_one(void *ctx, fc_idx t, char *scratch) noexcept nogil:
         fc_direct_task_f32(&r.subs[s], r0, r1, scratch)
 
 
+cdef int _dwcl_mode = -1        # Note [depthwise channel lanes]: 0 off, -1 where it pays, 1 always
+cdef int _dwcl_last = 0         # whether the latest conv2d_direct call ran it (tests)
+
+
+def _set_dw_channel_lanes(int mode):
+    """Test hook: depthwise 5x5 / 7x7 layers at stride 1 with zero padding run
+    with channels in the vector lanes (Note [depthwise channel lanes] in
+    _kernels_impl.h; AVX-512, float32) never (0), where they pay (-1, the
+    default) or wherever they can (1).  Returns the old mode."""
+    global _dwcl_mode
+    old = _dwcl_mode
+    _dwcl_mode = mode
+    return old
+
+
+def _dw_channel_lanes_used():
+    """Whether the latest conv2d_direct call ran Note [depthwise channel lanes]."""
+    return _dwcl_last
+
+
+cdef struct _DwclRun:
+    fc_dwcl_args *a
+    fc_idx ncb, nband, rows
+
+
+cdef void _dwcl_one(void *ctx, fc_idx t, char *scratch) noexcept nogil:
+    """Task t of Note [depthwise channel lanes]: (image, 16 channels, band of rows)."""
+    cdef _DwclRun *r = <_DwclRun *>ctx
+    cdef fc_idx band = t % r.nband, cb = (t // r.nband) % r.ncb, n = t // (r.nband * r.ncb)
+    cdef fc_idx r0 = band * r.rows
+    fc_dwcl_task_f32(r.a, n, cb, r0, min(r0 + r.rows, r.a.OH), scratch)
+
+
+cdef bint _dw_channel_lanes(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
+                            const floating[::1] bias, floating[:, :, :, ::1] y, int G,
+                            int sh, int sw, int dh, int dw, int pt, int pl, int mode,
+                            int nthreads):
+    """Note [depthwise channel lanes], where it applies and pays; False if not run."""
+    cdef int N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef int K = w.shape[0], kh = w.shape[2], kw = w.shape[3]
+    cdef int OH = y.shape[2], OW = y.shape[3]
+    if (_dwcl_mode == 0 or floating is double or not fc_dwcl_supported()
+            or not (G == C == K and w.shape[1] == 1 and sh == sw == 1 and dh == dw == 1
+                    and kh == kw and (kh == 5 or kh == 7) and mode == FC_PAD_ZEROS)
+            or N * C * OH * OW == 0):
+        return False
+    if _dwcl_mode == -1 and not _dwcl_pays(N, C, OH, OW, kh):
+        return False
+    cdef fc_dwcl_args a
+    a.x = &x[0, 0, 0, 0] if H > 0 and W > 0 else NULL
+    a.w = &w[0, 0, 0, 0]
+    a.bias = &bias[0] if bias is not None else NULL
+    a.y = &y[0, 0, 0, 0]
+    a.C, a.H, a.W, a.OH, a.OW = C, H, W, OH, OW
+    a.pt, a.pl = pt, pl
+    a.PWt = _cdiv(OW, 16) * 16 + kh - 1
+    a.K = kh
+    cdef fc_idx ncb = _cdiv(C, 16), rows = OH
+    cdef size_t row_bytes = <size_t>a.PWt * 16 * sizeof(float)
+    while rows > 4 and (rows + kh - 1) * row_bytes > DIRECT_SCRATCH_BYTES:
+        rows = _cdiv(rows, 2)
+    while rows > 4 and N * ncb * _cdiv(OH, rows) < TASKS_PER_THREAD * nthreads:
+        rows = _cdiv(rows, 2)
+    cdef size_t sbytes = (rows + kh - 1) * row_bytes + <size_t>kh * kh * 16 * sizeof(float) + 64
+    cdef _Buffers bufs = _Buffers()
+    cdef char *scratch = <char *>bufs.get(sbytes * nthreads)
+    cdef _DwclRun run = _DwclRun(&a, ncb, _cdiv(OH, rows), rows)
+    _run_tasks(_dwcl_one, &run, N * ncb * run.nband, <double>N * C * kh * kw * OH * OW,
+               nthreads, scratch, sbytes, True)
+    return True
+
+
+cdef bint _dwcl_pays(int N, int C, int OH, int OW, int k):
+    """Where Note [depthwise channel lanes] beats the pixel-lane tiles: where its
+    vectors of 16 channels carry at least the share of real lanes that vectors
+    of 16 pixels of a row would.  New / old time, _bench's interleaved medians
+    at 2 threads, AMD EPYC Zen 5, 28 Nov 2026: all 16 channel lanes used, 0.54
+    (8 x 672 at 7x7, 5x5) to 0.87 (240 at 28x28), ConvNeXt's 96 at 56x56 7x7
+    0.85, 16 at 112x112 7x7 0.84; fewer used: 40 at 56x56 (5 of 6 vectors'
+    lanes, against 7 of 8) 1.03, 24 at 56x56 1.04, 12 at 112x112 1.06, 20 at
+    30x30 1.08, 8 at 112x112 1.51, 3 at 224x224 3.74."""
+    return <fc_idx>C * _cdiv(OW, 16) >= <fc_idx>OW * _cdiv(C, 16)
+
+
 def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                 const floating[::1] bias,
                   floating[:, :, :, ::1] y, int G, int sh, int sw, int dh, int dw,
@@ -1726,6 +1822,10 @@ def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w
     cdef int K_g = K // G, mode = PADDING_MODE_CODES[padding_mode]
     cdef int nthreads = _threads(num_threads)
     if N == 0 or K == 0:
+        return
+    global _dwcl_last
+    _dwcl_last = _dw_channel_lanes(x, w, bias, y, G, sh, sw, dh, dw, pt, pl, mode, nthreads)
+    if _dwcl_last:
         return
     cdef bint is_double = floating is double
     cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)

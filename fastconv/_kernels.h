@@ -187,6 +187,11 @@ static void fc_direct_task_f32(const fc_direct_args *a, fc_idx r0, fc_idx r1, vo
 { FC_DISPATCH(direct_task, f32, a, r0, r1, scratch) }
 static void fc_direct_task_f64(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
 { FC_DISPATCH(direct_task, f64, a, r0, r1, scratch) }
+/* Note [depthwise channel lanes]: AVX-512 float32 only (elsewhere a stub). */
+static int fc_dwcl_supported(void) { return fc_get_isa() == FC_ISA_AVX512; }
+static void fc_dwcl_task_f32(const fc_dwcl_args *a, fc_idx n, fc_idx cb, fc_idx r0, fc_idx r1,
+                             void *scratch)
+{ FC_DISPATCH(dwcl_task, f32, a, n, cb, r0, r1, scratch) }
 
 static void fc_winograd_task_f32(const fc_winograd_args *a, fc_idx n, fc_idx q0, fc_idx q1,
                                  int m0, int m1, void *scratch, int *bad)

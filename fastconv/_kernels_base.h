@@ -75,6 +75,18 @@ typedef struct {
     int zpad;               /* zero padding (Note [masked depthwise]) */
 } fc_direct_args;
 
+/* A depthwise conv2d for Note [depthwise channel lanes]: 16 channels a task. */
+typedef struct {
+    const void *x;          /* input [N][C][H][W] */
+    const void *w;          /* [C][1][K][K] */
+    const void *bias;       /* [C] or NULL */
+    void *y;                /* output [N][C][OH][OW] */
+    fc_idx C, H, W, OH, OW;
+    fc_idx pt, pl;
+    fc_idx PWt;             /* columns of the transposed band: OW in 16s + K - 1 */
+    int K;                  /* 3, 5 or 7 */
+} fc_dwcl_args;
+
 /* Implicit GEMM straight on a padded copy (stride-1 conv2d), one group. */
 typedef struct {
     const void *xp;         /* padded input, image 0, channel 0 of the group */
@@ -234,6 +246,8 @@ FC_HIDDEN void fc_pack_phases_##S(const T *base, int g, int M, int m0, int m1, i
                                   int *nonfinite);                                       \
 FC_HIDDEN void fc_direct_task_##S(const fc_direct_args *a, fc_idx r0, fc_idx r1,         \
                                   void *scratch);                                        \
+FC_HIDDEN void fc_dwcl_task_##S(const fc_dwcl_args *a, fc_idx n, fc_idx cb, fc_idx r0,  \
+                                fc_idx r1, void *scratch);                               \
 FC_HIDDEN void fc_winograd_task_##S(const fc_winograd_args *a, fc_idx n, fc_idx q0,      \
                                     fc_idx q1, int m0, int m1, void *scratch, int *bad); \
 FC_HIDDEN int fc_winograd_weights_##S(const T *w, fc_idx M, fc_idx C, fc_idx k0,         \

@@ -2223,8 +2223,143 @@ FC_DWP_DEF(dwp7w, 7, 4, 2)
 #endif
 #undef FC_DWP_DEF
 #undef FC_BCAST_INSN
+
+/* Note [depthwise channel lanes]: a depthwise 5x5 or 7x7 at stride 1 with zero
+ * padding, AVX-512 float32, with channels in the vector lanes instead of
+ * pixels.  A task takes one image, 16 channels and a band of output rows: it
+ * transposes the band's input rows (16 x 16 blocks in registers) into scratch
+ * T[padded row][padded column][16 channels], zeros around them for the
+ * padding, then makes 16 output pixels of a row at a time -- 16 accumulators,
+ * a kernel row's K weight vectors in registers, each input vector loaded once
+ * and fed to the up to K accumulators it reaches -- and transposes them back
+ * into the 16 channels' output rows (masked stores for a row's tail and the
+ * last block's channels).  Every lane is a real channel, however narrow the
+ * map (a 7x7 plane fills 7 of a pixel vector's 16 lanes), and a multiply-add
+ * costs one register operand and a fraction of a load, where the pixel-lane
+ * tiles pay a broadcast and an unaligned load per few multiply-adds.  Each
+ * output is still the bias plus its taps in (i, j) order, padding zeros
+ * included, so the bits are those of the other depthwise paths. */
+#if FC_VBYTES == 64 && FC_VLEN == 16
+/* r[0..15] (rows) to its transpose, in place. */
+static inline __attribute__((always_inline)) void FC_FN(tr16)(__m512 r[16])
+{
+    __m512 t[16];
+    for (int k = 0; k < 8; k++) {
+        t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+        t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+    }
+    /* r[4k + m], 128-bit lane L: rows 4k .. 4k + 3 at column 4L + m */
+    for (int k = 0; k < 4; k++) {
+        r[4 * k] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
+        r[4 * k + 1] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
+        r[4 * k + 2] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
+        r[4 * k + 3] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
+    }
+    for (int m = 0; m < 4; m++) {
+        const __m512 a = _mm512_shuffle_f32x4(r[m], r[4 + m], 0x88);
+        const __m512 b = _mm512_shuffle_f32x4(r[m], r[4 + m], 0xDD);
+        const __m512 c = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0x88);
+        const __m512 d = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0xDD);
+        t[m] = _mm512_shuffle_f32x4(a, c, 0x88);
+        t[8 + m] = _mm512_shuffle_f32x4(a, c, 0xDD);
+        t[4 + m] = _mm512_shuffle_f32x4(b, d, 0x88);
+        t[12 + m] = _mm512_shuffle_f32x4(b, d, 0xDD);
+    }
+    for (int k = 0; k < 16; k++) r[k] = t[k];
+}
+
+/* Output row at y (channel l at y + l * plane) from T (tap row 0 of this
+ * output row; rows PWt * 16 apart), weights W16[K * K][16], bias vector bv. */
+static inline __attribute__((always_inline)) void
+FC_FN(dwcl_row)(const FC_T *T, fc_idx PWt, const FC_T *W16, VT bv, FC_T *y, fc_idx plane,
+                int nc, fc_idx OW, const int K)
+{
+    for (fc_idx ow = 0; ow < OW; ow += 16) {
+        VT acc[16];
+        for (int o = 0; o < 16; o++) acc[o] = bv;
+FC_DW_UNROLL(8)
+        for (int i = 0; i < K; i++) {
+            const FC_T *tr = T + ((fc_idx)i * PWt + ow) * 16;
+            VT wv[7];
+            for (int j = 0; j < K; j++) wv[j] = *(const VT *)(W16 + (i * K + j) * 16);
+FC_DW_UNROLL(32)
+            for (int t = 0; t < 16 + K - 1; t++) {
+                const VT xv = *(const VT *)(tr + t * 16);
+FC_DW_UNROLL(8)
+                for (int j = 0; j < K; j++) {
+                    const int o = t - j;
+                    if (o >= 0 && o < 16) acc[o] += wv[j] * xv;
+                }
+            }
+        }
+        __m512 r[16];
+        for (int o = 0; o < 16; o++) r[o] = (__m512)acc[o];
+        FC_FN(tr16)(r);
+        const MT m = FC_FN(lanes)(0, OW - ow);
+        for (int l = 0; l < nc; l++) FC_FN(mstore)(y + l * plane + ow, m, (VT)r[l]);
+    }
+}
+static void FC_FN(dwcl_run)(const fc_dwcl_args *a, fc_idx n, fc_idx cb, fc_idx r0, fc_idx r1,
+                            void *scratch)
+{
+    const int K = a->K;
+    const fc_idx C = a->C, H = a->H, W = a->W, OH = a->OH, OW = a->OW, PWt = a->PWt;
+    const fc_idx c0 = cb * 16;
+    const int nc = C - c0 < 16 ? (int)(C - c0) : 16;
+    const FC_T *x = (const FC_T *)a->x + (n * C + c0) * H * W;
+    const FC_T *w = (const FC_T *)a->w, *bias = (const FC_T *)a->bias;
+    FC_T *T = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
+    const fc_idx nrow = r1 - r0 + K - 1;
+    FC_T *W16 = T + nrow * PWt * 16;
+    for (int tap = 0; tap < K * K; tap++)
+        for (int l = 0; l < 16; l++)
+            W16[tap * 16 + l] = l < nc ? w[(c0 + l) * K * K + tap] : (FC_T)0;
+    VT bv = SPLAT((FC_T)0);
+    for (int l = 0; l < nc; l++) bv[l] = bias ? bias[c0 + l] : (FC_T)0;
+    const VT zero = SPLAT((FC_T)0);
+    /* The band's padded rows r0 ... r1 + K - 2, transposed into T. */
+    for (fc_idx pr = r0; pr < r1 + K - 1; pr++) {
+        VT *dst = (VT *)(T + (pr - r0) * PWt * 16);
+        const fc_idx ir = pr - a->pt;
+        if (ir < 0 || ir >= H) {
+            for (fc_idx c = 0; c < PWt; c++) dst[c] = zero;
+            continue;
+        }
+        for (fc_idx c = 0; c < a->pl && c < PWt; c++) dst[c] = zero;
+        for (fc_idx c = a->pl + W; c < PWt; c++) dst[c] = zero;
+        for (fc_idx cc = 0; cc < W; cc += 16) {
+            const MT m = FC_FN(lanes)(0, W - cc);
+            __m512 v[16];
+            for (int l = 0; l < 16; l++)
+                v[l] = l < nc ? (__m512)FC_FN(mload)(x + ((fc_idx)l * H + ir) * W + cc, m)
+                              : (__m512)zero;
+            FC_FN(tr16)(v);
+            const int nq = W - cc < 16 ? (int)(W - cc) : 16;
+            for (int q = 0; q < nq; q++) dst[a->pl + cc + q] = (VT)v[q];
+        }
+    }
+    FC_T *y = (FC_T *)a->y + (n * C + c0) * OH * OW;
+    for (fc_idx oh = r0; oh < r1; oh++) {
+        const FC_T *Tr = T + (oh - r0) * PWt * 16;
+        FC_T *yr = y + oh * OW;
+        if (K == 5) FC_FN(dwcl_row)(Tr, PWt, W16, bv, yr, OH * OW, nc, OW, 5);
+        else if (K == 7) FC_FN(dwcl_row)(Tr, PWt, W16, bv, yr, OH * OW, nc, OW, 7);
+        else FC_FN(dwcl_row)(Tr, PWt, W16, bv, yr, OH * OW, nc, OW, 3);
+    }
+}
+#endif
 #undef MT
 #endif
+
+void FC_FN(dwcl_task)(const fc_dwcl_args *a, fc_idx n, fc_idx cb, fc_idx r0, fc_idx r1,
+                      void *scratch)
+{
+#if defined(FC_MASKED) && FC_VBYTES == 64 && FC_VLEN == 16
+    FC_FN(dwcl_run)(a, n, cb, r0, r1, scratch);
+#else
+    (void)a; (void)n; (void)cb; (void)r0; (void)r1; (void)scratch;
+#endif
+}
 
 __attribute__((optimize("no-tree-loop-distribute-patterns")))   /* no memset per row */
 void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)

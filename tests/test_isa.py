@@ -245,6 +245,54 @@ def test_grouped_const_channels_every_level(level, dtype, case):
     _direct_both_ways(level, dtype, xs, ws, kw, 90 + case, _cpu._set_dw_const_cg, "const C_g")
 
 
+# Depthwise 5x5 and 7x7 at stride 1 with zero padding run with 16 channels in
+# the vector lanes on AVX-512 float32 (Note [depthwise channel lanes]): the
+# same multiply-adds in the same order as the pixel-lane tiles, so the same
+# bits.  Channel counts off and on 16 (a partial last block), maps narrower
+# than the kernel, rows past one vector with a tail, asymmetric and large
+# padding, and bands of rows split over tasks; a channel multiplier (not
+# depthwise) and other levels and dtypes keep the pixel-lane tiles.
+CHANNEL_LANES = [  # (x shape, w shape, kwargs)
+    ((2, 17, 7, 7), (17, 1, 5, 5), dict(padding=2, groups=17)),
+    ((1, 16, 14, 14), (16, 1, 7, 7), dict(padding=3, groups=16)),
+    ((1, 33, 9, 40), (33, 1, 5, 5), dict(padding=2, groups=33)),
+    ((1, 3, 5, 3), (3, 1, 7, 7), dict(padding=((0, 4), (3, 1)), groups=3)),
+    ((1, 32, 1, 1), (32, 1, 5, 5), dict(padding=2, groups=32)),
+    ((2, 20, 12, 13), (20, 1, 5, 5), dict(padding="valid", groups=20)),
+    ((1, 18, 8, 11), (18, 1, 7, 7), dict(padding=6, groups=18)),
+    ((1, 16, 80, 40), (16, 1, 7, 7), dict(padding=3, groups=16)),       # bands of rows
+    ((1, 16, 9, 9), (32, 1, 5, 5), dict(padding=2, groups=16)),         # multiplier 2
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(CHANNEL_LANES)))
+def test_depthwise_channel_lanes_every_level(level, dtype, case):
+    xs, ws, kw = CHANNEL_LANES[case]
+    _direct_both_ways(level, dtype, xs, ws, kw, 100 + case, _cpu._set_dw_channel_lanes,
+                      "channel lanes")
+    old = _cpu._set_dw_channel_lanes(1)
+    try:
+        x, w, b = random_arrays(xs, ws, ws[0], dtype, seed=100 + case)
+        fastconv.conv2d(x, w, b, algorithm="direct", **kw)
+        runs = level == "avx512" and dtype == np.float32 and ws[0] == xs[1]
+        assert _cpu._dw_channel_lanes_used() == runs
+    finally:
+        _cpu._set_dw_channel_lanes(old)
+
+
+def test_depthwise_channel_lanes_where_they_pay():
+    """By default only where 16 channels a vector use as many lanes as 16
+    pixels of a row would: 96 channels on 56 columns, not 40 (5 of 6 vectors'
+    lanes against 7 of 8)."""
+    if _cpu.get_isa() != "avx512":
+        pytest.skip("channel lanes run on AVX-512 only")
+    for C, used in [(96, True), (40, False), (48, True)]:
+        x, w, b = random_arrays((1, C, 56, 56), (C, 1, 7, 7), C, np.float32, seed=C)
+        fastconv.conv2d(x, w, b, padding=3, groups=C)
+        assert _cpu._dw_channel_lanes_used() == used, C
+
+
 def test_masked_depthwise_zero_padding_times_inf():
     """Padding is multiplied in, not skipped: an inf tap makes NaN where it
     meets the padding, as in torch and the copied tiles."""
