@@ -1732,7 +1732,7 @@ cdef int _dwcl_last = 0         # whether the latest conv2d_direct call ran it (
 
 
 def _set_dw_channel_lanes(int mode):
-    """Test hook: depthwise 5x5 / 7x7 layers at stride 1 with zero padding run
+    """Test hook: depthwise 3x3, 5x5 and 7x7 layers at stride 1 with zero padding run
     with channels in the vector lanes (Note [depthwise channel lanes] in
     _kernels_impl.h; AVX-512, float32) never (0), where they pay (-1, the
     default) or wherever they can (1).  Returns the old mode."""
@@ -1770,7 +1770,7 @@ cdef bint _dw_channel_lanes(const floating[:, :, :, ::1] x, const floating[:, :,
     cdef int OH = y.shape[2], OW = y.shape[3]
     if (_dwcl_mode == 0 or floating is double or not fc_dwcl_supported()
             or not (G == C == K and w.shape[1] == 1 and sh == sw == 1 and dh == dw == 1
-                    and kh == kw and (kh == 5 or kh == 7) and mode == FC_PAD_ZEROS)
+                    and kh == kw and (kh == 3 or kh == 5 or kh == 7) and mode == FC_PAD_ZEROS)
             or N * C * OH * OW == 0):
         return False
     if _dwcl_mode == -1 and not _dwcl_pays(N, C, OH, OW, kh):
@@ -1807,8 +1807,12 @@ cdef bint _dwcl_pays(int N, int C, int OH, int OW, int k):
     (8 x 672 at 7x7, 5x5) to 0.87 (240 at 28x28), ConvNeXt's 96 at 56x56 7x7
     0.85, 16 at 112x112 7x7 0.84; fewer used: 40 at 56x56 (5 of 6 vectors'
     lanes, against 7 of 8) 1.03, 24 at 56x56 1.04, 12 at 112x112 1.06, 20 at
-    30x30 1.08, 8 at 112x112 1.51, 3 at 224x224 3.74."""
-    return <fc_idx>C * _cdiv(OW, 16) >= <fc_idx>OW * _cdiv(C, 16)
+    30x30 1.08, 8 at 112x112 1.51, 3 at 224x224 3.74.  A 3x3's nine taps
+    leave less to gain than the transposes cost, except on rows of at most one
+    vector: 8 x 960 at 7x7 0.54, 576 at 14x14 0.73-0.74, 1024 at 7x7 0.54; but
+    256 at 28x28 1.08-1.09, 144 at 56x56 1.02-1.11."""
+    return (<fc_idx>C * _cdiv(OW, 16) >= <fc_idx>OW * _cdiv(C, 16)
+            and (k > 3 or OW <= 16))
 
 
 def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,

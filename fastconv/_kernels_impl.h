@@ -2224,7 +2224,7 @@ FC_DWP_DEF(dwp7w, 7, 4, 2)
 #undef FC_DWP_DEF
 #undef FC_BCAST_INSN
 
-/* Note [depthwise channel lanes]: a depthwise 5x5 or 7x7 at stride 1 with zero
+/* Note [depthwise channel lanes]: a depthwise 3x3, 5x5 or 7x7 at stride 1 with zero
  * padding, AVX-512 float32, with channels in the vector lanes instead of
  * pixels.  A task takes one image, 16 channels and a band of output rows: it
  * transposes the band's input rows (16 x 16 blocks in registers) into scratch
