@@ -71,6 +71,14 @@ cdef extern from "_kernels.h" nogil:
         void *y
         fc_idx OH, OW
         int zpad
+    ctypedef struct fc_dwtcl_args:
+        const void *x
+        const void *w
+        const void *bias
+        void *y
+        fc_idx C, H, W, OH, OW
+        fc_idx ph, pw
+        int kh, kw, sh, sw
     ctypedef struct fc_dwcl_args:
         const void *x
         const void *w
@@ -183,6 +191,8 @@ cdef extern from "_kernels.h" nogil:
     void fc_direct_task_f32(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
     void fc_direct_task_f64(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
     int fc_dwcl_supported()
+    void fc_dwtcl_task_f32(const fc_dwtcl_args *a, fc_idx n, fc_idx cb, fc_idx r0, fc_idx r1,
+                           void *scratch)
     void fc_dwcl_task_f32(const fc_dwcl_args *a, fc_idx n, fc_idx cb, fc_idx r0, fc_idx r1,
                           void *scratch)
     void fc_pack_rows_f32(const float *base, int m0, int m1, int C_g, int ntaps,
@@ -1747,17 +1757,42 @@ def _dw_channel_lanes_used():
     return _dwcl_last
 
 
-cdef struct _DwclRun:
-    fc_dwcl_args *a
-    fc_idx ncb, nband, rows
+cdef struct _LanesRun:
+    const fc_dwcl_args *a       # conv2d, or
+    const fc_dwtcl_args *t      # conv_transpose2d
+    fc_idx ncb, nband, rows, OH
 
 
-cdef void _dwcl_one(void *ctx, fc_idx t, char *scratch) noexcept nogil:
-    """Task t of Note [depthwise channel lanes]: (image, 16 channels, band of rows)."""
-    cdef _DwclRun *r = <_DwclRun *>ctx
+cdef void _lanes_one(void *ctx, fc_idx t, char *scratch) noexcept nogil:
+    """Task t of Note [depthwise channel lanes] or Note [transposed depthwise
+    channel lanes]: (image, 16 channels, band of output rows)."""
+    cdef _LanesRun *r = <_LanesRun *>ctx
     cdef fc_idx band = t % r.nband, cb = (t // r.nband) % r.ncb, n = t // (r.nband * r.ncb)
-    cdef fc_idx r0 = band * r.rows
-    fc_dwcl_task_f32(r.a, n, cb, r0, min(r0 + r.rows, r.a.OH), scratch)
+    cdef fc_idx r0 = band * r.rows, r1 = min(r0 + r.rows, r.OH)
+    if r.a != NULL:
+        fc_dwcl_task_f32(r.a, n, cb, r0, r1, scratch)
+    else:
+        fc_dwtcl_task_f32(r.t, n, cb, r0, r1, scratch)
+
+
+cdef void _run_lanes(_LanesRun *run, int N, int C, int kh, int s, fc_idx row_vectors,
+                     fc_idx extra_vectors, int nthreads) except *:
+    """Run a channel-lane depthwise call in bands of output rows: a band's input
+    rows ((rows + kh - 2) // s + 2 at most, s the stride) of row_vectors
+    16-channel vectors each near DIRECT_SCRATCH_BYTES, and enough tasks for the
+    threads; extra_vectors of scratch besides (weights, a row of outputs)."""
+    cdef fc_idx rows = run.OH
+    cdef size_t vbytes = 16 * sizeof(float)
+    while rows > 1 and ((rows + kh - 2) // s + 2) * row_vectors * vbytes > DIRECT_SCRATCH_BYTES:
+        rows = _cdiv(rows, 2)
+    while rows > 1 and <fc_idx>N * _cdiv(C, 16) * _cdiv(run.OH, rows) < TASKS_PER_THREAD * nthreads:
+        rows = _cdiv(rows, 2)
+    cdef size_t sbytes = (((rows + kh - 2) // s + 2) * row_vectors + extra_vectors) * vbytes + 64
+    cdef _Buffers bufs = _Buffers()
+    cdef char *scratch = <char *>bufs.get(sbytes * nthreads)
+    run.ncb, run.rows, run.nband = _cdiv(C, 16), rows, _cdiv(run.OH, rows)
+    _run_tasks(_lanes_one, run, N * run.ncb * run.nband,
+               <double>N * C * kh * kh * run.OH * row_vectors, nthreads, scratch, sbytes, True)
 
 
 cdef bint _dw_channel_lanes(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
@@ -1784,18 +1819,8 @@ cdef bint _dw_channel_lanes(const floating[:, :, :, ::1] x, const floating[:, :,
     a.pt, a.pl = pt, pl
     a.PWt = _cdiv(OW, 16) * 16 + kh - 1
     a.K = kh
-    cdef fc_idx ncb = _cdiv(C, 16), rows = OH
-    cdef size_t row_bytes = <size_t>a.PWt * 16 * sizeof(float)
-    while rows > 4 and (rows + kh - 1) * row_bytes > DIRECT_SCRATCH_BYTES:
-        rows = _cdiv(rows, 2)
-    while rows > 4 and N * ncb * _cdiv(OH, rows) < TASKS_PER_THREAD * nthreads:
-        rows = _cdiv(rows, 2)
-    cdef size_t sbytes = (rows + kh - 1) * row_bytes + <size_t>kh * kh * 16 * sizeof(float) + 64
-    cdef _Buffers bufs = _Buffers()
-    cdef char *scratch = <char *>bufs.get(sbytes * nthreads)
-    cdef _DwclRun run = _DwclRun(&a, ncb, _cdiv(OH, rows), rows)
-    _run_tasks(_dwcl_one, &run, N * ncb * run.nband, <double>N * C * kh * kw * OH * OW,
-               nthreads, scratch, sbytes, True)
+    cdef _LanesRun run = _LanesRun(&a, NULL, 0, 0, 0, OH)
+    _run_lanes(&run, N, C, kh, 1, a.PWt, kh * kw, nthreads)
     return True
 
 
@@ -2590,6 +2615,34 @@ cdef _transposed_direct_block(x, wk, bias, y, int sh, int sw, int kh, int kw,
             _put_flipped(yf, y, ry, rx, sh, sw, nthreads)
 
 
+cdef bint _dwt_channel_lanes(const float[:, :, :, ::1] x, const float[:, :, :, ::1] w,
+                             const float[::1] bias, float[:, :, :, ::1] y, int sh, int sw,
+                             int ph, int pw, int nthreads):
+    """Note [transposed depthwise channel lanes] for a depthwise (multiplier 1),
+    undilated conv_transpose2d with finite weights; False where it does not run."""
+    cdef int N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef int kh = w.shape[2], kw = w.shape[3], OH = y.shape[2], OW = y.shape[3]
+    if _dwcl_mode == 0 or not fc_dwcl_supported() or w.shape[1] != 1 or N * C * OH * OW == 0:
+        return False
+    cdef fc_dwtcl_args a
+    a.x = &x[0, 0, 0, 0]
+    a.w = &w[0, 0, 0, 0]
+    a.bias = &bias[0] if bias is not None else NULL
+    a.y = &y[0, 0, 0, 0]
+    a.C, a.H, a.W, a.OH, a.OW = C, H, W, OH, OW
+    a.ph, a.pw = ph, pw
+    a.kh, a.kw, a.sh, a.sw = kh, kw, sh, sw
+    # T's columns: the input columns the outputs' taps read.
+    cdef fc_idx tw = (OW - 1 + pw) // sw - _floordiv(pw - (kw - 1), sw) + 1
+    cdef _LanesRun run = _LanesRun(NULL, &a, 0, 0, 0, OH)
+    _run_lanes(&run, N, C, kh, sh, tw, kh * kw + OW, nthreads)
+    return True
+
+
+cdef inline fc_idx _floordiv(fc_idx a, fc_idx b):
+    return a // b if a >= 0 else -((-a + b - 1) // b)
+
+
 def conv_transpose2d_direct(x, w, bias, y, int G, int sh, int sw, int dh, int dw, int ph,
                             int pw, num_threads=None):
     """conv_transpose2d with one input channel per group (depthwise, any channel
@@ -2615,11 +2668,16 @@ def conv_transpose2d_direct(x, w, bias, y, int G, int sh, int sw, int dh, int dw
             or not np.isfinite(w).all()):   # Note [transposed non-finite weights]
         conv_transpose2d_implicit(x, w, bias, y, G, sh, sw, dh, dw, ph, pw, num_threads)
         return
+    nthreads = _threads(num_threads)
+    global _dwcl_last
+    _dwcl_last = (x.dtype == np.float32 and K_g == 1
+                  and _dwt_channel_lanes(x, w, bias, y, sh, sw, ph, pw, nthreads))
+    if _dwcl_last:
+        return
     cdef _Buffers bufs = _Buffers()
     cdef int nb, cb, n0, g0, g1
     cdef size_t per
     cdef _PhaseTabs tabs = _phase_tabs(bufs, sh, sw, ph, pw, kh, kw, 1, 1, OH, OW)
-    nthreads = _threads(num_threads)
     wk = w.reshape(C * K_g, 1, kh, kw)
     # Blocks of images and channels whose flipped copy and phase outputs stay
     # under IMPLICIT_COPY_BYTES (the extra memory of a call stays bounded).

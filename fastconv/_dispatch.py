@@ -291,7 +291,14 @@ ALGORITHMS = {
 #   (0.28 vs 0.89), 256 at 16x16 0.30 vs 0.57, 32 at 28x28 x4 0.34 vs 0.77,
 #   2x2 on 128 at 64x64 1.27 vs 3.99; smaller ones pay four calls' overhead:
 #   64 at 12x12 (36864 outputs) 0.107 vs 0.105 (0.111 vs 0.161), 64 at 10x10
-#   0.096 vs 0.082, 64 at 14x14 (50176) 0.112 vs 0.123.
+#   0.096 vs 0.082, 64 at 14x14 (50176) 0.112 vs 0.123.  With one output
+#   channel per group (multiplier 1) at any size: on AVX-512 in float32 those
+#   run Note [transposed depthwise channel lanes] in one pass, DIRECT vs
+#   IMPLICIT ms at 2 threads, AMD EPYC Zen 5, 28 Nov 2026: 4x4 stride 2, 32 at
+#   8x8 0.0073 vs 0.033, 256 at 7x7 0.014 vs 0.102, 2 x 128 at 4x4 0.0097 vs
+#   0.052; 3x3 on 8 at 16x16 0.0076 vs 0.024; 16x16 stride 8 on 21 at 4x4
+#   0.015 vs 0.080.  (Elsewhere the small ones pay the phase calls' overhead,
+#   as above: up to 1.2 times IMPLICIT's time.)
 # - conv2d at stride 1 that would run IMPLICIT with pixel lanes (no channel
 #   lanes) on grids where fewer than IMPLICIT_MIN_LANE_USE of its lanes are
 #   outputs (_lane_use: each image's grid at the padded width's pitch, in
@@ -524,8 +531,8 @@ def choose_algorithm(params):
         if params.H == 1 and params.W == 1:
             return Algorithm.GEMM
         if (params.C_g == 1 and params.dh == params.dw == 1
-                and params.N * params.K * params.OH * params.OW
-                >= THRESHOLDS["TRANSPOSED_DIRECT_MIN_OUTPUTS"]):
+                and (params.K_g == 1 or params.N * params.K * params.OH * params.OW
+                     >= THRESHOLDS["TRANSPOSED_DIRECT_MIN_OUTPUTS"])):
             return Algorithm.DIRECT
         if (params.N * params.H * params.W <= THRESHOLDS["TRANSPOSED_IMPLICIT_MAX_PIXELS"]
                 and params.C_g * params.K_g * params.kh * params.kw

@@ -192,6 +192,9 @@ static int fc_dwcl_supported(void) { return fc_get_isa() == FC_ISA_AVX512; }
 static void fc_dwcl_task_f32(const fc_dwcl_args *a, fc_idx n, fc_idx cb, fc_idx r0, fc_idx r1,
                              void *scratch)
 { FC_DISPATCH(dwcl_task, f32, a, n, cb, r0, r1, scratch) }
+static void fc_dwtcl_task_f32(const fc_dwtcl_args *a, fc_idx n, fc_idx cb, fc_idx r0,
+                              fc_idx r1, void *scratch)
+{ FC_DISPATCH(dwtcl_task, f32, a, n, cb, r0, r1, scratch) }
 
 static void fc_winograd_task_f32(const fc_winograd_args *a, fc_idx n, fc_idx q0, fc_idx q1,
                                  int m0, int m1, void *scratch, int *bad)

@@ -87,6 +87,23 @@ typedef struct {
     int K;                  /* 3, 5 or 7 */
 } fc_dwcl_args;
 
+/* A depthwise conv_transpose2d for Note [transposed depthwise channel lanes]. */
+typedef struct {
+    const void *x;          /* input [N][C][H][W] */
+    const void *w;          /* [C][1][kh][kw] */
+    const void *bias;       /* [C] or NULL */
+    void *y;                /* output [N][C][OH][OW] */
+    fc_idx C, H, W, OH, OW;
+    fc_idx ph, pw;          /* padding (before) */
+    int kh, kw, sh, sw;
+} fc_dwtcl_args;
+
+/* floor(a / b) for b > 0. */
+static inline fc_idx fc_floordiv(fc_idx a, fc_idx b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
 /* Implicit GEMM straight on a padded copy (stride-1 conv2d), one group. */
 typedef struct {
     const void *xp;         /* padded input, image 0, channel 0 of the group */
@@ -248,6 +265,8 @@ FC_HIDDEN void fc_direct_task_##S(const fc_direct_args *a, fc_idx r0, fc_idx r1,
                                   void *scratch);                                        \
 FC_HIDDEN void fc_dwcl_task_##S(const fc_dwcl_args *a, fc_idx n, fc_idx cb, fc_idx r0,  \
                                 fc_idx r1, void *scratch);                               \
+FC_HIDDEN void fc_dwtcl_task_##S(const fc_dwtcl_args *a, fc_idx n, fc_idx cb, fc_idx r0, \
+                                 fc_idx r1, void *scratch);                              \
 FC_HIDDEN void fc_winograd_task_##S(const fc_winograd_args *a, fc_idx n, fc_idx q0,      \
                                     fc_idx q1, int m0, int m1, void *scratch, int *bad); \
 FC_HIDDEN int fc_winograd_weights_##S(const T *w, fc_idx M, fc_idx C, fc_idx k0,         \

@@ -32,6 +32,10 @@ typedef FC_T VTU __attribute__((vector_size(FC_VBYTES), aligned(sizeof(FC_T)), _
 #error "unsupported vector length"
 #endif
 #define NR (FC_NV * VLEN)
+/* Vectors of a packed-B row the micro-kernel reads for a chunk of ncol pixels
+ * (FC_UK_PACKED below): the packs fill no more (the rest of the row is never read). */
+#define FC_UK_NVEC(ncol) \
+    ((ncol) <= VLEN && FC_NV > 1 ? 1 : (ncol) <= 2 * VLEN && FC_NV > 2 ? 2 : FC_NV)
 
 /* C[MR x NR] (row stride ldc) = (init ? broadcast(init) : C) + A * B, with A read
  * in place: row m at a + m*lda (rows past `mrows` repeat the last one; their
@@ -167,7 +171,8 @@ static void FC_FN(pack_b)(const fc_gemm_args *g, fc_idx r0, fc_idx kc, fc_idx p0
             px = 0;
             if (++py == g->P_h) { py = 0; xc += g->x_nstride; }   /* next image */
         }
-        if (lane) for (; lane < NR; lane++) d[lane] = (FC_T)0;
+        if (lane) for (const fc_idx end = FC_UK_NVEC(lane) * VLEN; lane < end; lane++)
+            d[lane] = (FC_T)0;
         if (++tj == g->ntap_w) { tj = 0; if (++ti == g->ntap_h) { ti = 0; c++; } }
     }
 }
@@ -494,7 +499,8 @@ static int FC_FN(gather_table)(const fc_gemm_args *g, fc_idx p0, fc_idx np, fc_i
 /* pack_b through the table: rows [r0, r0+kc), all nbr lanes. */
 static inline __attribute__((always_inline)) void
 FC_FN(pack_b_gather_)(const fc_gemm_args *g, const int32_t *restrict tab, fc_idx nbr,
-                      fc_idx r0, fc_idx kc, fc_idx p0, FC_T *restrict bp, const int strided)
+                      fc_idx r0, fc_idx kc, fc_idx p0, fc_idx np, FC_T *restrict bp,
+                      const int strided)
 {
     const fc_idx ntaps = (fc_idx)g->ntap_h * g->ntap_w;
     const FC_T *xn = (const FC_T *)g->x + p0 / (g->P_h * g->P_w) * g->x_nstride;
@@ -509,7 +515,7 @@ FC_FN(pack_b_gather_)(const fc_gemm_args *g, const int32_t *restrict tab, fc_idx
         const int runs = fc_gather_runs;
 #endif
         for (fc_idx l = 0; l < nbr; l += NR, d += kc * NR)
-            for (int v = 0; v < FC_NV; v++) {
+            for (int v = 0, nv = FC_UK_NVEC(np - l); v < nv; v++) {
 #ifdef FC_GATHER_RUNS
                 const fc_idx q = l / VLEN + v;
                 if (runs && rb[q] != FC_GATHER_NORUN) {
@@ -534,11 +540,11 @@ FC_FN(pack_b_gather_)(const fc_gemm_args *g, const int32_t *restrict tab, fc_idx
 /* Only a grid at column stride 2 has stride-2 runs: other packs keep the plain
  * loop (the test per vector cost stride-1 layers 2-3%). */
 static void FC_FN(pack_b_gather)(const fc_gemm_args *g, const int32_t *restrict tab,
-                                 fc_idx nbr, fc_idx r0, fc_idx kc, fc_idx p0,
+                                 fc_idx nbr, fc_idx r0, fc_idx kc, fc_idx p0, fc_idx np,
                                  FC_T *restrict bp)
 {
-    if (g->col_step == 2) FC_FN(pack_b_gather_)(g, tab, nbr, r0, kc, p0, bp, 1);
-    else FC_FN(pack_b_gather_)(g, tab, nbr, r0, kc, p0, bp, 0);
+    if (g->col_step == 2) FC_FN(pack_b_gather_)(g, tab, nbr, r0, kc, p0, np, bp, 1);
+    else FC_FN(pack_b_gather_)(g, tab, nbr, r0, kc, p0, np, bp, 0);
 }
 
 /* The packed-B micro-kernel as wide as a chunk of `ncol` pixels needs. */
@@ -579,7 +585,7 @@ void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0, int m
 
     for (fc_idx k0 = 0; k0 < kred || (k0 == 0 && kred == 0); k0 += FC_KC) {
         const fc_idx kc = kred - k0 < FC_KC ? kred - k0 : FC_KC;
-        if (kc > 0 && gathered) FC_FN(pack_b_gather)(g, gtab, nbr, k0, kc, p0, bp);
+        if (kc > 0 && gathered) FC_FN(pack_b_gather)(g, gtab, nbr, k0, kc, p0, np, bp);
         else if (kc > 0) FC_FN(pack_b)(g, k0, kc, p0, np, bp);
         for (fc_idx ch = 0; ch < nchunk; ch++) {
             const fc_idx pc = p0 + ch * NR;
@@ -2347,6 +2353,96 @@ static void FC_FN(dwcl_run)(const fc_dwcl_args *a, fc_idx n, fc_idx cb, fc_idx r
         else FC_FN(dwcl_row)(Tr, PWt, W16, bv, yr, OH * OW, nc, OW, 3);
     }
 }
+
+/* Note [transposed depthwise channel lanes]: a depthwise conv_transpose2d
+ * (one input and one output channel per group, undilated), AVX-512 float32,
+ * in one pass with 16 channels in the vector lanes, where Note [transposed
+ * direct] flips x, runs a small conv2d per stride phase and scatters each
+ * phase's output: a task transposes the input rows its band of output rows
+ * reads into T (as Note [depthwise channel lanes]), then sums each output
+ * pixel's taps there and transposes 16 pixels at a time back into the
+ * channels' rows.  An output (oy, ox) takes the taps (i, j) with
+ * oy + ph - i and ox + pw - j multiples of the stride, i then j increasing,
+ * reading x[(oy + ph - i) / sh, (ox + pw - j) / sw] or a zero outside x:
+ * the terms and order of the phase conv2d, so the same bits. */
+static void FC_FN(dwtcl_run)(const fc_dwtcl_args *a, fc_idx n, fc_idx cb, fc_idx r0,
+                             fc_idx r1, void *scratch)
+{
+    const fc_idx C = a->C, H = a->H, W = a->W, OH = a->OH, OW = a->OW;
+    const int kh = a->kh, kw = a->kw, sh = a->sh, sw = a->sw;
+    const fc_idx ph = a->ph, pw = a->pw, c0 = cb * 16;
+    const int nc = C - c0 < 16 ? (int)(C - c0) : 16;
+    const FC_T *x = (const FC_T *)a->x + (n * C + c0) * H * W;
+    const FC_T *w = (const FC_T *)a->w, *bias = (const FC_T *)a->bias;
+    /* Input rows [iy0, iy1] and columns [ix0, ix1] the band's taps can read. */
+    const fc_idx iy0 = fc_floordiv(r0 + ph - (kh - 1), sh), iy1 = fc_floordiv(r1 - 1 + ph, sh);
+    const fc_idx ix0 = fc_floordiv(pw - (kw - 1), sw), ix1 = fc_floordiv(OW - 1 + pw, sw);
+    const fc_idx TW = ix1 - ix0 + 1;
+    VT *T = (VT *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
+    VT *W16 = T + (iy1 - iy0 + 1) * TW;
+    for (int tap = 0; tap < kh * kw; tap++) {
+        VT v = SPLAT((FC_T)0);
+        for (int l = 0; l < nc; l++) v[l] = w[(c0 + l) * kh * kw + tap];
+        W16[tap] = v;
+    }
+    VT bv = SPLAT((FC_T)0);
+    for (int l = 0; l < nc; l++) bv[l] = bias ? bias[c0 + l] : (FC_T)0;
+    const VT zero = SPLAT((FC_T)0);
+    for (fc_idx iy = iy0; iy <= iy1; iy++) {
+        VT *dst = T + (iy - iy0) * TW;
+        if (iy < 0 || iy >= H) {
+            for (fc_idx c = 0; c < TW; c++) dst[c] = zero;
+            continue;
+        }
+        const fc_idx lo = ix0 < 0 ? -ix0 : 0;            /* T column of x column 0 */
+        for (fc_idx c = 0; c < lo && c < TW; c++) dst[c] = zero;
+        const fc_idx cend = lo + (W - (ix0 > 0 ? ix0 : 0));  /* past the last x column */
+        for (fc_idx c = cend < lo ? lo : cend; c < TW; c++) dst[c] = zero;
+        for (fc_idx xc = ix0 > 0 ? ix0 : 0; xc < W && xc <= ix1; xc += 16) {
+            const fc_idx cnt = (W < ix1 + 1 ? W : ix1 + 1) - xc;
+            const MT m = FC_FN(lanes)(0, cnt);
+            __m512 v[16];
+            for (int l = 0; l < 16; l++)
+                v[l] = l < nc ? (__m512)FC_FN(mload)(x + ((fc_idx)l * H + iy) * W + xc, m)
+                              : (__m512)zero;
+            FC_FN(tr16)(v);
+            const int nq = cnt < 16 ? (int)cnt : 16;
+            for (int q = 0; q < nq; q++) dst[xc - ix0 + q] = (VT)v[q];
+        }
+    }
+    /* A row's outputs, phase by phase of the column stride (each phase's taps
+     * and weights the same for all its pixels), then 16 at a time to y. */
+    VT *O = W16 + kh * kw;
+    FC_T *y = (FC_T *)a->y + (n * C + c0) * OH * OW;
+    for (fc_idx oy = r0; oy < r1; oy++) {
+        const int i0 = (int)((oy + ph) % sh);
+        const int nti = i0 < kh ? (kh - 1 - i0) / sh + 1 : 0;
+        const VT *trow0 = T + ((oy + ph - i0) / sh - iy0) * TW;   /* tap i0's row */
+        for (int rx = 0; rx < sw && rx < OW; rx++) {
+            const int j0 = (int)((rx + pw) % sw);
+            const int ntj = j0 < kw ? (kw - 1 - j0) / sw + 1 : 0;
+            const fc_idx col0 = (rx + pw - j0) / sw - ix0;            /* tap j0's column */
+            fc_idx q = 0;
+            for (fc_idx ox = rx; ox < OW; ox += sw, q++) {
+                VT acc = bv;
+                for (int ti = 0; ti < nti; ti++) {
+                    const VT *tr = trow0 - (fc_idx)ti * TW + col0 + q;
+                    const VT *wr = W16 + (i0 + ti * sh) * kw + j0;
+                    for (int tj = 0; tj < ntj; tj++) acc += wr[tj * sw] * tr[-tj];
+                }
+                O[ox] = acc;
+            }
+        }
+        for (fc_idx ox0 = 0; ox0 < OW; ox0 += 16) {
+            __m512 r[16];
+            for (int o = 0; o < 16; o++) r[o] = ox0 + o < OW ? (__m512)O[ox0 + o] : (__m512)zero;
+            FC_FN(tr16)(r);
+            const MT m = FC_FN(lanes)(0, OW - ox0);
+            for (int l = 0; l < nc; l++)
+                FC_FN(mstore)(y + l * OH * OW + oy * OW + ox0, m, (VT)r[l]);
+        }
+    }
+}
 #endif
 #undef MT
 #endif
@@ -2356,6 +2452,16 @@ void FC_FN(dwcl_task)(const fc_dwcl_args *a, fc_idx n, fc_idx cb, fc_idx r0, fc_
 {
 #if defined(FC_MASKED) && FC_VBYTES == 64 && FC_VLEN == 16
     FC_FN(dwcl_run)(a, n, cb, r0, r1, scratch);
+#else
+    (void)a; (void)n; (void)cb; (void)r0; (void)r1; (void)scratch;
+#endif
+}
+
+void FC_FN(dwtcl_task)(const fc_dwtcl_args *a, fc_idx n, fc_idx cb, fc_idx r0, fc_idx r1,
+                       void *scratch)
+{
+#if defined(FC_MASKED) && FC_VBYTES == 64 && FC_VLEN == 16
+    FC_FN(dwtcl_run)(a, n, cb, r0, r1, scratch);
 #else
     (void)a; (void)n; (void)cb; (void)r0; (void)r1; (void)scratch;
 #endif
@@ -2593,6 +2699,7 @@ void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scr
 #undef FC_VLEN
 #undef SPLAT
 #undef NR
+#undef FC_UK_NVEC
 #undef FC_FN
 #undef FC_CAT
 #undef FC_CAT_

@@ -404,13 +404,18 @@ def test_choice_is_pure_and_follows_thresholds():
                                      transposed=True) is Algorithm.GEMM
     assert fastconv.choose_algorithm((1, 1024, 1, 2), (1024, 256, 4, 4), stride=2, padding=1,
                                      transposed=True) is Algorithm.IMPLICIT    # two pixels
-    # Depthwise transposed (one input channel per group), undilated, enough outputs: DIRECT.
+    # Depthwise transposed (one input channel per group), undilated: DIRECT with
+    # one output channel per group at any size, with more from enough outputs.
     n = THRESHOLDS["TRANSPOSED_DIRECT_MIN_OUTPUTS"]
     assert n == 1 << 16
-    assert fastconv.choose_algorithm((1, 16, 32, 32), (16, 1, 4, 4), stride=2, padding=1,
-                                     groups=16, transposed=True) is Algorithm.DIRECT   # 16*64*64
+    assert fastconv.choose_algorithm((1, 4, 32, 32), (4, 4, 4, 4), stride=2, padding=1,
+                                     groups=4, transposed=True) is Algorithm.DIRECT   # 16*64*64
+    assert fastconv.choose_algorithm((1, 3, 32, 32), (3, 5, 4, 4), stride=2, padding=1,
+                                     groups=3, transposed=True) is Algorithm.IMPLICIT  # fewer
     assert fastconv.choose_algorithm((1, 15, 32, 32), (15, 1, 4, 4), stride=2, padding=1,
-                                     groups=15, transposed=True) is Algorithm.IMPLICIT  # fewer
+                                     groups=15, transposed=True) is Algorithm.DIRECT  # K_g 1
+    assert fastconv.choose_algorithm((1, 2, 4, 4), (2, 1, 3, 3), stride=2, padding=1,
+                                     groups=2, transposed=True) is Algorithm.DIRECT
     assert fastconv.choose_algorithm((1, 8, 32, 32), (8, 2, 4, 4), stride=2, padding=1,
                                      groups=8, transposed=True) is Algorithm.DIRECT    # 2 per group
     assert fastconv.choose_algorithm((1, 32, 32, 32), (32, 1, 4, 4), stride=2, padding=3,

@@ -186,22 +186,26 @@ PADDED = [  # (x shape, w shape, kwargs)
 ]
 
 
-def _direct_both_ways(level, dtype, xs, ws, kw, seed, hook, what):
-    """conv2d 'direct' with a test hook off and on: the same bits either way,
-    with and without bias, at 1 and 2 threads, into a NaN-filled `out` too,
-    and within the float64 reference's bound."""
-    x, w, b = random_arrays(xs, ws, ws[0], dtype, seed=seed)
+def _direct_both_ways(level, dtype, xs, ws, kw, seed, hook, what, transposed=False,
+                      used=None):
+    """conv2d (or conv_transpose2d) 'direct' with a test hook off and on: the
+    same bits either way, with and without bias, at 1 and 2 threads, into a
+    NaN-filled `out` too, and within the float64 reference's bound.  used(on):
+    what _cpu._dw_channel_lanes_used() must say after each call, if given."""
+    op, ref = ((fastconv.conv_transpose2d, conv_transpose2d_ref) if transposed
+               else (fastconv.conv2d, conv2d_ref))
+    x, w, b = random_arrays(xs, ws, ws[1] * xs[1] if transposed else ws[0], dtype, seed=seed)
     want = {}
     for on in (0, 1):
         old = hook(on)
         try:
             for bias in (b, None):
                 for threads in (1, 2):
-                    y = fastconv.conv2d(x, w, bias, algorithm="direct", num_threads=threads,
-                                        **kw)
+                    y = op(x, w, bias, algorithm="direct", num_threads=threads, **kw)
                     out = np.full_like(y, np.nan)   # an output left unwritten shows
-                    fastconv.conv2d(x, w, bias, algorithm="direct", num_threads=threads,
-                                    out=out, **kw)
+                    op(x, w, bias, algorithm="direct", num_threads=threads, out=out, **kw)
+                    if used is not None:
+                        assert _cpu._dw_channel_lanes_used() == used(on)
                     np.testing.assert_array_equal(out, y)
                     key = (bias is None, threads)
                     if key in want:
@@ -211,8 +215,10 @@ def _direct_both_ways(level, dtype, xs, ws, kw, seed, hook, what):
         finally:
             hook(old)
     np.testing.assert_array_equal(want[(False, 1)], want[(False, 2)])
-    tol = tolerance(dtype, reduction_length(w), x, w, b, **kw)
-    assert_within(want[(False, 2)], conv2d_ref(x, w, b, **kw), tol, what=f"{level} {what}")
+    n = reduction_length(w, transposed, kw.get("groups", 1))
+    tol = tolerance(dtype, n, x, w, b, transposed=transposed, **kw)
+    assert_within(want[(False, 2)], ref(x, w, b, **kw), tol, what=f"{level} {what}")
+    return x, w, b, want[(False, 1)]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -271,16 +277,42 @@ CHANNEL_LANES = [  # (x shape, w shape, kwargs)
 @pytest.mark.parametrize("case", range(len(CHANNEL_LANES)))
 def test_depthwise_channel_lanes_every_level(level, dtype, case):
     xs, ws, kw = CHANNEL_LANES[case]
+    lanes = level == "avx512" and dtype == np.float32 and ws[0] == xs[1]
     _direct_both_ways(level, dtype, xs, ws, kw, 100 + case, _cpu._set_dw_channel_lanes,
-                      "channel lanes")
-    old = _cpu._set_dw_channel_lanes(1)
-    try:
-        x, w, b = random_arrays(xs, ws, ws[0], dtype, seed=100 + case)
-        fastconv.conv2d(x, w, b, algorithm="direct", **kw)
-        runs = level == "avx512" and dtype == np.float32 and ws[0] == xs[1]
-        assert _cpu._dw_channel_lanes_used() == runs
-    finally:
-        _cpu._set_dw_channel_lanes(old)
+                      "channel lanes", used=lambda on: on == 1 and lanes)
+
+
+# Depthwise conv_transpose2d (one output channel per group, undilated) runs in
+# one pass with 16 channels in the lanes on AVX-512 float32 (Note [transposed
+# depthwise channel lanes]): the terms and order of the phase conv2d path, so
+# the same bits.  Kernels as wide as the stride or wider, strides 1 to 8,
+# output padding, padding that crops, non-square kernels and strides, channel
+# counts off 16, bands of rows split over tasks.
+TRANSPOSED_LANES = [  # (x shape, w shape, kwargs)
+    ((2, 17, 7, 9), (17, 1, 4, 4), dict(stride=2, padding=1, groups=17)),
+    ((1, 21, 4, 5), (21, 1, 16, 16), dict(stride=8, padding=4, groups=21)),
+    ((1, 33, 5, 6), (33, 1, 3, 3), dict(stride=2, padding=1, output_padding=1, groups=33)),
+    ((2, 16, 8, 8), (16, 1, 2, 2), dict(stride=2, groups=16)),
+    ((1, 20, 9, 7), (20, 1, 5, 5), dict(stride=3, padding=2, output_padding=2, groups=20)),
+    ((1, 16, 3, 3), (16, 1, 7, 7), dict(padding=3, groups=16)),
+    ((1, 18, 6, 7), (18, 1, 3, 5), dict(stride=(2, 3), padding=(1, 2), output_padding=(1, 0),
+                                        groups=18)),
+    ((1, 16, 9, 9), (16, 1, 3, 3), dict(padding=2, groups=16)),
+    ((1, 16, 60, 20), (16, 1, 4, 4), dict(stride=2, padding=1, groups=16)),  # bands
+    ((1, 3, 10, 10), (3, 1, 2, 2), dict(stride=3, groups=3)),                # gaps between
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(TRANSPOSED_LANES)))
+def test_transposed_depthwise_channel_lanes_every_level(level, dtype, case):
+    xs, ws, kw = TRANSPOSED_LANES[case]
+    lanes = level == "avx512" and dtype == np.float32
+    x, w, b, y = _direct_both_ways(level, dtype, xs, ws, kw, 120 + case,
+                                   _cpu._set_dw_channel_lanes, "transposed channel lanes",
+                                   transposed=True, used=lambda on: on == 1 and lanes)
+    np.testing.assert_array_equal(y, fastconv.conv_transpose2d(x, w, b, algorithm="implicit",
+                                                                **kw))
 
 
 def test_depthwise_channel_lanes_where_they_pay():
