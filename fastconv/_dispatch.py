@@ -42,6 +42,18 @@ ALGORITHMS = {
 #   grouped with few channels, single-channel filters): DIRECT.  The GEMM
 #   kernels' micro-tile has MR (8 or 4) channel rows and would mostly compute
 #   padding; the direct kernel reuses nothing across channels and needs none.
+#   Not for 1x1 kernels from DIRECT_1X1_MAX_C_G input channels per group:
+#   GEMM (its reduction is C_g long, and DIRECT's one multiply-add per loaded
+#   vector bounds it).  GEMM / DIRECT time, interleaved medians at 2 threads,
+#   AMD EPYC Zen 5, 28 Nov 2026, 2 images at 7x7 and 28x28, K_g 1-4: C_g 32
+#   0.38-0.79, C_g 128 0.27-0.65; C_g 16 0.48-0.55 at 7x7 but 0.89-1.28 at
+#   28x28; C_g 4 0.75-2.79.  Nor for dilated kernels (DIRECT's general path)
+#   from DIRECT_DILATED_MAX_C_K_G input times output channels per group, or
+#   strided and dilated from DIRECT_DILATED_MAX_C_G_S2 input channels:
+#   IMPLICIT.  Best other / DIRECT, same machine, 2 x 256 channels at 28x28,
+#   3x3 and 5x5 at dilation 2 and 4: C_g 1 (depthwise) 1.02-4.00; C_g 8, K_g
+#   1-2, stride 1 1.10-1.69, stride 2 0.68-0.92; C_g 24, K_g 1 1.05-1.21,
+#   K_g 2 0.80-0.86; C_g 64 0.46-0.82.
 #   Past 9 taps (5x5, 7x7) that lack of reuse costs more with each output
 #   channel: DIRECT only up to DIRECT_LARGE_KERNEL_MAX_K_G output channels per
 #   group (_S2 strided, _WIDE from DIRECT_LARGE_KERNEL_WIDE_C_G input channels
@@ -208,7 +220,13 @@ ALGORITHMS = {
 #   IMPLICIT / GEMM time, interleaved medians at 2 threads, AMD EPYC Zen 5,
 #   28 Nov 2026, 4 images, 256 channels in groups: at 28x28, dilation 2 or 3,
 #   K_g 8 0.52-0.67, K_g 16 0.69-0.80; at 33x33, dilation 6, 0.75-0.96; from
-#   K_g 32 0.80-1.04, K_g 64 0.88-1.22.
+#   K_g 32 0.80-1.04, K_g 64 0.88-1.22.  And strided only up to
+#   GEMM_STRIDED_MAX_TAPS taps: a 5x5 or 7x7 kernel's B rows cost its 25 or 49
+#   gathers per pixel to pack where IMPLICIT reads them in place.  IMPLICIT /
+#   GEMM time at stride 2, same machine and method, 4 images at 28x28, C 32-256,
+#   K 16-128: 5x5 0.51-0.81, 7x7 0.45-0.79; 64 -> 64 at 56x56 5x5 0.79, 7x7
+#   0.75; 128 at 56x56 5x5 0.88; 4 x 256 -> 512 at 14x14 5x5 0.82.  (There 3x3
+#   ran 0.74-0.99 too, where the Intel Xeon above gave GEMM the lead: left.)
 #   But strided (2) or dilated layers with at most IMPLICIT_STRIDED_MAX_PIXELS
 #   outputs an image run IMPLICIT where its tiles put output channels in the
 #   lanes (Note [channel lanes]; the rule, CHANNEL_LANES_*, mirrors _cpu.pyx's
@@ -319,6 +337,9 @@ ALGORITHMS = {
 #   (a 1x1x8x8 input through a 3x3 kernel is 324 MACs).
 THRESHOLDS = {
     "DIRECT_MAX_K_G": 8,
+    "DIRECT_1X1_MAX_C_G": 32,
+    "DIRECT_DILATED_MAX_C_K_G": 32,
+    "DIRECT_DILATED_MAX_C_G_S2": 8,
     "DIRECT_LARGE_KERNEL_WIDE_C_G": 16,
     "DIRECT_LARGE_KERNEL_MAX_K_G": 7,
     "DIRECT_LARGE_KERNEL_MAX_K_G_WIDE": 3,
@@ -345,6 +366,7 @@ THRESHOLDS = {
     "SINGLE_THREAD_MACS": 1 << 16,
     "GEMM_STRIDED_MIN_C_G": 8,
     "GEMM_DILATED_MIN_K_G": 32,
+    "GEMM_STRIDED_MAX_TAPS": 9,
     "IMPLICIT_STRIDED_MAX_PIXELS": 64,
     "IMPLICIT_MIN_LANE_USE": 0.7,
     "CHANNEL_LANES_MIN_PIXELS": 48,
@@ -525,6 +547,11 @@ def _strided(p):
     return p.OH > 1 and p.sh > 1 or p.OW > 1 and p.sw > 1
 
 
+def _dilated(p):
+    """Whether a dilation spreads the taps along a side with more than one output."""
+    return p.OH > 1 and p.dh > 1 or p.OW > 1 and p.dw > 1
+
+
 def choose_algorithm(params):
     """The algorithm 'auto' runs for a checked problem (a ConvParams). Pure."""
     if params.transposed:
@@ -554,6 +581,11 @@ def choose_algorithm(params):
         return Algorithm.IMPLICIT
     p = params
     if p.K_g < THRESHOLDS["DIRECT_MAX_K_G"]:
+        if p.kh * p.kw == 1 and p.C_g >= THRESHOLDS["DIRECT_1X1_MAX_C_G"]:
+            return Algorithm.GEMM
+        if _dilated(p) and (p.C_g * p.K_g >= THRESHOLDS["DIRECT_DILATED_MAX_C_K_G"]
+                            or _strided(p) and p.C_g >= THRESHOLDS["DIRECT_DILATED_MAX_C_G_S2"]):
+            return Algorithm.IMPLICIT
         if p.kh * p.kw <= 9:
             return Algorithm.DIRECT
         wide = p.C_g >= THRESHOLDS["DIRECT_LARGE_KERNEL_WIDE_C_G"]
@@ -602,12 +634,12 @@ def choose_algorithm(params):
                 and p.C_g <= THRESHOLDS["WINOGRAD_WIDE_C_G"]
                 and (p.G == 1 or p.K * p.C_g <= THRESHOLDS["WINOGRAD_MAX_K_C_GROUPED"])):
             return Algorithm.WINOGRAD
-    strided = _strided(p)
-    dilated = p.OH > 1 and p.dh > 1 or p.OW > 1 and p.dw > 1
+    strided, dilated = _strided(p), _dilated(p)
     if ((strided or dilated) and p.sh <= 2 and p.sw <= 2
             and p.OH * p.OW <= THRESHOLDS["IMPLICIT_STRIDED_MAX_PIXELS"] and _channel_lanes(p)):
         return Algorithm.IMPLICIT
-    if ((strided or dilated and p.K_g >= THRESHOLDS["GEMM_DILATED_MIN_K_G"])
+    if ((strided and p.kh * p.kw <= THRESHOLDS["GEMM_STRIDED_MAX_TAPS"]
+         or dilated and p.K_g >= THRESHOLDS["GEMM_DILATED_MIN_K_G"])
             and p.C_g >= THRESHOLDS["GEMM_STRIDED_MIN_C_G"]
             or p.kh == 1):     # 1x1 and 1xk
         return Algorithm.GEMM

@@ -244,6 +244,28 @@ def test_strided_small_outputs_run_implicit_with_channel_lanes():
         assert _cpu._channel_lanes_used() == 1, (xs, ws, kw)
 
 
+def test_wide_1x1_and_dilated_layers_with_few_outputs_per_group_leave_direct():
+    D, I, G = Algorithm.DIRECT, Algorithm.IMPLICIT, Algorithm.GEMM
+    choose = fastconv.choose_algorithm
+    c = THRESHOLDS["DIRECT_1X1_MAX_C_G"]
+    assert choose((2, 16 * c, 7, 7), (64, c, 1, 1), groups=16) is G          # K_g 4
+    assert choose((2, 16 * c, 7, 7), (16, c, 1, 1), groups=16) is G          # K_g 1
+    assert choose((2, 16 * (c - 1), 7, 7), (64, c - 1, 1, 1), groups=16) is D
+    # Dilated: DIRECT only below DIRECT_DILATED_MAX_C_K_G channels in times out,
+    # and at a stride only below DIRECT_DILATED_MAX_C_G_S2 input channels.
+    ck, c2 = THRESHOLDS["DIRECT_DILATED_MAX_C_K_G"], THRESHOLDS["DIRECT_DILATED_MAX_C_G_S2"]
+
+    def pick(C_g, K_g, stride=1, d=2, H=28):
+        return choose((2, 8 * C_g, H, H), (8 * K_g, C_g, 3, 3), stride=stride, padding=d,
+                      dilation=d, groups=8)
+    assert pick(1, 1) is D and pick(1, 1, stride=2) is D         # depthwise
+    assert pick(ck - 1, 1) is D and pick(ck, 1) is I
+    assert pick(ck // 2, 2) is I and pick(ck // 2 - 1, 2) is D
+    assert pick(c2, 1, stride=2) is I and pick(c2 - 1, 1, stride=2) is D
+    assert pick(ck, 1, d=1) is D                                  # undilated
+    assert pick(ck, 1, H=1) is D                                  # one output: no dilation
+
+
 def test_large_kernels_with_several_outputs_per_group_leave_direct():
     """Past 3x3, DIRECT keeps few output channels per group: up to
     DIRECT_LARGE_KERNEL_MAX_K_G, fewer where the groups are wide or strided."""
@@ -503,15 +525,21 @@ def test_choice_is_pure_and_follows_thresholds():
                                      dilation=6, groups=4) is Algorithm.GEMM
     assert fastconv.choose_algorithm((1, c, 1, 9), (k, c, 3, 3), padding=(5, 0),
                                      dilation=(5, 1)) is Algorithm.IMPLICIT
-    # conv2d GEMM: strided with enough channels per group, 1x1, 1xk; not kx1.
+    # conv2d GEMM: strided with enough channels per group and at most
+    # GEMM_STRIDED_MAX_TAPS taps, 1x1, 1xk; not kx1.
     c = THRESHOLDS["GEMM_STRIDED_MIN_C_G"]
-    assert fastconv.choose_algorithm((1, c, 20, 20), (16, c, 5, 5), stride=2) is Algorithm.GEMM
-    assert fastconv.choose_algorithm((1, c - 1, 20, 20), (16, c - 1, 5, 5), stride=2) \
+    assert THRESHOLDS["GEMM_STRIDED_MAX_TAPS"] == 9
+    assert fastconv.choose_algorithm((1, c, 20, 20), (16, c, 3, 3), stride=2) is Algorithm.GEMM
+    assert fastconv.choose_algorithm((1, c - 1, 20, 20), (16, c - 1, 3, 3), stride=2) \
         is Algorithm.IMPLICIT
-    assert fastconv.choose_algorithm((1, c, 20, 20), (16, c, 5, 5), stride=(1, 2)) \
+    assert fastconv.choose_algorithm((1, c, 20, 20), (16, c, 3, 3), stride=(1, 2)) \
         is Algorithm.GEMM
+    assert fastconv.choose_algorithm((1, c, 20, 20), (16, c, 5, 5), stride=2) \
+        is Algorithm.IMPLICIT                                         # 25 taps
+    assert fastconv.choose_algorithm((1, 64, 56, 56), (64, 64, 7, 7), stride=2, padding=3) \
+        is Algorithm.IMPLICIT
     # A stride along an axis of one output is no stride.
-    assert fastconv.choose_algorithm((1, c, 5, 20), (16, c, 5, 5), stride=(2, 1)) \
+    assert fastconv.choose_algorithm((1, c, 3, 20), (16, c, 3, 3), stride=(2, 1)) \
         is Algorithm.IMPLICIT
     assert fastconv.choose_algorithm((1, 3, 20, 20), (16, 3, 1, 1)) is Algorithm.GEMM
     assert fastconv.choose_algorithm((1, 16, 20, 20), (16, 16, 1, 5), padding=(0, 2)) \
