@@ -86,8 +86,9 @@ cdef extern from "_kernels.h" nogil:
         void *y
         fc_idx C, H, W, OH, OW
         fc_idx pt, pl
-        fc_idx PWt
+        fc_idx PWq
         int K
+        int dh, dw
     ctypedef struct fc_implicit_args:
         const void *xp
         fc_idx xp_nstride
@@ -1804,11 +1805,11 @@ cdef bint _dw_channel_lanes(const floating[:, :, :, ::1] x, const floating[:, :,
     cdef int K = w.shape[0], kh = w.shape[2], kw = w.shape[3]
     cdef int OH = y.shape[2], OW = y.shape[3]
     if (_dwcl_mode == 0 or floating is double or not fc_dwcl_supported()
-            or not (G == C == K and w.shape[1] == 1 and sh == sw == 1 and dh == dw == 1
+            or not (G == C == K and w.shape[1] == 1 and sh == sw == 1
                     and kh == kw and (kh == 3 or kh == 5 or kh == 7) and mode == FC_PAD_ZEROS)
             or N * C * OH * OW == 0):
         return False
-    if _dwcl_mode == -1 and not _dwcl_pays(N, C, OH, OW, kh):
+    if _dwcl_mode == -1 and not _dwcl_pays(N, C, OH, OW, kh, dh > 1 or dw > 1):
         return False
     cdef fc_dwcl_args a
     a.x = &x[0, 0, 0, 0] if H > 0 and W > 0 else NULL
@@ -1817,14 +1818,14 @@ cdef bint _dw_channel_lanes(const floating[:, :, :, ::1] x, const floating[:, :,
     a.y = &y[0, 0, 0, 0]
     a.C, a.H, a.W, a.OH, a.OW = C, H, W, OH, OW
     a.pt, a.pl = pt, pl
-    a.PWt = _cdiv(OW, 16) * 16 + kh - 1
-    a.K = kh
+    a.PWq = _cdiv(_cdiv(OW, dw), 16) * 16 + kh - 1
+    a.K, a.dh, a.dw = kh, dh, dw
     cdef _LanesRun run = _LanesRun(&a, NULL, 0, 0, 0, OH)
-    _run_lanes(&run, N, C, kh, 1, a.PWt, kh * kw, nthreads)
+    _run_lanes(&run, N, C, (kh - 1) * dh + 1, 1, dw * a.PWq, kh * kw + OW, nthreads)
     return True
 
 
-cdef bint _dwcl_pays(int N, int C, int OH, int OW, int k):
+cdef bint _dwcl_pays(int N, int C, int OH, int OW, int k, bint dilated):
     """Where Note [depthwise channel lanes] beats the pixel-lane tiles: where its
     vectors of 16 channels carry at least the share of real lanes that vectors
     of 16 pixels of a row would.  New / old time, _bench's interleaved medians
@@ -1835,9 +1836,12 @@ cdef bint _dwcl_pays(int N, int C, int OH, int OW, int k):
     30x30 1.08, 8 at 112x112 1.51, 3 at 224x224 3.74.  A 3x3's nine taps
     leave less to gain than the transposes cost, except on rows of at most one
     vector: 8 x 960 at 7x7 0.54, 576 at 14x14 0.73-0.74, 1024 at 7x7 0.54; but
-    256 at 28x28 1.08-1.09, 144 at 56x56 1.02-1.11."""
+    256 at 28x28 1.08-1.09, 144 at 56x56 1.02-1.11.  Dilated layers leave the
+    pixel tiles for DIRECT's general path, so lanes win there at any width:
+    DeepLab's 320 at 33x33 at dilation 2 0.59, 960 at dilation 4 0.57, 576 at
+    65x65 0.75, 32 at 129x129 0.87."""
     return (<fc_idx>C * _cdiv(OW, 16) >= <fc_idx>OW * _cdiv(C, 16)
-            and (k > 3 or OW <= 16))
+            and (k > 3 or OW <= 16 or dilated))
 
 
 def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,

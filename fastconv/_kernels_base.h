@@ -83,8 +83,9 @@ typedef struct {
     void *y;                /* output [N][C][OH][OW] */
     fc_idx C, H, W, OH, OW;
     fc_idx pt, pl;
-    fc_idx PWt;             /* columns of the transposed band: OW in 16s + K - 1 */
+    fc_idx PWq;             /* vectors of a column phase of T: ceil(OW / dw) in 16s + K - 1 */
     int K;                  /* 3, 5 or 7 */
+    int dh, dw;             /* dilation */
 } fc_dwcl_args;
 
 /* A depthwise conv_transpose2d for Note [transposed depthwise channel lanes]. */

@@ -2230,9 +2230,9 @@ FC_DWP_DEF(dwp7w, 7, 4, 2)
 #undef FC_DWP_DEF
 #undef FC_BCAST_INSN
 
-/* Note [depthwise channel lanes]: a depthwise 3x3, 5x5 or 7x7 at stride 1 with zero
- * padding, AVX-512 float32, with channels in the vector lanes instead of
- * pixels.  A task takes one image, 16 channels and a band of output rows: it
+/* Note [depthwise channel lanes]: a depthwise 3x3, 5x5 or 7x7 at stride 1
+ * with zero padding, AVX-512 float32, with channels in the vector lanes instead
+ * of pixels.  A task takes one image, 16 channels and a band of output rows: it
  * transposes the band's input rows (16 x 16 blocks in registers) into scratch
  * T[padded row][padded column][16 channels], zeros around them for the
  * padding, then makes 16 output pixels of a row at a time -- 16 accumulators,
@@ -2244,7 +2244,10 @@ FC_DWP_DEF(dwp7w, 7, 4, 2)
  * costs one register operand and a fraction of a load, where the pixel-lane
  * tiles pay a broadcast and an unaligned load per few multiply-adds.  Each
  * output is still the bias plus its taps in (i, j) order, padding zeros
- * included, so the bits are those of the other depthwise paths. */
+ * included, so the bits are those of the other depthwise paths.  A dilation
+ * dh takes the kernel's rows dh rows apart; a dilation dw splits T's columns
+ * into dw phases (padded columns r, r + dw, ... side by side), each phase's
+ * outputs an undilated row of the same tile. */
 #if FC_VBYTES == 64 && FC_VLEN == 16
 /* r[0..15] (rows) to its transpose, in place. */
 static inline __attribute__((always_inline)) void FC_FN(tr16)(__m512 r[16])
@@ -2274,18 +2277,32 @@ static inline __attribute__((always_inline)) void FC_FN(tr16)(__m512 r[16])
     for (int k = 0; k < 16; k++) r[k] = t[k];
 }
 
-/* Output row at y (channel l at y + l * plane) from T (tap row 0 of this
- * output row; rows PWt * 16 apart), weights W16[K * K][16], bias vector bv. */
+/* 16 pixel vectors to the channels' rows: v[o] is pixel o's 16 channels;
+ * pixels past n and channels past nc are not stored. */
 static inline __attribute__((always_inline)) void
-FC_FN(dwcl_row)(const FC_T *T, fc_idx PWt, const FC_T *W16, VT bv, FC_T *y, fc_idx plane,
-                int nc, fc_idx OW, const int K)
+FC_FN(dwcl_put)(__m512 v[16], FC_T *y, fc_idx plane, int nc, fc_idx n)
 {
-    for (fc_idx ow = 0; ow < OW; ow += 16) {
+    FC_FN(tr16)(v);
+    const MT m = FC_FN(lanes)(0, n);
+    for (int l = 0; l < nc; l++) FC_FN(mstore)(y + l * plane, m, (VT)v[l]);
+}
+
+/* The phase's outputs of a row, 16 at a time: output o of a block at T + b * 16
+ * sums taps (i, j) of T at ((i * krv + b + o + j) * 16 (krv: vectors between
+ * kernel rows), weights W16[K * K][16], from the bias vector bv.  dw == 1:
+ * the row is the output row, to y; else phase ph of a column dilation dw
+ * (outputs ph, ph + dw, ...; T's columns of the phase at ph * PWq), to O[OW]. */
+static inline __attribute__((always_inline)) void
+FC_FN(dwcl_phase)(const FC_T *T, fc_idx krv, fc_idx PWq, int dw, int ph, const FC_T *W16,
+                  VT bv, FC_T *y, fc_idx plane, int nc, fc_idx OW, VT *O, const int K)
+{
+    const fc_idx nout = (OW - ph + dw - 1) / dw;
+    for (fc_idx b = 0; b < nout; b += 16) {
         VT acc[16];
         for (int o = 0; o < 16; o++) acc[o] = bv;
 FC_DW_UNROLL(8)
         for (int i = 0; i < K; i++) {
-            const FC_T *tr = T + ((fc_idx)i * PWt + ow) * 16;
+            const FC_T *tr = T + ((fc_idx)i * krv + ph * PWq + b) * 16;
             VT wv[7];
             for (int j = 0; j < K; j++) wv[j] = *(const VT *)(W16 + (i * K + j) * 16);
 FC_DW_UNROLL(32)
@@ -2298,41 +2315,74 @@ FC_DW_UNROLL(8)
                 }
             }
         }
-        __m512 r[16];
-        for (int o = 0; o < 16; o++) r[o] = (__m512)acc[o];
-        FC_FN(tr16)(r);
-        const MT m = FC_FN(lanes)(0, OW - ow);
-        for (int l = 0; l < nc; l++) FC_FN(mstore)(y + l * plane + ow, m, (VT)r[l]);
+        if (dw == 1) {
+            __m512 r[16];
+            for (int o = 0; o < 16; o++) r[o] = (__m512)acc[o];
+            FC_FN(dwcl_put)(r, y + b, plane, nc, OW - b);
+        } else {
+            for (int o = 0; o < 16 && b + o < nout; o++) O[ph + dw * (b + o)] = acc[o];
+        }
     }
 }
+
+/* Output row at y (channel l at y + l * plane) from T (tap row 0 of this
+ * output row): each column phase of the dilation dw an undilated row of
+ * Note [depthwise channel lanes]; at dw > 1 their outputs gather in O, then
+ * go to y 16 at a time. */
+#define FC_DWCL_ROW(K)                                                                      \
+static __attribute__((noinline)) void                                                      \
+FC_FN(dwcl_row##K)(const FC_T *T, fc_idx krv, fc_idx PWq, int dw, const FC_T *W16, VT bv,   \
+                   FC_T *y, fc_idx plane, int nc, fc_idx OW, VT *O)                         \
+{                                                                                           \
+    if (dw == 1) {                                                                          \
+        FC_FN(dwcl_phase)(T, krv, PWq, 1, 0, W16, bv, y, plane, nc, OW, O, K);             \
+        return;                                                                             \
+    }                                                                                       \
+    for (int ph = 0; ph < dw && ph < OW; ph++)                                              \
+        FC_FN(dwcl_phase)(T, krv, PWq, dw, ph, W16, bv, y, plane, nc, OW, O, K);           \
+    for (fc_idx ow = 0; ow < OW; ow += 16) {                                                \
+        __m512 r[16];                                                                       \
+        for (int o = 0; o < 16; o++) r[o] = ow + o < OW ? (__m512)O[ow + o] : (__m512)bv;   \
+        FC_FN(dwcl_put)(r, y + ow, plane, nc, OW - ow);                                     \
+    }                                                                                       \
+}
+FC_DWCL_ROW(3)
+FC_DWCL_ROW(5)
+FC_DWCL_ROW(7)
+#undef FC_DWCL_ROW
+
 static void FC_FN(dwcl_run)(const fc_dwcl_args *a, fc_idx n, fc_idx cb, fc_idx r0, fc_idx r1,
                             void *scratch)
 {
-    const int K = a->K;
-    const fc_idx C = a->C, H = a->H, W = a->W, OH = a->OH, OW = a->OW, PWt = a->PWt;
+    const int K = a->K, dh = a->dh, dw = a->dw;
+    const fc_idx C = a->C, H = a->H, W = a->W, OH = a->OH, OW = a->OW, PWq = a->PWq;
+    const fc_idx RS = dw * PWq;   /* vectors a row of T */
     const fc_idx c0 = cb * 16;
     const int nc = C - c0 < 16 ? (int)(C - c0) : 16;
     const FC_T *x = (const FC_T *)a->x + (n * C + c0) * H * W;
     const FC_T *w = (const FC_T *)a->w, *bias = (const FC_T *)a->bias;
     FC_T *T = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
-    const fc_idx nrow = r1 - r0 + K - 1;
-    FC_T *W16 = T + nrow * PWt * 16;
+    const fc_idx nrow = r1 - r0 + (fc_idx)(K - 1) * dh;
+    FC_T *W16 = T + nrow * RS * 16;
+    VT *O = (VT *)(W16 + K * K * 16);
     for (int tap = 0; tap < K * K; tap++)
         for (int l = 0; l < 16; l++)
             W16[tap * 16 + l] = l < nc ? w[(c0 + l) * K * K + tap] : (FC_T)0;
     VT bv = SPLAT((FC_T)0);
     for (int l = 0; l < nc; l++) bv[l] = bias ? bias[c0 + l] : (FC_T)0;
     const VT zero = SPLAT((FC_T)0);
-    /* The band's padded rows r0 ... r1 + K - 2, transposed into T. */
-    for (fc_idx pr = r0; pr < r1 + K - 1; pr++) {
-        VT *dst = (VT *)(T + (pr - r0) * PWt * 16);
+    /* The band's padded rows r0 ... r1 - 1 + (K - 1) * dh, transposed into T,
+     * padded column c at (c % dw) * PWq + c / dw. */
+    for (fc_idx pr = r0; pr < r0 + nrow; pr++) {
+        VT *dst = (VT *)(T + (pr - r0) * RS * 16);
         const fc_idx ir = pr - a->pt;
-        if (ir < 0 || ir >= H) {
-            for (fc_idx c = 0; c < PWt; c++) dst[c] = zero;
-            continue;
+        if (ir < 0 || ir >= H || dw > 1) {
+            for (fc_idx c = 0; c < RS; c++) dst[c] = zero;
+            if (ir < 0 || ir >= H) continue;
+        } else {
+            for (fc_idx c = 0; c < a->pl && c < RS; c++) dst[c] = zero;
+            for (fc_idx c = a->pl + W; c < RS; c++) dst[c] = zero;
         }
-        for (fc_idx c = 0; c < a->pl && c < PWt; c++) dst[c] = zero;
-        for (fc_idx c = a->pl + W; c < PWt; c++) dst[c] = zero;
         for (fc_idx cc = 0; cc < W; cc += 16) {
             const MT m = FC_FN(lanes)(0, W - cc);
             __m512 v[16];
@@ -2341,16 +2391,25 @@ static void FC_FN(dwcl_run)(const fc_dwcl_args *a, fc_idx n, fc_idx cb, fc_idx r
                               : (__m512)zero;
             FC_FN(tr16)(v);
             const int nq = W - cc < 16 ? (int)(W - cc) : 16;
-            for (int q = 0; q < nq; q++) dst[a->pl + cc + q] = (VT)v[q];
+            if (dw == 1) {
+                for (int q = 0; q < nq; q++) dst[a->pl + cc + q] = (VT)v[q];
+            } else {   /* padded column c to (c % dw) * PWq + c / dw, no division per column */
+                fc_idx c = a->pl + cc, ph = c % dw, idx = c / dw;
+                for (int q = 0; q < nq; q++) {
+                    dst[ph * PWq + idx] = (VT)v[q];
+                    if (++ph == dw) { ph = 0; idx++; }
+                }
+            }
         }
     }
     FC_T *y = (FC_T *)a->y + (n * C + c0) * OH * OW;
+    const fc_idx krv = (fc_idx)dh * RS;
     for (fc_idx oh = r0; oh < r1; oh++) {
-        const FC_T *Tr = T + (oh - r0) * PWt * 16;
+        const FC_T *Tr = T + (oh - r0) * RS * 16;
         FC_T *yr = y + oh * OW;
-        if (K == 5) FC_FN(dwcl_row)(Tr, PWt, W16, bv, yr, OH * OW, nc, OW, 5);
-        else if (K == 7) FC_FN(dwcl_row)(Tr, PWt, W16, bv, yr, OH * OW, nc, OW, 7);
-        else FC_FN(dwcl_row)(Tr, PWt, W16, bv, yr, OH * OW, nc, OW, 3);
+        if (K == 5) FC_FN(dwcl_row5)(Tr, krv, PWq, dw, W16, bv, yr, OH * OW, nc, OW, O);
+        else if (K == 7) FC_FN(dwcl_row7)(Tr, krv, PWq, dw, W16, bv, yr, OH * OW, nc, OW, O);
+        else FC_FN(dwcl_row3)(Tr, krv, PWq, dw, W16, bv, yr, OH * OW, nc, OW, O);
     }
 }
 

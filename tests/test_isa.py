@@ -251,13 +251,14 @@ def test_grouped_const_channels_every_level(level, dtype, case):
     _direct_both_ways(level, dtype, xs, ws, kw, 90 + case, _cpu._set_dw_const_cg, "const C_g")
 
 
-# Depthwise 3x3, 5x5 and 7x7 at stride 1 with zero padding run with 16 channels in
-# the vector lanes on AVX-512 float32 (Note [depthwise channel lanes]): the
-# same multiply-adds in the same order as the pixel-lane tiles, so the same
-# bits.  Channel counts off and on 16 (a partial last block), maps narrower
-# than the kernel, rows past one vector with a tail, asymmetric and large
-# padding, and bands of rows split over tasks; a channel multiplier (not
-# depthwise) and other levels and dtypes keep the pixel-lane tiles.
+# Depthwise 3x3, 5x5 and 7x7 at stride 1 (any dilation) with zero padding run
+# with 16 channels in the vector lanes on AVX-512 float32 (Note [depthwise
+# channel lanes]): the same multiply-adds in the same order as the pixel-lane
+# tiles, so the same bits.  Channel counts off and on 16 (a partial last
+# block), maps narrower than the kernel, rows past one vector with a tail,
+# asymmetric and large padding and dilation, and bands of rows split over
+# tasks; a channel multiplier (not depthwise) and other levels and dtypes keep
+# the pixel-lane tiles.
 CHANNEL_LANES = [  # (x shape, w shape, kwargs)
     ((2, 17, 7, 7), (17, 1, 5, 5), dict(padding=2, groups=17)),
     ((1, 16, 14, 14), (16, 1, 7, 7), dict(padding=3, groups=16)),
@@ -270,6 +271,10 @@ CHANNEL_LANES = [  # (x shape, w shape, kwargs)
     ((1, 16, 9, 9), (32, 1, 5, 5), dict(padding=2, groups=16)),         # multiplier 2
     ((2, 35, 7, 7), (35, 1, 3, 3), dict(padding=1, groups=35)),
     ((1, 16, 30, 21), (16, 1, 3, 3), dict(padding=((2, 0), (0, 1)), groups=16)),
+    ((1, 33, 17, 17), (33, 1, 3, 3), dict(padding=2, dilation=2, groups=33)),   # dilated
+    ((2, 17, 12, 20), (17, 1, 5, 5), dict(padding=(4, 6), dilation=(2, 3), groups=17)),
+    ((1, 16, 40, 37), (16, 1, 3, 3), dict(padding=12, dilation=12, groups=16)),
+    ((1, 16, 5, 40), (16, 1, 7, 7), dict(padding=(3, 9), dilation=(1, 3), groups=16)),
 ]
 
 
@@ -318,14 +323,15 @@ def test_transposed_depthwise_channel_lanes_every_level(level, dtype, case):
 def test_depthwise_channel_lanes_where_they_pay():
     """By default only where 16 channels a vector use as many lanes as 16
     pixels of a row would: 96 channels on 56 columns, not 40 (5 of 6 vectors'
-    lanes against 7 of 8); 3x3 only on rows of one vector."""
+    lanes against 7 of 8); undilated 3x3 only on rows of one vector."""
     if _cpu.get_isa() != "avx512":
         pytest.skip("channel lanes run on AVX-512 only")
-    for C, k, size, used in [(96, 7, 56, True), (40, 7, 56, False), (48, 5, 56, True),
-                             (64, 3, 14, True), (64, 3, 28, False)]:   # 3x3: one vector
+    for C, k, size, d, used in [(96, 7, 56, 1, True), (40, 7, 56, 1, False),
+                                (48, 5, 56, 1, True), (64, 3, 14, 1, True),
+                                (64, 3, 28, 1, False), (64, 3, 28, 2, True)]:
         x, w, b = random_arrays((1, C, size, size), (C, 1, k, k), C, np.float32, seed=C)
-        fastconv.conv2d(x, w, b, padding=k // 2, groups=C)
-        assert _cpu._dw_channel_lanes_used() == used, (C, k, size)
+        fastconv.conv2d(x, w, b, padding=d * (k // 2), dilation=d, groups=C)
+        assert _cpu._dw_channel_lanes_used() == used, (C, k, size, d)
 
 
 def test_masked_depthwise_zero_padding_times_inf():
