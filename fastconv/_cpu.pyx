@@ -437,6 +437,9 @@ def _set_dw_const_cg(int on):
 
 # Direct kernel: scratch of padded rows per task kept near L2-resident size.
 DEF DIRECT_SCRATCH_BYTES = 196608
+# Channel-lane depthwise (Note [depthwise channel lanes]): the most scratch a
+# thread may take for a band of one output row, else the pixel-lane path runs.
+DEF LANES_MAX_SCRATCH_BYTES = 4194304
 
 cdef bint _dw_masked = True
 
@@ -1776,17 +1779,22 @@ cdef void _lanes_one(void *ctx, fc_idx t, char *scratch) noexcept nogil:
         fc_dwtcl_task_f32(r.t, n, cb, r0, r1, scratch)
 
 
-cdef void _run_lanes(_LanesRun *run, int N, int C, int kh, int s, fc_idx row_vectors,
-                     fc_idx extra_vectors, int nthreads) except *:
+cdef bint _run_lanes(_LanesRun *run, int N, int C, int kh, int s, fc_idx row_vectors,
+                     fc_idx extra_vectors, int nthreads) except -1:
     """Run a channel-lane depthwise call in bands of output rows: a band's input
     rows ((rows + kh - 2) // s + 2 at most, s the stride) of row_vectors
     16-channel vectors each near DIRECT_SCRATCH_BYTES, and enough tasks for the
-    threads; extra_vectors of scratch besides (weights, a row of outputs)."""
+    threads; extra_vectors of scratch besides (weights, a row of outputs).
+    False, and nothing run, where one row's band would pass LANES_MAX_SCRATCH_BYTES
+    a thread (rows of a million columns: the pixel-lane paths bound theirs)."""
     cdef fc_idx rows = run.OH
     cdef size_t vbytes = 16 * sizeof(float)
+    cdef fc_idx most = LANES_MAX_SCRATCH_BYTES // vbytes, ncb = _cdiv(C, 16)
+    if ((kh - 1) // s + 2) * row_vectors + extra_vectors > most:
+        return False
     while rows > 1 and ((rows + kh - 2) // s + 2) * row_vectors * vbytes > DIRECT_SCRATCH_BYTES:
         rows = _cdiv(rows, 2)
-    while rows > 1 and <fc_idx>N * _cdiv(C, 16) * _cdiv(run.OH, rows) < TASKS_PER_THREAD * nthreads:
+    while rows > 1 and <fc_idx>N * ncb * _cdiv(run.OH, rows) < TASKS_PER_THREAD * nthreads:
         rows = _cdiv(rows, 2)
     cdef size_t sbytes = (((rows + kh - 2) // s + 2) * row_vectors + extra_vectors) * vbytes + 64
     cdef _Buffers bufs = _Buffers()
@@ -1794,6 +1802,7 @@ cdef void _run_lanes(_LanesRun *run, int N, int C, int kh, int s, fc_idx row_vec
     run.ncb, run.rows, run.nband = _cdiv(C, 16), rows, _cdiv(run.OH, rows)
     _run_tasks(_lanes_one, run, N * run.ncb * run.nband,
                <double>N * C * kh * kh * run.OH * row_vectors, nthreads, scratch, sbytes, True)
+    return True
 
 
 cdef bint _dw_channel_lanes(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
@@ -1821,8 +1830,7 @@ cdef bint _dw_channel_lanes(const floating[:, :, :, ::1] x, const floating[:, :,
     a.PWq = _cdiv(_cdiv(OW, dw), 16) * 16 + kh - 1
     a.K, a.dh, a.dw = kh, dh, dw
     cdef _LanesRun run = _LanesRun(&a, NULL, 0, 0, 0, OH)
-    _run_lanes(&run, N, C, (kh - 1) * dh + 1, 1, dw * a.PWq, kh * kw + OW, nthreads)
-    return True
+    return _run_lanes(&run, N, C, (kh - 1) * dh + 1, 1, dw * a.PWq, kh * kw + OW, nthreads)
 
 
 cdef bint _dwcl_pays(int N, int C, int OH, int OW, int k, bint dilated):
@@ -2639,8 +2647,7 @@ cdef bint _dwt_channel_lanes(const float[:, :, :, ::1] x, const float[:, :, :, :
     # T's columns: the input columns the outputs' taps read.
     cdef fc_idx tw = (OW - 1 + pw) // sw - _floordiv(pw - (kw - 1), sw) + 1
     cdef _LanesRun run = _LanesRun(NULL, &a, 0, 0, 0, OH)
-    _run_lanes(&run, N, C, kh, sh, tw, kh * kw + OW, nthreads)
-    return True
+    return _run_lanes(&run, N, C, kh, sh, tw, kh * kw + OW, nthreads)
 
 
 cdef inline fc_idx _floordiv(fc_idx a, fc_idx b):

@@ -332,6 +332,22 @@ def test_depthwise_channel_lanes_where_they_pay():
         x, w, b = random_arrays((1, C, size, size), (C, 1, k, k), C, np.float32, seed=C)
         fastconv.conv2d(x, w, b, padding=d * (k // 2), dilation=d, groups=C)
         assert _cpu._dw_channel_lanes_used() == used, (C, k, size, d)
+    # Rows so wide that one row's band passes LANES_MAX_SCRATCH_BYTES (4 MB of
+    # 16-channel vectors a thread): the pixel-lane tiles, whose scratch is bounded.
+    old = _cpu._set_dw_channel_lanes(1)
+    try:
+        for W, used in [(4000, True), (40000, False)]:
+            x, w, b = random_arrays((1, 16, 3, W), (16, 1, 7, 7), 16, np.float32, seed=W)
+            y = fastconv.conv2d(x, w, b, padding=3, groups=16)
+            assert _cpu._dw_channel_lanes_used() == used, W
+            _cpu._set_dw_channel_lanes(0)
+            np.testing.assert_array_equal(y, fastconv.conv2d(x, w, b, padding=3, groups=16))
+            _cpu._set_dw_channel_lanes(1)
+            xt, wt, bt = random_arrays((1, 16, 2, W), (16, 1, 4, 4), 16, np.float32, seed=W)
+            fastconv.conv_transpose2d(xt, wt, bt, stride=2, padding=1, groups=16)
+            assert _cpu._dw_channel_lanes_used() == used, W
+    finally:
+        _cpu._set_dw_channel_lanes(old)
 
 
 def test_masked_depthwise_zero_padding_times_inf():
