@@ -192,6 +192,7 @@ cdef extern from "_kernels.h" nogil:
     void fc_direct_task_f32(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
     void fc_direct_task_f64(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
     int fc_dwcl_supported()
+    fc_idx fc_floordiv(fc_idx a, fc_idx b)
     void fc_dwtcl_task_f32(const fc_dwtcl_args *a, fc_idx n, fc_idx cb, fc_idx r0, fc_idx r1,
                            void *scratch)
     void fc_dwcl_task_f32(const fc_dwcl_args *a, fc_idx n, fc_idx cb, fc_idx r0, fc_idx r1,
@@ -2645,13 +2646,9 @@ cdef bint _dwt_channel_lanes(const float[:, :, :, ::1] x, const float[:, :, :, :
     a.ph, a.pw = ph, pw
     a.kh, a.kw, a.sh, a.sw = kh, kw, sh, sw
     # T's columns: the input columns the outputs' taps read.
-    cdef fc_idx tw = (OW - 1 + pw) // sw - _floordiv(pw - (kw - 1), sw) + 1
+    cdef fc_idx tw = (OW - 1 + pw) // sw - fc_floordiv(pw - (kw - 1), sw) + 1
     cdef _LanesRun run = _LanesRun(NULL, &a, 0, 0, 0, OH)
     return _run_lanes(&run, N, C, kh, sh, tw, kh * kw + OW, nthreads)
-
-
-cdef inline fc_idx _floordiv(fc_idx a, fc_idx b):
-    return a // b if a >= 0 else -((-a + b - 1) // b)
 
 
 def conv_transpose2d_direct(x, w, bias, y, int G, int sh, int sw, int dh, int dw, int ph,

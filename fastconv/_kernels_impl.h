@@ -2287,6 +2287,57 @@ FC_FN(dwcl_put)(__m512 v[16], FC_T *y, fc_idx plane, int nc, fc_idx n)
     for (int l = 0; l < nc; l++) FC_FN(mstore)(y + l * plane, m, (VT)v[l]);
 }
 
+/* A row of outputs O[0 .. OW) (pixel vectors) to the channels' rows at y. */
+static inline __attribute__((always_inline)) void
+FC_FN(dwcl_put_row)(const VT *O, FC_T *y, fc_idx plane, int nc, fc_idx OW)
+{
+    for (fc_idx ow = 0; ow < OW; ow += 16) {
+        __m512 r[16];
+        for (int o = 0; o < 16; o++) r[o] = ow + o < OW ? (__m512)O[ow + o] : _mm512_setzero_ps();
+        FC_FN(dwcl_put)(r, y + ow, plane, nc, OW - ow);
+    }
+}
+
+/* Columns [c0, c1) of input row xr (channel l's at xr + l * plane, nc
+ * channels) transposed into T's row dst: column c as the vector at
+ * position p = c + off, stored at (p % dw) * PWq + p / dw (p itself at dw 1). */
+static inline void FC_FN(dwcl_get_row)(const FC_T *xr, fc_idx plane, int nc, fc_idx c0,
+                                      fc_idx c1, VT *dst, fc_idx off, int dw, fc_idx PWq)
+{
+    for (fc_idx cc = c0; cc < c1; cc += 16) {
+        const MT m = FC_FN(lanes)(0, c1 - cc);
+        __m512 v[16];
+        for (int l = 0; l < 16; l++)
+            v[l] = l < nc ? (__m512)FC_FN(mload)(xr + l * plane + cc, m) : _mm512_setzero_ps();
+        FC_FN(tr16)(v);
+        const int nq = c1 - cc < 16 ? (int)(c1 - cc) : 16;
+        if (dw == 1) {
+            for (int q = 0; q < nq; q++) dst[cc + off + q] = (VT)v[q];
+        } else {   /* no division per column */
+            fc_idx ph = (cc + off) % dw, idx = (cc + off) / dw;
+            for (int q = 0; q < nq; q++) {
+                dst[ph * PWq + idx] = (VT)v[q];
+                if (++ph == dw) { ph = 0; idx++; }
+            }
+        }
+    }
+}
+
+/* The 16 channels from c0 (nc of them, zeros past) of ntap weights a channel
+ * (w [C][ntap]) into W16[ntap], and of the bias (or zeros) into *bv. */
+static inline void FC_FN(dwcl_weights)(const FC_T *w, const FC_T *bias, fc_idx c0, int nc,
+                                       int ntap, VT *W16, VT *bv)
+{
+    for (int tap = 0; tap < ntap; tap++) {
+        VT v = SPLAT((FC_T)0);
+        for (int l = 0; l < nc; l++) v[l] = w[(c0 + l) * ntap + tap];
+        W16[tap] = v;
+    }
+    VT b = SPLAT((FC_T)0);
+    for (int l = 0; l < nc; l++) b[l] = bias ? bias[c0 + l] : (FC_T)0;
+    *bv = b;
+}
+
 /* The phase's outputs of a row, 16 at a time: output o of a block at T + b * 16
  * sums taps (i, j) of T at ((i * krv + b + o + j) * 16 (krv: vectors between
  * kernel rows), weights W16[K * K][16], from the bias vector bv.  dw == 1:
@@ -2340,11 +2391,7 @@ FC_FN(dwcl_row##K)(const FC_T *T, fc_idx krv, fc_idx PWq, int dw, const FC_T *W1
     }                                                                                       \
     for (int ph = 0; ph < dw && ph < OW; ph++)                                              \
         FC_FN(dwcl_phase)(T, krv, PWq, dw, ph, W16, bv, y, plane, nc, OW, O, K);           \
-    for (fc_idx ow = 0; ow < OW; ow += 16) {                                                \
-        __m512 r[16];                                                                       \
-        for (int o = 0; o < 16; o++) r[o] = ow + o < OW ? (__m512)O[ow + o] : (__m512)bv;   \
-        FC_FN(dwcl_put)(r, y + ow, plane, nc, OW - ow);                                     \
-    }                                                                                       \
+    FC_FN(dwcl_put_row)(O, y, plane, nc, OW);                                               \
 }
 FC_DWCL_ROW(3)
 FC_DWCL_ROW(5)
@@ -2363,13 +2410,8 @@ static void FC_FN(dwcl_run)(const fc_dwcl_args *a, fc_idx n, fc_idx cb, fc_idx r
     const FC_T *w = (const FC_T *)a->w, *bias = (const FC_T *)a->bias;
     FC_T *T = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
     const fc_idx nrow = r1 - r0 + (fc_idx)(K - 1) * dh;
-    FC_T *W16 = T + nrow * RS * 16;
-    VT *O = (VT *)(W16 + K * K * 16);
-    for (int tap = 0; tap < K * K; tap++)
-        for (int l = 0; l < 16; l++)
-            W16[tap * 16 + l] = l < nc ? w[(c0 + l) * K * K + tap] : (FC_T)0;
-    VT bv = SPLAT((FC_T)0);
-    for (int l = 0; l < nc; l++) bv[l] = bias ? bias[c0 + l] : (FC_T)0;
+    VT *W16 = (VT *)(T + nrow * RS * 16), *O = W16 + K * K, bv;
+    FC_FN(dwcl_weights)(w, bias, c0, nc, K * K, W16, &bv);
     const VT zero = SPLAT((FC_T)0);
     /* The band's padded rows r0 ... r1 - 1 + (K - 1) * dh, transposed into T,
      * padded column c at (c % dw) * PWq + c / dw. */
@@ -2383,33 +2425,17 @@ static void FC_FN(dwcl_run)(const fc_dwcl_args *a, fc_idx n, fc_idx cb, fc_idx r
             for (fc_idx c = 0; c < a->pl && c < RS; c++) dst[c] = zero;
             for (fc_idx c = a->pl + W; c < RS; c++) dst[c] = zero;
         }
-        for (fc_idx cc = 0; cc < W; cc += 16) {
-            const MT m = FC_FN(lanes)(0, W - cc);
-            __m512 v[16];
-            for (int l = 0; l < 16; l++)
-                v[l] = l < nc ? (__m512)FC_FN(mload)(x + ((fc_idx)l * H + ir) * W + cc, m)
-                              : (__m512)zero;
-            FC_FN(tr16)(v);
-            const int nq = W - cc < 16 ? (int)(W - cc) : 16;
-            if (dw == 1) {
-                for (int q = 0; q < nq; q++) dst[a->pl + cc + q] = (VT)v[q];
-            } else {   /* padded column c to (c % dw) * PWq + c / dw, no division per column */
-                fc_idx c = a->pl + cc, ph = c % dw, idx = c / dw;
-                for (int q = 0; q < nq; q++) {
-                    dst[ph * PWq + idx] = (VT)v[q];
-                    if (++ph == dw) { ph = 0; idx++; }
-                }
-            }
-        }
+        FC_FN(dwcl_get_row)(x + ir * W, H * W, nc, 0, W, dst, a->pl, dw, PWq);
     }
     FC_T *y = (FC_T *)a->y + (n * C + c0) * OH * OW;
     const fc_idx krv = (fc_idx)dh * RS;
     for (fc_idx oh = r0; oh < r1; oh++) {
         const FC_T *Tr = T + (oh - r0) * RS * 16;
         FC_T *yr = y + oh * OW;
-        if (K == 5) FC_FN(dwcl_row5)(Tr, krv, PWq, dw, W16, bv, yr, OH * OW, nc, OW, O);
-        else if (K == 7) FC_FN(dwcl_row7)(Tr, krv, PWq, dw, W16, bv, yr, OH * OW, nc, OW, O);
-        else FC_FN(dwcl_row3)(Tr, krv, PWq, dw, W16, bv, yr, OH * OW, nc, OW, O);
+        const FC_T *Wf = (const FC_T *)W16;
+        if (K == 5) FC_FN(dwcl_row5)(Tr, krv, PWq, dw, Wf, bv, yr, OH * OW, nc, OW, O);
+        else if (K == 7) FC_FN(dwcl_row7)(Tr, krv, PWq, dw, Wf, bv, yr, OH * OW, nc, OW, O);
+        else FC_FN(dwcl_row3)(Tr, krv, PWq, dw, Wf, bv, yr, OH * OW, nc, OW, O);
     }
 }
 
@@ -2438,14 +2464,8 @@ static void FC_FN(dwtcl_run)(const fc_dwtcl_args *a, fc_idx n, fc_idx cb, fc_idx
     const fc_idx ix0 = fc_floordiv(pw - (kw - 1), sw), ix1 = fc_floordiv(OW - 1 + pw, sw);
     const fc_idx TW = ix1 - ix0 + 1;
     VT *T = (VT *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
-    VT *W16 = T + (iy1 - iy0 + 1) * TW;
-    for (int tap = 0; tap < kh * kw; tap++) {
-        VT v = SPLAT((FC_T)0);
-        for (int l = 0; l < nc; l++) v[l] = w[(c0 + l) * kh * kw + tap];
-        W16[tap] = v;
-    }
-    VT bv = SPLAT((FC_T)0);
-    for (int l = 0; l < nc; l++) bv[l] = bias ? bias[c0 + l] : (FC_T)0;
+    VT *W16 = T + (iy1 - iy0 + 1) * TW, *O = W16 + kh * kw, bv;
+    FC_FN(dwcl_weights)(w, bias, c0, nc, kh * kw, W16, &bv);
     const VT zero = SPLAT((FC_T)0);
     for (fc_idx iy = iy0; iy <= iy1; iy++) {
         VT *dst = T + (iy - iy0) * TW;
@@ -2453,25 +2473,14 @@ static void FC_FN(dwtcl_run)(const fc_dwtcl_args *a, fc_idx n, fc_idx cb, fc_idx
             for (fc_idx c = 0; c < TW; c++) dst[c] = zero;
             continue;
         }
-        const fc_idx lo = ix0 < 0 ? -ix0 : 0;            /* T column of x column 0 */
-        for (fc_idx c = 0; c < lo && c < TW; c++) dst[c] = zero;
-        const fc_idx cend = lo + (W - (ix0 > 0 ? ix0 : 0));  /* past the last x column */
-        for (fc_idx c = cend < lo ? lo : cend; c < TW; c++) dst[c] = zero;
-        for (fc_idx xc = ix0 > 0 ? ix0 : 0; xc < W && xc <= ix1; xc += 16) {
-            const fc_idx cnt = (W < ix1 + 1 ? W : ix1 + 1) - xc;
-            const MT m = FC_FN(lanes)(0, cnt);
-            __m512 v[16];
-            for (int l = 0; l < 16; l++)
-                v[l] = l < nc ? (__m512)FC_FN(mload)(x + ((fc_idx)l * H + iy) * W + xc, m)
-                              : (__m512)zero;
-            FC_FN(tr16)(v);
-            const int nq = cnt < 16 ? (int)cnt : 16;
-            for (int q = 0; q < nq; q++) dst[xc - ix0 + q] = (VT)v[q];
-        }
+        /* T column c - ix0 holds x column c; zeros outside x */
+        const fc_idx xa = ix0 > 0 ? ix0 : 0, xb = W < ix1 + 1 ? W : ix1 + 1;
+        for (fc_idx c = 0; c < TW && c < xa - ix0; c++) dst[c] = zero;
+        for (fc_idx c = xb - ix0 > 0 ? xb - ix0 : 0; c < TW; c++) dst[c] = zero;
+        FC_FN(dwcl_get_row)(x + iy * W, H * W, nc, xa, xb, dst, -ix0, 1, 0);
     }
     /* A row's outputs, phase by phase of the column stride (each phase's taps
      * and weights the same for all its pixels), then 16 at a time to y. */
-    VT *O = W16 + kh * kw;
     FC_T *y = (FC_T *)a->y + (n * C + c0) * OH * OW;
     for (fc_idx oy = r0; oy < r1; oy++) {
         const int i0 = (int)((oy + ph) % sh);
@@ -2492,14 +2501,7 @@ static void FC_FN(dwtcl_run)(const fc_dwtcl_args *a, fc_idx n, fc_idx cb, fc_idx
                 O[ox] = acc;
             }
         }
-        for (fc_idx ox0 = 0; ox0 < OW; ox0 += 16) {
-            __m512 r[16];
-            for (int o = 0; o < 16; o++) r[o] = ox0 + o < OW ? (__m512)O[ox0 + o] : (__m512)zero;
-            FC_FN(tr16)(r);
-            const MT m = FC_FN(lanes)(0, OW - ox0);
-            for (int l = 0; l < nc; l++)
-                FC_FN(mstore)(y + l * OH * OW + oy * OW + ox0, m, (VT)r[l]);
-        }
+        FC_FN(dwcl_put_row)(O, y + oy * OW, OH * OW, nc, OW);
     }
 }
 #endif
