@@ -189,6 +189,12 @@ cdef extern from "_kernels.h" nogil:
     void fc_pad_plane_f64(const double *src, fc_idx W, const int32_t *rowmap,
                           const int32_t *colmap, fc_idx PH, fc_idx PW, fc_idx pl, int sh, int sw,
                           fc_idx PWs, fc_idx phase_stride, fc_idx PHs, double *dst)
+    void fc_pixel_task_f32(const float *x, fc_idx N, fc_idx xs, const float *w, fc_idx R,
+                           int mrows, const float *bias, float *y, fc_idx ys, void *scratch)
+    void fc_pixel_task_f64(const double *x, fc_idx N, fc_idx xs, const double *w, fc_idx R,
+                           int mrows, const double *bias, double *y, fc_idx ys, void *scratch)
+    fc_idx fc_pixel_block(fc_blocking b, int isa)
+    size_t fc_pixel_scratch_bytes(fc_blocking b, int isa, fc_idx N, size_t esize)
     void fc_direct_task_f32(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
     void fc_direct_task_f64(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
     int fc_dwcl_supported()
@@ -1364,6 +1370,82 @@ cdef bint _gemm_tap_regions(const floating[:, :, :, ::1] x, const floating[:, :,
     return True
 
 
+# Note [one-pixel conv2d] (_kernels_impl.h): conv2d_gemm runs it for fewer
+# than PIXEL_MAX_N images (from there the GEMM's pixel lanes fill); tasks are
+# (group, block of fc_pixel_block output channels).  One thread's work uses scratch on
+# the stack.  Settable for tests: _set_pixel_path (0 never, -1 by that rule).
+DEF PIXEL_MAX_N = 16
+DEF PIXEL_STACK_BYTES = 40960
+cdef int _pixel_mode = -1
+cdef int _pixel_last = 0        # whether the latest conv2d_gemm call ran it (tests)
+
+
+def _set_pixel_path(int mode):
+    """Test hook: Note [one-pixel conv2d] never (0) or by the rule (-1);
+    returns the old mode."""
+    global _pixel_mode
+    old = _pixel_mode
+    _pixel_mode = mode
+    return old
+
+
+def _pixel_path_used():
+    """Test hook: whether the latest conv2d_gemm call ran Note [one-pixel conv2d]."""
+    return bool(_pixel_last)
+
+
+cdef struct _PixRun:
+    const char *x
+    const char *w
+    const char *bias
+    char *y
+    fc_idx N, xs, R, ys, nblk, blk
+    int K_g
+    size_t esize
+    bint is_double
+
+
+cdef void _pixel_one(void *ctx, fc_idx t, char *scratch) noexcept nogil:
+    """Task t of Note [one-pixel conv2d]: group t // nblk, its output channels
+    from (t % nblk) * blk."""
+    cdef _PixRun *r = <_PixRun *>ctx
+    cdef fc_idx g = t // r.nblk, k0 = (t % r.nblk) * r.blk
+    cdef int mrows = <int>min(r.blk, r.K_g - k0)
+    cdef fc_idx row = g * r.K_g + k0
+    cdef const char *x = r.x + <size_t>(g * r.R) * r.esize
+    cdef const char *w = r.w + <size_t>(row * r.R) * r.esize
+    cdef const char *bias = (r.bias + <size_t>row * r.esize) if r.bias != NULL else NULL
+    cdef char *y = r.y + <size_t>row * r.esize
+    if r.is_double:
+        fc_pixel_task_f64(<const double *>x, r.N, r.xs, <const double *>w, r.R, mrows,
+                          <const double *>bias, <double *>y, r.ys, scratch)
+    else:
+        fc_pixel_task_f32(<const float *>x, r.N, r.xs, <const float *>w, r.R, mrows,
+                          <const float *>bias, <float *>y, r.ys, scratch)
+
+
+cdef void _gemm_pixel(const char *x, const char *w, const char *bias, char *y, int N, int G,
+                      int K_g, fc_idx R, bint is_double, int nthreads) except *:
+    """Note [one-pixel conv2d] for conv2d_gemm: x [N][G*R], w [G*K_g][R], y [N][G*K_g]."""
+    cdef int isa = fc_get_isa()
+    cdef fc_blocking b = fc_get_blocking(isa, is_double)
+    cdef size_t esize = sizeof(double) if is_double else sizeof(float)
+    cdef fc_idx blk = fc_pixel_block(b, isa), nblk = _cdiv(K_g, blk), ntask = G * nblk
+    cdef _PixRun run = _PixRun(x, w, bias, y, N, <fc_idx>G * R, R, <fc_idx>G * K_g, nblk, blk,
+                               K_g, esize, is_double)
+    cdef size_t sbytes = fc_pixel_scratch_bytes(b, isa, N, esize)
+    cdef char stack[PIXEL_STACK_BYTES]
+    cdef _Buffers bufs
+    cdef char *scratch = stack
+    if ntask == 1:
+        nthreads = 1
+    if nthreads > 1 or sbytes > PIXEL_STACK_BYTES:
+        bufs = _Buffers()
+        scratch = <char *>bufs.get(sbytes * nthreads)
+    _run_tasks(_pixel_one, &run, ntask, <double>N * G * K_g * R, nthreads, scratch, sbytes,
+               False)
+
+
 def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                 const floating[::1] bias,
                 floating[:, :, :, ::1] y, int G, int sh, int sw, int dh, int dw,
@@ -1379,8 +1461,18 @@ def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
     cdef bint is_double = floating is double
     cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
     cdef int npanel = <int>_cdiv(K_g, b.mr)
-    global _tap_regions_last
+    global _tap_regions_last, _pixel_last
     _tap_regions_last = 0
+    _pixel_last = 0
+    if (OH == 1 and OW == 1 and H == kh and W == kw and pt == 0 and pl == 0
+            and (kh == 1 or dh == 1) and (kw == 1 or dw == 1) and N < PIXEL_MAX_N
+            and C_g > 0 and _pixel_mode != 0):
+        _pixel_last = 1
+        _gemm_pixel(<const char *>&x[0, 0, 0, 0], <const char *>&w[0, 0, 0, 0],
+                    <const char *>&bias[0] if bias is not None else NULL,
+                    <char *>&y[0, 0, 0, 0], N, G, K_g, <fc_idx>C_g * kh * kw, is_double,
+                    nthreads)
+        return
     if mode == FC_PAD_ZEROS and _gemm_tap_regions(x, w, bias, y, G, sh, sw, dh, dw, pt, pl,
                                                   nthreads):
         return

@@ -38,6 +38,19 @@ ALGORITHMS = {
 }
 
 # Note [auto thresholds]: how 'auto' picks, and where the numbers come from.
+# - conv2d where each image has one output pixel whose window is its whole
+#   input (_one_pixel: squeeze-and-excitation 1x1 convs on 1x1 maps,
+#   classifier heads, a kh x kw kernel on a kh x kw input), fewer than
+#   PIXEL_MAX_N images, a reduction C_g*kh*kw of at least PIXEL_MIN_REDUCTION,
+#   ungrouped or with PIXEL_GROUPED_MIN_K_G output channels per group: GEMM,
+#   which runs Note [one-pixel conv2d] (_kernels_impl.h) there, output
+#   channels in the lanes.  Interleaved medians at 2 threads, AMD EPYC Zen 5,
+#   29 Nov 2026, us, GEMM (before: GEMM's pixel lanes) vs DIRECT vs torch:
+#   240 -> 10 3.3 (4.5) vs 11.4 vs 2.6; 1152 -> 48 9.2 (15.1) vs 159 vs 4.9;
+#   4 x 1152 -> 48 12.7 (36) vs 324 vs 72; 8 x 240 -> 10 4.7 (5.5) vs 70 vs
+#   51; 1280 -> 1000 129 (139) vs 3361 vs 64; 512 -> 1 4x4 on 4x4 18 vs 47
+#   vs 55; 256 -> 4 3x3 on 3x3 6.7 vs 13.8 vs 9.1; but depthwise (64 groups
+#   of one channel) 14 vs 5.5, 32 groups of 8 10.2 vs IMPLICIT 7.7.
 # - conv2d, fewer than DIRECT_MAX_K_G output channels per group (depthwise,
 #   grouped with few channels, single-channel filters): DIRECT.  The GEMM
 #   kernels' micro-tile has MR (8 or 4) channel rows and would mostly compute
@@ -364,6 +377,12 @@ THRESHOLDS = {
     "TRANSPOSED_WINOGRAD_WIDE_C": 256,
     "TRANSPOSED_WINOGRAD_WIDE_MIN_GAIN": 1.5,
     "SINGLE_THREAD_MACS": 1 << 16,
+    # Note [one-pixel conv2d] (_cpu.pyx PIXEL_MAX_N, the same value): from
+    # this many images the GEMM's pixel lanes fill; grouped only from
+    # PIXEL_GROUPED_MIN_K_G output channels per group (a task per group)
+    "PIXEL_MAX_N": 16,
+    "PIXEL_MIN_REDUCTION": 16,
+    "PIXEL_GROUPED_MIN_K_G": 16,
     "GEMM_STRIDED_MIN_C_G": 8,
     "GEMM_DILATED_MIN_K_G": 32,
     "GEMM_STRIDED_MAX_TAPS": 9,
@@ -542,6 +561,13 @@ def _channel_lanes(params):
                 p.OH, p.OW, PW))
 
 
+def _one_pixel(p):
+    """Whether each image has one output pixel whose window is its whole input
+    (the backend's Note [one-pixel conv2d], which conv2d_gemm runs)."""
+    return (p.OH == 1 and p.OW == 1 and p.H == p.kh and p.W == p.kw and p.pt == 0
+            and p.pl == 0 and (p.kh == 1 or p.dh == 1) and (p.kw == 1 or p.dw == 1))
+
+
 def _strided(p):
     """Whether a stride skips outputs along a side with more than one."""
     return p.OH > 1 and p.sh > 1 or p.OW > 1 and p.sw > 1
@@ -580,6 +606,10 @@ def choose_algorithm(params):
             return Algorithm.GEMM
         return Algorithm.IMPLICIT
     p = params
+    if (_one_pixel(p) and p.N < THRESHOLDS["PIXEL_MAX_N"]
+            and p.C_g * p.kh * p.kw >= THRESHOLDS["PIXEL_MIN_REDUCTION"]
+            and (p.G == 1 or p.K_g >= THRESHOLDS["PIXEL_GROUPED_MIN_K_G"])):
+        return Algorithm.GEMM
     if p.K_g < THRESHOLDS["DIRECT_MAX_K_G"]:
         if p.kh * p.kw == 1 and p.C_g >= THRESHOLDS["DIRECT_1X1_MAX_C_G"]:
             return Algorithm.GEMM

@@ -187,6 +187,25 @@ static void fc_direct_task_f32(const fc_direct_args *a, fc_idx r0, fc_idx r1, vo
 { FC_DISPATCH(direct_task, f32, a, r0, r1, scratch) }
 static void fc_direct_task_f64(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scratch)
 { FC_DISPATCH(direct_task, f64, a, r0, r1, scratch) }
+/* Note [one-pixel conv2d] (_kernels_impl.h). */
+static void fc_pixel_task_f32(const float *x, fc_idx N, fc_idx xs, const float *w, fc_idx R,
+                              int mrows, const float *bias, float *y, fc_idx ys, void *scratch)
+{ FC_DISPATCH(pixel_task, f32, x, N, xs, w, R, mrows, bias, y, ys, scratch) }
+static void fc_pixel_task_f64(const double *x, fc_idx N, fc_idx xs, const double *w, fc_idx R,
+                              int mrows, const double *bias, double *y, fc_idx ys,
+                              void *scratch)
+{ FC_DISPATCH(pixel_task, f64, x, N, xs, w, R, mrows, bias, y, ys, scratch) }
+/* Output channels a pixel_task takes (its FC_PIX_NV vectors: four of 64
+ * bytes, else two), and the scratch (bytes) it needs for N images:
+ * wp [FC_PIX_KC][block], acc [N][block], FC_PIX_KC * block = 2 * FC_KC * vlen. */
+static fc_idx fc_pixel_block(fc_blocking b, int isa)
+{
+    return (isa == FC_ISA_AVX512 ? 4 : 2) * (fc_idx)b.vlen;
+}
+static size_t fc_pixel_scratch_bytes(fc_blocking b, int isa, fc_idx N, size_t esize)
+{
+    return (size_t)(2 * FC_KC * b.vlen + N * fc_pixel_block(b, isa)) * esize + 2 * FC_ALIGN;
+}
 /* Note [depthwise channel lanes]: AVX-512 float32 only (elsewhere a stub). */
 static int fc_dwcl_supported(void) { return fc_get_isa() == FC_ISA_AVX512; }
 static void fc_dwcl_task_f32(const fc_dwcl_args *a, fc_idx n, fc_idx cb, fc_idx r0, fc_idx r1,

@@ -285,7 +285,9 @@ FC_HIDDEN void fc_pad_plane3_##S(const T *src, fc_idx W, const int32_t *rowmap, 
 FC_HIDDEN int fc_winograd_t_weights_##S(const T *w, fc_idx C, fc_idx K, fc_idx k0,       \
                                         fc_idx k1, const int *f, T *U);                  \
 FC_HIDDEN void fc_winograd_t_task_##S(const fc_winograd_args *a, fc_idx q0, fc_idx q1,   \
-                                      int m0, int m1, void *scratch, int *bad);
+                                      int m0, int m1, void *scratch, int *bad);  \
+FC_HIDDEN void fc_pixel_task_##S(const T *x, fc_idx N, fc_idx xs, const T *w, fc_idx R,   \
+                                 int mrows, const T *bias, T *y, fc_idx ys, void *scratch);
 FC_DECLARE(float, f32_generic)
 FC_DECLARE(double, f64_generic)
 #if FC_HAVE_X86

@@ -920,11 +920,10 @@ FC_CL_TILE(FC_FN(cl_half), 1, FC_CL_HALF)
 FC_CL_TILE(FC_FN(cl_two), 2, FC_CL_HALF)
 #undef FC_CL_TILE
 
-/* wp[k][2*VLEN] = A[j*lda + k] for the task's rows j < mrows, zeros past
- * them: a transpose, VLEN x VLEN blocks in registers by log2(VLEN) rounds of
- * interleaving rows i and i + VLEN/2 (perfect shuffles), the rest by values. */
-static void FC_FN(cl_pack)(const FC_T *restrict A, fc_idx lda, int mrows, fc_idx kred,
-                           FC_T *restrict wp)
+/* v[0 .. VLEN) replaced by its transpose (lane l of row i to lane i of row
+ * l), in registers: log2(VLEN) rounds of interleaving rows i and i + VLEN/2
+ * (perfect shuffles). */
+static inline __attribute__((always_inline)) void FC_FN(transpose)(VT *v)
 {
 #if FC_VLEN * 4 == FC_VBYTES     /* float lanes */
     typedef int32_t VI __attribute__((vector_size(FC_VBYTES)));
@@ -936,23 +935,33 @@ static void FC_FN(cl_pack)(const FC_T *restrict A, fc_idx lda, int mrows, fc_idx
         lo[l] = l / 2 + (l % 2) * VLEN;
         hi[l] = VLEN / 2 + l / 2 + (l % 2) * VLEN;
     }
+    VT t[VLEN];
+    _Pragma("GCC unroll 4")
+    for (int round = 1; round < VLEN; round *= 2) {
+        _Pragma("GCC unroll 8")
+        for (int i = 0; i < VLEN / 2; i++) {
+            t[2 * i] = __builtin_shuffle(v[i], v[i + VLEN / 2], lo);
+            t[2 * i + 1] = __builtin_shuffle(v[i], v[i + VLEN / 2], hi);
+        }
+        _Pragma("GCC unroll 16")
+        for (int i = 0; i < VLEN; i++) v[i] = t[i];
+    }
+}
+
+/* wp[k][2*VLEN] = A[j*lda + k] for the task's rows j < mrows, zeros past
+ * them: a transpose, VLEN x VLEN blocks in registers (FC_FN(transpose)), the
+ * rest by values. */
+static void FC_FN(cl_pack)(const FC_T *restrict A, fc_idx lda, int mrows, fc_idx kred,
+                           FC_T *restrict wp)
+{
     for (int j0 = 0; j0 < 2 * VLEN; j0 += VLEN) {
         fc_idx k = 0;
         if (mrows >= j0 + VLEN)
             for (; k + VLEN <= kred; k += VLEN) {
-                VT v[VLEN], t[VLEN];
+                VT v[VLEN];
                 _Pragma("GCC unroll 16")
                 for (int i = 0; i < VLEN; i++) v[i] = (VT)*(const VTU *)(A + (j0 + i) * lda + k);
-                _Pragma("GCC unroll 4")
-                for (int round = 1; round < VLEN; round *= 2) {
-                    _Pragma("GCC unroll 8")
-                    for (int i = 0; i < VLEN / 2; i++) {
-                        t[2 * i] = __builtin_shuffle(v[i], v[i + VLEN / 2], lo);
-                        t[2 * i + 1] = __builtin_shuffle(v[i], v[i + VLEN / 2], hi);
-                    }
-                    _Pragma("GCC unroll 16")
-                    for (int i = 0; i < VLEN; i++) v[i] = t[i];
-                }
+                FC_FN(transpose)(v);
                 _Pragma("GCC unroll 16")
                 for (int i = 0; i < VLEN; i++) *(VT *)(wp + (k + i) * 2 * VLEN + j0) = v[i];
             }
@@ -961,6 +970,123 @@ static void FC_FN(cl_pack)(const FC_T *restrict A, fc_idx lda, int mrows, fc_idx
                 wp[k * 2 * VLEN + j] = j < mrows ? A[j * lda + k] : (FC_T)0;
     }
 }
+
+/* Note [one-pixel conv2d]: where every image has one output pixel whose
+ * window is its whole input (a 1x1 conv on 1x1 maps: squeeze-and-excitation
+ * blocks, classifier heads; a kh x kw kernel on a kh x kw input), output
+ * (n, k) is bias[k] + sum_r w[k][r] * x[n][r] over r = (c, i, j), both rows
+ * contiguous.  The GEMM's tiles put pixels in the lanes: one image fills one
+ * lane of sixteen.  Here the lanes hold output channels instead: a task
+ * transposes its block of FC_PIX_NV vectors of weight rows, FC_PIX_KC
+ * reduction steps at a time, into wp[r][FC_PIX_NV*VLEN] (VLEN x VLEN blocks in
+ * registers, FC_FN(transpose); rows past mrows repeat the last one, whose lanes are
+ * never stored), then runs every image, up to four at a time, over it: four
+ * vectors of channels give one image four independent sums in flight (an
+ * FMA's latency).  Each output is still bias + w[0]x[0] + w[1]x[1] + ..., one
+ * fused multiply-add a term (Note [summation order]): the GEMM's bits.
+ * acc[n][FC_PIX_NV*VLEN] carries the sums between reduction blocks. */
+#define FC_PIX_NV (FC_VBYTES == 64 ? 4 : 2)
+#define FC_PIX_KC (FC_KC * 2 / FC_PIX_NV)
+#define FC_PIX_AHEAD (256 / (fc_idx)sizeof(FC_T))     /* 4 cache lines */
+static void FC_FN(pix_pack)(const FC_T *restrict A, fc_idx lda, int mrows, int nv, fc_idx kc,
+                            FC_T *restrict wp)
+{
+    for (int j0 = 0; j0 < nv * VLEN; j0 += VLEN) {
+        const FC_T *rows[VLEN];
+        for (int i = 0; i < VLEN; i++)
+            rows[i] = A + (j0 + i < mrows ? j0 + i : mrows - 1) * lda;
+        /* a whole block's rows are lda apart: one base pointer, no table */
+        const FC_T *base = rows[0];
+        const fc_idx step = j0 + VLEN <= mrows ? lda : 0;
+        fc_idx k = 0;
+        for (; k + VLEN <= kc; k += VLEN) {
+            VT v[VLEN];
+            if (step) {
+                /* weights past L2 stream in as VLEN rows at once: fetch ahead */
+                _Pragma("GCC unroll 16")
+                for (int i = 0; i < VLEN; i++) {
+                    __builtin_prefetch(base + i * step + k + FC_PIX_AHEAD);
+                    v[i] = (VT)*(const VTU *)(base + i * step + k);
+                }
+            } else {
+                _Pragma("GCC unroll 16")
+                for (int i = 0; i < VLEN; i++) v[i] = (VT)*(const VTU *)(rows[i] + k);
+            }
+            FC_FN(transpose)(v);
+            _Pragma("GCC unroll 16")
+            for (int i = 0; i < VLEN; i++) *(VT *)(wp + (k + i) * FC_PIX_NV * VLEN + j0) = v[i];
+        }
+        for (; k < kc; k++)
+            for (int j = 0; j < VLEN; j++) wp[k * FC_PIX_NV * VLEN + j0 + j] = rows[j][k];
+    }
+}
+
+/* ni images (rows xs apart) x nv vectors of channels over kc steps of wp;
+ * constant ni and nv at each call, so the sums stay in registers. */
+static inline __attribute__((always_inline)) void FC_FN(pix_run)(
+    const FC_T *restrict wp, fc_idx kc, const FC_T *restrict x, fc_idx xs,
+    FC_T *restrict acc, const int ni, const int nv)
+{
+    VT a[4][FC_PIX_NV];
+    for (int i = 0; i < ni; i++)
+        for (int v = 0; v < nv; v++)
+            a[i][v] = *(const VT *)(acc + (i * FC_PIX_NV + v) * VLEN);
+    for (fc_idx r = 0; r < kc; r++) {
+        VT wv[FC_PIX_NV];
+        for (int v = 0; v < nv; v++) wv[v] = *(const VT *)(wp + (r * FC_PIX_NV + v) * VLEN);
+        for (int i = 0; i < ni; i++) {
+            const VT xv = SPLAT(x[i * xs + r]);
+            for (int v = 0; v < nv; v++) a[i][v] += wv[v] * xv;
+        }
+    }
+    for (int i = 0; i < ni; i++)
+        for (int v = 0; v < nv; v++)
+            *(VT *)(acc + (i * FC_PIX_NV + v) * VLEN) = a[i][v];
+}
+
+void FC_FN(pixel_task)(const FC_T *x, fc_idx N, fc_idx xs, const FC_T *w, fc_idx R, int mrows,
+                       const FC_T *bias, FC_T *y, fc_idx ys, void *scratch)
+{
+    FC_T *wp = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
+    FC_T *acc = wp + FC_PIX_KC * FC_PIX_NV * VLEN;      /* [N][FC_PIX_NV*VLEN] */
+    const int nv = (mrows + VLEN - 1) / VLEN;
+    {   /* every image's sums start at the bias (zeros in lanes past mrows) */
+        VT b0[FC_PIX_NV];
+        for (int v = 0; v < FC_PIX_NV; v++) b0[v] = SPLAT((FC_T)0);
+        if (bias)
+            for (int j = 0; j < mrows; j++) ((FC_T *)b0)[j] = bias[j];
+        for (fc_idx n = 0; n < N; n++)
+            for (int v = 0; v < FC_PIX_NV; v++) *(VT *)(acc + (n * FC_PIX_NV + v) * VLEN) = b0[v];
+    }
+    for (fc_idx kb = 0; kb < R; kb += FC_PIX_KC) {
+        const fc_idx kc = R - kb < FC_PIX_KC ? R - kb : FC_PIX_KC;
+        FC_FN(pix_pack)(w + kb, R, mrows, nv, kc, wp);
+        for (fc_idx n0 = 0; n0 < N; n0 += 4) {
+            const int ni = N - n0 < 4 ? (int)(N - n0) : 4;
+            const FC_T *xn = x + n0 * xs + kb;
+            FC_T *an = acc + n0 * FC_PIX_NV * VLEN;
+#define FC_PIX(NI)                                                               \
+            switch (nv) {                                                        \
+            case 1: FC_FN(pix_run)(wp, kc, xn, xs, an, NI, 1); break;            \
+            case 2: FC_FN(pix_run)(wp, kc, xn, xs, an, NI, 2 < FC_PIX_NV ? 2 : FC_PIX_NV); break; \
+            case 3: FC_FN(pix_run)(wp, kc, xn, xs, an, NI, 3 < FC_PIX_NV ? 3 : FC_PIX_NV); break; \
+            default: FC_FN(pix_run)(wp, kc, xn, xs, an, NI, FC_PIX_NV); break;   \
+            }
+            switch (ni) {
+            case 1: FC_PIX(1); break;
+            case 2: FC_PIX(2); break;
+            case 3: FC_PIX(3); break;
+            default: FC_PIX(4); break;
+            }
+#undef FC_PIX
+        }
+    }
+    for (fc_idx n = 0; n < N; n++)
+        for (int j = 0; j < mrows; j++) y[n * ys + j] = acc[n * FC_PIX_NV * VLEN + j];
+}
+#undef FC_PIX_NV
+#undef FC_PIX_KC
+#undef FC_PIX_AHEAD
 
 /* Pixels [0, npix) of `tile` (lanes: channels) to output row yr, channels
  * [0, mrows) ks apart. */
