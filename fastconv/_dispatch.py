@@ -255,7 +255,8 @@ ALGORITHMS = {
 #   group, GEMM (packed, batch folded into the pixel dimension) from there: the
 #   implicit kernel walks one cache line per channel plane for each reduction
 #   step, which stops paying once a pixel chunk's reduction spans hundreds of
-#   planes (unet-up 512 channels: GEMM 9.3 ms vs IMPLICIT 15.3 ms; dcgan-up3
+#   planes (first builds, Intel Xeon: unet-up 512 channels GEMM 9.3 ms vs
+#   IMPLICIT 15.3 ms, since overtaken: see one tap a phase below; dcgan-up3
 #   128 channels: 12.0 vs 10.2 ms; dcgan-out 64 channels: 8.8 vs 3.7 ms).
 #   Since B is packed by gathers (Note [gathered B]) GEMM also wins from
 #   TRANSPOSED_GEMM_MIN_C_G_WIDE input channels where the layer has at least
@@ -280,6 +281,18 @@ ALGORITHMS = {
 #   1.82-1.88 (4.79 vs 3.88); below the weights 512 -> 256
 #   0.95 vs 0.96 (1.64 vs 1.72), 256 -> 128 0.25 vs 0.28; over the pixels
 #   2 x 1024 -> 512 7.30 vs 7.16, 4 x 1024 -> 512 9.34 vs 11.5.
+#   But a kernel no larger than its stride (UNet's 2x2 at stride 2, undilated)
+#   gives each stride phase one tap, a 1x1 conv written every other pixel:
+#   IMPLICIT reads its input in place where GEMM gathers B, and wins at any
+#   channel count.  GEMM vs IMPLICIT ms at 2 threads, interleaved medians,
+#   AMD EPYC Zen 5, 29 Nov 2026: unet-up (512 -> 256 at 32x32) 2.65 vs 2.50,
+#   256 -> 128 at 64x64 2.82 vs 2.68, 2 x 128 -> 64 at 64x64 1.74 vs 1.48, 128
+#   -> 64 at 128x128 5.00 vs 3.53, 96 -> 96 at 56x56 0.76 vs 0.68, 1024 -> 512
+#   at 16x16 3.46 vs 3.25, 2048 -> 1024 at 8x8 8.67 vs 7.90, 512 -> 256 at
+#   8x8 0.46 vs 0.39; a tie on 8 x 512 -> 256 at 8x8 1.63 vs 1.68.  (At 3x3
+#   stride 2, two taps and four on some phases, the two split: 128 -> 64 at
+#   56x56 1.29 vs 1.16, 512 -> 256 at 14x14 1.44 vs 1.65: left to the rules
+#   above.)
 # - conv_transpose2d with an ungrouped, undilated 4x4 kernel at stride 2
 #   (transposed_winograd_applies), TRANSPOSED_WINOGRAD_MIN_C to
 #   TRANSPOSED_WINOGRAD_MAX_C input and at least TRANSPOSED_WINOGRAD_MIN_K
@@ -600,6 +613,9 @@ def choose_algorithm(params):
                     "TRANSPOSED_WINOGRAD_WIDE_MIN_GAIN" if wide
                     else "TRANSPOSED_WINOGRAD_MIN_GAIN"]:
                 return Algorithm.WINOGRAD
+        if (params.kh <= params.sh and params.kw <= params.sw
+                and (params.kh == 1 or params.dh == 1) and (params.kw == 1 or params.dw == 1)):
+            return Algorithm.IMPLICIT       # one tap a phase (2x2 stride 2)
         if (params.C_g >= THRESHOLDS["TRANSPOSED_GEMM_MIN_C_G"]
                 or params.C_g >= THRESHOLDS["TRANSPOSED_GEMM_MIN_C_G_WIDE"]
                 and params.K_g >= THRESHOLDS["TRANSPOSED_GEMM_MIN_K_G"]):

@@ -38,7 +38,7 @@ EXPECTED = {
     "dcgan-up1-4x4s2": Algorithm.GEMM,
     "dcgan-up3-4x4s2": Algorithm.WINOGRAD,
     "dcgan-out-4x4s2": Algorithm.IMPLICIT,
-    "unet-up-2x2s2": Algorithm.GEMM,
+    "unet-up-2x2s2": Algorithm.IMPLICIT,
     "fcn-up-3x3s2-op1": Algorithm.IMPLICIT,
 }
 
@@ -344,10 +344,20 @@ def test_choice_is_pure_and_follows_thresholds():
     assert fastconv.choose_algorithm((1, 4, 8, 8), (4 * k, 1, 2, 2), groups=4) \
         is Algorithm.IMPLICIT
     c = THRESHOLDS["TRANSPOSED_GEMM_MIN_C_G"]
-    assert fastconv.choose_algorithm((1, c, 4, 4), (c, 8, 2, 2), stride=2, transposed=True) \
+    assert fastconv.choose_algorithm((1, c, 4, 4), (c, 8, 3, 3), stride=2, transposed=True) \
         is Algorithm.GEMM
-    assert fastconv.choose_algorithm((1, c - 1, 4, 4), (c - 1, 8, 2, 2), stride=2,
+    assert fastconv.choose_algorithm((1, c - 1, 4, 4), (c - 1, 8, 3, 3), stride=2,
                                      transposed=True) is Algorithm.IMPLICIT
+    # A kernel no larger than its stride, one tap a phase: IMPLICIT at any width ...
+    for k, s in ((2, 2), (1, 2), (3, 3), ((2, 1), (2, 1))):
+        kk = k if isinstance(k, tuple) else (k, k)
+        assert fastconv.choose_algorithm((1, 2 * c, 16, 16), (2 * c, 256) + kk, stride=s,
+                                         transposed=True) is Algorithm.IMPLICIT
+    # ... but not where a dilation or a larger kernel spreads taps over phases.
+    assert fastconv.choose_algorithm((1, 2 * c, 16, 16), (2 * c, 256, 2, 2), stride=2,
+                                     dilation=2, transposed=True) is Algorithm.GEMM
+    assert fastconv.choose_algorithm((1, 2 * c, 16, 16), (2 * c, 256, 3, 2), stride=2,
+                                     transposed=True) is Algorithm.GEMM
     # ... but not on a few input pixels with many weights (the weights are the traffic).
     assert (THRESHOLDS["TRANSPOSED_IMPLICIT_MAX_PIXELS"],
             THRESHOLDS["TRANSPOSED_IMPLICIT_MIN_WEIGHTS"]) == (16, 1 << 22)
