@@ -231,6 +231,16 @@ PADDING_MODE_CODES = {"zeros": FC_PAD_ZEROS, "reflect": FC_PAD_REFLECT,
 # block of packed B (KC=256 rows) is 256 KiB in float32, inside a 1 MiB L2.
 DEF GEMM_BLOCK_PIXELS = 256
 DEF TASKS_PER_THREAD = 4
+# A gemm task packs its pixels' B before it runs any panel, so splitting few
+# panels between tasks packs the same B again for a few rows each: strided
+# 3x3 with few output channels spent most of its time packing.  Interleaved
+# medians at 2 threads, AMD EPYC Zen 5, 29 Nov 2026, ms, any split -> blocks
+# of at least 4 panels, 3x3 stride 2: 1024 -> 24 at 17x17 0.44 -> 0.25, 512
+# -> 32 at 28x28 0.445 -> 0.317, 256 -> 48 at 28x28 0.267 -> 0.20, 2 x 512 ->
+# 64 at 14x14 0.404 -> 0.32; 1x1 512 -> 24 at 7x7 0.0167 -> 0.0137; 3x3
+# 1024 -> 32 at 14x14 0.456 -> 0.431; unchanged at 16-24 channels on 28x28
+# to 112x112 (0.166-0.46).
+DEF GEMM_SPLIT_MIN_PANELS = 4
 DEF PHASE_INNER_MAX_WEIGHT_BYTES = 262144     # Note [phase-inner tasks]
 # Note [task locality]: the tasks of a call are numbered so that neighbours share
 # input (an implicit GEMM's grid blocks read overlapping padded rows; a direct
@@ -861,10 +871,13 @@ cdef void _run_gemm(fc_gemm_args *subs, fc_idx nsub, int npanel, bint is_double,
     total_pb = 0
     for s in range(nsub):
         total_pb += _cdiv(subs[s].P_n * subs[s].P_h * subs[s].P_w, nb)
-    # ... then split the output channels too (every such task repacks its pixels).
+    # ... then split the output channels too (every such task repacks its
+    # pixels), into blocks of at least GEMM_SPLIT_MIN_PANELS panels: a task's
+    # packed B then serves that many micro-tile rows or more.
     nmb = 1
     if total_pb < TASKS_PER_THREAD * nthreads and nthreads > 1:
-        nmb = min(<fc_idx>npanel, _cdiv(TASKS_PER_THREAD * nthreads, total_pb))
+        nmb = min(<fc_idx>npanel // GEMM_SPLIT_MIN_PANELS,
+                  _cdiv(TASKS_PER_THREAD * nthreads, total_pb))
     nmb = max(nmb, 1)
     cdef fc_idx mb_size = _cdiv(npanel, nmb)
     nmb = _cdiv(npanel, mb_size)
