@@ -250,6 +250,21 @@ ALGORITHMS = {
 #   batch 8 7.95 vs 8.12), and without AVX-512 IMPLICIT there loses 10%; small
 #   layers lose (96 at 15x15 -> 8x8: 0.129 vs 0.101 ms, and 8x8 tiles compute
 #   84 pixels for 64), which the rule's multiply-add and tile-use floors keep out.
+# - ungrouped 3x3 conv2d at stride 1, undilated, with fewer than
+#   GEMM_FEW_K_G output channels and at most
+#   GEMM_FEW_K_G_MAX_PIXELS outputs an image, that the rules above leave to
+#   IMPLICIT: GEMM.  Few output rows share IMPLICIT's reads of B in place
+#   (its channel-lane tiles fill 40 channels as 64 lanes), where GEMM packs B
+#   once for all of them (since its tasks no longer split few panels, _cpu.pyx
+#   GEMM_SPLIT_MIN_PANELS).  IMPLICIT / GEMM time, interleaved medians at 2
+#   threads, AMD EPYC Zen 5, 29 Nov 2026, 3x3 padding 1: 1024 at 7x7 -> 24,
+#   32, 48, 64: 1.19, 1.06, 1.58, 1.31; 2048 at 7x7 1.13, 1.24, 1.62, 1.15;
+#   512 at 14x14 1.98, 1.58, 1.47, 1.01; 1024 at 14x14 1.73, 1.45, 1.47, 1.02;
+#   256 at 28x28 -> 24, 32, 48 1.30, 1.19, 1.29; 128 at 28x28 1.27, 1.22,
+#   1.30; 96 -> 32 1.32, 64 -> 32 1.23; 4 x 512 -> 32 at 14x14 1.12, 8 x 256 ->
+#   48 1.35.  From 96 channels IMPLICIT ties or wins (0.87-1.12), and at 56x56
+#   it wins at any count (128 -> 24 0.69, 64 -> 24 0.72); 5x5 and 7x7 split
+#   (0.61-1.20) and stay.
 # - other conv2d: IMPLICIT (no packing; every stride via phase planes).
 # - conv_transpose2d: IMPLICIT below TRANSPOSED_GEMM_MIN_C_G input channels per
 #   group, GEMM (packed, batch folded into the pixel dimension) from there: the
@@ -399,6 +414,10 @@ THRESHOLDS = {
     "GEMM_STRIDED_MIN_C_G": 8,
     "GEMM_DILATED_MIN_K_G": 32,
     "GEMM_STRIDED_MAX_TAPS": 9,
+    # ungrouped 3x3, stride 1, fewer output channels than this, on
+    # maps of at most GEMM_FEW_K_G_MAX_PIXELS outputs: GEMM, not IMPLICIT
+    "GEMM_FEW_K_G": 64,
+    "GEMM_FEW_K_G_MAX_PIXELS": 784,
     "IMPLICIT_STRIDED_MAX_PIXELS": 64,
     "IMPLICIT_MIN_LANE_USE": 0.7,
     "CHANNEL_LANES_MIN_PIXELS": 48,
@@ -688,6 +707,10 @@ def choose_algorithm(params):
          or dilated and p.K_g >= THRESHOLDS["GEMM_DILATED_MIN_K_G"])
             and p.C_g >= THRESHOLDS["GEMM_STRIDED_MIN_C_G"]
             or p.kh == 1):     # 1x1 and 1xk
+        return Algorithm.GEMM
+    if (not (strided or dilated) and p.G == 1 and p.kh == p.kw == 3
+            and p.K_g < THRESHOLDS["GEMM_FEW_K_G"]
+            and p.OH * p.OW <= THRESHOLDS["GEMM_FEW_K_G_MAX_PIXELS"]):
         return Algorithm.GEMM
     if not (strided or dilated) and not _channel_lanes(p):
         implicit_use, gemm_use = _lane_use(p)

@@ -87,7 +87,8 @@ def test_winograd_where_the_backend_runs_panel_tasks():
     # 14x14: 49 tiles on a 7 x 8 grid, 55 positions -> 64 lanes
     assert pick(256, 256, 12) is W and pick(128, 512, 14) is W and pick(64, 64, 14) is W
     assert pick(62, 64, 14) is W and pick(61, 64, 14) is I        # 3038 / 2989
-    assert pick(64, 63, 14) is I                                   # K < 64 lanes
+    assert pick(64, 63, 14) is Algorithm.GEMM                      # K < 64 lanes (and
+    # few output channels: GEMM_FEW_K_G)
     assert pick(64, 64, 14, N=2) is I                              # 128 lanes
     assert pick(320, 320, 14) is W and pick(336, 336, 14) is I     # V 1310720 / 1376256
     assert pick(128, 128, 10) is W and pick(128, 128, 8) is I      # 25 / 16 tiles in 32 lanes
@@ -95,6 +96,25 @@ def test_winograd_where_the_backend_runs_panel_tasks():
     assert pick(128, 128, 14, groups=2) is I                       # grouped: bands only
     assert pick(128, 128, 14, padding=2, dilation=2) is not W      # 4 phases: 128 lanes
     assert pick(31, 64, 14) is I                                   # too few channels
+
+
+def test_few_output_channels_on_small_maps_run_the_gemm():
+    # ungrouped 3x3, stride 1, undilated, K < GEMM_FEW_K_G, at
+    # most GEMM_FEW_K_G_MAX_PIXELS outputs an image, where IMPLICIT would run
+    assert (THRESHOLDS["GEMM_FEW_K_G"], THRESHOLDS["GEMM_FEW_K_G_MAX_PIXELS"]) == (64, 784)
+    G, I = Algorithm.GEMM, Algorithm.IMPLICIT
+
+    def pick(C, K, H, k=3, N=1, **kw):
+        return fastconv.choose_algorithm((N, C, H, H), (K, C // kw.get("groups", 1), k, k),
+                                         padding=kw.pop("padding", k // 2), **kw)
+    assert pick(1024, 40, 14) is G and pick(512, 24, 28) is G and pick(2048, 63, 7) is G
+    assert pick(512, 32, 14, N=8) is G
+    assert pick(1024, 64, 14) is I                  # K = GEMM_FEW_K_G
+    assert pick(128, 24, 29) is I                   # 841 outputs
+    assert pick(512, 32, 14, k=5) is I              # 5x5
+    assert pick(512, 32, 14, groups=2) is I         # grouped
+    assert pick(512, 32, 14, padding=2, dilation=2) is not G or THRESHOLDS[
+        "GEMM_DILATED_MIN_K_G"] <= 32               # dilated: the dilated rule decides
 
 
 def test_large_dilation_and_padding_only_taps_run_the_gemm():
@@ -380,22 +400,22 @@ def test_choice_is_pure_and_follows_thresholds():
     assert fastconv.choose_algorithm((2, 2 * c, 4, 4), (2 * c, k, 4, 4), stride=2, groups=2,
                                      transposed=True) is Algorithm.GEMM      # per group
     # Stride 1 on small maps: GEMM where under IMPLICIT_MIN_LANE_USE of IMPLICIT's
-    # pixel lanes are outputs and GEMM's packed batch fills more (24 channels:
-    # under Winograd's minimum).
+    # pixel lanes are outputs and GEMM's packed batch fills more (24 input
+    # channels: under Winograd's minimum; 64 output channels: not GEMM_FEW_K_G).
     assert THRESHOLDS["IMPLICIT_MIN_LANE_USE"] == 0.7
-    assert fastconv.choose_algorithm((16, 24, 4, 4), (24, 24, 3, 3), padding=1) \
+    assert fastconv.choose_algorithm((16, 24, 4, 4), (64, 24, 3, 3), padding=1) \
         is Algorithm.GEMM       # 16 of 32 lanes (a 6-wide pitch, 22 lanes)
-    assert fastconv.choose_algorithm((8, 24, 5, 5), (24, 24, 3, 3), padding=1) \
+    assert fastconv.choose_algorithm((8, 24, 5, 5), (64, 24, 3, 3), padding=1) \
         is Algorithm.GEMM       # 25 of 48
-    assert fastconv.choose_algorithm((8, 24, 6, 6), (24, 24, 3, 3), padding=1) \
+    assert fastconv.choose_algorithm((8, 24, 6, 6), (64, 24, 3, 3), padding=1) \
         is Algorithm.IMPLICIT   # 36 of 48: 0.75
-    assert fastconv.choose_algorithm((16, 24, 9, 9), (24, 24, 3, 3), padding=1) \
+    assert fastconv.choose_algorithm((16, 24, 9, 9), (64, 24, 3, 3), padding=1) \
         is Algorithm.IMPLICIT   # 81 of 112 (an 11-wide pitch: 97 lanes): 0.72
-    assert fastconv.choose_algorithm((16, 24, 9, 9), (24, 24, 5, 5), padding=2) \
+    assert fastconv.choose_algorithm((16, 24, 9, 9), (64, 24, 5, 5), padding=2) \
         is Algorithm.GEMM       # 81 of 128 (a 13-wide pitch): 0.63
-    assert fastconv.choose_algorithm((1, 24, 1, 1), (24, 24, 3, 3), padding=1) \
+    assert fastconv.choose_algorithm((1, 24, 1, 1), (64, 24, 3, 3), padding=1) \
         is Algorithm.IMPLICIT   # 1 of 16 lanes either way
-    assert fastconv.choose_algorithm((2, 24, 1, 1), (24, 24, 3, 3), padding=1) \
+    assert fastconv.choose_algorithm((2, 24, 1, 1), (64, 24, 3, 3), padding=1) \
         is Algorithm.GEMM       # 2 of 16 in GEMM
     assert fastconv.choose_algorithm((1, 512, 7, 7), (512, 512, 3, 3), padding=1) \
         is Algorithm.IMPLICIT   # channel lanes
@@ -533,8 +553,8 @@ def test_choice_is_pure_and_follows_thresholds():
                                      dilation=6, groups=4) is Algorithm.IMPLICIT
     assert fastconv.choose_algorithm((1, 4 * c, 33, 33), (4 * k, c, 3, 3), padding=6,
                                      dilation=6, groups=4) is Algorithm.GEMM
-    assert fastconv.choose_algorithm((1, c, 1, 9), (k, c, 3, 3), padding=(5, 0),
-                                     dilation=(5, 1)) is Algorithm.IMPLICIT
+    assert fastconv.choose_algorithm((1, c, 1, 9), (2 * k, c, 3, 3), padding=(5, 0),
+                                     dilation=(5, 1)) is Algorithm.IMPLICIT   # one row
     # conv2d GEMM: strided with enough channels per group and at most
     # GEMM_STRIDED_MAX_TAPS taps, 1x1, 1xk; not kx1.
     c = THRESHOLDS["GEMM_STRIDED_MIN_C_G"]
@@ -549,7 +569,7 @@ def test_choice_is_pure_and_follows_thresholds():
     assert fastconv.choose_algorithm((1, 64, 56, 56), (64, 64, 7, 7), stride=2, padding=3) \
         is Algorithm.IMPLICIT
     # A stride along an axis of one output is no stride.
-    assert fastconv.choose_algorithm((1, c, 3, 20), (16, c, 3, 3), stride=(2, 1)) \
+    assert fastconv.choose_algorithm((1, c, 3, 20), (64, c, 3, 3), stride=(2, 1)) \
         is Algorithm.IMPLICIT
     assert fastconv.choose_algorithm((1, 3, 20, 20), (16, 3, 1, 1)) is Algorithm.GEMM
     assert fastconv.choose_algorithm((1, 16, 20, 20), (16, 16, 1, 5), padding=(0, 2)) \
