@@ -233,7 +233,14 @@ ALGORITHMS = {
 #   IMPLICIT / GEMM time, interleaved medians at 2 threads, AMD EPYC Zen 5,
 #   28 Nov 2026, 4 images, 256 channels in groups: at 28x28, dilation 2 or 3,
 #   K_g 8 0.52-0.67, K_g 16 0.69-0.80; at 33x33, dilation 6, 0.75-0.96; from
-#   K_g 32 0.80-1.04, K_g 64 0.88-1.22.  And strided only up to
+#   K_g 32 0.80-1.04, K_g 64 0.88-1.22.  Except where IMPLICIT's padded
+#   rows (W + 2d) are at least GEMM_DILATED_MIN_PITCH times the outputs, as
+#   IMPLICIT computes them all: there GEMM wins at any K_g (since its tasks
+#   stopped splitting few panels, _cpu.pyx GEMM_SPLIT_MIN_PANELS): same
+#   machine and method, 29 Nov 2026, 2 x 1024 -> 16 at 8x8, dilation 4 (pitch
+#   16 for 8 outputs) 2.96; 512 -> 24 and 16 at 33x33, dilation 6 (45 for
+#   33) 1.13, 1.10; but 256 -> 16 at 28x28 at dilation 3 (34 for 28) 0.82,
+#   -> 8 at dilation 2 0.86, 128 -> 16 at 56x56 0.70.  And strided only up to
 #   GEMM_STRIDED_MAX_TAPS taps: a 5x5 or 7x7 kernel's B rows cost its 25 or 49
 #   gathers per pixel to pack where IMPLICIT reads them in place.  IMPLICIT /
 #   GEMM time at stride 2, same machine and method, 4 images at 28x28, C 32-256,
@@ -413,6 +420,8 @@ THRESHOLDS = {
     "PIXEL_GROUPED_MIN_K_G": 16,
     "GEMM_STRIDED_MIN_C_G": 8,
     "GEMM_DILATED_MIN_K_G": 32,
+    # ... or fewer, where IMPLICIT's padded rows are this many times the outputs
+    "GEMM_DILATED_MIN_PITCH": 1.3,
     "GEMM_STRIDED_MAX_TAPS": 9,
     # ungrouped 3x3, stride 1, fewer output channels than this, on
     # maps of at most GEMM_FEW_K_G_MAX_PIXELS outputs: GEMM, not IMPLICIT
@@ -704,7 +713,8 @@ def choose_algorithm(params):
             and p.OH * p.OW <= THRESHOLDS["IMPLICIT_STRIDED_MAX_PIXELS"] and _channel_lanes(p)):
         return Algorithm.IMPLICIT
     if ((strided and p.kh * p.kw <= THRESHOLDS["GEMM_STRIDED_MAX_TAPS"]
-         or dilated and p.K_g >= THRESHOLDS["GEMM_DILATED_MIN_K_G"])
+         or dilated and (p.K_g >= THRESHOLDS["GEMM_DILATED_MIN_K_G"]
+                         or p.W + p.pl + p.pr >= THRESHOLDS["GEMM_DILATED_MIN_PITCH"] * p.OW))
             and p.C_g >= THRESHOLDS["GEMM_STRIDED_MIN_C_G"]
             or p.kh == 1):     # 1x1 and 1xk
         return Algorithm.GEMM

@@ -113,8 +113,7 @@ def test_few_output_channels_on_small_maps_run_the_gemm():
     assert pick(128, 24, 29) is I                   # 841 outputs
     assert pick(512, 32, 14, k=5) is I              # 5x5
     assert pick(512, 32, 14, groups=2) is I         # grouped
-    assert pick(512, 32, 14, padding=2, dilation=2) is not G or THRESHOLDS[
-        "GEMM_DILATED_MIN_K_G"] <= 32               # dilated: the dilated rule decides
+    assert pick(256, 16, 28, padding=2, dilation=2) is I   # dilated: not this rule
 
 
 def test_large_dilation_and_padding_only_taps_run_the_gemm():
@@ -540,19 +539,31 @@ def test_choice_is_pure_and_follows_thresholds():
     assert fastconv.choose_algorithm((1, 64, 40, 40), (64, 64, 3, 3), padding=4, dilation=4) \
         is Algorithm.WINOGRAD
     # Dilated layers GEMM leaves to IMPLICIT: too few input or output channels
-    # per group, or a dilation along an axis of one output (no dilation at all).
+    # per group, or a dilation along an axis of one output (no dilation at all)
+    # -- on maps where IMPLICIT's padded rows (77 for 65) stay under
+    # GEMM_DILATED_MIN_PITCH times the outputs ...
     c = THRESHOLDS["GEMM_STRIDED_MIN_C_G"]
     k = THRESHOLDS["GEMM_DILATED_MIN_K_G"]
-    assert fastconv.choose_algorithm((1, c, 33, 33), (k, c, 3, 3), padding=6, dilation=6) \
+    assert fastconv.choose_algorithm((1, c, 65, 65), (k, c, 3, 3), padding=6, dilation=6) \
         is Algorithm.GEMM
-    assert fastconv.choose_algorithm((1, c - 1, 33, 33), (k, c - 1, 3, 3), padding=6,
+    assert fastconv.choose_algorithm((1, c - 1, 65, 65), (k, c - 1, 3, 3), padding=6,
                                      dilation=6) is Algorithm.IMPLICIT
-    assert fastconv.choose_algorithm((1, c, 33, 33), (k - 1, c, 3, 3), padding=6, dilation=6) \
+    assert fastconv.choose_algorithm((1, c, 65, 65), (k - 1, c, 3, 3), padding=6, dilation=6) \
         is Algorithm.IMPLICIT
-    assert fastconv.choose_algorithm((1, 4 * c, 33, 33), (4 * (k - 1), c, 3, 3), padding=6,
+    assert fastconv.choose_algorithm((1, 4 * c, 65, 65), (4 * (k - 1), c, 3, 3), padding=6,
                                      dilation=6, groups=4) is Algorithm.IMPLICIT
-    assert fastconv.choose_algorithm((1, 4 * c, 33, 33), (4 * k, c, 3, 3), padding=6,
+    assert fastconv.choose_algorithm((1, 4 * c, 65, 65), (4 * k, c, 3, 3), padding=6,
                                      dilation=6, groups=4) is Algorithm.GEMM
+    # ... and GEMM at any channel count where they pass it (45 for 33, 16 for 8).
+    assert THRESHOLDS["GEMM_DILATED_MIN_PITCH"] == 1.3
+    assert fastconv.choose_algorithm((1, c, 33, 33), (k - 1, c, 3, 3), padding=6, dilation=6) \
+        is Algorithm.GEMM
+    assert fastconv.choose_algorithm((2, 1024, 8, 8), (16, 1024, 3, 3), padding=4,
+                                     dilation=4) is Algorithm.GEMM
+    assert fastconv.choose_algorithm((1, c, 21, 21), (k - 1, c, 3, 3), padding=3,
+                                     dilation=3) is Algorithm.IMPLICIT    # 27 for 21: 1.29
+    assert fastconv.choose_algorithm((1, c, 20, 20), (k - 1, c, 3, 3), padding=3,
+                                     dilation=3) is Algorithm.GEMM        # 26 for 20: 1.3
     assert fastconv.choose_algorithm((1, c, 1, 9), (2 * k, c, 3, 3), padding=(5, 0),
                                      dilation=(5, 1)) is Algorithm.IMPLICIT   # one row
     # conv2d GEMM: strided with enough channels per group and at most
