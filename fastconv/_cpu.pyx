@@ -341,12 +341,24 @@ cdef int _winograd_dense_last = -1     # the latest band's choice (tests)
 #     streams them from L3 once per channel block): 1024 -> 256 at 14x14
 #     batch 2 0.77, batch 8 0.78, even with a task's images capped at
 #     CHANNEL_LANES_INPUT_BYTES of padded input; 'auto' runs GEMM there.
+#     Except where the GEMM's pixel lanes fill poorly (under
+#     CHANNEL_LANES_1X1_MAX_LANE_USE of the batch's outputs' vectors: 49 or
+#     98 pixels of 7x7 maps in 64 or 112 lanes) on at least
+#     CHANNEL_LANES_1X1_MIN_WEIGHTS weights: channel lanes vs GEMM, AMD EPYC
+#     Zen 5, 2 threads, 29 Nov 2026 (torch / channel lanes): 2048 -> 512 at
+#     7x7 1.08-1.15 (0.98-1.03), 512 -> 2048 1.04-1.05 (1.01-1.04), 2048 ->
+#     1024 1.08, 1024 -> 2048 at 14x14 stride 2 1.08, batch 2 2048 -> 512
+#     1.10, 512 -> 2048 1.06; under the weights: 768 -> 768 1.05, 512 ->
+#     1024 1.00, 1024 -> 256 0.97; lanes filled: 1024 -> 512 at 8x8 0.87,
+#     batch 4 (196 of 208) 0.98.
 DEF CHANNEL_LANES_MIN_TAPS = 4
 DEF CHANNEL_LANES_MIN_KRED = 256
 DEF CHANNEL_LANES_MIN_PIXELS = 48
 DEF CHANNEL_LANES_MIN_MACS = 16777216.0    # per group
 DEF CHANNEL_LANES_MIN_TILE_USE = 0.9
 DEF CHANNEL_LANES_INPUT_BYTES = 1048576
+DEF CHANNEL_LANES_1X1_MIN_WEIGHTS = 1048576.0
+DEF CHANNEL_LANES_1X1_MAX_LANE_USE = 0.9
 cdef int _channel_lanes_mode = -1
 cdef int _channel_lanes_last = -1    # the latest conv2d_implicit call's choice (tests)
 
@@ -2151,8 +2163,12 @@ cdef bint _channel_lanes(int N, int K_g, fc_idx kred, int ntaps, int OH, int OW,
     the rule at CHANNEL_LANES_*, or the test hook's setting."""
     if _channel_lanes_mode >= 0:
         return _channel_lanes_mode == 1
+    cdef fc_idx P = <fc_idx>N * OH * OW
     return (b.vlen * esize == 64 and sh <= 2 and sw <= 2 and K_g >= 2 * b.vlen
-            and ntaps >= CHANNEL_LANES_MIN_TAPS and kred >= CHANNEL_LANES_MIN_KRED
+            and (ntaps >= CHANNEL_LANES_MIN_TAPS
+                 or ntaps == 1 and <double>K_g * kred >= CHANNEL_LANES_1X1_MIN_WEIGHTS
+                 and P < CHANNEL_LANES_1X1_MAX_LANE_USE * _cdiv(P, b.vlen) * b.vlen)
+            and kred >= CHANNEL_LANES_MIN_KRED
             and <fc_idx>N * OH * OW >= CHANNEL_LANES_MIN_PIXELS
             and <double>N * K_g * kred * OH * OW >= CHANNEL_LANES_MIN_MACS
             and <double>OH * OW >= CHANNEL_LANES_MIN_TILE_USE * fc_cl_computed(OH, OW, PW))

@@ -432,6 +432,10 @@ THRESHOLDS = {
     "CHANNEL_LANES_MIN_PIXELS": 48,
     "CHANNEL_LANES_MIN_MACS": 1 << 24,
     "CHANNEL_LANES_MIN_TILE_USE": 0.9,
+    # and 1x1 kernels, from this many weights, where the GEMM's pixel lanes
+    # hold under this share of outputs (7x7 maps: 49 in 64); _cpu.pyx's too
+    "CHANNEL_LANES_1X1_MIN_WEIGHTS": 1 << 20,
+    "CHANNEL_LANES_1X1_MAX_LANE_USE": 0.9,
     "WINOGRAD_MIN_CHANNELS": 32,
     # outputs the 2x2 tiles compute over those asked for (odd sides compute
     # one junk row or column): 7x7 1.31, 5x5 1.44 are past it, 9x9 1.23 not
@@ -595,7 +599,11 @@ def _channel_lanes(params):
     p = params
     taps = p.kh * p.kw
     PW = -(-(p.W + p.pl + p.pr) // p.sw)
-    return (p.K_g >= 32 and taps >= 4 and p.C_g * taps >= 256
+    P = p.N * p.OH * p.OW
+    return (p.K_g >= 32 and p.C_g * taps >= 256
+            and (taps >= 4 or taps == 1 and p.K_g * p.C_g >= THRESHOLDS[
+                "CHANNEL_LANES_1X1_MIN_WEIGHTS"] and P < THRESHOLDS[
+                    "CHANNEL_LANES_1X1_MAX_LANE_USE"] * 16 * -(-P // 16))
             and p.N * p.OH * p.OW >= THRESHOLDS["CHANNEL_LANES_MIN_PIXELS"]
             and p.N * p.K_g * p.C_g * taps * p.OH * p.OW >= THRESHOLDS["CHANNEL_LANES_MIN_MACS"]
             and p.OH * p.OW >= THRESHOLDS["CHANNEL_LANES_MIN_TILE_USE"] * _cl_computed(
@@ -717,6 +725,8 @@ def choose_algorithm(params):
                          or p.W + p.pl + p.pr >= THRESHOLDS["GEMM_DILATED_MIN_PITCH"] * p.OW))
             and p.C_g >= THRESHOLDS["GEMM_STRIDED_MIN_C_G"]
             or p.kh == 1):     # 1x1 and 1xk
+        if p.kh == p.kw == 1 and p.sh <= 2 and p.sw <= 2 and _channel_lanes(p):
+            return Algorithm.IMPLICIT   # Note [channel lanes]: 1x1 on 7x7 maps
         return Algorithm.GEMM
     if (not (strided or dilated) and p.G == 1 and p.kh == p.kw == 3
             and p.K_g < THRESHOLDS["GEMM_FEW_K_G"]

@@ -245,6 +245,16 @@ def test_strided_small_outputs_run_implicit_with_channel_lanes():
     assert pick(1, 512, 512, 14, kh=1, stride=2) is G               # 1x1
     assert pick(1, 512, 512, 28, stride=4, padding=1) is G          # stride 4
     assert pick(1, 512, 512, 7, padding=2, dilation=2) is I         # dilated 7x7
+    # 1x1 from CHANNEL_LANES_1X1_MIN_WEIGHTS weights, where the GEMM's pixel
+    # lanes (the batch's outputs side by side, in vectors of 16) hold under
+    # CHANNEL_LANES_1X1_MAX_LANE_USE outputs
+    assert (THRESHOLDS["CHANNEL_LANES_1X1_MIN_WEIGHTS"],
+            THRESHOLDS["CHANNEL_LANES_1X1_MAX_LANE_USE"]) == (1 << 20, 0.9)
+    assert pick(1, 2048, 512, 7, kh=1) is I and pick(2, 512, 2048, 7, kh=1) is I
+    assert pick(1, 1024, 2048, 14, kh=1, stride=2) is I             # 7x7 outputs
+    assert pick(1, 2048, 511, 7, kh=1) is G                         # under the weights
+    assert pick(1, 2048, 512, 8, kh=1) is G                         # 64 of 64 lanes
+    assert pick(4, 2048, 512, 7, kh=1) is G                         # 196 of 208
     if _cpu.get_isa() != "avx512":
         return
     # The mirror counts the backend's pixels; and the backend ran channel
@@ -255,7 +265,9 @@ def test_strided_small_outputs_run_implicit_with_channel_lanes():
                 assert _cl_computed(OH, OW, PW) == _cpu._cl_computed(OH, OW, PW), (OH, OW, PW)
     for xs, ws, kw in [((1, 512, 14, 14), (512, 512, 3, 3), s2),
                        ((4, 29, 14, 14), (512, 29, 3, 3), s2),
-                       ((1, 256, 7, 7), (256, 256, 3, 3), dict(padding=2, dilation=2))]:
+                       ((1, 256, 7, 7), (256, 256, 3, 3), dict(padding=2, dilation=2)),
+                       ((1, 2048, 7, 7), (512, 2048, 1, 1), {}),
+                       ((1, 1024, 14, 14), (2048, 1024, 1, 1), dict(stride=2))]:
         x = np.ones(xs, np.float32)
         w = np.ones(ws, np.float32)
         assert fastconv.choose_algorithm(xs, ws, **kw) is I
