@@ -1397,8 +1397,9 @@ cdef bint _gemm_tap_regions(const floating[:, :, :, ::1] x, const floating[:, :,
 
 # Note [one-pixel conv2d] (_kernels_impl.h): conv2d_gemm runs it for fewer
 # than PIXEL_MAX_N images (from there the GEMM's pixel lanes fill); tasks are
-# (group, block of fc_pixel_block output channels).  One thread's work uses scratch on
-# the stack.  Settable for tests: _set_pixel_path (0 never, -1 by that rule).
+# (group, block of fc_pixel_block output channels).  One thread's work uses
+# scratch on the stack.  Settable for tests: _set_pixel_path (0 never, -1 by
+# that rule).
 DEF PIXEL_MAX_N = 16
 DEF PIXEL_STACK_BYTES = 40960
 cdef int _pixel_mode = -1
@@ -2168,9 +2169,8 @@ cdef bint _channel_lanes(int N, int K_g, fc_idx kred, int ntaps, int OH, int OW,
             and (ntaps >= CHANNEL_LANES_MIN_TAPS
                  or ntaps == 1 and <double>K_g * kred >= CHANNEL_LANES_1X1_MIN_WEIGHTS
                  and P < CHANNEL_LANES_1X1_MAX_LANE_USE * _cdiv(P, b.vlen) * b.vlen)
-            and kred >= CHANNEL_LANES_MIN_KRED
-            and <fc_idx>N * OH * OW >= CHANNEL_LANES_MIN_PIXELS
-            and <double>N * K_g * kred * OH * OW >= CHANNEL_LANES_MIN_MACS
+            and kred >= CHANNEL_LANES_MIN_KRED and P >= CHANNEL_LANES_MIN_PIXELS
+            and <double>P * K_g * kred >= CHANNEL_LANES_MIN_MACS
             and <double>OH * OW >= CHANNEL_LANES_MIN_TILE_USE * fc_cl_computed(OH, OW, PW))
 
 
