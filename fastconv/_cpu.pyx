@@ -89,6 +89,7 @@ cdef extern from "_kernels.h" nogil:
         fc_idx PWq
         int K
         int dh, dw
+        int S
     ctypedef struct fc_implicit_args:
         const void *xp
         fc_idx xp_nstride
@@ -1898,24 +1899,30 @@ cdef void _lanes_one(void *ctx, fc_idx t, char *scratch) noexcept nogil:
         fc_dwtcl_task_f32(r.t, n, cb, r0, r1, scratch)
 
 
-cdef bint _run_lanes(_LanesRun *run, int N, int C, int kh, int s, fc_idx row_vectors,
-                     fc_idx extra_vectors, int nthreads) except -1:
+cdef inline fc_idx _lanes_in_rows(fc_idx rows, int kh, int s, int up) noexcept nogil:
+    """Input rows a band of `rows` output rows reads at most: conv2d at stride
+    `up` (s 1, kh the dilated extent) or conv_transpose2d at stride s (up 1)."""
+    return (up * (rows - 1) + kh - 1) // s + 2
+
+
+cdef bint _run_lanes(_LanesRun *run, int N, int C, int kh, int s, int up,
+                     fc_idx row_vectors, fc_idx extra_vectors, int nthreads) except -1:
     """Run a channel-lane depthwise call in bands of output rows: a band's input
-    rows ((rows + kh - 2) // s + 2 at most, s the stride) of row_vectors
-    16-channel vectors each near DIRECT_SCRATCH_BYTES, and enough tasks for the
-    threads; extra_vectors of scratch besides (weights, a row of outputs).
-    False, and nothing run, where one row's band would pass LANES_MAX_SCRATCH_BYTES
-    a thread (rows of a million columns: the pixel-lane paths bound theirs)."""
+    rows (_lanes_in_rows) of row_vectors 16-channel vectors each near
+    DIRECT_SCRATCH_BYTES, and enough tasks for the threads; extra_vectors of
+    scratch besides (weights, a row of outputs).  False, and nothing run, where
+    one row's band would pass LANES_MAX_SCRATCH_BYTES a thread (rows of a
+    million columns: the pixel-lane paths bound theirs)."""
     cdef fc_idx rows = run.OH
     cdef size_t vbytes = 16 * sizeof(float)
     cdef fc_idx most = LANES_MAX_SCRATCH_BYTES // vbytes, ncb = _cdiv(C, 16)
-    if ((kh - 1) // s + 2) * row_vectors + extra_vectors > most:
+    if _lanes_in_rows(1, kh, s, up) * row_vectors + extra_vectors > most:
         return False
-    while rows > 1 and ((rows + kh - 2) // s + 2) * row_vectors * vbytes > DIRECT_SCRATCH_BYTES:
+    while rows > 1 and _lanes_in_rows(rows, kh, s, up) * row_vectors * vbytes > DIRECT_SCRATCH_BYTES:
         rows = _cdiv(rows, 2)
     while rows > 1 and <fc_idx>N * ncb * _cdiv(run.OH, rows) < TASKS_PER_THREAD * nthreads:
         rows = _cdiv(rows, 2)
-    cdef size_t sbytes = (((rows + kh - 2) // s + 2) * row_vectors + extra_vectors) * vbytes + 64
+    cdef size_t sbytes = (_lanes_in_rows(rows, kh, s, up) * row_vectors + extra_vectors) * vbytes + 64
     cdef _Buffers bufs = _Buffers()
     cdef char *scratch = <char *>bufs.get(sbytes * nthreads)
     run.ncb, run.rows, run.nband = _cdiv(C, 16), rows, _cdiv(run.OH, rows)
@@ -1933,11 +1940,12 @@ cdef bint _dw_channel_lanes(const floating[:, :, :, ::1] x, const floating[:, :,
     cdef int K = w.shape[0], kh = w.shape[2], kw = w.shape[3]
     cdef int OH = y.shape[2], OW = y.shape[3]
     if (_dwcl_mode == 0 or floating is double or not fc_dwcl_supported()
-            or not (G == C == K and w.shape[1] == 1 and sh == sw == 1
+            or not (G == C == K and w.shape[1] == 1
+                    and (sh == sw == 1 or sh == sw == 2 and dh == dw == 1)
                     and kh == kw and (kh == 3 or kh == 5 or kh == 7) and mode == FC_PAD_ZEROS)
             or N * C * OH * OW == 0):
         return False
-    if _dwcl_mode == -1 and not _dwcl_pays(N, C, OH, OW, kh, dh > 1 or dw > 1):
+    if _dwcl_mode == -1 and not _dwcl_pays(N, C, OH, OW, kh, sh, dh > 1 or dw > 1):
         return False
     cdef fc_dwcl_args a
     a.x = &x[0, 0, 0, 0] if H > 0 and W > 0 else NULL
@@ -1946,13 +1954,14 @@ cdef bint _dw_channel_lanes(const floating[:, :, :, ::1] x, const floating[:, :,
     a.y = &y[0, 0, 0, 0]
     a.C, a.H, a.W, a.OH, a.OW = C, H, W, OH, OW
     a.pt, a.pl = pt, pl
-    a.PWq = _cdiv(_cdiv(OW, dw), 16) * 16 + kh - 1
-    a.K, a.dh, a.dw = kh, dh, dw
+    a.PWq = sw * _cdiv(_cdiv(OW, dw), 16) * 16 + kh - 1
+    a.K, a.dh, a.dw, a.S = kh, dh, dw, sh
     cdef _LanesRun run = _LanesRun(&a, NULL, 0, 0, 0, OH)
-    return _run_lanes(&run, N, C, (kh - 1) * dh + 1, 1, dw * a.PWq, kh * kw + OW, nthreads)
+    return _run_lanes(&run, N, C, (kh - 1) * dh + 1, 1, sh, dw * a.PWq, kh * kw + OW,
+                      nthreads)
 
 
-cdef bint _dwcl_pays(int N, int C, int OH, int OW, int k, bint dilated):
+cdef bint _dwcl_pays(int N, int C, int OH, int OW, int k, int s, bint dilated):
     """Where Note [depthwise channel lanes] beats the pixel-lane tiles: where its
     vectors of 16 channels carry at least the share of real lanes that vectors
     of 16 pixels of a row would.  New / old time, _bench's interleaved medians
@@ -1966,9 +1975,14 @@ cdef bint _dwcl_pays(int N, int C, int OH, int OW, int k, bint dilated):
     256 at 28x28 1.08-1.09, 144 at 56x56 1.02-1.11.  Dilated layers leave the
     pixel tiles for DIRECT's general path, so lanes win there at any width:
     DeepLab's 320 at 33x33 at dilation 2 0.59, 960 at dilation 4 0.57, 576 at
-    65x65 0.75, 32 at 129x129 0.87."""
+    65x65 0.75, 32 at 129x129 0.87.  Stride 2 (29 Nov 2026, same machine), by
+    input size: 5x5 and 7x7 0.61 (672 at 14), 0.66 (128 at 56, 7x7), 0.76 (240
+    at 28, 120 at 15), 0.87 (48 at 40), not taken 1.04 (24 at 112, fewer lanes);
+    3x3 by output width: 0.40 (1024, 4 wide), 0.74-0.76 (64, 576, 960; 7-9),
+    0.91-0.92 (256, 384; 8-10), but 1.01 (672, 11), 1.06 (480, 12), 1.13 (192,
+    14), 1.23-1.64 on wide maps: four input pixels an output to transpose."""
     return (<fc_idx>C * _cdiv(OW, 16) >= <fc_idx>OW * _cdiv(C, 16)
-            and (k > 3 or OW <= 16 or dilated))
+            and (k > 3 or OW <= (16 if s == 1 else 10) or dilated))
 
 
 def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
@@ -2769,7 +2783,7 @@ cdef bint _dwt_channel_lanes(const float[:, :, :, ::1] x, const float[:, :, :, :
     # T's columns: the input columns the outputs' taps read.
     cdef fc_idx tw = (OW - 1 + pw) // sw - fc_floordiv(pw - (kw - 1), sw) + 1
     cdef _LanesRun run = _LanesRun(NULL, &a, 0, 0, 0, OH)
-    return _run_lanes(&run, N, C, kh, sh, tw, kh * kw + OW, nthreads)
+    return _run_lanes(&run, N, C, kh, sh, 1, tw, kh * kw + OW, nthreads)
 
 
 def conv_transpose2d_direct(x, w, bias, y, int G, int sh, int sw, int dh, int dw, int ph,

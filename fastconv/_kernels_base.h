@@ -83,9 +83,10 @@ typedef struct {
     void *y;                /* output [N][C][OH][OW] */
     fc_idx C, H, W, OH, OW;
     fc_idx pt, pl;
-    fc_idx PWq;             /* vectors of a column phase of T: ceil(OW / dw) in 16s + K - 1 */
+    fc_idx PWq;             /* vectors of a column phase of T: S ceil(OW / dw) in 16s + K - 1 */
     int K;                  /* 3, 5 or 7 */
     int dh, dw;             /* dilation */
+    int S;                  /* stride: 1, or 2 undilated */
 } fc_dwcl_args;
 
 /* A depthwise conv_transpose2d for Note [transposed depthwise channel lanes]. */

@@ -2357,7 +2357,7 @@ FC_DWP_DEF(dwp7w, 7, 4, 2)
 #undef FC_BCAST_INSN
 
 /* Note [depthwise channel lanes]: a depthwise 3x3, 5x5 or 7x7 at stride 1
- * with zero padding, AVX-512 float32, with channels in the vector lanes instead
+ * (any dilation) or 2 (undilated) with zero padding, AVX-512 float32, with channels in the vector lanes instead
  * of pixels.  A task takes one image, 16 channels and a band of output rows: it
  * transposes the band's input rows (16 x 16 blocks in registers) into scratch
  * T[padded row][padded column][16 channels], zeros around them for the
@@ -2373,7 +2373,10 @@ FC_DWP_DEF(dwp7w, 7, 4, 2)
  * included, so the bits are those of the other depthwise paths.  A dilation
  * dh takes the kernel's rows dh rows apart; a dilation dw splits T's columns
  * into dw phases (padded columns r, r + dw, ... side by side), each phase's
- * outputs an undilated row of the same tile. */
+ * outputs an undilated row of the same tile.  At stride 2 output row r reads
+ * T's rows 2r + i and a block's 16 outputs 2 (16 - 1) + K input vectors, each
+ * loaded once and fed to the up to (K + 1) / 2 accumulators it reaches (no
+ * deinterleaving of even and odd columns, which the pixel-lane tiles pay). */
 #if FC_VBYTES == 64 && FC_VLEN == 16
 /* r[0..15] (rows) to its transpose, in place. */
 static inline __attribute__((always_inline)) void FC_FN(tr16)(__m512 r[16])
@@ -2464,14 +2467,17 @@ static inline void FC_FN(dwcl_weights)(const FC_T *w, const FC_T *bias, fc_idx c
     *bv = b;
 }
 
-/* The phase's outputs of a row, 16 at a time: output o of a block at T + b * 16
- * sums taps (i, j) of T at ((i * krv + b + o + j) * 16 (krv: vectors between
- * kernel rows), weights W16[K * K][16], from the bias vector bv.  dw == 1:
- * the row is the output row, to y; else phase ph of a column dilation dw
- * (outputs ph, ph + dw, ...; T's columns of the phase at ph * PWq), to O[OW]. */
+/* The phase's outputs of a row, 16 at a time: output o of a block at T + S b 16
+ * sums taps (i, j) of T at ((i * krv + S (b + o) + j) * 16 (krv: vectors
+ * between kernel rows; S the stride), weights W16[K * K][16], from the bias
+ * vector bv.  dw == 1: the row is the output row, to y; else phase ph of a
+ * column dilation dw (outputs ph, ph + dw, ...; T's columns of the phase at
+ * ph * PWq), to O[OW].  Each input vector is loaded once and fed to the
+ * accumulators it reaches, in increasing t, so each output's taps in j order. */
 static inline __attribute__((always_inline)) void
 FC_FN(dwcl_phase)(const FC_T *T, fc_idx krv, fc_idx PWq, int dw, int ph, const FC_T *W16,
-                  VT bv, FC_T *y, fc_idx plane, int nc, fc_idx OW, VT *O, const int K)
+                  VT bv, FC_T *y, fc_idx plane, int nc, fc_idx OW, VT *O, const int K,
+                  const int S)
 {
     const fc_idx nout = (OW - ph + dw - 1) / dw;
     for (fc_idx b = 0; b < nout; b += 16) {
@@ -2479,16 +2485,16 @@ FC_FN(dwcl_phase)(const FC_T *T, fc_idx krv, fc_idx PWq, int dw, int ph, const F
         for (int o = 0; o < 16; o++) acc[o] = bv;
 FC_DW_UNROLL(8)
         for (int i = 0; i < K; i++) {
-            const FC_T *tr = T + ((fc_idx)i * krv + ph * PWq + b) * 16;
+            const FC_T *tr = T + ((fc_idx)i * krv + ph * PWq + S * b) * 16;
             VT wv[7];
             for (int j = 0; j < K; j++) wv[j] = *(const VT *)(W16 + (i * K + j) * 16);
-FC_DW_UNROLL(32)
-            for (int t = 0; t < 16 + K - 1; t++) {
+FC_DW_UNROLL(40)
+            for (int t = 0; t < S * 15 + K; t++) {
                 const VT xv = *(const VT *)(tr + t * 16);
 FC_DW_UNROLL(8)
                 for (int j = 0; j < K; j++) {
-                    const int o = t - j;
-                    if (o >= 0 && o < 16) acc[o] += wv[j] * xv;
+                    const int o = (t - j) / S;
+                    if (t >= j && (t - j) % S == 0 && o < 16) acc[o] += wv[j] * xv;
                 }
             }
         }
@@ -2512,12 +2518,18 @@ FC_FN(dwcl_row##K)(const FC_T *T, fc_idx krv, fc_idx PWq, int dw, const FC_T *W1
                    FC_T *y, fc_idx plane, int nc, fc_idx OW, VT *O)                         \
 {                                                                                           \
     if (dw == 1) {                                                                          \
-        FC_FN(dwcl_phase)(T, krv, PWq, 1, 0, W16, bv, y, plane, nc, OW, O, K);             \
+        FC_FN(dwcl_phase)(T, krv, PWq, 1, 0, W16, bv, y, plane, nc, OW, O, K, 1);          \
         return;                                                                             \
     }                                                                                       \
     for (int ph = 0; ph < dw && ph < OW; ph++)                                              \
-        FC_FN(dwcl_phase)(T, krv, PWq, dw, ph, W16, bv, y, plane, nc, OW, O, K);           \
+        FC_FN(dwcl_phase)(T, krv, PWq, dw, ph, W16, bv, y, plane, nc, OW, O, K, 1);        \
     FC_FN(dwcl_put_row)(O, y, plane, nc, OW);                                               \
+}                                                                                           \
+static __attribute__((noinline)) void                                                      \
+FC_FN(dwcl_row##K##s2)(const FC_T *T, fc_idx krv, const FC_T *W16, VT bv, FC_T *y,          \
+                       fc_idx plane, int nc, fc_idx OW)                                     \
+{                                                                                           \
+    FC_FN(dwcl_phase)(T, krv, 0, 1, 0, W16, bv, y, plane, nc, OW, NULL, K, 2);             \
 }
 FC_DWCL_ROW(3)
 FC_DWCL_ROW(5)
@@ -2527,7 +2539,7 @@ FC_DWCL_ROW(7)
 static void FC_FN(dwcl_run)(const fc_dwcl_args *a, fc_idx n, fc_idx cb, fc_idx r0, fc_idx r1,
                             void *scratch)
 {
-    const int K = a->K, dh = a->dh, dw = a->dw;
+    const int K = a->K, dh = a->dh, dw = a->dw, S = a->S;
     const fc_idx C = a->C, H = a->H, W = a->W, OH = a->OH, OW = a->OW, PWq = a->PWq;
     const fc_idx RS = dw * PWq;   /* vectors a row of T */
     const fc_idx c0 = cb * 16;
@@ -2535,14 +2547,14 @@ static void FC_FN(dwcl_run)(const fc_dwcl_args *a, fc_idx n, fc_idx cb, fc_idx r
     const FC_T *x = (const FC_T *)a->x + (n * C + c0) * H * W;
     const FC_T *w = (const FC_T *)a->w, *bias = (const FC_T *)a->bias;
     FC_T *T = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
-    const fc_idx nrow = r1 - r0 + (fc_idx)(K - 1) * dh;
+    const fc_idx nrow = S * (r1 - r0 - 1) + (fc_idx)(K - 1) * dh + 1;
     VT *W16 = (VT *)(T + nrow * RS * 16), *O = W16 + K * K, bv;
     FC_FN(dwcl_weights)(w, bias, c0, nc, K * K, W16, &bv);
     const VT zero = SPLAT((FC_T)0);
-    /* The band's padded rows r0 ... r1 - 1 + (K - 1) * dh, transposed into T,
-     * padded column c at (c % dw) * PWq + c / dw. */
-    for (fc_idx pr = r0; pr < r0 + nrow; pr++) {
-        VT *dst = (VT *)(T + (pr - r0) * RS * 16);
+    /* The band's padded rows S r0 ... S (r1 - 1) + (K - 1) * dh, transposed
+     * into T, padded column c at (c % dw) * PWq + c / dw. */
+    for (fc_idx pr = S * r0; pr < S * r0 + nrow; pr++) {
+        VT *dst = (VT *)(T + (pr - S * r0) * RS * 16);
         const fc_idx ir = pr - a->pt;
         if (ir < 0 || ir >= H || dw > 1) {
             for (fc_idx c = 0; c < RS; c++) dst[c] = zero;
@@ -2556,10 +2568,14 @@ static void FC_FN(dwcl_run)(const fc_dwcl_args *a, fc_idx n, fc_idx cb, fc_idx r
     FC_T *y = (FC_T *)a->y + (n * C + c0) * OH * OW;
     const fc_idx krv = (fc_idx)dh * RS;
     for (fc_idx oh = r0; oh < r1; oh++) {
-        const FC_T *Tr = T + (oh - r0) * RS * 16;
+        const FC_T *Tr = T + S * (oh - r0) * RS * 16;
         FC_T *yr = y + oh * OW;
         const FC_T *Wf = (const FC_T *)W16;
-        if (K == 5) FC_FN(dwcl_row5)(Tr, krv, PWq, dw, Wf, bv, yr, OH * OW, nc, OW, O);
+        if (S == 2) {
+            if (K == 5) FC_FN(dwcl_row5s2)(Tr, krv, Wf, bv, yr, OH * OW, nc, OW);
+            else if (K == 7) FC_FN(dwcl_row7s2)(Tr, krv, Wf, bv, yr, OH * OW, nc, OW);
+            else FC_FN(dwcl_row3s2)(Tr, krv, Wf, bv, yr, OH * OW, nc, OW);
+        } else if (K == 5) FC_FN(dwcl_row5)(Tr, krv, PWq, dw, Wf, bv, yr, OH * OW, nc, OW, O);
         else if (K == 7) FC_FN(dwcl_row7)(Tr, krv, PWq, dw, Wf, bv, yr, OH * OW, nc, OW, O);
         else FC_FN(dwcl_row3)(Tr, krv, PWq, dw, Wf, bv, yr, OH * OW, nc, OW, O);
     }

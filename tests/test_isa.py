@@ -251,14 +251,15 @@ def test_grouped_const_channels_every_level(level, dtype, case):
     _direct_both_ways(level, dtype, xs, ws, kw, 90 + case, _cpu._set_dw_const_cg, "const C_g")
 
 
-# Depthwise 3x3, 5x5 and 7x7 at stride 1 (any dilation) with zero padding run
-# with 16 channels in the vector lanes on AVX-512 float32 (Note [depthwise
-# channel lanes]): the same multiply-adds in the same order as the pixel-lane
-# tiles, so the same bits.  Channel counts off and on 16 (a partial last
-# block), maps narrower than the kernel, rows past one vector with a tail,
-# asymmetric and large padding and dilation, and bands of rows split over
-# tasks; a channel multiplier (not depthwise) and other levels and dtypes keep
-# the pixel-lane tiles.
+# Depthwise 3x3, 5x5 and 7x7 at stride 1 (any dilation) or 2 (undilated) with
+# zero padding run with 16 channels in the vector lanes on AVX-512 float32
+# (Note [depthwise channel lanes]): the same multiply-adds in the same order as
+# the pixel-lane tiles, so the same bits.  Channel counts off and on 16 (a
+# partial last block), maps narrower than the kernel, rows past one vector with
+# a tail, asymmetric and large padding and dilation, odd and even sizes at
+# stride 2, and bands of rows split over tasks; a channel multiplier (not
+# depthwise), dilation at stride 2, unequal strides, and other levels and
+# dtypes keep the pixel-lane tiles.
 CHANNEL_LANES = [  # (x shape, w shape, kwargs)
     ((2, 17, 7, 7), (17, 1, 5, 5), dict(padding=2, groups=17)),
     ((1, 16, 14, 14), (16, 1, 7, 7), dict(padding=3, groups=16)),
@@ -275,14 +276,32 @@ CHANNEL_LANES = [  # (x shape, w shape, kwargs)
     ((2, 17, 12, 20), (17, 1, 5, 5), dict(padding=(4, 6), dilation=(2, 3), groups=17)),
     ((1, 16, 40, 37), (16, 1, 3, 3), dict(padding=12, dilation=12, groups=16)),
     ((1, 16, 5, 40), (16, 1, 7, 7), dict(padding=(3, 9), dilation=(1, 3), groups=16)),
+    ((1, 16, 14, 14), (16, 1, 3, 3), dict(stride=2, padding=1, groups=16)),
+    ((2, 17, 9, 11), (17, 1, 5, 5), dict(stride=2, padding=2, groups=17)),
+    ((1, 33, 30, 41), (33, 1, 7, 7), dict(stride=2, padding=3, groups=33)),
+    ((1, 20, 8, 8), (20, 1, 3, 3), dict(stride=2, groups=20)),
+    ((1, 16, 5, 9), (16, 1, 7, 7), dict(stride=2, padding=(3, 0), groups=16)),
+    ((1, 18, 11, 13), (18, 1, 5, 5), dict(stride=2, padding=((0, 3), (2, 1)), groups=18)),
+    ((1, 32, 1, 1), (32, 1, 3, 3), dict(stride=2, padding=1, groups=32)),
+    ((1, 16, 7, 70), (16, 1, 3, 3), dict(stride=2, padding=1, groups=16)),   # 35 wide
+    ((1, 16, 80, 40), (16, 1, 5, 5), dict(stride=2, padding=2, groups=16)),  # bands of rows
+    ((1, 16, 9, 9), (16, 1, 3, 3), dict(stride=2, padding=2, dilation=2, groups=16)),
+    ((1, 16, 9, 12), (16, 1, 3, 3), dict(stride=(2, 1), padding=1, groups=16)),
 ]
+
+
+def _channel_lanes_apply(ws, xs, kw):
+    """Whether Note [depthwise channel lanes] takes a float32 depthwise case."""
+    s, d = kw.get("stride", 1), kw.get("dilation", 1)
+    s = s if isinstance(s, tuple) else (s, s)
+    return ws[0] == xs[1] and (s == (1, 1) or s == (2, 2) and d in (1, (1, 1)))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", range(len(CHANNEL_LANES)))
 def test_depthwise_channel_lanes_every_level(level, dtype, case):
     xs, ws, kw = CHANNEL_LANES[case]
-    lanes = level == "avx512" and dtype == np.float32 and ws[0] == xs[1]
+    lanes = level == "avx512" and dtype == np.float32 and _channel_lanes_apply(ws, xs, kw)
     _direct_both_ways(level, dtype, xs, ws, kw, 100 + case, _cpu._set_dw_channel_lanes,
                       "channel lanes", used=lambda on: on == 1 and lanes)
 
@@ -323,15 +342,19 @@ def test_transposed_depthwise_channel_lanes_every_level(level, dtype, case):
 def test_depthwise_channel_lanes_where_they_pay():
     """By default only where 16 channels a vector use as many lanes as 16
     pixels of a row would: 96 channels on 56 columns, not 40 (5 of 6 vectors'
-    lanes against 7 of 8); undilated 3x3 only on rows of one vector."""
+    lanes against 7 of 8); undilated 3x3 only on rows of one vector, at stride 2
+    of at most 10 outputs."""
     if _cpu.get_isa() != "avx512":
         pytest.skip("channel lanes run on AVX-512 only")
-    for C, k, size, d, used in [(96, 7, 56, 1, True), (40, 7, 56, 1, False),
-                                (48, 5, 56, 1, True), (64, 3, 14, 1, True),
-                                (64, 3, 28, 1, False), (64, 3, 28, 2, True)]:
+    for C, k, size, d, s, used in [(96, 7, 56, 1, 1, True), (40, 7, 56, 1, 1, False),
+                                   (48, 5, 56, 1, 1, True), (64, 3, 14, 1, 1, True),
+                                   (64, 3, 28, 1, 1, False), (64, 3, 28, 2, 1, True),
+                                   (672, 5, 14, 1, 2, True), (24, 5, 112, 1, 2, False),
+                                   (576, 3, 14, 1, 2, True), (64, 3, 20, 1, 2, True),
+                                   (64, 3, 22, 1, 2, False), (192, 3, 28, 1, 2, False)]:
         x, w, b = random_arrays((1, C, size, size), (C, 1, k, k), C, np.float32, seed=C)
-        fastconv.conv2d(x, w, b, padding=d * (k // 2), dilation=d, groups=C)
-        assert _cpu._dw_channel_lanes_used() == used, (C, k, size, d)
+        fastconv.conv2d(x, w, b, stride=s, padding=d * (k // 2), dilation=d, groups=C)
+        assert _cpu._dw_channel_lanes_used() == used, (C, k, size, d, s)
     # Rows so wide that one row's band passes LANES_MAX_SCRATCH_BYTES (4 MB of
     # 16-channel vectors a thread): the pixel-lane tiles, whose scratch is bounded.
     old = _cpu._set_dw_channel_lanes(1)
