@@ -1975,14 +1975,18 @@ cdef bint _dwcl_pays(int N, int C, int OH, int OW, int k, int s, bint dilated):
     256 at 28x28 1.08-1.09, 144 at 56x56 1.02-1.11.  Dilated layers leave the
     pixel tiles for DIRECT's general path, so lanes win there at any width:
     DeepLab's 320 at 33x33 at dilation 2 0.59, 960 at dilation 4 0.57, 576 at
-    65x65 0.75, 32 at 129x129 0.87.  Stride 2 (29 Nov 2026, same machine), by
-    input size: 5x5 and 7x7 0.61 (672 at 14), 0.66 (128 at 56, 7x7), 0.76 (240
-    at 28, 120 at 15), 0.87 (48 at 40), not taken 1.04 (24 at 112, fewer lanes);
-    3x3 by output width: 0.40 (1024, 4 wide), 0.74-0.76 (64, 576, 960; 7-9),
-    0.91-0.92 (256, 384; 8-10), but 1.01 (672, 11), 1.06 (480, 12), 1.13 (192,
-    14), 1.23-1.64 on wide maps: four input pixels an output to transpose."""
+    65x65 0.75, 32 at 129x129 0.87.  At stride 2 the pixel-lane tiles keep a
+    row's even and odd columns in registers (Note [stride-2 depthwise in
+    registers]), so lanes win only where they fill far more lanes: rows of at
+    most 7 outputs.  Lanes / pixel-lane time at stride 2, same machine, 29 Nov
+    2026, by input size: 1024 at 8x8 3x3 0.48, 672 at 14x14 5x5 0.88, 576 and
+    960 at 14x14 3x3 0.98-0.99; but 8 outputs a row 1.00-1.11 (120 at 15 5x5,
+    256 at 16 3x3), 9-10 0.92-1.08, 14 1.23-1.36, 28 1.38 (128 at 56 7x7), 28
+    to 56 1.55-1.98."""
+    if s == 2:
+        return (<fc_idx>C * _cdiv(OW, 16) >= <fc_idx>OW * _cdiv(C, 16)) and OW <= 7
     return (<fc_idx>C * _cdiv(OW, 16) >= <fc_idx>OW * _cdiv(C, 16)
-            and (k > 3 or OW <= (16 if s == 1 else 10) or dilated))
+            and (k > 3 or OW <= 16 or dilated))
 
 
 def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,

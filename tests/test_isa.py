@@ -342,16 +342,17 @@ def test_transposed_depthwise_channel_lanes_every_level(level, dtype, case):
 def test_depthwise_channel_lanes_where_they_pay():
     """By default only where 16 channels a vector use as many lanes as 16
     pixels of a row would: 96 channels on 56 columns, not 40 (5 of 6 vectors'
-    lanes against 7 of 8); undilated 3x3 only on rows of one vector, at stride 2
-    of at most 10 outputs."""
+    lanes against 7 of 8); undilated 3x3 only on rows of one vector; at stride 2
+    only on rows of at most 7 outputs."""
     if _cpu.get_isa() != "avx512":
         pytest.skip("channel lanes run on AVX-512 only")
     for C, k, size, d, s, used in [(96, 7, 56, 1, 1, True), (40, 7, 56, 1, 1, False),
                                    (48, 5, 56, 1, 1, True), (64, 3, 14, 1, 1, True),
                                    (64, 3, 28, 1, 1, False), (64, 3, 28, 2, 1, True),
                                    (672, 5, 14, 1, 2, True), (24, 5, 112, 1, 2, False),
-                                   (576, 3, 14, 1, 2, True), (64, 3, 20, 1, 2, True),
-                                   (64, 3, 22, 1, 2, False), (192, 3, 28, 1, 2, False)]:
+                                   (576, 3, 14, 1, 2, True), (64, 3, 16, 1, 2, False),
+                                   (1024, 3, 8, 1, 2, True), (192, 3, 28, 1, 2, False),
+                                   (128, 7, 56, 1, 2, False)]:
         x, w, b = random_arrays((1, C, size, size), (C, 1, k, k), C, np.float32, seed=C)
         fastconv.conv2d(x, w, b, stride=s, padding=d * (k // 2), dilation=d, groups=C)
         assert _cpu._dw_channel_lanes_used() == used, (C, k, size, d, s)
