@@ -1975,9 +1975,10 @@ cdef bint _dwcl_pays(int N, int C, int OH, int OW, int k, int s, bint dilated):
     256 at 28x28 1.08-1.09, 144 at 56x56 1.02-1.11.  Dilated layers leave the
     pixel tiles for DIRECT's general path, so lanes win there at any width:
     DeepLab's 320 at 33x33 at dilation 2 0.59, 960 at dilation 4 0.57, 576 at
-    65x65 0.75, 32 at 129x129 0.87.  At stride 2 the pixel-lane tiles keep a
-    row's even and odd columns in registers (Note [stride-2 depthwise in
-    registers]), so lanes win only where they fill far more lanes: rows of at
+    65x65 0.75, 32 at 129x129 0.87 (re-measured after Note [depthwise rows in
+    registers]: 3x3 on rows of 7-16 outputs still 0.65-0.93, 28 1.43).  At
+    stride 2 the pixel-lane tiles keep a row's even and odd columns in
+    registers, so lanes win only where they fill far more lanes: rows of at
     most 7 outputs.  Lanes / pixel-lane time at stride 2, same machine, 29 Nov
     2026, by input size: 1024 at 8x8 3x3 0.48, 672 at 14x14 5x5 0.88, 576 and
     960 at 14x14 3x3 0.98-0.99; but 8 outputs a row 1.00-1.11 (120 at 15 5x5,

@@ -310,7 +310,7 @@ static inline VT FC_FN(odds)(VT a, VT b)
     return (VT)_mm512_permutex2var_pd((__m512d)a, e, (__m512d)b);
 #endif
 }
-/* Lanes sh .. VLEN - 1 of a, then lanes 0 .. sh - 1 of b (sh 1 to 3). */
+/* Lanes sh .. VLEN - 1 of a, then lanes 0 .. sh - 1 of b (sh 1 to 6). */
 static inline __attribute__((always_inline)) VT FC_FN(shiftcat)(VT a, VT b, int sh)
 {
 #if FC_VLEN == 16
@@ -318,7 +318,8 @@ static inline __attribute__((always_inline)) VT FC_FN(shiftcat)(VT a, VT b, int 
 #else
 #define FC_ALIGNR(n) (VT)_mm512_alignr_epi64((__m512i)b, (__m512i)a, n)
 #endif
-    return sh == 1 ? FC_ALIGNR(1) : sh == 2 ? FC_ALIGNR(2) : FC_ALIGNR(3);
+    return sh == 1 ? FC_ALIGNR(1) : sh == 2 ? FC_ALIGNR(2) : sh == 3 ? FC_ALIGNR(3)
+           : sh == 4 ? FC_ALIGNR(4) : sh == 5 ? FC_ALIGNR(5) : FC_ALIGNR(6);
 #undef FC_ALIGNR
 }
 #endif
@@ -2126,21 +2127,26 @@ FC_FN(dw_tile)(const FC_T *s, fc_idx rowstep, fc_idx rowpitch, fc_idx qw, int C_
  * 5th gen, in L2).  The multiply-adds and their order are those of the copied
  * path, zeros included, so the results are bitwise the same.
  *
- * Note [stride-2 depthwise in registers]: at stride 2 on AVX-512, tap j of an
- * output vector is the even (j even) or odd columns of the padded row from
- * column j / 2 on.  So each input row of a block is loaded once, 2 NV + 1
- * masked vectors from the strip's first column, split by permutes into its
- * even and odd columns E[0..NV], O[0..NV], and tap j's vectors are E or O
- * shifted down j / 2 lanes (valignd across two neighbours; E[NV], O[NV] hold
- * the values past the strip).  Before, each (row, tap) took its own two
- * masked loads and a permute a vector, and 2K x NV x 2 masks spilled from the
- * mask registers (3x3 on 96 x 112x112 at 1 thread: 4.4 cycles a
- * multiply-add).  The same values reach the same multiply-adds in the same
- * order.  Old / new time, interleaved medians at 2 threads, AMD EPYC Zen 5,
- * 29 Nov 2026, stride 2: 3x3 on 96 at 112x112 0.79 / 0.70 (float64 0.75 /
- * 0.62), 144 at 56x56 0.79, 16 at 224x224 0.73, 480 at 24x24 0.80; 5x5 on 24
- * at 112x112 0.59-0.66, 40 at 56x56 0.76-0.89.  AVX2 keeps the per-tap loads
- * (no two-register lane shift there). */
+ * Note [depthwise rows in registers]: on AVX-512 each input row of a block
+ * is loaded once, as S NV + 1 masked vectors from the strip's first column,
+ * and every tap's vectors are made from those in registers.  At stride 1 tap
+ * j's vector v is L[v], L[v + 1] shifted down j lanes (valignd).  At stride 2
+ * tap j is the even (j even) or odd columns of the padded row from column
+ * j / 2 on: the row's vectors are split by permutes into its even and odd
+ * columns E[0..NV], O[0..NV] (E[NV], O[NV] hold the values past the strip),
+ * and tap j's vectors are E or O shifted down j / 2 lanes.  Before, each
+ * (row, tap) took its own masked loads (and at stride 2 a permute a vector),
+ * and the K x NV (x 2) masks spilled from the mask registers (3x3 on 96 x
+ * 112x112 at stride 2, 1 thread: 4.4 cycles a multiply-add).  The same values
+ * reach the same multiply-adds in the same order.  Old / new time,
+ * interleaved medians at 2 threads, AMD EPYC Zen 5, 29 Nov 2026: stride 2, 3x3
+ * on 96 at 112x112 0.79 / 0.70 (float64 0.75 / 0.62), 144 at 56x56 0.79, 16
+ * at 224x224 0.73, 480 at 24x24 0.80; 5x5 on 24 at 112x112 0.59-0.66, 40 at
+ * 56x56 0.76-0.89.  Stride 1, 3x3: 144 at 56x56 0.74-0.77, 96 at 112x112
+ * 0.79, 256 at 28x28 0.82, 192 at 28x28 0.81-0.85, 32 at 112x112 0.86-0.89,
+ * 8 at 224x224 0.74 (5x5 and 7x7 there run Note [padded depthwise] or Note
+ * [depthwise channel lanes]).  AVX2 keeps the per-tap loads (no
+ * two-register lane shift there). */
 #ifdef FC_MASKED
 /* Output rows [r0, r1) of KB output channels (1, 2 or 4; C_g input channels at
  * x, weights wk [C_g][K][K], the next channel's wks on), RB rows x NV vectors a
@@ -2154,12 +2160,16 @@ FC_FN(dw_masked)(const FC_T *x, fc_idx H, fc_idx W, int C_g, const int32_t *rowm
                  const FC_T *bk, FC_T *yk, fc_idx yks, fc_idx OW, fc_idx r0, fc_idx r1,
                  const int K, const int S, const int RB, const int NV, const int KB)
 {
-#if FC_VBYTES == 64
-    const int S2R = S == 2;   /* Note [stride-2 depthwise in registers] */
-#endif
     /* Column strips outer: a strip's masks are made once for all its rows. */
     for (fc_idx ow = 0; ow < OW; ow += NV * VLEN) {
         const fc_idx c0 = ow * S - pl;   /* input column of lane 0 at tap column 0 */
+#if FC_VBYTES == 64
+        /* Note [depthwise rows in registers]: the lanes inside the row's W
+         * columns of the row's vector h */
+        MT mh[5];
+        for (int h = 0; h < S * NV + 1; h++)
+            mh[h] = FC_FN(lanes)(-(c0 + h * VLEN), W - (c0 + h * VLEN));
+#else
         MT m[7][2][2];   /* [tap column][vector][half]: lanes inside the row's W columns */
 FC_DW_UNROLL(8)
         for (int j = 0; j < K; j++)
@@ -2168,10 +2178,6 @@ FC_DW_UNROLL(8)
                     const fc_idx o = c0 + j + (v * S + h) * VLEN;
                     m[j][v][h] = FC_FN(lanes)(-o, W - o);
                 }
-#if FC_VBYTES == 64
-        MT mh[5];        /* Note [stride-2 depthwise in registers]: vector h's lanes in W */
-        for (int h = 0; h < 2 * NV + 1; h++)
-            mh[h] = FC_FN(lanes)(-(c0 + h * VLEN), W - (c0 + h * VLEN));
 #endif
         const MT s0 = FC_FN(lanes)(0, OW - ow), s1 = FC_FN(lanes)(0, OW - ow - VLEN);
         for (fc_idx oh = r0; oh < r1; oh += RB) {
@@ -2197,11 +2203,9 @@ FC_DW_UNROLL(32)
                 for (int ir = 0; ir < (RB - 1) * S + K; ir++) {
                     const FC_T *rp = rows[ir] + c * cstep[ir];
 #if FC_VBYTES == 64
-                    VT E[3], O[3];   /* the row's even and odd columns (S2R) */
-                    if (S2R) {
-                        VT L[5];
-                        for (int h = 0; h < 2 * NV + 1; h++)
-                            L[h] = FC_FN(mload)(rp + h * VLEN, mh[h]);
+                    VT L[5], E[3], O[3];   /* the row; at stride 2 its even and odd columns */
+                    for (int h = 0; h < S * NV + 1; h++) L[h] = FC_FN(mload)(rp + h * VLEN, mh[h]);
+                    if (S == 2) {
                         for (int v = 0; v < NV; v++) {
                             E[v] = FC_FN(evens)(L[2 * v], L[2 * v + 1]);
                             O[v] = FC_FN(odds)(L[2 * v], L[2 * v + 1]);
@@ -2219,12 +2223,15 @@ FC_DW_UNROLL(8)
                     for (int j = 0; j < K; j++) {
                         VT v0, v1 = SPLAT((FC_T)0);
 #if FC_VBYTES == 64
-                        if (S2R) {
+                        if (S == 1) {
+                            v0 = j == 0 ? L[0] : FC_FN(shiftcat)(L[0], L[1], j);
+                            if (NV == 2) v1 = j == 0 ? L[1] : FC_FN(shiftcat)(L[1], L[2], j);
+                        } else {
                             const VT *B = j % 2 ? O : E;
                             v0 = j < 2 ? B[0] : FC_FN(shiftcat)(B[0], B[1], j / 2);
                             if (NV == 2) v1 = j < 2 ? B[1] : FC_FN(shiftcat)(B[1], B[2], j / 2);
-                        } else
-#endif
+                        }
+#else
                         if (S == 1) {
                             v0 = FC_FN(mload)(rp + j, m[j][0][0]);
                             if (NV == 2) v1 = FC_FN(mload)(rp + j + VLEN, m[j][1][0]);
@@ -2235,6 +2242,7 @@ FC_DW_UNROLL(8)
                                 v1 = FC_FN(evens)(FC_FN(mload)(rp + j + 2 * VLEN, m[j][1][0]),
                                                   FC_FN(mload)(rp + j + 3 * VLEN, m[j][1][1]));
                         }
+#endif
                         __asm__("" : "+x"(v0), "+x"(v1));   /* as in dw_tile */
 FC_DW_UNROLL(4)
                         for (int kb = 0; kb < KB; kb++)
