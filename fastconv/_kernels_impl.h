@@ -2243,7 +2243,7 @@ FC_DW_UNROLL(8)
                                                   FC_FN(mload)(rp + j + 3 * VLEN, m[j][1][1]));
                         }
 #endif
-                        __asm__("" : "+x"(v0), "+x"(v1));   /* as in dw_tile */
+                        __asm__("" : "+v"(v0), "+v"(v1));   /* as in dw_tile; any of 32 registers */
 FC_DW_UNROLL(4)
                         for (int kb = 0; kb < KB; kb++)
 FC_DW_UNROLL(8)
