@@ -425,6 +425,13 @@ static int FC_FN(pack_phases4)(const FC_T *restrict base, int g, int M, int m0, 
 }
 #endif
 
+#ifdef FC_MASKED
+static int FC_FN(pack_phases1)(const FC_T *restrict base, int g, int M, int m0, int m1,
+                               int C_g, int nphase, const int *restrict ntaps,
+                               fc_idx m_stride, const int32_t *const *tabs,
+                               FC_T *const *dsts);
+#endif
+
 /* The transposed conv's weights of every stride phase at once, each phase p a
  * row-major [M][kred_p] matrix (kred_p = C_g*ntaps[p]) through its offset
  * table: dsts[p][(g*M + m)*kred_p + j] = base[m*m_stride + tabs[p][j]], rows
@@ -437,6 +444,14 @@ void FC_FN(pack_phases)(const FC_T *restrict base, int g, int M, int m0, int m1,
                                fc_idx m_stride, const int32_t *const *tabs,
                                FC_T *const *dsts, int *nonfinite)
 {
+#ifdef FC_MASKED
+    {
+        const int done = FC_FN(pack_phases1)(base, g, M, m0, m1, C_g, nphase, ntaps, m_stride,
+                                             tabs, dsts);
+        if (done > 0) *nonfinite = 1;
+        if (done >= 0) return;
+    }
+#endif
 #if defined(FC_HAVE_X86) && FC_HAVE_X86 && FC_VBYTES == 64 && FC_VLEN == 16
     const int done = FC_FN(pack_phases4)(base, g, M, m0, m1, C_g, nphase, ntaps, m_stride,
                                          tabs, dsts);
@@ -973,6 +988,64 @@ static inline __attribute__((always_inline)) void FC_FN(transpose)(VT *v)
         for (int i = 0; i < VLEN; i++) v[i] = t[i];
     }
 }
+
+#ifdef FC_MASKED
+/* pack_phases where each of the nphase phases has one tap, together the
+ * nphase values of each w[c, m] (a kernel no larger than its stride: UNet's
+ * 2x2 at stride 2): for VLEN channels, their rows m0 .. m1 are runs of
+ * (m1 - m0) * nphase values, VLEN at a time a VLEN x VLEN transpose in
+ * registers whose vectors are each one phase's VLEN channels of one row,
+ * stored whole (masked for a last block of channels).  The same values land
+ * in the same places; pack_phases's gathers (16 cache lines a vector) took
+ * 8% of unet-up.  Returns -1 where it does not apply, else 1 if a packed
+ * value is Inf or NaN, 0 if not. */
+static int FC_FN(pack_phases1)(const FC_T *restrict base, int g, int M, int m0, int m1,
+                               int C_g, int nphase, const int *restrict ntaps,
+                               fc_idx m_stride, const int32_t *const *tabs,
+                               FC_T *const *dsts)
+{
+    const int T = nphase;
+    if (T < 1 || T > 16 || m_stride != T || C_g < 1 || m1 <= m0) return -1;
+    int ph_of[16];
+    for (int t = 0; t < T; t++) ph_of[t] = -1;
+    const fc_idx cs = C_g > 1 ? (fc_idx)tabs[0][1] - tabs[0][0] : 0;
+    for (int p = 0; p < T; p++) {
+        const int32_t o = tabs[p][0];
+        if (ntaps[p] != 1 || o < 0 || o >= T || ph_of[o] >= 0) return -1;
+        ph_of[o] = p;
+        for (int c = 1; c < C_g; c++)
+            if ((fc_idx)tabs[p][c] != c * cs + o) return -1;
+    }
+    VT acc = SPLAT((FC_T)0);   /* stays 0 unless some v - v is NaN */
+    const fc_idx run = (fc_idx)(m1 - m0) * T;
+    const FC_T *b0 = base + (fc_idx)m0 * m_stride;
+    for (int cb = 0; cb < C_g; cb += VLEN) {
+        const int nc = C_g - cb < VLEN ? C_g - cb : VLEN;
+        const MT sm = FC_FN(lanes)(0, nc);
+        for (fc_idx e0 = 0; e0 < run; e0 += VLEN) {
+            const MT lm = FC_FN(lanes)(0, run - e0);
+            VT v[VLEN];
+            for (int l = 0; l < VLEN; l++)
+                v[l] = l < nc ? FC_FN(mload)(b0 + (cb + l) * cs + e0, lm) : SPLAT((FC_T)0);
+            FC_FN(transpose)(v);   /* v[l]: the channels' value e0 + l of the run */
+            fc_idx m = m0 + e0 / T;
+            int t = (int)(e0 % T);
+            _Pragma("GCC unroll 16")   /* v stays in registers */
+            for (int l = 0; l < VLEN; l++) {
+                if (e0 + l >= run) break;
+                acc += v[l] - v[l];
+                FC_T *d = dsts[ph_of[t]] + ((fc_idx)g * M + m) * C_g + cb;
+                if (nc == VLEN) *(VTU *)d = v[l];
+                else FC_FN(mstore)(d, sm, v[l]);
+                if (++t == T) { t = 0; m++; }
+            }
+        }
+    }
+    int bad = 0;
+    for (int l = 0; l < VLEN; l++) bad |= acc[l] != 0;
+    return bad;
+}
+#endif
 
 /* wp[k][2*VLEN] = A[j*lda + k] for the task's rows j < mrows, zeros past
  * them: a transpose, VLEN x VLEN blocks in registers (FC_FN(transpose)), the

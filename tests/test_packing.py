@@ -57,6 +57,11 @@ TRANSPOSED = [
     ((2, 10, 5, 6), (10, 7, 4, 4), dict(stride=2, groups=2)),
     ((1, 13, 3, 3), (13, 5, 4, 4), dict(stride=2, padding=3, output_padding=1)),
     ((2, 9, 4, 5), (9, 3, 4, 2), dict(stride=(2, 1), padding=(1, 0))),
+    # one tap a phase, packed by transposes (pack_phases1): channel and row
+    # blocks past a multiple of the vector, nine phases with groups, a 1x2
+    ((2, 37, 5, 6), (37, 21, 2, 2), dict(stride=2)),
+    ((1, 20, 4, 3), (20, 6, 3, 3), dict(stride=3, groups=2)),
+    ((2, 17, 3, 4), (17, 18, 1, 2), dict(stride=(1, 2))),
 ]
 
 
