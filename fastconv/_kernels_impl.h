@@ -426,7 +426,7 @@ static int FC_FN(pack_phases4)(const FC_T *restrict base, int g, int M, int m0, 
 #endif
 
 #ifdef FC_MASKED
-static int FC_FN(pack_phases1)(const FC_T *restrict base, int g, int M, int m0, int m1,
+static __attribute__((noinline)) int FC_FN(pack_phases1)(const FC_T *restrict base, int g, int M, int m0, int m1,
                                int C_g, int nphase, const int *restrict ntaps,
                                fc_idx m_stride, const int32_t *const *tabs,
                                FC_T *const *dsts);
@@ -999,7 +999,7 @@ static inline __attribute__((always_inline)) void FC_FN(transpose)(VT *v)
  * in the same places; pack_phases's gathers (16 cache lines a vector) took
  * 8% of unet-up.  Returns -1 where it does not apply, else 1 if a packed
  * value is Inf or NaN, 0 if not. */
-static int FC_FN(pack_phases1)(const FC_T *restrict base, int g, int M, int m0, int m1,
+static __attribute__((noinline)) int FC_FN(pack_phases1)(const FC_T *restrict base, int g, int M, int m0, int m1,
                                int C_g, int nphase, const int *restrict ntaps,
                                fc_idx m_stride, const int32_t *const *tabs,
                                FC_T *const *dsts)
