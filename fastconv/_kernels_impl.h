@@ -426,10 +426,10 @@ static int FC_FN(pack_phases4)(const FC_T *restrict base, int g, int M, int m0, 
 #endif
 
 #ifdef FC_MASKED
-static __attribute__((noinline)) int FC_FN(pack_phases1)(const FC_T *restrict base, int g, int M, int m0, int m1,
-                               int C_g, int nphase, const int *restrict ntaps,
-                               fc_idx m_stride, const int32_t *const *tabs,
-                               FC_T *const *dsts);
+static __attribute__((noinline)) int
+FC_FN(pack_phases1)(const FC_T *restrict base, int g, int M, int m0, int m1, int C_g,
+                    int nphase, const int *restrict ntaps, fc_idx m_stride,
+                    const int32_t *const *tabs, FC_T *const *dsts);
 #endif
 
 /* The transposed conv's weights of every stride phase at once, each phase p a
@@ -999,19 +999,21 @@ static inline __attribute__((always_inline)) void FC_FN(transpose)(VT *v)
  * in the same places; pack_phases's gathers (16 cache lines a vector) took
  * 8% of unet-up.  Returns -1 where it does not apply, else 1 if a packed
  * value is Inf or NaN, 0 if not. */
-static __attribute__((noinline)) int FC_FN(pack_phases1)(const FC_T *restrict base, int g, int M, int m0, int m1,
-                               int C_g, int nphase, const int *restrict ntaps,
-                               fc_idx m_stride, const int32_t *const *tabs,
-                               FC_T *const *dsts)
+static __attribute__((noinline)) int
+FC_FN(pack_phases1)(const FC_T *restrict base, int g, int M, int m0, int m1, int C_g,
+                    int nphase, const int *restrict ntaps, fc_idx m_stride,
+                    const int32_t *const *tabs, FC_T *const *dsts)
 {
     const int T = nphase;
     if (T < 1 || T > 16 || m_stride != T || C_g < 1 || m1 <= m0) return -1;
+    for (int p = 0; p < T; p++)   /* first: an empty phase's table holds one entry */
+        if (ntaps[p] != 1) return -1;
     int ph_of[16];
     for (int t = 0; t < T; t++) ph_of[t] = -1;
     const fc_idx cs = C_g > 1 ? (fc_idx)tabs[0][1] - tabs[0][0] : 0;
     for (int p = 0; p < T; p++) {
         const int32_t o = tabs[p][0];
-        if (ntaps[p] != 1 || o < 0 || o >= T || ph_of[o] >= 0) return -1;
+        if (o < 0 || o >= T || ph_of[o] >= 0) return -1;
         ph_of[o] = p;
         for (int c = 1; c < C_g; c++)
             if ((fc_idx)tabs[p][c] != c * cs + o) return -1;
