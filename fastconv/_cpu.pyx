@@ -1918,11 +1918,13 @@ cdef bint _run_lanes(_LanesRun *run, int N, int C, int kh, int s, int up,
     cdef fc_idx most = LANES_MAX_SCRATCH_BYTES // vbytes, ncb = _cdiv(C, 16)
     if _lanes_in_rows(1, kh, s, up) * row_vectors + extra_vectors > most:
         return False
-    while rows > 1 and _lanes_in_rows(rows, kh, s, up) * row_vectors * vbytes > DIRECT_SCRATCH_BYTES:
+    while (rows > 1
+           and _lanes_in_rows(rows, kh, s, up) * row_vectors * vbytes > DIRECT_SCRATCH_BYTES):
         rows = _cdiv(rows, 2)
     while rows > 1 and <fc_idx>N * ncb * _cdiv(run.OH, rows) < TASKS_PER_THREAD * nthreads:
         rows = _cdiv(rows, 2)
-    cdef size_t sbytes = (_lanes_in_rows(rows, kh, s, up) * row_vectors + extra_vectors) * vbytes + 64
+    cdef size_t sbytes = ((_lanes_in_rows(rows, kh, s, up) * row_vectors + extra_vectors)
+                          * vbytes + 64)
     cdef _Buffers bufs = _Buffers()
     cdef char *scratch = <char *>bufs.get(sbytes * nthreads)
     run.ncb, run.rows, run.nband = _cdiv(C, 16), rows, _cdiv(run.OH, rows)
@@ -1984,10 +1986,10 @@ cdef bint _dwcl_pays(int N, int C, int OH, int OW, int k, int s, bint dilated):
     960 at 14x14 3x3 0.98-0.99; but 8 outputs a row 1.00-1.11 (120 at 15 5x5,
     256 at 16 3x3), 9-10 0.92-1.08, 14 1.23-1.36, 28 1.38 (128 at 56 7x7), 28
     to 56 1.55-1.98."""
+    cdef bint fills = <fc_idx>C * _cdiv(OW, 16) >= <fc_idx>OW * _cdiv(C, 16)
     if s == 2:
-        return (<fc_idx>C * _cdiv(OW, 16) >= <fc_idx>OW * _cdiv(C, 16)) and OW <= 7
-    return (<fc_idx>C * _cdiv(OW, 16) >= <fc_idx>OW * _cdiv(C, 16)
-            and (k > 3 or OW <= 16 or dilated))
+        return fills and OW <= 7
+    return fills and (k > 3 or OW <= 16 or dilated)
 
 
 def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,

@@ -2227,8 +2227,10 @@ FC_FN(dw_tile)(const FC_T *s, fc_idx rowstep, fc_idx rowpitch, fc_idx qw, int C_
  * x, weights wk [C_g][K][K], the next channel's wks on), RB rows x NV vectors a
  * block (4 x 2, or 8 x 1 for rows of at most one vector: 7x7 and 14x14 planes
  * waste fewer lanes; 2 x 2 for four channels), as Note
- * [depthwise tile] but straight from x (Note [masked depthwise]).  At stride 2
- * a vector of outputs takes the even lanes of two masked loads.  `zero`: W zeros. */
+ * [depthwise tile] but straight from x (Note [masked depthwise]).  On AVX-512
+ * each input row's vectors are loaded once (Note [depthwise rows in
+ * registers]); on AVX2 each tap loads its own, at stride 2 the even lanes of
+ * two masked loads.  `zero`: W zeros. */
 static inline __attribute__((always_inline)) void
 FC_FN(dw_masked)(const FC_T *x, fc_idx H, fc_idx W, int C_g, const int32_t *rowmap,
                  fc_idx PH, fc_idx pl, const FC_T *zero, const FC_T *wk, fc_idx wks,
@@ -2515,9 +2517,10 @@ FC_DWP_DEF(dwp7w, 7, 4, 2)
 #undef FC_BCAST_INSN
 
 /* Note [depthwise channel lanes]: a depthwise 3x3, 5x5 or 7x7 at stride 1
- * (any dilation) or 2 (undilated) with zero padding, AVX-512 float32, with channels in the vector lanes instead
- * of pixels.  A task takes one image, 16 channels and a band of output rows: it
- * transposes the band's input rows (16 x 16 blocks in registers) into scratch
+ * (any dilation) or 2 (undilated) with zero padding, AVX-512 float32, with
+ * channels in the vector lanes instead of pixels.  A task takes one image, 16
+ * channels and a band of output rows: it transposes the band's input rows (16
+ * x 16 blocks in registers) into scratch
  * T[padded row][padded column][16 channels], zeros around them for the
  * padding, then makes 16 output pixels of a row at a time -- 16 accumulators,
  * a kernel row's K weight vectors in registers, each input vector loaded once
