@@ -167,6 +167,7 @@ cdef extern from "_kernels.h" nogil:
     int fc_set_gather_runs(int on)
     int fc_set_dw_padded(int on)
     int fc_set_dw_const_cg(int on)
+    int fc_set_dw_rolling(int on)
     int fc_gather_pw
     size_t fc_direct_scratch_bytes(fc_blocking b, const fc_direct_args *a, fc_idx rows,
                                    size_t esize)
@@ -463,6 +464,14 @@ def _set_dw_const_cg(int on):
     _kernels_impl.h) when on (the default), the run-time ones when off.
     Returns the old setting."""
     return fc_set_dw_const_cg(on)
+
+
+def _set_dw_rolling(int on):
+    """Test hook: depthwise 3x3 layers at stride 1 wider than a vector roll
+    down the rows on AVX-512 (Note [rolling depthwise rows] in _kernels_impl.h)
+    when on (the default), take the masked tiles when off.  Returns the old
+    setting."""
+    return fc_set_dw_rolling(on)
 
 
 # Direct kernel: scratch of padded rows per task kept near L2-resident size.

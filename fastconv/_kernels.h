@@ -45,6 +45,7 @@ static int fc_set_gather_pw(int n) { int old = fc_gather_pw; fc_gather_pw = n; r
 static int fc_set_gather_runs(int on) { int old = fc_gather_runs; fc_gather_runs = on; return old; }
 static int fc_set_dw_padded(int on) { int old = fc_dw_padded; fc_dw_padded = on; return old; }
 static int fc_set_dw_const_cg(int on) { int old = fc_dw_const_cg; fc_dw_const_cg = on; return old; }
+static int fc_set_dw_rolling(int on) { int old = fc_dw_rolling; fc_dw_rolling = on; return old; }
 
 /* ---- run-time dispatch ------------------------------------------------- */
 

@@ -2398,6 +2398,135 @@ FC_DWM_DEF2(dwm7s2, 0, 7, 2, 1)
 #undef FC_DWM_DEF2
 #undef FC_DWM_DEF
 
+#if FC_VBYTES == 64
+/* Note [rolling depthwise rows]: a depthwise 3x3 at stride 1 (one input
+ * channel a group, one output) on planes wider than a vector, AVX-512.  The
+ * tile of dw_masked (4 rows x 2 vectors a block) ran at ~73 cycles a block of
+ * 72 multiply-adds, twice what they take (AMD EPYC Zen 5): each block rebuilt
+ * its six row pointers and masks, loaded 6 rows for 4 outputs, and GCC sank
+ * the second vector's multiply-adds into the stores' branches, leaving four
+ * dependent chains at a time.  Here a column strip of up to 4 vectors rolls
+ * down the rows: each padded input row p is loaded once (NV + 1 masked
+ * loads), its three tap vectors made once (valignd), and fed to the three
+ * output rows it reaches: p (weights row 0, the accumulators started at the
+ * bias), p - 1 (row 1) and p - 2 (row 2, then stored).  Three sets of NV
+ * accumulators rotate; a step has 3 NV independent chains.  An output's
+ * multiply-adds are dw_masked's in its order (bias, then input rows, then tap
+ * columns, zero rows included), so the results are bitwise the same.  The
+ * weights are broadcast inside each strip's function (passed as vectors in
+ * memory, they were reloaded every step), and each step prefetches the row 8
+ * on.  Standalone, one 56x56 plane in L1: 7.1-7.5 cycles a row vector (the tiles
+ * 6.8); 144 planes (from L3): 9.6 against 10.9, 32 at 112x112 10.1 against
+ * 12.7.  Interleaved medians, rolling / tiles, AMD EPYC Zen 5, 29 Nov 2026,
+ * 1 thread (2 threads): 144 at 56x56 (mobilenetv2-dw3x3) 0.78-0.79
+ * (0.79-0.85), 96 at 112x112 0.68-0.69 (0.70), 32 at 112x112 0.71-0.74
+ * (0.74-0.80), 8 at 224x224 0.80-0.85 (0.56), 256 and 192 at 28x28 0.92-1.03
+ * (0.97-1.03).  Planes of one vector keep the 8 x 1 tiles. */
+static inline __attribute__((always_inline)) const FC_T *
+FC_FN(dwr_row)(const FC_T *x, fc_idx W, const int32_t *rowmap, fc_idx PH, const FC_T *zero,
+               fc_idx p, fc_idx c0)
+{
+    const int32_t sr = p < PH ? rowmap[p] : -1;
+    return (sr >= 0 ? x + (fc_idx)sr * W : zero) + c0;
+}
+
+/* One input row rp: start Nw (its output row), add to Md (the row above) and
+ * Od (two above, then stored at yo) where dn, dm, dod. */
+static inline __attribute__((always_inline)) void
+FC_FN(dwr3_step)(const FC_T *rp, fc_idx W, const MT *mh, const VT *w, VT bv, VT *Nw, VT *Md,
+                 VT *Od, FC_T *yo, const MT *ms, const int NV, const int dn, const int dm,
+                 const int dod)
+{
+    VT L[5];
+    for (int h = 0; h <= NV; h++) L[h] = FC_FN(mload)(rp + h * VLEN, mh[h]);
+    /* The row 8 on (the next plane's past the last rows): the hardware's
+     * prefetch alone left ~20% of the time waiting on x out of L2. */
+    for (int h = 0; h <= NV; h++) __builtin_prefetch(rp + 8 * W + h * VLEN, 0, 3);
+    for (int v = 0; v < NV; v++) {
+        const VT t0 = L[v], t1 = FC_FN(shiftcat)(L[v], L[v + 1], 1),
+                 t2 = FC_FN(shiftcat)(L[v], L[v + 1], 2);
+        if (dn) { Nw[v] = bv; Nw[v] += w[0] * t0; Nw[v] += w[1] * t1; Nw[v] += w[2] * t2; }
+        if (dm) { Md[v] += w[3] * t0; Md[v] += w[4] * t1; Md[v] += w[5] * t2; }
+        if (dod) { Od[v] += w[6] * t0; Od[v] += w[7] * t1; Od[v] += w[8] * t2; }
+    }
+    if (dod)
+        for (int v = 0; v < NV; v++) FC_FN(mstore)(yo + v * VLEN, ms[v], Od[v]);
+}
+
+/* Output rows [r0, r1) (at least 3) of the strip of NV vectors at column ow. */
+static inline __attribute__((always_inline)) void
+FC_FN(dwr3_strip)(const FC_T *x, fc_idx W, const int32_t *rowmap, fc_idx PH, fc_idx pl,
+                  const FC_T *zero, const FC_T *wk, const FC_T *bk, FC_T *yk, fc_idx OW, fc_idx ow,
+                  fc_idx r0, fc_idx r1, const int NV)
+{
+    VT w[9];
+    for (int i = 0; i < 9; i++) w[i] = SPLAT(wk[i]);
+    const VT bv = SPLAT(bk ? *bk : (FC_T)0);
+    const fc_idx c0 = ow - pl;
+    MT mh[5], ms[4];
+    for (int h = 0; h <= NV; h++) mh[h] = FC_FN(lanes)(-(c0 + h * VLEN), W - (c0 + h * VLEN));
+    for (int v = 0; v < NV; v++) ms[v] = FC_FN(lanes)(0, OW - ow - v * VLEN);
+    VT A[4], B[4], C[4];
+#define FC_DWR_STEP(P, N_, M_, O_, dn, dm, dod)                                             \
+    FC_FN(dwr3_step)(FC_FN(dwr_row)(x, W, rowmap, PH, zero, P, c0), W, mh, w, bv, N_, M_, O_, \
+                     yk + ((P) - 2) * OW + ow, ms, NV, dn, dm, dod)
+    fc_idx p = r0;
+    FC_DWR_STEP(p, C, A, B, 1, 0, 0);
+    FC_DWR_STEP(p + 1, B, C, A, 1, 1, 0);
+    p += 2;
+    fc_idx n = r1 - r0 - 2;   /* steps with all three rows */
+    for (; n >= 3; n -= 3, p += 3) {
+        FC_DWR_STEP(p, A, B, C, 1, 1, 1);
+        FC_DWR_STEP(p + 1, C, A, B, 1, 1, 1);
+        FC_DWR_STEP(p + 2, B, C, A, 1, 1, 1);
+    }
+    if (n == 0) {
+        FC_DWR_STEP(p, A, B, C, 0, 1, 1);
+        FC_DWR_STEP(p + 1, C, A, B, 0, 0, 1);
+    } else if (n == 1) {
+        FC_DWR_STEP(p, A, B, C, 1, 1, 1);
+        FC_DWR_STEP(p + 1, C, A, B, 0, 1, 1);
+        FC_DWR_STEP(p + 2, B, C, A, 0, 0, 1);
+    } else {
+        FC_DWR_STEP(p, A, B, C, 1, 1, 1);
+        FC_DWR_STEP(p + 1, C, A, B, 1, 1, 1);
+        FC_DWR_STEP(p + 2, B, C, A, 0, 1, 1);
+        FC_DWR_STEP(p + 3, A, B, C, 0, 0, 1);
+    }
+#undef FC_DWR_STEP
+}
+
+#define FC_DWR_DEF(NV)                                                                    \
+static __attribute__((noinline)) void FC_FN(dwr3s1_##NV)(                               \
+    const FC_T *x, fc_idx W, const int32_t *rowmap, fc_idx PH, fc_idx pl,                \
+    const FC_T *zero, const FC_T *wk, const FC_T *bk, FC_T *yk, fc_idx OW, fc_idx ow,    \
+    fc_idx r0, fc_idx r1)                                                                \
+{                                                                                        \
+    FC_FN(dwr3_strip)(x, W, rowmap, PH, pl, zero, wk, bk, yk, OW, ow, r0, r1, NV);       \
+}
+FC_DWR_DEF(2)
+FC_DWR_DEF(3)
+FC_DWR_DEF(4)
+#undef FC_DWR_DEF
+
+/* Rows [r0, r1) (at least 3) of a plane more than a vector wide, in strips of
+ * at most 4 vectors, as even as the vector count allows. */
+static void FC_FN(dwr3s1)(const FC_T *x, fc_idx W, const int32_t *rowmap, fc_idx PH,
+                          fc_idx pl, const FC_T *zero, const FC_T *wk, const FC_T *bk,
+                          FC_T *yk, fc_idx OW, fc_idx r0, fc_idx r1)
+{
+    const fc_idx nvec = (OW + VLEN - 1) / VLEN, nstrip = (nvec + 3) / 4;
+    fc_idx ow = 0;
+    for (fc_idx s = 0; s < nstrip; s++) {
+        const fc_idx nv = (nvec - ow / VLEN + (nstrip - s) - 1) / (nstrip - s);
+        if (nv >= 4) FC_FN(dwr3s1_4)(x, W, rowmap, PH, pl, zero, wk, bk, yk, OW, ow, r0, r1);
+        else if (nv == 3) FC_FN(dwr3s1_3)(x, W, rowmap, PH, pl, zero, wk, bk, yk, OW, ow, r0, r1);
+        else FC_FN(dwr3s1_2)(x, W, rowmap, PH, pl, zero, wk, bk, yk, OW, ow, r0, r1);
+        ow += nv * VLEN;
+    }
+}
+#endif
+
 /* Note [padded depthwise]: a 5x5 or 7x7 depthwise layer at stride 1 has 2K
  * masks per column strip in dw_masked, more than the 7 mask registers of
  * AVX-512: GCC spilled and reloaded them, hoisted all K*K weight splats out
@@ -2909,7 +3038,16 @@ void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scr
                 if (sh == 1) { if (a->OW <= VLEN) FC_DWM_CG(dwm3s1p_n); else FC_DWM_CG(dwm3s1p_w); }
                 else FC_DWM(dwm3s2p);
             } else if (sh == 1) {
-                if (kh == 3) { if (a->C_g == 1) FC_DWM(dwm3s1c1); else FC_DWM(dwm3s1); }
+                if (kh == 3) {
+#if FC_VBYTES == 64
+                    /* Note [rolling depthwise rows] */
+                    if (a->C_g == 1 && a->OW > VLEN && r1 - r0 >= 3 && fc_dw_rolling)
+                        FC_FN(dwr3s1)(x, a->W, a->rowmap, a->PH, a->pl, zero, wk, bk, yk,
+                                      a->OW, r0, r1);
+                    else
+#endif
+                    if (a->C_g == 1) FC_DWM(dwm3s1c1); else FC_DWM(dwm3s1);
+                }
                 else if (kh == 5) FC_DWM(dwm5s1);
                 else FC_DWM(dwm7s1);
             } else {

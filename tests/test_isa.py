@@ -251,6 +251,39 @@ def test_grouped_const_channels_every_level(level, dtype, case):
     _direct_both_ways(level, dtype, xs, ws, kw, 90 + case, _cpu._set_dw_const_cg, "const C_g")
 
 
+# Depthwise 3x3 at stride 1 on planes wider than a vector rolls a strip of up
+# to 4 vectors down the rows on AVX-512 (Note [rolling depthwise rows]): the
+# multiply-adds of the masked tiles in their order, so the same bits.  Row
+# counts for each way the rolled loop ends (3, 4, 5 and more rows), 2 rows
+# (the tiles take them), strips of 2, 3 and 4 vectors with partial last
+# vectors, valid and asymmetric padding, bands of rows split over tasks.  The
+# channel-lane path is off, so every case reaches the kernel.
+ROLLING = [  # (x shape, w shape, kwargs)
+    ((1, 3, 3, 40), (3, 1, 3, 3), dict(padding=1, groups=3)),      # 3 rows
+    ((1, 2, 4, 17), (2, 1, 3, 3), dict(padding=1, groups=2)),      # 4 rows, 2 vectors
+    ((1, 2, 5, 33), (2, 1, 3, 3), dict(padding=1, groups=2)),      # 5 rows, 3 vectors
+    ((2, 3, 11, 56), (3, 1, 3, 3), dict(padding=1, groups=3)),     # 4 vectors, half the last
+    ((1, 2, 9, 112), (2, 1, 3, 3), dict(padding=1, groups=2)),     # strips of 4 and 3
+    ((1, 2, 7, 200), (2, 1, 3, 3), dict(padding=1, groups=2)),     # 4, 3, 3, 3
+    ((1, 3, 2, 40), (3, 1, 3, 3), dict(padding=1, groups=3)),      # 2 rows: the tiles
+    ((1, 2, 12, 50), (2, 1, 3, 3), dict(groups=2)),                # valid
+    ((1, 2, 10, 45), (2, 1, 3, 3), dict(padding=((0, 2), (1, 0)), groups=2)),
+    ((1, 1, 40, 70), (1, 1, 3, 3), dict(padding=1)),               # bands over tasks
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(ROLLING)))
+def test_rolling_depthwise_every_level(level, dtype, case):
+    xs, ws, kw = ROLLING[case]
+    lanes = _cpu._set_dw_channel_lanes(0)
+    try:
+        _direct_both_ways(level, dtype, xs, ws, kw, 140 + case, _cpu._set_dw_rolling,
+                          "rolling")
+    finally:
+        _cpu._set_dw_channel_lanes(lanes)
+
+
 # Depthwise 3x3, 5x5 and 7x7 at stride 1 (any dilation) or 2 (undilated) with
 # zero padding run with 16 channels in the vector lanes on AVX-512 float32
 # (Note [depthwise channel lanes]): the same multiply-adds in the same order as
