@@ -467,8 +467,8 @@ def _set_dw_const_cg(int on):
 
 
 def _set_dw_rolling(int on):
-    """Test hook: depthwise 3x3 layers at stride 1 wider than a vector roll
-    down the rows on AVX-512 (Note [rolling depthwise rows] in _kernels_impl.h)
+    """Test hook: depthwise 3x3 layers at stride 1 or 2 wider than a vector
+    roll down the rows on AVX-512 (Note [rolling depthwise rows] in _kernels_impl.h)
     when on (the default), take the masked tiles when off.  Returns the old
     setting."""
     return fc_set_dw_rolling(on)

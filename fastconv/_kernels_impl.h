@@ -2399,7 +2399,7 @@ FC_DWM_DEF2(dwm7s2, 0, 7, 2, 1)
 #undef FC_DWM_DEF
 
 #if FC_VBYTES == 64
-/* Note [rolling depthwise rows]: a depthwise 3x3 at stride 1 (one input
+/* Note [rolling depthwise rows]: a depthwise 3x3 at stride 1 or 2 (one input
  * channel a group, one output) on planes wider than a vector, AVX-512.  The
  * tile of dw_masked (4 rows x 2 vectors a block) ran at ~73 cycles a block of
  * 72 multiply-adds, twice what they take (AMD EPYC Zen 5): each block rebuilt
@@ -2421,7 +2421,12 @@ FC_DWM_DEF2(dwm7s2, 0, 7, 2, 1)
  * 1 thread (2 threads): 144 at 56x56 (mobilenetv2-dw3x3) 0.78-0.79
  * (0.79-0.85), 96 at 112x112 0.68-0.69 (0.70), 32 at 112x112 0.71-0.74
  * (0.74-0.80), 8 at 224x224 0.80-0.85 (0.56), 256 and 192 at 28x28 0.92-1.03
- * (0.97-1.03).  Planes of one vector keep the 8 x 1 tiles. */
+ * (0.97-1.03).  At stride 2 (dwr3s2_strip) two sets take turns, each input
+ * row loaded once where the tiles loaded 9 rows for 4 outputs in each of a
+ * row's strips; 1 thread (2 threads): 96 at 112x112 (mobilenetv2-dw3x3s2)
+ * 0.70-0.73 (0.71-0.72), float64 0.68-0.69 (0.68-0.75), 144 at 56x56
+ * 0.70-0.72 (0.84-0.86), 32 at 112x112 0.69-0.70 (0.78-0.93), 16 at 224x224
+ * 0.70 (0.59-0.75).  Planes of one vector keep the 8 x 1 tiles. */
 static inline __attribute__((always_inline)) const FC_T *
 FC_FN(dwr_row)(const FC_T *x, fc_idx W, const int32_t *rowmap, fc_idx PH, const FC_T *zero,
                fc_idx p, fc_idx c0)
@@ -2455,7 +2460,7 @@ FC_FN(dwr3_step)(const FC_T *rp, fc_idx W, const MT *mh, const VT *w, VT bv, VT 
 
 /* Output rows [r0, r1) (at least 3) of the strip of NV vectors at column ow. */
 static inline __attribute__((always_inline)) void
-FC_FN(dwr3_strip)(const FC_T *x, fc_idx W, const int32_t *rowmap, fc_idx PH, fc_idx pl,
+FC_FN(dwr3s1_strip)(const FC_T *x, fc_idx W, const int32_t *rowmap, fc_idx PH, fc_idx pl,
                   const FC_T *zero, const FC_T *wk, const FC_T *bk, FC_T *yk, fc_idx OW, fc_idx ow,
                   fc_idx r0, fc_idx r1, const int NV)
 {
@@ -2496,32 +2501,116 @@ FC_FN(dwr3_strip)(const FC_T *x, fc_idx W, const int32_t *rowmap, fc_idx PH, fc_
 #undef FC_DWR_STEP
 }
 
-#define FC_DWR_DEF(NV)                                                                    \
-static __attribute__((noinline)) void FC_FN(dwr3s1_##NV)(                               \
+/* Stride 2: output row r reads padded rows 2r, 2r + 1, 2r + 2, and row 2r + 2
+ * is also row r + 1's first; two sets of accumulators take turns.  A row's
+ * taps are its even columns, its odd ones, and the even ones a column on (the
+ * vectors of Note [depthwise rows in registers], made a vector at a time). */
+static inline __attribute__((always_inline)) void
+FC_FN(dwr3s2_step)(const FC_T *x, fc_idx W, const int32_t *rowmap, fc_idx PH,
+                   const FC_T *zero, fc_idx c0, fc_idx r, const MT *mh, const VT *w, VT bv,
+                   VT *Cu, VT *Nx, FC_T *yo, const MT *ms, const int NV, const int nx)
+{
+    for (int half = 1; half <= 2; half++) {
+        const FC_T *rp = FC_FN(dwr_row)(x, W, rowmap, PH, zero, 2 * r + half, c0);
+        for (int h = 0; h <= 2 * NV; h++) __builtin_prefetch(rp + 8 * W + h * VLEN, 0, 3);
+        VT Lo = FC_FN(mload)(rp, mh[0]);
+        for (int v = 0; v < NV; v++) {
+            const VT L1 = FC_FN(mload)(rp + (2 * v + 1) * VLEN, mh[2 * v + 1]),
+                     L2 = FC_FN(mload)(rp + (2 * v + 2) * VLEN, mh[2 * v + 2]);
+            const VT t0 = FC_FN(evens)(Lo, L1), t1 = FC_FN(odds)(Lo, L1),
+                     t2 = FC_FN(shiftcat)(t0, L2, 1);
+            if (half == 1) {
+                Cu[v] += w[3] * t0; Cu[v] += w[4] * t1; Cu[v] += w[5] * t2;
+            } else {
+                Cu[v] += w[6] * t0; Cu[v] += w[7] * t1; Cu[v] += w[8] * t2;
+                if (nx) { Nx[v] = bv; Nx[v] += w[0] * t0; Nx[v] += w[1] * t1; Nx[v] += w[2] * t2; }
+            }
+            Lo = L2;
+        }
+    }
+    for (int v = 0; v < NV; v++) FC_FN(mstore)(yo + v * VLEN, ms[v], Cu[v]);
+}
+
+static inline __attribute__((always_inline)) void
+FC_FN(dwr3s2_strip)(const FC_T *x, fc_idx W, const int32_t *rowmap, fc_idx PH, fc_idx pl,
+                    const FC_T *zero, const FC_T *wk, const FC_T *bk, FC_T *yk, fc_idx OW,
+                    fc_idx ow, fc_idx r0, fc_idx r1, const int NV)
+{
+    VT w[9];
+    for (int i = 0; i < 9; i++) w[i] = SPLAT(wk[i]);
+    const VT bv = SPLAT(bk ? *bk : (FC_T)0);
+    const fc_idx c0 = 2 * ow - pl;
+    MT mh[9], ms[4];
+    for (int h = 0; h <= 2 * NV; h++)
+        mh[h] = FC_FN(lanes)(-(c0 + h * VLEN), W - (c0 + h * VLEN));
+    for (int v = 0; v < NV; v++) ms[v] = FC_FN(lanes)(0, OW - ow - v * VLEN);
+    VT A[4], B[4];
+    {   /* row r0's first input row */
+        const FC_T *rp = FC_FN(dwr_row)(x, W, rowmap, PH, zero, 2 * r0, c0);
+        VT Lo = FC_FN(mload)(rp, mh[0]);
+        for (int v = 0; v < NV; v++) {
+            const VT L1 = FC_FN(mload)(rp + (2 * v + 1) * VLEN, mh[2 * v + 1]),
+                     L2 = FC_FN(mload)(rp + (2 * v + 2) * VLEN, mh[2 * v + 2]);
+            const VT t0 = FC_FN(evens)(Lo, L1), t1 = FC_FN(odds)(Lo, L1),
+                     t2 = FC_FN(shiftcat)(t0, L2, 1);
+            A[v] = bv; A[v] += w[0] * t0; A[v] += w[1] * t1; A[v] += w[2] * t2;
+            Lo = L2;
+        }
+    }
+#define FC_DWR_STEP2(R, CU, NX, nx)                                                       \
+    FC_FN(dwr3s2_step)(x, W, rowmap, PH, zero, c0, R, mh, w, bv, CU, NX,                \
+                       yk + (R) * OW + ow, ms, NV, nx)
+    fc_idx r = r0;
+    for (; r + 2 < r1; r += 2) {
+        FC_DWR_STEP2(r, A, B, 1);
+        FC_DWR_STEP2(r + 1, B, A, 1);
+    }
+    if (r1 - r == 2) {
+        FC_DWR_STEP2(r, A, B, 1);
+        FC_DWR_STEP2(r + 1, B, A, 0);
+    } else {
+        FC_DWR_STEP2(r, A, B, 0);
+    }
+#undef FC_DWR_STEP2
+}
+
+#define FC_DWR_DEF(S, NV)                                                                 \
+static __attribute__((noinline)) void FC_FN(dwr3s##S##_##NV)(                           \
     const FC_T *x, fc_idx W, const int32_t *rowmap, fc_idx PH, fc_idx pl,                \
     const FC_T *zero, const FC_T *wk, const FC_T *bk, FC_T *yk, fc_idx OW, fc_idx ow,    \
     fc_idx r0, fc_idx r1)                                                                \
 {                                                                                        \
-    FC_FN(dwr3_strip)(x, W, rowmap, PH, pl, zero, wk, bk, yk, OW, ow, r0, r1, NV);       \
+    FC_FN(dwr3s##S##_strip)(x, W, rowmap, PH, pl, zero, wk, bk, yk, OW, ow, r0, r1, NV); \
 }
-FC_DWR_DEF(2)
-FC_DWR_DEF(3)
-FC_DWR_DEF(4)
+FC_DWR_DEF(1, 2)
+FC_DWR_DEF(1, 3)
+FC_DWR_DEF(1, 4)
+FC_DWR_DEF(2, 2)
+FC_DWR_DEF(2, 3)
+FC_DWR_DEF(2, 4)
 #undef FC_DWR_DEF
 
-/* Rows [r0, r1) (at least 3) of a plane more than a vector wide, in strips of
- * at most 4 vectors, as even as the vector count allows. */
-static void FC_FN(dwr3s1)(const FC_T *x, fc_idx W, const int32_t *rowmap, fc_idx PH,
-                          fc_idx pl, const FC_T *zero, const FC_T *wk, const FC_T *bk,
-                          FC_T *yk, fc_idx OW, fc_idx r0, fc_idx r1)
+/* Rows [r0, r1) of a plane more than a vector wide (at stride 1 at least 3
+ * rows), in strips of at most 4 vectors, as even as the vector count allows. */
+static void FC_FN(dwr3)(const FC_T *x, fc_idx W, const int32_t *rowmap, fc_idx PH, fc_idx pl,
+                        const FC_T *zero, const FC_T *wk, const FC_T *bk, FC_T *yk,
+                        fc_idx OW, fc_idx r0, fc_idx r1, int S)
 {
     const fc_idx nvec = (OW + VLEN - 1) / VLEN, nstrip = (nvec + 3) / 4;
     fc_idx ow = 0;
     for (fc_idx s = 0; s < nstrip; s++) {
         const fc_idx nv = (nvec - ow / VLEN + (nstrip - s) - 1) / (nstrip - s);
-        if (nv >= 4) FC_FN(dwr3s1_4)(x, W, rowmap, PH, pl, zero, wk, bk, yk, OW, ow, r0, r1);
-        else if (nv == 3) FC_FN(dwr3s1_3)(x, W, rowmap, PH, pl, zero, wk, bk, yk, OW, ow, r0, r1);
-        else FC_FN(dwr3s1_2)(x, W, rowmap, PH, pl, zero, wk, bk, yk, OW, ow, r0, r1);
+#define FC_DWR_CALL(FN) FC_FN(FN)(x, W, rowmap, PH, pl, zero, wk, bk, yk, OW, ow, r0, r1)
+        if (S == 1) {
+            if (nv >= 4) FC_DWR_CALL(dwr3s1_4);
+            else if (nv == 3) FC_DWR_CALL(dwr3s1_3);
+            else FC_DWR_CALL(dwr3s1_2);
+        } else {
+            if (nv >= 4) FC_DWR_CALL(dwr3s2_4);
+            else if (nv == 3) FC_DWR_CALL(dwr3s2_3);
+            else FC_DWR_CALL(dwr3s2_2);
+        }
+#undef FC_DWR_CALL
         ow += nv * VLEN;
     }
 }
@@ -3042,8 +3131,8 @@ void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scr
 #if FC_VBYTES == 64
                     /* Note [rolling depthwise rows] */
                     if (a->C_g == 1 && a->OW > VLEN && r1 - r0 >= 3 && fc_dw_rolling)
-                        FC_FN(dwr3s1)(x, a->W, a->rowmap, a->PH, a->pl, zero, wk, bk, yk,
-                                      a->OW, r0, r1);
+                        FC_FN(dwr3)(x, a->W, a->rowmap, a->PH, a->pl, zero, wk, bk, yk,
+                                    a->OW, r0, r1, 1);
                     else
 #endif
                     if (a->C_g == 1) FC_DWM(dwm3s1c1); else FC_DWM(dwm3s1);
@@ -3051,7 +3140,15 @@ void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scr
                 else if (kh == 5) FC_DWM(dwm5s1);
                 else FC_DWM(dwm7s1);
             } else {
-                if (kh == 3) { if (a->C_g == 1) FC_DWM(dwm3s2c1); else FC_DWM(dwm3s2); }
+                if (kh == 3) {
+#if FC_VBYTES == 64
+                    if (a->C_g == 1 && a->OW > VLEN && fc_dw_rolling)   /* Note [rolling depthwise rows] */
+                        FC_FN(dwr3)(x, a->W, a->rowmap, a->PH, a->pl, zero, wk, bk, yk,
+                                    a->OW, r0, r1, 2);
+                    else
+#endif
+                    if (a->C_g == 1) FC_DWM(dwm3s2c1); else FC_DWM(dwm3s2);
+                }
                 else if (kh == 5) FC_DWM(dwm5s2);
                 else FC_DWM(dwm7s2);
             }

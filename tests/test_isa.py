@@ -251,13 +251,13 @@ def test_grouped_const_channels_every_level(level, dtype, case):
     _direct_both_ways(level, dtype, xs, ws, kw, 90 + case, _cpu._set_dw_const_cg, "const C_g")
 
 
-# Depthwise 3x3 at stride 1 on planes wider than a vector rolls a strip of up
-# to 4 vectors down the rows on AVX-512 (Note [rolling depthwise rows]): the
-# multiply-adds of the masked tiles in their order, so the same bits.  Row
-# counts for each way the rolled loop ends (3, 4, 5 and more rows), 2 rows
-# (the tiles take them), strips of 2, 3 and 4 vectors with partial last
-# vectors, valid and asymmetric padding, bands of rows split over tasks.  The
-# channel-lane path is off, so every case reaches the kernel.
+# Depthwise 3x3 at stride 1 or 2 on planes wider than a vector rolls a strip
+# of up to 4 vectors down the rows on AVX-512 (Note [rolling depthwise rows]):
+# the multiply-adds of the masked tiles in their order, so the same bits.  Row
+# counts for each way the rolled loops end, 2 rows at stride 1 (the tiles take
+# them), strips of 2, 3 and 4 vectors with partial last vectors, valid and
+# asymmetric padding, bands of rows split over tasks.  The channel-lane path
+# is off, so every case reaches the kernel.
 ROLLING = [  # (x shape, w shape, kwargs)
     ((1, 3, 3, 40), (3, 1, 3, 3), dict(padding=1, groups=3)),      # 3 rows
     ((1, 2, 4, 17), (2, 1, 3, 3), dict(padding=1, groups=2)),      # 4 rows, 2 vectors
@@ -269,6 +269,15 @@ ROLLING = [  # (x shape, w shape, kwargs)
     ((1, 2, 12, 50), (2, 1, 3, 3), dict(groups=2)),                # valid
     ((1, 2, 10, 45), (2, 1, 3, 3), dict(padding=((0, 2), (1, 0)), groups=2)),
     ((1, 1, 40, 70), (1, 1, 3, 3), dict(padding=1)),               # bands over tasks
+    # stride 2: 1 to 5 output rows (each way the rolled loop ends), strips of
+    # 2 to 4 vectors, valid and asymmetric padding, bands
+    ((1, 2, 2, 40), (2, 1, 3, 3), dict(stride=2, padding=1, groups=2)),     # 1 x 20
+    ((1, 2, 4, 70), (2, 1, 3, 3), dict(stride=2, padding=1, groups=2)),     # 2 x 35
+    ((1, 3, 6, 130), (3, 1, 3, 3), dict(stride=2, padding=1, groups=3)),    # 3 x 65
+    ((2, 2, 9, 255), (2, 1, 3, 3), dict(stride=2, padding=1, groups=2)),    # 5 x 128
+    ((1, 2, 11, 112), (2, 1, 3, 3), dict(stride=2, padding=((0, 2), (1, 0)), groups=2)),
+    ((1, 2, 12, 67), (2, 1, 3, 3), dict(stride=2, groups=2)),               # 5 x 33, valid
+    ((1, 1, 80, 100), (1, 1, 3, 3), dict(stride=2, padding=1)),             # bands
 ]
 
 
