@@ -648,12 +648,15 @@ cdef int _threads(object num_threads) except -1:
     default, if larger) is capped there: more cannot help, and a team of a
     million threads would exhaust the process (results do not depend on it)."""
     global _last_threads
-    cdef int cap = max(4 * fc_omp_num_procs(), fc_omp_max_threads())
     cdef int n
     if num_threads is None:
         n = default_threads()
     else:
-        n = <int>max(1, min(int(num_threads), cap))
+        n = <int>max(1, min(int(num_threads), 1 << 30))
+        # OpenMP's default is within the cap: the processor count (a system
+        # call, ~10% of a tiny layer's call) is asked only past it.
+        if n > fc_omp_max_threads():
+            n = min(n, max(4 * fc_omp_num_procs(), fc_omp_max_threads()))
     _last_threads = n
     return n
 
