@@ -168,6 +168,7 @@ cdef extern from "_kernels.h" nogil:
     int fc_set_dw_padded(int on)
     int fc_set_dw_const_cg(int on)
     int fc_set_dw_rolling(int on)
+    int fc_set_gather_pf(int on)
     int fc_gather_pw
     size_t fc_direct_scratch_bytes(fc_blocking b, const fc_direct_args *a, fc_idx rows,
                                    size_t esize)
@@ -472,6 +473,13 @@ def _set_dw_rolling(int on):
     when on (the default), take the masked tiles when off.  Returns the old
     setting."""
     return fc_set_dw_rolling(on)
+
+
+def _set_gather_pf(int on):
+    """Test hook (and A/B switch): gathered B packs at column stride 2 prefetch
+    the next pixel block's input (Note [gather prefetch] in _kernels_impl.h)
+    when on (the default).  Returns the old setting."""
+    return fc_set_gather_pf(on)
 
 
 # Direct kernel: scratch of padded rows per task kept near L2-resident size.

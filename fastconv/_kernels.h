@@ -46,6 +46,7 @@ static int fc_set_gather_runs(int on) { int old = fc_gather_runs; fc_gather_runs
 static int fc_set_dw_padded(int on) { int old = fc_dw_padded; fc_dw_padded = on; return old; }
 static int fc_set_dw_const_cg(int on) { int old = fc_dw_const_cg; fc_dw_const_cg = on; return old; }
 static int fc_set_dw_rolling(int on) { int old = fc_dw_rolling; fc_dw_rolling = on; return old; }
+static int fc_set_gather_pf(int on) { int old = fc_gather_pf; fc_gather_pf = on; return old; }
 
 /* ---- run-time dispatch ------------------------------------------------- */
 

@@ -69,19 +69,25 @@ def both_ways(fn):
     """fn() with gathers on every grid width, then with them off (the transposed
     conv's weights then packed phase by phase with scalar copies).  The gathered
     result is also made with every vector a gather (Note [gather runs] off) and
-    must be the same bits: a run's masked load copies what the gather would."""
+    must be the same bits: a run's masked load copies what the gather would;
+    so must it be without the stride-2 runs' prefetch (Note [gather prefetch])."""
     old = _cpu._set_gather_pw(1 << 30)
     old_runs = _cpu._set_gather_runs(0)
+    old_pf = _cpu._set_gather_pf(1)
     try:
         all_gathers = fn()
         _cpu._set_gather_runs(1)
         gathered = fn()
+        _cpu._set_gather_pf(0)
+        unfetched = fn()
         _cpu._set_gather_pw(0)
         copied = fn()
     finally:
         _cpu._set_gather_pw(old)
         _cpu._set_gather_runs(old_runs)
+        _cpu._set_gather_pf(old_pf)
     np.testing.assert_array_equal(gathered, all_gathers)
+    np.testing.assert_array_equal(gathered, unfetched)
     return gathered, copied
 
 
