@@ -2253,8 +2253,9 @@ FC_FN(dw_tile)(const FC_T *s, fc_idx rowstep, fc_idx rowpitch, fc_idx qw, int C_
  * 56x56 0.76-0.89.  Stride 1, 3x3: 144 at 56x56 0.74-0.77, 96 at 112x112
  * 0.79, 256 at 28x28 0.82, 192 at 28x28 0.81-0.85, 32 at 112x112 0.86-0.89,
  * 8 at 224x224 0.74 (5x5 and 7x7 there run Note [padded depthwise] or Note
- * [depthwise channel lanes]).  AVX2 keeps the per-tap loads (no
- * two-register lane shift there). */
+ * [depthwise channel lanes]; 3x3 on planes wider than a vector, one channel a
+ * group, now rolls: Note [rolling depthwise rows]).  AVX2 keeps the per-tap
+ * loads (no two-register lane shift there). */
 #ifdef FC_MASKED
 /* Output rows [r0, r1) of KB output channels (1, 2 or 4; C_g input channels at
  * x, weights wk [C_g][K][K], the next channel's wks on), RB rows x NV vectors a
@@ -2494,8 +2495,8 @@ FC_FN(dwr3_step)(const FC_T *rp, fc_idx W, const MT *mh, const VT *w, VT bv, VT 
 /* Output rows [r0, r1) (at least 3) of the strip of NV vectors at column ow. */
 static inline __attribute__((always_inline)) void
 FC_FN(dwr3s1_strip)(const FC_T *x, fc_idx W, const int32_t *rowmap, fc_idx PH, fc_idx pl,
-                  const FC_T *zero, const FC_T *wk, const FC_T *bk, FC_T *yk, fc_idx OW, fc_idx ow,
-                  fc_idx r0, fc_idx r1, const int NV)
+                    const FC_T *zero, const FC_T *wk, const FC_T *bk, FC_T *yk, fc_idx OW,
+                    fc_idx ow, fc_idx r0, fc_idx r1, const int NV)
 {
     VT w[9];
     for (int i = 0; i < 9; i++) w[i] = SPLAT(wk[i]);
@@ -2505,9 +2506,9 @@ FC_FN(dwr3s1_strip)(const FC_T *x, fc_idx W, const int32_t *rowmap, fc_idx PH, f
     for (int h = 0; h <= NV; h++) mh[h] = FC_FN(lanes)(-(c0 + h * VLEN), W - (c0 + h * VLEN));
     for (int v = 0; v < NV; v++) ms[v] = FC_FN(lanes)(0, OW - ow - v * VLEN);
     VT A[4], B[4], C[4];
-#define FC_DWR_STEP(P, N_, M_, O_, dn, dm, dod)                                             \
-    FC_FN(dwr3_step)(FC_FN(dwr_row)(x, W, rowmap, PH, zero, P, c0), W, mh, w, bv, N_, M_, O_, \
-                     yk + ((P) - 2) * OW + ow, ms, NV, dn, dm, dod)
+#define FC_DWR_STEP(P, N_, M_, O_, dn, dm, dod)                                           \
+    FC_FN(dwr3_step)(FC_FN(dwr_row)(x, W, rowmap, PH, zero, P, c0), W, mh, w, bv, N_, M_, \
+                     O_, yk + ((P) - 2) * OW + ow, ms, NV, dn, dm, dod)
     fc_idx p = r0;
     FC_DWR_STEP(p, C, A, B, 1, 0, 0);
     FC_DWR_STEP(p + 1, B, C, A, 1, 1, 0);
@@ -2556,7 +2557,9 @@ FC_FN(dwr3s2_step)(const FC_T *x, fc_idx W, const int32_t *rowmap, fc_idx PH,
                 Cu[v] += w[3] * t0; Cu[v] += w[4] * t1; Cu[v] += w[5] * t2;
             } else {
                 Cu[v] += w[6] * t0; Cu[v] += w[7] * t1; Cu[v] += w[8] * t2;
-                if (nx) { Nx[v] = bv; Nx[v] += w[0] * t0; Nx[v] += w[1] * t1; Nx[v] += w[2] * t2; }
+                if (nx) {
+                    Nx[v] = bv; Nx[v] += w[0] * t0; Nx[v] += w[1] * t1; Nx[v] += w[2] * t2;
+                }
             }
             Lo = L2;
         }
@@ -3175,7 +3178,8 @@ void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scr
             } else {
                 if (kh == 3) {
 #if FC_VBYTES == 64
-                    if (a->C_g == 1 && a->OW > VLEN && fc_dw_rolling)   /* Note [rolling depthwise rows] */
+                    /* Note [rolling depthwise rows] */
+                    if (a->C_g == 1 && a->OW > VLEN && fc_dw_rolling)
                         FC_FN(dwr3)(x, a->W, a->rowmap, a->PH, a->pl, zero, wk, bk, yk,
                                     a->OW, r0, r1, 2);
                     else
