@@ -2469,6 +2469,18 @@ FC_FN(dwr_row)(const FC_T *x, fc_idx W, const int32_t *rowmap, fc_idx PH, const 
     return (sr >= 0 ? x + (fc_idx)sr * W : zero) + c0;
 }
 
+/* The strip's weights and bias as vectors, and the masks of the lanes inside
+ * the input row (nh vectors from column c0) and inside the output row. */
+static inline __attribute__((always_inline)) void
+FC_FN(dwr_setup)(const FC_T *wk, const FC_T *bk, fc_idx W, fc_idx c0, int nh, fc_idx OW,
+                 fc_idx ow, int NV, VT *w, VT *bv, MT *mh, MT *ms)
+{
+    for (int i = 0; i < 9; i++) w[i] = SPLAT(wk[i]);
+    *bv = SPLAT(bk ? *bk : (FC_T)0);
+    for (int h = 0; h < nh; h++) mh[h] = FC_FN(lanes)(-(c0 + h * VLEN), W - (c0 + h * VLEN));
+    for (int v = 0; v < NV; v++) ms[v] = FC_FN(lanes)(0, OW - ow - v * VLEN);
+}
+
 /* One input row rp: start Nw (its output row), add to Md (the row above) and
  * Od (two above, then stored at yo) where dn, dm, dod. */
 static inline __attribute__((always_inline)) void
@@ -2498,14 +2510,10 @@ FC_FN(dwr3s1_strip)(const FC_T *x, fc_idx W, const int32_t *rowmap, fc_idx PH, f
                     const FC_T *zero, const FC_T *wk, const FC_T *bk, FC_T *yk, fc_idx OW,
                     fc_idx ow, fc_idx r0, fc_idx r1, const int NV)
 {
-    VT w[9];
-    for (int i = 0; i < 9; i++) w[i] = SPLAT(wk[i]);
-    const VT bv = SPLAT(bk ? *bk : (FC_T)0);
     const fc_idx c0 = ow - pl;
+    VT w[9], bv, A[4], B[4], C[4];
     MT mh[5], ms[4];
-    for (int h = 0; h <= NV; h++) mh[h] = FC_FN(lanes)(-(c0 + h * VLEN), W - (c0 + h * VLEN));
-    for (int v = 0; v < NV; v++) ms[v] = FC_FN(lanes)(0, OW - ow - v * VLEN);
-    VT A[4], B[4], C[4];
+    FC_FN(dwr_setup)(wk, bk, W, c0, NV + 1, OW, ow, NV, w, &bv, mh, ms);
 #define FC_DWR_STEP(P, N_, M_, O_, dn, dm, dod)                                           \
     FC_FN(dwr3_step)(FC_FN(dwr_row)(x, W, rowmap, PH, zero, P, c0), W, mh, w, bv, N_, M_, \
                      O_, yk + ((P) - 2) * OW + ow, ms, NV, dn, dm, dod)
@@ -2538,33 +2546,24 @@ FC_FN(dwr3s1_strip)(const FC_T *x, fc_idx W, const int32_t *rowmap, fc_idx PH, f
 /* Stride 2: output row r reads padded rows 2r, 2r + 1, 2r + 2, and row 2r + 2
  * is also row r + 1's first; two sets of accumulators take turns.  A row's
  * taps are its even columns, its odd ones, and the even ones a column on (the
- * vectors of Note [depthwise rows in registers], made a vector at a time). */
+ * vectors of Note [depthwise rows in registers], made a vector at a time).
+ * Input row rp adds to Cu with weights row i (1 or 2; 0: none) and, where nx,
+ * starts Nx (weights row 0). */
 static inline __attribute__((always_inline)) void
-FC_FN(dwr3s2_step)(const FC_T *x, fc_idx W, const int32_t *rowmap, fc_idx PH,
-                   const FC_T *zero, fc_idx c0, fc_idx r, const MT *mh, const VT *w, VT bv,
-                   VT *Cu, VT *Nx, FC_T *yo, const MT *ms, const int NV, const int nx)
+FC_FN(dwr3s2_row)(const FC_T *rp, fc_idx W, const MT *mh, const VT *w, VT bv, VT *Cu, VT *Nx,
+                  const int NV, const int i, const int nx)
 {
-    for (int half = 1; half <= 2; half++) {
-        const FC_T *rp = FC_FN(dwr_row)(x, W, rowmap, PH, zero, 2 * r + half, c0);
-        for (int h = 0; h <= 2 * NV; h++) __builtin_prefetch(rp + 8 * W + h * VLEN, 0, 3);
-        VT Lo = FC_FN(mload)(rp, mh[0]);
-        for (int v = 0; v < NV; v++) {
-            const VT L1 = FC_FN(mload)(rp + (2 * v + 1) * VLEN, mh[2 * v + 1]),
-                     L2 = FC_FN(mload)(rp + (2 * v + 2) * VLEN, mh[2 * v + 2]);
-            const VT t0 = FC_FN(evens)(Lo, L1), t1 = FC_FN(odds)(Lo, L1),
-                     t2 = FC_FN(shiftcat)(t0, L2, 1);
-            if (half == 1) {
-                Cu[v] += w[3] * t0; Cu[v] += w[4] * t1; Cu[v] += w[5] * t2;
-            } else {
-                Cu[v] += w[6] * t0; Cu[v] += w[7] * t1; Cu[v] += w[8] * t2;
-                if (nx) {
-                    Nx[v] = bv; Nx[v] += w[0] * t0; Nx[v] += w[1] * t1; Nx[v] += w[2] * t2;
-                }
-            }
-            Lo = L2;
-        }
+    for (int h = 0; h <= 2 * NV; h++) __builtin_prefetch(rp + 8 * W + h * VLEN, 0, 3);
+    VT Lo = FC_FN(mload)(rp, mh[0]);
+    for (int v = 0; v < NV; v++) {
+        const VT L1 = FC_FN(mload)(rp + (2 * v + 1) * VLEN, mh[2 * v + 1]),
+                 L2 = FC_FN(mload)(rp + (2 * v + 2) * VLEN, mh[2 * v + 2]);
+        const VT t0 = FC_FN(evens)(Lo, L1), t1 = FC_FN(odds)(Lo, L1),
+                 t2 = FC_FN(shiftcat)(t0, L2, 1);
+        if (i) { Cu[v] += w[3 * i] * t0; Cu[v] += w[3 * i + 1] * t1; Cu[v] += w[3 * i + 2] * t2; }
+        if (nx) { Nx[v] = bv; Nx[v] += w[0] * t0; Nx[v] += w[1] * t1; Nx[v] += w[2] * t2; }
+        Lo = L2;
     }
-    for (int v = 0; v < NV; v++) FC_FN(mstore)(yo + v * VLEN, ms[v], Cu[v]);
 }
 
 static inline __attribute__((always_inline)) void
@@ -2572,30 +2571,22 @@ FC_FN(dwr3s2_strip)(const FC_T *x, fc_idx W, const int32_t *rowmap, fc_idx PH, f
                     const FC_T *zero, const FC_T *wk, const FC_T *bk, FC_T *yk, fc_idx OW,
                     fc_idx ow, fc_idx r0, fc_idx r1, const int NV)
 {
-    VT w[9];
-    for (int i = 0; i < 9; i++) w[i] = SPLAT(wk[i]);
-    const VT bv = SPLAT(bk ? *bk : (FC_T)0);
     const fc_idx c0 = 2 * ow - pl;
+    VT w[9], bv, A[4], B[4];
     MT mh[9], ms[4];
-    for (int h = 0; h <= 2 * NV; h++)
-        mh[h] = FC_FN(lanes)(-(c0 + h * VLEN), W - (c0 + h * VLEN));
-    for (int v = 0; v < NV; v++) ms[v] = FC_FN(lanes)(0, OW - ow - v * VLEN);
-    VT A[4], B[4];
-    {   /* row r0's first input row */
-        const FC_T *rp = FC_FN(dwr_row)(x, W, rowmap, PH, zero, 2 * r0, c0);
-        VT Lo = FC_FN(mload)(rp, mh[0]);
-        for (int v = 0; v < NV; v++) {
-            const VT L1 = FC_FN(mload)(rp + (2 * v + 1) * VLEN, mh[2 * v + 1]),
-                     L2 = FC_FN(mload)(rp + (2 * v + 2) * VLEN, mh[2 * v + 2]);
-            const VT t0 = FC_FN(evens)(Lo, L1), t1 = FC_FN(odds)(Lo, L1),
-                     t2 = FC_FN(shiftcat)(t0, L2, 1);
-            A[v] = bv; A[v] += w[0] * t0; A[v] += w[1] * t1; A[v] += w[2] * t2;
-            Lo = L2;
-        }
-    }
+    FC_FN(dwr_setup)(wk, bk, W, c0, 2 * NV + 1, OW, ow, NV, w, &bv, mh, ms);
+#define FC_DWR_ROW(P, CU, NX, i, nx)                                                      \
+    FC_FN(dwr3s2_row)(FC_FN(dwr_row)(x, W, rowmap, PH, zero, P, c0), W, mh, w, bv, CU, NX, \
+                      NV, i, nx)
+    /* Output row R: its rows 2R + 1 and 2R + 2 (this one also row R + 1's
+     * first, where nx), then stored. */
 #define FC_DWR_STEP2(R, CU, NX, nx)                                                       \
-    FC_FN(dwr3s2_step)(x, W, rowmap, PH, zero, c0, R, mh, w, bv, CU, NX,                \
-                       yk + (R) * OW + ow, ms, NV, nx)
+    do {                                                                                 \
+        FC_DWR_ROW(2 * (R) + 1, CU, NX, 1, 0);                                           \
+        FC_DWR_ROW(2 * (R) + 2, CU, NX, 2, nx);                                          \
+        for (int v = 0; v < NV; v++) FC_FN(mstore)(yk + (R) * OW + ow + v * VLEN, ms[v], CU[v]); \
+    } while (0)
+    FC_DWR_ROW(2 * r0, B, A, 0, 1);   /* row r0's first */
     fc_idx r = r0;
     for (; r + 2 < r1; r += 2) {
         FC_DWR_STEP2(r, A, B, 1);
@@ -2608,6 +2599,7 @@ FC_FN(dwr3s2_strip)(const FC_T *x, fc_idx W, const int32_t *rowmap, fc_idx PH, f
         FC_DWR_STEP2(r, A, B, 0);
     }
 #undef FC_DWR_STEP2
+#undef FC_DWR_ROW
 }
 
 #define FC_DWR_DEF(S, NV)                                                                 \
