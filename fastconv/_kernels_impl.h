@@ -2256,6 +2256,15 @@ FC_FN(dw_tile)(const FC_T *s, fc_idx rowstep, fc_idx rowpitch, fc_idx qw, int C_
  * [depthwise channel lanes]; 3x3 on planes wider than a vector, one channel a
  * group, now rolls: Note [rolling depthwise rows]).  AVX2 keeps the per-tap
  * loads (no two-register lane shift there). */
+#if defined(FC_MASKED) && FC_VBYTES == 64
+/* mh[h], h < nh: the lanes of vector h of a row read from column c0 on that
+ * lie inside its W columns (the other lanes read as zero, touching nothing). */
+static inline __attribute__((always_inline)) void
+FC_FN(row_lanes)(MT *mh, int nh, fc_idx W, fc_idx c0)
+{
+    for (int h = 0; h < nh; h++) mh[h] = FC_FN(lanes)(-(c0 + h * VLEN), W - (c0 + h * VLEN));
+}
+#endif
 #ifdef FC_MASKED
 /* Output rows [r0, r1) of KB output channels (1, 2 or 4; C_g input channels at
  * x, weights wk [C_g][K][K], the next channel's wks on), RB rows x NV vectors a
@@ -2278,8 +2287,7 @@ FC_FN(dw_masked)(const FC_T *x, fc_idx H, fc_idx W, int C_g, const int32_t *rowm
         /* Note [depthwise rows in registers]: the lanes inside the row's W
          * columns of the row's vector h */
         MT mh[5];
-        for (int h = 0; h < S * NV + 1; h++)
-            mh[h] = FC_FN(lanes)(-(c0 + h * VLEN), W - (c0 + h * VLEN));
+        FC_FN(row_lanes)(mh, S * NV + 1, W, c0);
 #else
         MT m[7][2][2];   /* [tap column][vector][half]: lanes inside the row's W columns */
 FC_DW_UNROLL(8)
@@ -2477,7 +2485,7 @@ FC_FN(dwr_setup)(const FC_T *wk, const FC_T *bk, fc_idx W, fc_idx c0, int nh, fc
 {
     for (int i = 0; i < 9; i++) w[i] = SPLAT(wk[i]);
     *bv = SPLAT(bk ? *bk : (FC_T)0);
-    for (int h = 0; h < nh; h++) mh[h] = FC_FN(lanes)(-(c0 + h * VLEN), W - (c0 + h * VLEN));
+    FC_FN(row_lanes)(mh, nh, W, c0);
     for (int v = 0; v < NV; v++) ms[v] = FC_FN(lanes)(0, OW - ow - v * VLEN);
 }
 
