@@ -12,7 +12,7 @@ padding; P = pixels of an output grid.  See the notes in _kernels.h.
 """
 
 from cython.parallel cimport prange, parallel
-from libc.stdint cimport int32_t, int64_t, uintptr_t, INT32_MAX
+from libc.stdint cimport int8_t, int32_t, int64_t, uintptr_t, INT32_MAX
 from libc.stdlib cimport malloc, free, calloc
 from libc.string cimport memcpy, memset
 from cpython.exc cimport PyErr_CheckSignals
@@ -118,6 +118,10 @@ cdef extern from "_kernels.h" nogil:
         int t_ro[2]
         int t_co[2]
         int dense
+        const int32_t *lane_xo
+        const fc_idx *lane_off
+        const int8_t *lane_nrc
+        fc_idx nlanes
     ctypedef struct fc_wino_chunk:
         fc_idx n, qc, voff
         int sub, ncol
@@ -604,6 +608,16 @@ cdef inline void *_align_up(void *p, size_t a) nogil:
 
 cdef inline fc_idx _cdiv(fc_idx a, fc_idx b) nogil:
     return (a + b - 1) // b
+
+
+cdef inline fc_idx _spread_stride(fc_idx n, size_t esize) nogil:
+    """n values rounded up to an odd number of cache lines: the stride between
+    phase planes.  At a multiple of 4 KB (512 channels of 4x4 planes: dilation
+    6 at 33x33) every plane's line fell in one L1 set and few L2 sets, and the
+    phase copy's writes thrashed both."""
+    cdef fc_idx per_line = <fc_idx>(64 // esize)
+    cdef fc_idx lines = _cdiv(n, per_line)
+    return (lines + 1 - lines % 2) * per_line
 
 
 cdef inline fc_idx _pmod(fc_idx a, fc_idx b) nogil:
@@ -2495,7 +2509,7 @@ cdef inline fc_idx _wino_lanes_of(const fc_winograd_args *a, fc_idx nimg) noexce
     """The lanes of a Winograd sub-problem: one image's grid, or with dense
     lanes every tile of the band's nimg images."""
     if a.dense:
-        return nimg * a.TH * a.TW
+        return a.nlanes
     return (a.TH - 1) * a.PWs + a.TW
 
 
@@ -2509,7 +2523,8 @@ cdef bint _winograd_panels(fc_winograd_args *subs, fc_idx nsub, fc_idx nimg, fc_
     cdef size_t esize = sizeof(floating)
     cdef int sub
     cdef _Buffers bufs = _Buffers()
-    # Dense lanes (Note [dense Winograd lanes]): one run of chunks over all images.
+    # Dense lanes (Note [dense Winograd lanes]): one run of chunks over all images
+    # and phases.
     cdef fc_idx nunit = 1 if subs[0].dense else nimg
     for sub in range(nsub):
         nch += nunit * _cdiv(_wino_lanes_of(&subs[sub], nimg), b.nr)
@@ -2587,6 +2602,47 @@ cdef void _tile_blocks(fc_idx units, fc_idx Q, int npanel, int nthreads, int nr,
     mb_size[0] = _cdiv(npanel, nmb)
 
 
+cdef fc_idx _dense_lanes(fc_winograd_args *subs, fc_idx nsub, int G, fc_idx nimg,
+                         fc_idx nlanes, fc_idx image, fc_idx phase_stride, int sw, int OW,
+                         _Buffers bufs) except -1:
+    """Note [dense Winograd lanes]: fold _winograd_bands' sub-problems (nsub / G
+    output phases a group, group by group) into one a group whose nlanes lanes
+    run over the band's nimg images and, in each, every phase's tiles (tables
+    in bufs); returns G.
+    Offsets are from phase (0, 0)'s patch origin and first output, which every
+    group's first sub-problem holds."""
+    cdef int32_t *xo = <int32_t *>bufs.get(<size_t>max(nlanes, 1) * sizeof(int32_t))
+    cdef fc_idx *off = <fc_idx *>bufs.get(<size_t>max(nlanes, 1) * sizeof(fc_idx))
+    cdef int8_t *nrc = <int8_t *>bufs.get(<size_t>max(nlanes, 1) * sizeof(int8_t))
+    cdef fc_idx nph = nsub // G, n, sub, ty, tx, q = 0, pofs, yofs
+    cdef fc_winograd_args *a
+    cdef const fc_idx *doff0 = subs[0].doff
+    for n in range(nimg):
+        for sub in range(nph):
+            a = &subs[sub]
+            # phase (p, p') of this sub-problem: its patch values sit p*sw + p'
+            # phase planes on, its outputs p rows and p' columns on
+            pofs = (a.doff[0] - doff0[0]) // phase_stride
+            yofs = (pofs // sw) * OW + (pofs % sw)
+            for ty in range(a.TH):
+                for tx in range(a.TW):
+                    xo[q] = <int32_t>(n * image + pofs * phase_stride + ty * a.PWs + tx)
+                    off[q] = (n * a.y_nstride + yofs + 2 * ty * a.y_rstep
+                              + 2 * tx * a.y_cstep)
+                    nrc[q] = <int8_t>((2 if 2 * ty + 1 < a.OH else 1)
+                                      + 4 * (2 if 2 * tx + 1 < a.OW else 1))
+                    q += 1
+    for sub in range(G):
+        subs[sub] = subs[sub * nph]
+        a = &subs[sub]
+        a.dense = 1
+        a.lane_xo = xo
+        a.lane_off = off
+        a.lane_nrc = nrc
+        a.nlanes = nlanes
+    return G
+
+
 cdef bint _winograd_bands(const floating[:, :, :, ::1] x, const floating[::1] bias,
                           floating[:, :, :, ::1] y, int G, int dh, int dw, floating *U,
                           const floating *wraw, int32_t *rowmap, int32_t *colmap, fc_idx PWs,
@@ -2615,14 +2671,17 @@ cdef bint _winograd_bands(const floating[:, :, :, ::1] x, const floating[::1] bi
                                          // (<size_t>C * sh * sw * PWs * esize)) - 1))
             rows_all = RT + 1
     plane = rows_all * PWs
-    cdef fc_idx phase_stride = <fc_idx>C * plane
+    cdef fc_idx phase_stride = _spread_stride(<fc_idx>C * plane, esize)
     image = <fc_idx>sh * sw * phase_stride
     # Slack past the last image: junk lanes of a last chunk read up to NR + PWs + 1 more.
     cdef size_t npad = <size_t>nimg * image + 2 * b.nr + 2 * PWs + 64
     cdef floating *xpad = <floating *>bufs.get(npad * esize)
-    cdef fc_idx q
+    cdef fc_idx q, gap
     for q in range(<fc_idx>nimg * image, <fc_idx>npad):
         xpad[q] = 0
+    for gap in range(<fc_idx>nimg * sh * sw):   # _spread_stride's gaps (junk lanes read them)
+        for q in range(gap * phase_stride + C * plane, (gap + 1) * phase_stride):
+            xpad[q] = 0
     # Patch offsets of each output phase (p, p'): value (i, j) of a tile sits in
     # phase plane (dh*(i&1) + p, dw*(j&1) + p') at row +i/2, column +j/2.
     cdef fc_idx *doff = <fc_idx *>bufs.get(<size_t>nph * 16 * sizeof(fc_idx))
@@ -2647,6 +2706,7 @@ cdef bint _winograd_bands(const floating[:, :, :, ::1] x, const floating[::1] bi
     cdef fc_idx Q, nb, nqb, nmb, mb_size, ntask, batch, tb, te, q0, q1, mb, sub, nunit
     cdef fc_idx lanes, dense_lanes
     cdef bint dense
+    cdef _Buffers lane_bufs = None
     cdef double macs
     for n0 in range(0, N, nimg):
         n1 = min(n0 + nimg, N)
@@ -2697,20 +2757,23 @@ cdef bint _winograd_bands(const floating[:, :, :, ::1] x, const floating[::1] bi
                         a.M = <int>Kn
                         a.dense = 0
             # Note [dense Winograd lanes]: where the grids leave WINOGRAD_DENSE_WASTE
-            # of their vectors' lanes junk, the lanes run over the band's tiles.
+            # of their vectors' lanes junk, the lanes run over the band's tiles of
+            # every output phase, one sub-problem a group.
             lanes = 0
             dense_lanes = 0
             for sub in range(nsub):
                 lanes += (n1 - n0) * _cdiv(_wino_lanes_of(&subs[sub], n1 - n0), b.vlen)
-                subs[sub].dense = 1
-                dense_lanes += _cdiv(_wino_lanes_of(&subs[sub], n1 - n0), b.vlen)
-                subs[sub].dense = 0
+                dense_lanes += (n1 - n0) * subs[sub].TH * subs[sub].TW
             dense = ((_winograd_dense_mode == 1 or _winograd_dense_mode < 0
-                      and dense_lanes < (1.0 - WINOGRAD_DENSE_WASTE) * lanes)
+                      and G * _cdiv(dense_lanes // G, b.vlen)
+                      < (1.0 - WINOGRAD_DENSE_WASTE) * lanes)
                      and (n1 - n0) * image < INT32_MAX)     # int32 patch origins
+            if dense:   # the lane tables of this band (the last band's go back)
+                lane_bufs = _Buffers()
+                nsub = _dense_lanes(subs, nsub, G, n1 - n0, dense_lanes // G, image,
+                                    phase_stride, sw, OW, lane_bufs)
             Q = 0
             for sub in range(nsub):
-                subs[sub].dense = dense
                 Q = max(Q, _wino_lanes_of(&subs[sub], n1 - n0))
             global _winograd_dense_last
             _winograd_dense_last = dense

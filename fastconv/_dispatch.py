@@ -475,6 +475,19 @@ THRESHOLDS = {
     # 4.3, 12 20.5 vs 4.4); at 4 even (4 x 256 at 14x14 3.12 vs 3.21) or ahead
     # (512 at 33x33 14.5 vs 17.7)
     "WINOGRAD_MAX_DILATION": 4,
+    # Since dense lanes run across the phases (Note [dense Winograd lanes]),
+    # past that up to WINOGRAD_DENSE_MAX_DILATION where the tiles compute at
+    # most WINOGRAD_DILATED_MAX_TILE_WASTE times the outputs and both channel
+    # counts reach WINOGRAD_DILATED_MIN_CHANNELS.  AMD EPYC Zen 5, 2 threads,
+    # Winograd vs the GEMM (ms, torch): 512 -> 256 at 33x33, dilation 6 (waste
+    # 1.19) 5.2 vs 5.8 (4.6); 256 at 33x33, dilation 8 (1.06) 2.4 vs 2.9 (3.3);
+    # 256 at 65x65, dilation 6 (1.16) 8.2 vs 11.3 (9.2), dilation 12 (1.23)
+    # 9.5 vs 11.4 (12.7).  Slower: 512 at 33x33, dilation 12 (1.62) 7.8 vs
+    # 4.9; 4 x 256 at 14x14, dilation 6 (1.31) 2.4 vs 1.8; 128 at 28x28,
+    # dilation 6 (1.31) 0.60 vs 0.53; 64 at 33x33, dilation 6 0.28 vs 0.21.
+    "WINOGRAD_DENSE_MAX_DILATION": 12,
+    "WINOGRAD_DILATED_MAX_TILE_WASTE": 1.25,
+    "WINOGRAD_DILATED_MIN_CHANNELS": 128,
     # grouped layers: K*C_g within the backend's cap on transformed weights
     # (_cpu.pyx WINOGRAD_WEIGHT_BYTES, 8 MiB, 16*K*C_g values) in float64 too;
     # one group's output channels go in chunks under it (Note [Winograd chunks])
@@ -564,7 +577,7 @@ def _winograd_dense(params, vlen=16):
     tile grids do (each output phase's grid at phase 0's pitch, per image)."""
     p = params
     rows, cols = _phase_tiles(p.OH, p.dh), _phase_tiles(p.OW, p.dw)
-    dense = sum(-(-(p.N * r * c) // vlen) for r in rows for c in cols)
+    dense = -(-(p.N * sum(rows) * sum(cols)) // vlen)      # every phase's tiles in a run
     return dense * vlen < (1 - THRESHOLDS["WINOGRAD_DENSE_WASTE"]) * _winograd_lanes(p, vlen)
 
 
@@ -690,9 +703,14 @@ def choose_algorithm(params):
             >= THRESHOLDS["TAP_REGIONS_MIN_GAIN"]):
         return Algorithm.GEMM
     tiles, columns = _winograd_tiles(p) if winograd_applies(p) else (0, 0)
-    if (tiles and max(p.dh, p.dw) <= THRESHOLDS["WINOGRAD_MAX_DILATION"]
-            and (max(p.dh, p.dw) > 1
-                 or 4 * tiles <= THRESHOLDS["WINOGRAD_MAX_TILE_WASTE"] * p.N * p.OH * p.OW)):
+    dilation = max(p.dh, p.dw)
+    if tiles and (
+            dilation == 1
+            and 4 * tiles <= THRESHOLDS["WINOGRAD_MAX_TILE_WASTE"] * p.N * p.OH * p.OW
+            or 1 < dilation <= THRESHOLDS["WINOGRAD_MAX_DILATION"]
+            or dilation <= THRESHOLDS["WINOGRAD_DENSE_MAX_DILATION"]
+            and 4 * tiles <= THRESHOLDS["WINOGRAD_DILATED_MAX_TILE_WASTE"] * p.N * p.OH * p.OW
+            and min(p.C_g, p.K_g) >= THRESHOLDS["WINOGRAD_DILATED_MIN_CHANNELS"]):
         channels = min(p.C_g, p.K_g)
         dense = _winograd_dense(p)
         if (channels >= THRESHOLDS["WINOGRAD_MIN_CHANNELS"]

@@ -155,8 +155,14 @@ typedef struct {
     fc_idx ty0;
     int t_ro[2], t_co[2];
     /* Note [dense Winograd lanes]: lanes run over the band's tiles, image by
-     * image (no junk lanes), each lane's patch gathered */
+     * image and output phase by phase (no junk lanes), each lane's patch
+     * gathered: lane q's patch origin lane_xo[q], output offset lane_off[q],
+     * rows and columns inside the output lane_nrc[q] & 3 and >> 2; nlanes */
     int dense;
+    const int32_t *lane_xo;
+    const fc_idx *lane_off;
+    const int8_t *lane_nrc;
+    fc_idx nlanes;
 } fc_winograd_args;
 
 /* One chunk of <= NR grid points of a Winograd sub-problem, whose transformed

@@ -1569,11 +1569,18 @@ int FC_FN(winograd_weights)(const FC_T *restrict w, fc_idx M, fc_idx C, fc_idx k
 
 /* Note [dense Winograd lanes]: on small maps the grid wastes most lanes (a
  * 4x4 output: 2x2 tiles at pitch 3, 5 lanes of a vector of 16 for 4 tiles,
- * alone in its chunk per image).  Dense lanes instead number the band's
- * tiles q = (n*TH + ty)*TW + tx, every lane a tile: each lane's patch origin
- * (xo, image included) is gathered from the same phase planes, and its output
- * offset includes its image (callers pass image 0).  Every tile takes the
- * same operations in the same order as on the grid: the same bits. */
+ * alone in its chunk per image; at dilation 6 on 33x33, 36 phases of 3x3
+ * tiles, each grid 11 lanes of a vector).  Dense lanes instead number the
+ * band's tiles image by image, output phase by phase, then by tile row and
+ * column, every lane a tile, from tables the caller makes (_dense_lanes in
+ * _cpu.pyx): each lane's patch origin (xo: image and phase plane included) is
+ * gathered from the same phase planes, with phase (0, 0)'s patch offsets, and
+ * its output offset includes its image and phase (callers pass image 0).
+ * Every tile takes the same operations in the same order as on the grid: the
+ * same bits.  (Across the phases since the dilated grids' lanes: interleaved
+ * medians, 2 threads, AMD EPYC Zen 5, Winograd per phase -> across: 512 ->
+ * 256 at 33x33, dilation 6, 8.4-8.8 ms -> 6.2-6.7; dilation 4 3.0-3.1 ->
+ * 2.6-2.8; 256 at 65x65, dilation 12, 16.7-17.4 -> 10.1-11.4.) */
 
 /* The lanes of chunk [qc, qc + ncol) (ncol <= NR): each lane's output
  * offset (-1 for a junk lane), its tile's rows and columns inside the output
@@ -1583,12 +1590,7 @@ static inline int FC_FN(wino_lanes)(const fc_winograd_args *g, fc_idx qc, int nc
                                     fc_idx *off, int *nr_, int *nc_, VTM *valid, int32_t *xo)
 {
     const fc_idx pw = g->PWs;
-    fc_idx ty = qc / pw, tx = qc % pw, n = 0;
-    if (g->dense) {
-        n = qc / (g->TH * g->TW);
-        ty = qc % (g->TH * g->TW) / g->TW;
-        tx = qc % g->TW;
-    }
+    fc_idx ty = qc / pw, tx = qc % pw;
     int nvalid = 0;
     FC_T one[NR] __attribute__((aligned(FC_ALIGN)));
     for (int l = 0; l < NR; l++) {
@@ -1596,12 +1598,11 @@ static inline int FC_FN(wino_lanes)(const fc_winograd_args *g, fc_idx qc, int nc
         if (g->dense) {
             xo[l] = -1;
             if (l < ncol) {
-                off[l] = n * g->y_nstride + 2 * ty * g->y_rstep + 2 * tx * g->y_cstep;
-                xo[l] = (int32_t)(n * g->xp_nstride + ty * pw + tx);
-                nr_[l] = 2 * ty + 1 < g->OH ? 2 : 1;
-                nc_[l] = 2 * tx + 1 < g->OW ? 2 : 1;
+                off[l] = g->lane_off[qc + l];
+                xo[l] = g->lane_xo[qc + l];
+                nr_[l] = g->lane_nrc[qc + l] & 3;
+                nc_[l] = g->lane_nrc[qc + l] >> 2;
                 nvalid++;
-                if (++tx == g->TW) { tx = 0; if (++ty == g->TH) { ty = 0; n++; } }
             }
         } else {
             if (l < ncol && tx < g->TW && ty < g->TH) {
@@ -2073,9 +2074,10 @@ static void FC_FN(wino_t_output)(const fc_winograd_args *g, fc_idx mbase,
  * (r / 3, x / 3); phase planes are rows of PWs values, phase_stride apart.
  * Each stretch of VLEN phase columns takes its 3*VLEN padded values by three
  * masked loads (without masks: through a zero-filled buffer) and two shuffles
- * a phase (the scalar loops of pad_plane took a tenth of dcgan-up3's call).  Whole vectors are stored: up to VLEN - 1
- * values past a row's end, which the next row overwrites; the caller leaves
- * VLEN values of slack after each channel's planes for the last rows. */
+ * a phase (the scalar loops of pad_plane took a tenth of dcgan-up3's call).
+ * Whole vectors are stored: up to VLEN - 1 values past a row's end, which the
+ * next row overwrites; the caller leaves VLEN values of slack after each
+ * channel's planes for the last rows. */
 __attribute__((optimize("no-tree-loop-distribute-patterns")))
 void FC_FN(pad_plane3)(const FC_T *restrict src, fc_idx W, const int32_t *rowmap,
                        fc_idx nrows, fc_idx PWs, fc_idx pl, fc_idx phase_stride,

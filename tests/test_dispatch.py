@@ -118,15 +118,26 @@ def test_few_output_channels_on_small_maps_run_the_gemm():
 
 def test_large_dilation_and_padding_only_taps_run_the_gemm():
     # Winograd at a dilation past WINOGRAD_MAX_DILATION (d x d phase grids) lost
-    # to the GEMM everywhere measured; where Note [padding-only taps] saves
+    # to the GEMM everywhere measured, unless its dense lanes run across the
+    # phases with few junk outputs and enough channels (up to
+    # WINOGRAD_DENSE_MAX_DILATION); where Note [padding-only taps] saves
     # TAP_REGIONS_MIN_GAIN of the multiply-adds, the GEMM that skips them
     assert THRESHOLDS["WINOGRAD_MAX_DILATION"] == 4 and THRESHOLDS["TAP_REGIONS_MIN_GAIN"] == 0.3
+    assert THRESHOLDS["WINOGRAD_DENSE_MAX_DILATION"] == 12
+    assert THRESHOLDS["WINOGRAD_DILATED_MAX_TILE_WASTE"] == 1.25
+    assert THRESHOLDS["WINOGRAD_DILATED_MIN_CHANNELS"] == 128
     W, G = Algorithm.WINOGRAD, Algorithm.GEMM
 
-    def pick(N, C, H, d, p=None):
-        return fastconv.choose_algorithm((N, C, H, H), (C, C, 3, 3), padding=d if p is None else p,
-                                         dilation=d)
-    assert pick(1, 512, 33, 4) is W and pick(1, 512, 33, 6) is not W
+    def pick(N, C, H, d, p=None, K=None):
+        return fastconv.choose_algorithm((N, C, H, H), (K or C, C, 3, 3),
+                                         padding=d if p is None else p, dilation=d)
+    assert pick(1, 512, 33, 4) is W
+    # DeepLab's ASPP: tiles 1.19 times the outputs at 33x33, dilation 6, 1.23 at
+    # 65x65, dilation 12; 1.62 at 33x33, dilation 12; 1.31 for 4 at 14x14
+    assert pick(1, 512, 33, 6, K=256) is W and pick(1, 256, 65, 12) is W
+    assert pick(1, 512, 33, 12, K=256) is not W and pick(4, 256, 14, 6) is not W
+    assert pick(1, 127, 33, 6) is not W and pick(1, 128, 33, 6) is W    # channels
+    assert pick(1, 256, 65, 13) is not W                # past the dilation bound
     assert pick(1, 512, 33, 5, p=0) is not W            # no padding, still 25 phases
     assert pick(8, 256, 7, 6) is G                      # 7x7 at dilation 6: mostly padding
     assert pick(4, 256, 14, 12) is G                    # was Winograd: 30 ms against 1.3
@@ -537,8 +548,13 @@ def test_choice_is_pure_and_follows_thresholds():
         is Algorithm.GEMM         # too few tiles: dilated, so GEMM
     assert fastconv.choose_algorithm((1, 64, 27, 27), (64, 64, 3, 3), padding=2, dilation=2) \
         is Algorithm.WINOGRAD
+    # 13+12 -> 7+6 tile rows and columns: 169 * 64 = 10816, but dense lanes
+    # across the phases (11 vectors against the grids' 14) need
+    # WINOGRAD_DENSE_MIN_CHANNEL_TILES (GEMM 0.125 ms, Winograd 0.134-0.142)
     assert fastconv.choose_algorithm((1, 64, 25, 25), (64, 64, 3, 3), padding=2, dilation=2) \
-        is Algorithm.WINOGRAD     # 13+12 -> 7+6 tile rows and columns: 169 * 64 = 10816
+        is Algorithm.GEMM
+    assert fastconv.choose_algorithm((1, 128, 25, 25), (128, 128, 3, 3), padding=2,
+                                     dilation=2) is Algorithm.WINOGRAD   # 169 * 128
     assert fastconv.choose_algorithm((1, 64, 23, 23), (64, 64, 3, 3), padding=2, dilation=2) \
         is Algorithm.GEMM         # 12+11 -> 6+6: 144 * 64 = 9216
     assert fastconv.choose_algorithm((1, 16, 28, 28), (16, 16, 3, 3), padding=2, dilation=2) \

@@ -310,11 +310,17 @@ def test_panels_and_bands_agree_on_random_shapes(N, C, K, H, W, dh, dw, mode, bi
 
 
 # Note [dense Winograd lanes]: on small maps the lanes run over the band's
-# tiles, image after image, each patch gathered; every tile is computed with
-# the grid's operations in the grid's order.  Maps of 1 to 6 tiles a side, a
-# batch, dilation (16 sub-problems), groups, padding that differs by side,
-# bands of images, weight chunks, panel tasks, 1-3 threads.
+# tiles, image after image and output phase after phase, each patch gathered;
+# every tile is computed with the grid's operations in the grid's order.  Maps
+# of 1 to 6 tiles a side, a batch, dilation (16 and 36 phases of unequal
+# tiles; dilations that differ by axis; phases with no tile), groups, padding
+# that differs by side, bands of images and of tile rows, weight chunks, panel
+# tasks, 1-3 threads.
 DENSE = [
+    ((1, 16, 33, 33), (24, 16, 3, 3), dict(padding=6, dilation=6)),
+    ((2, 8, 20, 26), (8, 4, 3, 3), dict(padding=(5, 3), dilation=(5, 3), groups=2)),
+    ((1, 8, 9, 30), (8, 8, 3, 3), dict(padding=(7, 12), dilation=(7, 12))),
+    ((1, 8, 9, 5), (8, 8, 3, 3), dict(padding=7, dilation=7)),
     ((16, 32, 4, 4), (40, 32, 3, 3), dict(padding=1)),
     ((5, 16, 2, 2), (8, 16, 3, 3), dict(padding=1)),
     ((3, 24, 7, 5), (20, 24, 3, 3), dict(padding=(1, 0))),
@@ -361,14 +367,16 @@ def test_dense_lanes_give_the_bits_of_the_grid(xs, ws, kw, dtype):
     assert_within(grid, conv2d_ref(x, w, b, **kw), winograd_tolerance(dtype, x, w, b, **kw))
 
 
-@pytest.mark.parametrize("shape", [(16, 64, 4, 4), (8, 64, 8, 8), (1, 64, 14, 14),
-                                   (2, 64, 7, 7), (1, 64, 28, 28), (1, 64, 9, 9),
-                                   (3, 64, 5, 5), (1, 64, 2, 2)])
-def test_dense_rule_matches_the_backend(shape):
+@pytest.mark.parametrize("shape,d", [((16, 64, 4, 4), 1), ((8, 64, 8, 8), 1), ((1, 64, 14, 14), 1),
+                                     ((2, 64, 7, 7), 1), ((1, 64, 28, 28), 1), ((1, 64, 9, 9), 1),
+                                     ((3, 64, 5, 5), 1), ((1, 64, 2, 2), 1), ((1, 64, 33, 33), 6),
+                                     ((1, 64, 33, 33), 2), ((1, 64, 65, 65), 12),
+                                     ((2, 64, 17, 17), 4), ((1, 64, 64, 64), 2)])
+def test_dense_rule_matches_the_backend(shape, d):
     """_dispatch._winograd_dense says what the backend does (float32)."""
     from fastconv import _dispatch
     from fastconv._params import conv2d_params
     x, w, b = arrays(shape, (64, 64, 3, 3), np.float32, bias=False)
-    run_winograd(x, w, None, padding=1)
-    p = conv2d_params(x.shape, w.shape, None, 1, 1, 1, 1, "zeros")
+    run_winograd(x, w, None, padding=d, dilation=d)
+    p = conv2d_params(x.shape, w.shape, None, 1, d, d, 1, "zeros")
     assert _dispatch._winograd_dense(p) == _cpu._winograd_dense_used()
