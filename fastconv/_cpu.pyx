@@ -2095,6 +2095,23 @@ def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w
                True)      # Note [task locality]
 
 
+# Note [tall tap extents]: the implicit GEMMs copy the padded input in bands of
+# output rows, each band with the rows its taps reach: R rows plus the kernel's
+# dilated extent.  Where the extent dwarfs what a band's budget leaves for R
+# (a dilation of 80000 rows: R = 1), every band copied the whole extent again,
+# quadratic in the rows: minutes for what torch does in 30 ms.  There the GEMM
+# runs instead; its gathers read the input in place (the same bits): where a
+# band would copy more than TALL_EXTENT_COPIES rows for each output row.
+cdef fc_idx TALL_EXTENT_COPIES = 64
+cdef bint _tall_extent_last = False     # whether the latest implicit call gave way (tests)
+
+
+def _tall_extent_used():
+    """Test hook: whether the latest implicit GEMM call ran the GEMM instead
+    (Note [tall tap extents])."""
+    return _tall_extent_last
+
+
 def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                     const floating[::1] bias, floating[:, :, :, ::1] y, int G, int sh, int sw,
                     int dh, int dw, int pt, int pb, int pl, int pr, str padding_mode,
@@ -2121,8 +2138,9 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
     cdef int32_t *rowmap = _padded_map(bufs, PH, pt, H, mode)
     cdef int32_t *colmap = _padded_map(bufs, PW, pl, W, mode)
     cdef bint cl = _channel_lanes(N, K_g, kred, kh * kw, OH, OW, PWs, sh, sw, b, sizeof(floating))
-    global _channel_lanes_last
+    global _channel_lanes_last, _tall_extent_last
     _channel_lanes_last = cl
+    _tall_extent_last = False
     # Bands: the padded copy covers images [n0, n1) and output rows [r0, r1) at a
     # time, so its size stays under IMPLICIT_COPY_BYTES however large the input.
     cdef size_t esize = sizeof(floating)
@@ -2136,6 +2154,11 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
                     - ((kh - 1) * dh) // sh - 1)
             R = min(R, OH)
             rows_all = R + ((kh - 1) * dh) // sh + 1
+            if R < OH and rows_all > TALL_EXTENT_COPIES * R:     # Note [tall tap extents]
+                _tall_extent_last = True
+                conv2d_gemm(x, w, bias, y, G, sh, sw, dh, dw, pt, pl, padding_mode,
+                            num_threads)
+                return
     plane = rows_all * PWs
     phase_stride = <fc_idx>C * plane
     image = phase_stride * sh * sw
@@ -3006,12 +3029,18 @@ def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, 
                 maxo = max(maxo, tabs.off_h[ry * kh + ti] + padT)
     cdef size_t esize = sizeof(floating)
     cdef fc_idx nimg = N, R = Tmax, band_rows = PH
+    global _tall_extent_last
+    _tall_extent_last = False
     if <size_t>N * C * PH * PW * esize > IMPLICIT_COPY_BYTES:
         nimg = max(1, <fc_idx>(IMPLICIT_COPY_BYTES // (<size_t>C * PH * PW * esize)))
         if nimg == 1:
             R = min(Tmax, max(1, <fc_idx>(IMPLICIT_COPY_BYTES // (<size_t>C * PW * esize))
                               - maxo))
             band_rows = min(PH, R + maxo)
+            if R < Tmax and band_rows > TALL_EXTENT_COPIES * R:  # Note [tall tap extents]
+                _tall_extent_last = True
+                conv_transpose2d_gemm(x, w, bias, y, G, sh, sw, dh, dw, ph, pw, num_threads)
+                return
     cdef fc_idx plane = band_rows * PW
     cdef int32_t *rowmap = _padded_map(bufs, PH, padT, H, FC_PAD_ZEROS)
     cdef int32_t *colmap = _padded_map(bufs, PW, padL, W, FC_PAD_ZEROS)

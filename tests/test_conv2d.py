@@ -399,6 +399,30 @@ def test_implicit_bands_give_the_same_bits(budget, stride, dilation, mode):
     np.testing.assert_array_equal(whole, fastconv.conv2d(x, w, b, algorithm="gemm", **kw))
 
 
+@pytest.mark.parametrize("mode", ["zeros", "reflect"])
+def test_tall_tap_extents_run_the_gemm(mode):
+    """Note [tall tap extents]: a band that would copy over TALL_EXTENT_COPIES
+    rows per output row (a dilation far taller than the band's budget allows)
+    runs the GEMM instead: the same bits; at a dilation of 2, the bands."""
+    from fastconv import _cpu
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((1, 2, 300, 4))
+    w = rng.standard_normal((3, 2, 3, 2))
+    kw = dict(padding=(1, 1), dilation=(140, 1), padding_mode=mode)
+    old = _cpu._set_implicit_copy_bytes(1)      # one output row a band
+    try:
+        for d, tall in ((140, True), (2, False)):
+            kw["dilation"] = (d, 1)
+            got = fastconv.conv2d(x, w, None, algorithm="implicit", **kw)
+            assert _cpu._tall_extent_used() is tall
+            np.testing.assert_array_equal(got, fastconv.conv2d(x, w, None, algorithm="gemm",
+                                                               **kw))
+            assert_within(got, conv2d_ref(x, w, None, **kw),
+                          tolerance(np.float64, 2 * 6, x, w, None, **kw))
+    finally:
+        _cpu._set_implicit_copy_bytes(old)
+
+
 ROW_CHUNK_CASES = [  # (x shape, w shape, kwargs): output widths that end in each kind of piece
     ((1, 3, 40, 224), (64, 3, 7, 7), dict(stride=2, padding=3)),    # 112: 48 + 32 + 32
     ((2, 3, 9, 98), (10, 3, 3, 3), dict(padding=1)),                 # 98: 48 + 32 + 18

@@ -338,6 +338,46 @@ def test_implicit_bands_give_the_same_bits(budget, stride, dilation, padding, ou
     np.testing.assert_array_equal(whole, fastconv.conv_transpose2d(x, w, b, algorithm="gemm", **kw))
 
 
+def test_tall_tap_extents_run_the_gemm():
+    """Note [tall tap extents]: where each band of output rows would copy the
+    kernel's whole dilated extent again (quadratic: a dilation of 80000 rows ran
+    for minutes), the implicit GEMM (and the direct path, which gives dilated
+    layers to it) runs the GEMM: the same bits.  Not with the extent a small
+    multiple of the band."""
+    from fastconv import _cpu
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((2, 2, 5, 2)).astype(np.float32)
+    w = rng.standard_normal((2, 1, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(2).astype(np.float32)
+    kw = dict(stride=(1, 3), padding=(5, 17), output_padding=(0, 8), groups=2,
+              dilation=(80000, 16))
+    want = fastconv.conv_transpose2d(x, w, b, algorithm="gemm", **kw)
+    assert want.shape == (2, 2, 159995, 10)
+    for algorithm in ("implicit", "direct"):
+        got = fastconv.conv_transpose2d(x, w, b, algorithm=algorithm, **kw)
+        assert _cpu._tall_extent_used()
+        np.testing.assert_array_equal(got, want)
+    kw = dict(stride=2, padding=1, dilation=3)
+    x = rng.standard_normal((1, 3, 40, 6))
+    w = rng.standard_normal((3, 4, 3, 3))
+    want = fastconv.conv_transpose2d(x, w, None, algorithm="gemm", **kw)
+    old = _cpu._set_implicit_copy_bytes(1)      # one row a band, extent 3 rows
+    try:
+        got = fastconv.conv_transpose2d(x, w, None, algorithm="implicit", **kw)
+        assert not _cpu._tall_extent_used()
+        np.testing.assert_array_equal(got, want)
+        got = fastconv.conv_transpose2d(x, w, None, algorithm="implicit",
+                                        **dict(kw, dilation=(130, 1)))
+        assert _cpu._tall_extent_used()
+        np.testing.assert_array_equal(got, fastconv.conv_transpose2d(
+            x, w, None, algorithm="gemm", **dict(kw, dilation=(130, 1))))
+    finally:
+        _cpu._set_implicit_copy_bytes(old)
+    kw["dilation"] = (130, 1)
+    assert_within(got, conv_transpose2d_ref(x, w, None, **kw),
+                  tolerance(np.float64, 3 * 9, x, w, None, transposed=True, **kw))
+
+
 # Note [transposed direct]: depthwise transposed layers run each stride phase
 # as a conv2d on the input read backwards; the taps add up in the implicit
 # kernel's order, so the bits are the same.  Strides 1 to 4, kernels 1 to 5,
