@@ -2486,6 +2486,8 @@ def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
             conv2d_implicit(x, w, bias, y, G, 1, 1, dh, dw, pt, pb, pl, pr, padding_mode,
                             num_threads)
             return False
+        if mode == FC_PAD_ZEROS:
+            _bias_unreached(y, bias, _reached(OH, H, pt, dh, 1), _reached(OW, W, pl, dw, 1))
         return True
     # Transformed weights of a chunk, [G][Kc][16][C_g].
     U = <floating *>bufs.get(<size_t>max(G * 16 * Kc * C_g, 1) * esize)
@@ -2516,7 +2518,40 @@ def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
         conv2d_implicit(x, w, bias, y, G, 1, 1, dh, dw, pt, pb, pl, pr, padding_mode,
                         num_threads)
         return False
+    if mode == FC_PAD_ZEROS:
+        _bias_unreached(y, bias, _reached(OH, H, pt, dh, 1), _reached(OW, W, pl, dw, 1))
     return True
+
+
+# Note [unreached outputs]: an output whose taps all fall in the zero padding
+# (a 3x3 kernel padded by 3; a transposed layer's output_padding rows) is
+# exactly the bias in torch and in the direct algorithms, which add only
+# products.  The Winograd tiles compute it from transforms that mix in their
+# neighbours' values, which cancel only to rounding: noise of ~eps times the
+# data where the answer is exactly the bias.  So after a Winograd run those
+# rows and columns are set to the bias.
+def _reached(fc_idx out, fc_idx n, fc_idx p, fc_idx d, int s, bint transposed=False,
+             int k=3):
+    """Whether each of `out` outputs along an axis has a tap on the input's n
+    values: conv2d (stride 1) reads o - p + i*d; conv_transpose2d at stride s
+    reads (o + p - i*d) / s where that divides."""
+    o = np.arange(out)[:, None]
+    i = np.arange(k)[None, :]
+    if transposed:
+        v = o + p - i * d
+        return ((v % s == 0) & (v >= 0) & (v < n * s)).any(axis=1)
+    v = o - p + i * d
+    return ((v >= 0) & (v < n)).any(axis=1)
+
+
+cdef void _bias_unreached(y, bias, rows, cols) except *:
+    """Note [unreached outputs]: outputs in rows or columns no tap reaches = the bias."""
+    if rows.all() and cols.all():
+        return
+    ya = np.asarray(y)
+    value = 0 if bias is None else np.asarray(bias)[None, :, None, None]
+    ya[:, :, ~rows, :] = value
+    ya[:, :, :, ~cols] = value
 
 
 cdef inline bint _any_flagged(const int *bad, int nthreads) noexcept:
@@ -3358,4 +3393,6 @@ def conv_transpose2d_winograd(const floating[:, :, :, ::1] x, const floating[:, 
     if flagged:
         conv_transpose2d_implicit(x, w, bias, y, 1, 2, 2, 1, 1, ph, pw, num_threads)
         return False
+    _bias_unreached(y, bias, _reached(OH, H, ph, 1, 2, True, 4),
+                    _reached(OW, W, pw, 1, 2, True, 4))
     return True

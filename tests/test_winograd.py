@@ -380,3 +380,31 @@ def test_dense_rule_matches_the_backend(shape, d):
     run_winograd(x, w, None, padding=d, dilation=d)
     p = conv2d_params(x.shape, w.shape, None, 1, d, d, 1, "zeros")
     assert _dispatch._winograd_dense(p) == _cpu._winograd_dense_used()
+
+
+# Note [unreached outputs] (_cpu.pyx): with zero padding wider than the kernel
+# reaches, the outer rows and columns read only padding: exactly the bias (as
+# in torch), not the tiles' rounding noise.  Which ones: where the reference
+# of all-ones arrays is 0.  Dilation, padding by side, groups, the panel tasks.
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("panels", [0, 1])
+@pytest.mark.parametrize("xs,ws,kw", [
+    ((2, 8, 9, 10), (6, 8, 3, 3), dict(padding=3)),
+    ((1, 8, 11, 9), (8, 4, 3, 3), dict(padding=(5, 2), dilation=2, groups=2)),
+    ((1, 4, 6, 6), (4, 4, 3, 3), dict(padding=(1, 4))),
+])
+def test_unreached_outputs_are_the_bias(xs, ws, kw, panels, bias, dtype):
+    x, w, b = arrays(xs, ws, dtype, bias, seed=5)
+    x *= 1e3      # noise ~ eps * 1e3 * taps where it is not cleared
+    old = _cpu._set_winograd_panels(panels)
+    try:
+        y, ran = run_winograd(x, w, b, **kw)
+    finally:
+        _cpu._set_winograd_panels(old)
+    assert ran
+    unreached = conv2d_ref(np.ones(x.shape), np.ones(w.shape), None, **kw) == 0
+    assert unreached.any()
+    want = np.broadcast_to((np.zeros(ws[0]) if b is None else b)[None, :, None, None], y.shape)
+    np.testing.assert_array_equal(y[unreached], want[unreached].astype(dtype))
+    assert_within(y, conv2d_ref(x, w, b, **kw), winograd_tolerance(dtype, x, w, b, **kw))

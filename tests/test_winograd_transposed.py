@@ -210,3 +210,26 @@ def test_random_shapes_within_the_bound_at_any_thread_count(N, C, K, H, W, ph, p
     assert ran
     check(y, x, w, b, (ph, pw), (oph, opw))
     assert_bitwise_equal(run(x, w, b, (ph, pw), (oph, opw), num_threads=3)[0], y)
+
+
+# Note [unreached outputs] (_cpu.pyx): rows and columns of the output that no
+# tap reaches (output padding past the last input row; padding 0 leaves none
+# unreached at the top) are exactly the bias, as in torch, not the tiles'
+# rounding noise.  Which ones: where the reference of all-ones arrays is 0.
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("padding,output_padding", [(0, 1), ((0, 1), (1, 0)), (1, 1),
+                                                     ((2, 0), (1, 1)), (0, 0)])
+def test_unreached_outputs_are_the_bias(padding, output_padding, bias, dtype):
+    x, w, b = arrays(2, 8, 5, 7, 6, dtype, bias=bias, seed=3)
+    x *= 1e3      # noise ~ eps * 1e3 * taps where it is not cleared
+    y, ran = run(x, w, b, padding=padding, output_padding=output_padding)
+    assert ran
+    kw = dict(stride=2, padding=padding, output_padding=output_padding)
+    hits = conv_transpose2d_ref(np.ones(x.shape), np.ones(w.shape), None, **kw)
+    unreached = hits == 0
+    want = np.broadcast_to((np.zeros(5) if b is None else b)[None, :, None, None], y.shape)
+    np.testing.assert_array_equal(y[unreached], want[unreached].astype(dtype))
+    assert unreached.any() == ((padding, output_padding) in [(0, 1), ((0, 1), (1, 0)),
+                                                             ((2, 0), (1, 1))])
+    check(y, x, w, b, padding=padding, output_padding=output_padding)
