@@ -65,7 +65,8 @@ def _plan(op, input, weight, bias, args, out, num_threads, algorithm, make_param
     if (alg is None and _dispatch._benchmark_mode and params.macs and params.N
             and backend == "numpy"):
         x4 = input if params.batched else input.reshape((1,) + input.shape)
-        alg = _dispatch.autotune(op, kparams, _dispatch.tuning_candidates(op, params), x4,
+        alg = _dispatch.autotune(op, kparams,
+                                 _dispatch.tuning_candidates(op, params, bias is not None), x4,
                                  weight, bias,
                                  (params.N, params.K, params.OH, params.OW), threads)
     elif alg is None:

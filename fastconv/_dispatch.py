@@ -789,11 +789,15 @@ def benchmark_mode(enabled=None):
     return _benchmark_mode
 
 
-def tuning_candidates(op, params):
+def tuning_candidates(op, params, has_bias=True):
     """The algorithms benchmark mode may pick for a problem: those bitwise equal
-    to 'auto's choice."""
-    if choose_algorithm(params) is Algorithm.WINOGRAD:
-        return (Algorithm.WINOGRAD,)
+    to 'auto's choice.  A transposed layer on 1x1 inputs with a bias runs the
+    GEMM of the backend's Note [one-pixel transposed conv], which adds the bias
+    after the products (torch's order there), not first: only that one."""
+    chosen = choose_algorithm(params)
+    if chosen is Algorithm.WINOGRAD or (params.transposed and params.H == params.W == 1
+                                        and has_bias):
+        return (chosen,)
     return tuple(a for a in ALGORITHMS[op] if a is not Algorithm.WINOGRAD)
 
 

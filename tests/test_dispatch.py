@@ -677,6 +677,28 @@ def test_benchmark_mode_picks_a_candidate_and_changes_no_bits():
     assert fastconv.benchmark_mode() is False
 
 
+def test_benchmark_mode_keeps_the_one_pixel_transposed_gemm():
+    # Note [one-pixel transposed conv] adds the bias after the products; the
+    # other algorithms add it first (one ulp apart in ~1 in 1000 random calls,
+    # found by fuzzing): with a bias, benchmark mode keeps 'auto's GEMM.
+    from fastconv import _dispatch
+    from fastconv._params import conv_transpose2d_params
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 3, 1, 1)).astype(np.float32)
+    w = rng.standard_normal((3, 7, 2, 2)).astype(np.float32)
+    b = rng.standard_normal(7).astype(np.float32)
+    p = conv_transpose2d_params(x.shape, w.shape, b.shape, 1, 0, 0, 1, 1)
+    assert _dispatch.tuning_candidates("conv_transpose2d", p, True) == (Algorithm.GEMM,)
+    assert len(_dispatch.tuning_candidates("conv_transpose2d", p, False)) > 1
+    ref = fastconv.conv_transpose2d(x, w, b)
+    assert not np.array_equal(ref, fastconv.conv_transpose2d(x, w, b, algorithm="implicit"))
+    try:
+        fastconv.benchmark_mode(True)
+        np.testing.assert_array_equal(fastconv.conv_transpose2d(x, w, b), ref)
+    finally:
+        fastconv.benchmark_mode(False)
+
+
 def test_benchmarks_workload_is_the_shipped_one():
     # benchmarks/shapes.json (what the pytest-benchmark suite and gpu_check.py
     # read) and the package's copy (python -m fastconv bench) must not drift.
