@@ -665,20 +665,25 @@ def last_num_threads():
     return _last_threads
 
 
+cdef int _omp_initial = fc_omp_max_threads()   # OpenMP's default (OMP_NUM_THREADS) at import
+
+
 cdef int _threads(object num_threads) except -1:
     """Threads for one call.  A request past 4x the processors (or OpenMP's own
-    default, if larger) is capped there: more cannot help, and a team of a
-    million threads would exhaust the process (results do not depend on it)."""
+    default, if larger) is capped there, whether a call's num_threads= or the
+    set_num_threads() setting: more cannot help, and a team of a million
+    threads would exhaust the process or its workspace (results do not depend
+    on it)."""
     global _last_threads
     cdef int n
     if num_threads is None:
         n = default_threads()
     else:
         n = <int>max(1, min(int(num_threads), 1 << 30))
-        # OpenMP's default is within the cap: the processor count (a system
-        # call, ~10% of a tiny layer's call) is asked only past it.
-        if n > fc_omp_max_threads():
-            n = min(n, max(4 * fc_omp_num_procs(), fc_omp_max_threads()))
+    # OpenMP's default is within the cap: the processor count (a system call,
+    # ~10% of a tiny layer's call) is asked only past it.
+    if n > _omp_initial:
+        n = min(n, max(4 * fc_omp_num_procs(), _omp_initial))
     _last_threads = n
     return n
 

@@ -17,6 +17,23 @@ def test_any_thread_count_is_safe_and_gives_the_same_bits(n):
                                   fastconv.conv2d(X, W3, num_threads=1))
 
 
+def test_a_huge_thread_setting_is_capped_like_a_huge_request():
+    # set_num_threads(2**31 - 1) was taken as the team size of every later call,
+    # whose per-thread workspace then raised MemoryError (found by fuzzing).
+    from fastconv import _cpu
+    old, omp = _cpu.setting(), _cpu.max_threads()
+    x = np.random.default_rng(0).standard_normal((1, 8, 32, 32))
+    w = np.random.default_rng(1).standard_normal((8, 8, 3, 3))
+    try:
+        fastconv.set_num_threads(2**31 - 1)
+        y = fastconv.conv2d(x, w, padding=1)
+        assert 1 <= _cpu.last_num_threads() <= 1 << 16
+    finally:
+        _cpu.set_default_threads(old or 0)
+        _cpu.omp_set_num_threads(omp)
+    np.testing.assert_array_equal(y, fastconv.conv2d(x, w, padding=1, num_threads=1))
+
+
 def test_strides_beyond_the_input_behave_like_torch():
     # One output pixel: the stride cannot matter, however large.
     for s in (5, 2**31, 2**62):
