@@ -245,12 +245,13 @@ def _check_padding_mode(mode, pt, pb, pl, pr, shape4, input_shape):
             "Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and other "
             f"non-zero dimensions for input, but got: {_shape(input_shape)}")
     if mode == "reflect":
-        for (a, b), size, dim in (((pl, pr), W, 3), ((pt, pb), H, 2)):
+        nd = len(input_shape)       # torch names the dimension of the input as given
+        for (a, b), size, dim, arg in (((pl, pr), W, nd - 1, 4), ((pt, pb), H, nd - 2, 6)):
             if a >= size or b >= size:
                 raise ConvError(
-                    "Argument #4: Padding size should be less than the corresponding input "
-                    f"dimension, but got: padding ({a}, {b}) at dimension {dim} of input "
-                    f"{_shape(shape4)}")
+                    f"Argument #{arg}: Padding size should be less than the corresponding "
+                    f"input dimension, but got: padding ({a}, {b}) at dimension {dim} of "
+                    f"input {_shape(input_shape)}")
     elif mode == "circular":
         if max(pt, pb) > H or max(pl, pr) > W:
             raise ConvError("Padding value causes wrapping around more than once.")

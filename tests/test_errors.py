@@ -367,3 +367,27 @@ def test_plan_cache_never_hides_an_error():
         fastconv.conv2d(x, w.astype(np.float64), stride=2, padding=(1, 1))
     with pytest.raises(fastconv.ConvError):
         fastconv.conv2d(np.zeros((1, 3, 6, 6), np.float32), w, stride=2, padding=(1, 1))
+
+
+@pytest.mark.parametrize("x_shape,padding,message", [
+    # torch 2.13.0's words (nn.Conv2d(4, 2, 1, padding_mode="reflect") on these
+    # inputs): the width is Argument #4, the height #6, and the dimension and
+    # shape are those of the input as given (found wrong for unbatched inputs
+    # by fuzzing)
+    ((4, 3, 1), (1, 1), "Argument #4: Padding size should be less than the corresponding "
+     "input dimension, but got: padding (1, 1) at dimension 2 of input [4, 3, 1]"),
+    ((1, 4, 3, 1), (1, 1), "Argument #4: Padding size should be less than the corresponding "
+     "input dimension, but got: padding (1, 1) at dimension 3 of input [1, 4, 3, 1]"),
+    ((2, 4, 1, 3), (1, 1), "Argument #6: Padding size should be less than the corresponding "
+     "input dimension, but got: padding (1, 1) at dimension 2 of input [2, 4, 1, 3]"),
+    ((4, 1, 3), (1, 1), "Argument #6: Padding size should be less than the corresponding "
+     "input dimension, but got: padding (1, 1) at dimension 1 of input [4, 1, 3]"),
+])
+def test_reflect_padding_errors_name_the_input_as_given(x_shape, padding, message):
+    with pytest.raises(ConvError) as e:
+        fastconv.conv2d(z(*x_shape), z(2, 4, 1, 1), padding=padding, padding_mode="reflect")
+    assert str(e.value) == message
+    layer = fastconv.Conv2d(4, 2, 1, padding=padding, padding_mode="reflect")
+    with pytest.raises(ConvError) as e:
+        layer(z(*x_shape, dtype=np.float32))
+    assert str(e.value) == message
