@@ -868,7 +868,12 @@ def as_array(a, name, op):
     ``__dlpack__`` (a torch tensor, a JAX array) becomes a NumPy array (CPU
     memory) or a CuPy array (CUDA memory) without a copy, else one exposing
     ``__array__`` becomes a NumPy array.  Python scalars and lists are refused,
-    as by torch."""
+    as by torch; so is a masked array, whose data would be used and its mask
+    ignored."""
+    if isinstance(a, np.ma.MaskedArray):
+        raise TypeError(
+            f"{op}(): argument '{name}' is a numpy.ma.MaskedArray, whose mask a "
+            f"convolution cannot honour; pass np.ma.filled({name}, fill_value) instead")
     if isinstance(a, np.ndarray) or a is None or is_cupy(a):
         return a
     t = type(a)

@@ -102,3 +102,17 @@ def test_scalars_and_lists_still_raise_type_error(bad):
     w = np.ones((1, 1, 1, 1))
     with pytest.raises(TypeError):
         fastconv.conv2d(bad, w)
+
+
+@pytest.mark.parametrize("which", ["input", "weight", "bias"])
+@pytest.mark.parametrize("op", ["conv2d", "conv_transpose2d"])
+def test_masked_arrays_are_refused(op, which):
+    # A MaskedArray is an ndarray whose data holds whatever sits under the mask:
+    # using it would ignore the mask silently (torch refuses it as not a Tensor).
+    # Refused even after a plain call of the same shapes filled the plan cache.
+    f = getattr(fastconv, op)
+    args = dict(input=np.ones((1, 2, 5, 5)), weight=np.ones((2, 2, 3, 3)), bias=np.ones(2))
+    f(*args.values())
+    args[which] = np.ma.masked_array(args[which], mask=np.zeros(args[which].shape, bool))
+    with pytest.raises(TypeError, match=f"argument '{which}' is a numpy.ma.MaskedArray"):
+        f(*args.values())
