@@ -2535,24 +2535,37 @@ def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
 # neighbours' values, which cancel only to rounding: noise of ~eps times the
 # data where the answer is exactly the bias.  So after a Winograd run those
 # rows and columns are set to the bias.
-def _reached(fc_idx out, fc_idx n, fc_idx p, fc_idx d, int s, bint transposed=False,
-             int k=3):
+cdef object _reached(fc_idx out, fc_idx n, fc_idx p, fc_idx d, int s, bint transposed=False,
+                     int k=3):
     """Whether each of `out` outputs along an axis has a tap on the input's n
-    values: conv2d (stride 1) reads o - p + i*d; conv_transpose2d at stride s
-    reads (o + p - i*d) / s where that divides."""
-    o = np.arange(out)[:, None]
-    i = np.arange(k)[None, :]
-    if transposed:
-        v = o + p - i * d
-        return ((v % s == 0) & (v >= 0) & (v < n * s)).any(axis=1)
-    v = o - p + i * d
-    return ((v >= 0) & (v < n)).any(axis=1)
+    values (conv2d at stride 1 reads o - p + i*d; conv_transpose2d at stride s
+    reads (o + p - i*d) / s where that divides), as a bool array; None where
+    all have (the common case: no array made)."""
+    cdef fc_idx o, v
+    cdef int i
+    cdef bint all_ = True
+    reached = None
+    for o in range(out):
+        for i in range(k):
+            v = o + p - i * d if transposed else o - p + i * d
+            if transposed and _pmod(v, s) != 0:
+                continue
+            if 0 <= (v // s if transposed else v) < n:
+                break
+        else:
+            if reached is None:
+                reached = np.ones(out, bool)
+            reached[o] = False
+    return reached
 
 
 cdef void _bias_unreached(y, bias, rows, cols) except *:
-    """Note [unreached outputs]: outputs in rows or columns no tap reaches = the bias."""
-    if rows.all() and cols.all():
+    """Note [unreached outputs]: outputs in rows or columns no tap reaches = the bias
+    (rows, cols: _reached's arrays, None where every one is reached)."""
+    if rows is None and cols is None:
         return
+    rows = np.ones(y.shape[2], bool) if rows is None else rows
+    cols = np.ones(y.shape[3], bool) if cols is None else cols
     ya = np.asarray(y)
     value = 0 if bias is None else np.asarray(bias)[None, :, None, None]
     ya[:, :, ~rows, :] = value
