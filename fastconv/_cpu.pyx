@@ -2164,7 +2164,9 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
                 conv2d_gemm(x, w, bias, y, G, sh, sw, dh, dw, pt, pl, padding_mode,
                             num_threads)
                 return
-    plane = rows_all * PWs
+    # Channel planes an odd number of cache lines apart (_spread_stride; as
+    # conv_transpose2d_implicit's), the gaps zeroed (junk lanes read them).
+    plane = _spread_stride(rows_all * PWs, esize)
     phase_stride = <fc_idx>C * plane
     image = phase_stride * sh * sw
     # Slack past the last image: the junk lanes of a last chunk read up to NR more.
@@ -2172,6 +2174,9 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
     cdef floating *xpad = <floating *>bufs.get(npad * esize)
     for q in range(<fc_idx>nimg * image, <fc_idx>npad):
         xpad[q] = 0
+    for t in range(<fc_idx>nimg * sh * sw * C):
+        for q in range(t * plane + rows_all * PWs, (t + 1) * plane):
+            xpad[q] = 0
     cdef const floating *xp = &x[0, 0, 0, 0]
     cdef fc_idx n, c, n0, n1, r0, r1, prow0, prows, nsplit, rchunk, ra, rcount, rlast
     cdef bint flat
@@ -3094,13 +3099,20 @@ def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, 
                 _tall_extent_last = True
                 conv_transpose2d_gemm(x, w, bias, y, G, sh, sw, dh, dw, ph, pw, num_threads)
                 return
-    cdef fc_idx plane = band_rows * PW
+    # Channel planes an odd number of cache lines apart (_spread_stride): at a
+    # multiple of 4 KB (UNet's 512 channels of 32x32) the gathers' lines of all
+    # channels fell in few cache sets wherever the copy got 2 MB pages, and the
+    # call ran 1.3-1.6x slower in such processes.
+    cdef fc_idx plane = _spread_stride(band_rows * PW, esize)
     cdef int32_t *rowmap = _padded_map(bufs, PH, padT, H, FC_PAD_ZEROS)
     cdef int32_t *colmap = _padded_map(bufs, PW, padL, W, FC_PAD_ZEROS)
     cdef size_t npad = <size_t>nimg * C * plane + 2 * b.nr + 64
     cdef floating *xpad = <floating *>bufs.get(npad * esize)
     for q in range(<fc_idx>nimg * C * plane, <fc_idx>npad):
         xpad[q] = 0
+    for t in range(<fc_idx>nimg * C):       # the gaps (junk lanes read them)
+        for q in range(t * plane + band_rows * PW, (t + 1) * plane):
+            xpad[q] = 0
     cdef const floating *xp = &x[0, 0, 0, 0]
 
     cdef const floating *biasp = &bias[0] if bias is not None else NULL
