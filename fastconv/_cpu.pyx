@@ -620,6 +620,19 @@ cdef inline fc_idx _spread_stride(fc_idx n, size_t esize) nogil:
     return (lines + 1 - lines % 2) * per_line
 
 
+cdef inline void _zero_slack(floating *xpad, fc_idx nplanes, fc_idx used, fc_idx stride,
+                             size_t npad) noexcept nogil:
+    """Zero what a padded copy of nplanes planes `stride` apart (_spread_stride),
+    each with `used` values written, leaves unwritten: each plane's gap and the
+    slack from the last plane's end to npad.  Junk lanes read them."""
+    cdef fc_idx t, q
+    for t in range(nplanes):
+        for q in range(t * stride + used, (t + 1) * stride):
+            xpad[q] = 0
+    for q in range(nplanes * stride, <fc_idx>npad):
+        xpad[q] = 0
+
+
 cdef inline fc_idx _pmod(fc_idx a, fc_idx b) nogil:
     cdef fc_idx r = a % b
     return r + b if r < 0 else r
@@ -2172,11 +2185,7 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
     # Slack past the last image: the junk lanes of a last chunk read up to NR more.
     cdef size_t npad = <size_t>nimg * image + 2 * b.nr + 64
     cdef floating *xpad = <floating *>bufs.get(npad * esize)
-    for q in range(<fc_idx>nimg * image, <fc_idx>npad):
-        xpad[q] = 0
-    for t in range(<fc_idx>nimg * sh * sw * C):
-        for q in range(t * plane + rows_all * PWs, (t + 1) * plane):
-            xpad[q] = 0
+    _zero_slack(xpad, nimg * sh * sw * C, rows_all * PWs, plane, npad)
     cdef const floating *xp = &x[0, 0, 0, 0]
     cdef fc_idx n, c, n0, n1, r0, r1, prow0, prows, nsplit, rchunk, ra, rcount, rlast
     cdef bint flat
@@ -2757,12 +2766,7 @@ cdef bint _winograd_bands(const floating[:, :, :, ::1] x, const floating[::1] bi
     # Slack past the last image: junk lanes of a last chunk read up to NR + PWs + 1 more.
     cdef size_t npad = <size_t>nimg * image + 2 * b.nr + 2 * PWs + 64
     cdef floating *xpad = <floating *>bufs.get(npad * esize)
-    cdef fc_idx q, gap
-    for q in range(<fc_idx>nimg * image, <fc_idx>npad):
-        xpad[q] = 0
-    for gap in range(<fc_idx>nimg * sh * sw):   # _spread_stride's gaps (junk lanes read them)
-        for q in range(gap * phase_stride + C * plane, (gap + 1) * phase_stride):
-            xpad[q] = 0
+    _zero_slack(xpad, nimg * sh * sw, C * plane, phase_stride, npad)
     # Patch offsets of each output phase (p, p'): value (i, j) of a tile sits in
     # phase plane (dh*(i&1) + p, dw*(j&1) + p') at row +i/2, column +j/2.
     cdef fc_idx *doff = <fc_idx *>bufs.get(<size_t>nph * 16 * sizeof(fc_idx))
@@ -3108,11 +3112,7 @@ def conv_transpose2d_implicit(const floating[:, :, :, ::1] x, const floating[:, 
     cdef int32_t *colmap = _padded_map(bufs, PW, padL, W, FC_PAD_ZEROS)
     cdef size_t npad = <size_t>nimg * C * plane + 2 * b.nr + 64
     cdef floating *xpad = <floating *>bufs.get(npad * esize)
-    for q in range(<fc_idx>nimg * C * plane, <fc_idx>npad):
-        xpad[q] = 0
-    for t in range(<fc_idx>nimg * C):       # the gaps (junk lanes read them)
-        for q in range(t * plane + band_rows * PW, (t + 1) * plane):
-            xpad[q] = 0
+    _zero_slack(xpad, nimg * C, band_rows * PW, plane, npad)
     cdef const floating *xp = &x[0, 0, 0, 0]
 
     cdef const floating *biasp = &bias[0] if bias is not None else NULL
