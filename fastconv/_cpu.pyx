@@ -173,6 +173,7 @@ cdef extern from "_kernels.h" nogil:
     int fc_set_dw_const_cg(int on)
     int fc_set_dw_rolling(int on)
     int fc_set_gather_pf(int on)
+    int fc_set_vector_tiles(int on)
     int fc_gather_pw
     size_t fc_direct_scratch_bytes(fc_blocking b, const fc_direct_args *a, fc_idx rows,
                                    size_t esize)
@@ -484,6 +485,14 @@ def _set_gather_pf(int on):
     the next pixel block's input (Note [gather prefetch] in _kernels_impl.h)
     when on (the default).  Returns the old setting."""
     return fc_set_gather_pf(on)
+
+
+def _set_vector_tiles(int on):
+    """Test hook (and A/B switch): a gemm task writes a full tile whose vectors
+    each land on consecutive outputs straight to them (Note [vector-wise tiles]
+    in _kernels_impl.h) when on (the default); off, through its staging tile.
+    Returns the old setting."""
+    return fc_set_vector_tiles(on)
 
 
 # Direct kernel: scratch of padded rows per task kept near L2-resident size.

@@ -8,6 +8,7 @@ int fc_dw_padded = 1;                     /* Note [padded depthwise] */
 int fc_dw_const_cg = 1;                   /* Note [grouped channel counts] */
 int fc_dw_rolling = 1;                    /* Note [rolling depthwise rows] */
 int fc_gather_pf = 1;                     /* Note [gather prefetch] */
+int fc_vector_tiles = 1;                  /* Note [vector-wise tiles] */
 
 #define FC_ISA_NAME generic
 #define FC_VBYTES 16

@@ -186,3 +186,38 @@ def test_conv_transpose2d_packing_flags_nonfinite_weights(level, dtype, case, al
         want = conv_transpose2d_loops(x, wv, b, **kw)
         np.testing.assert_array_equal(np.isnan(gathered), np.isnan(want))
         np.testing.assert_array_equal(np.isinf(gathered), np.isinf(want))
+
+
+VECTOR_TILES = [  # batched GEMMs whose chunks cross images between vectors
+    ((16, 40, 8, 8), (24, 40, 1, 1), dict()),                    # 64-pixel planes
+    ((5, 300, 4, 4), (13, 300, 1, 1), dict()),                   # past one KC block
+    ((3, 20, 8, 8), (10, 20, 3, 3), dict(padding=1)),            # a 3x3's gathered B
+    ((4, 9, 16, 16), (9, 9, 3, 3), dict(stride=2, padding=1)),   # 8x8 outputs, groups
+    ((6, 8, 4, 8), (12, 4, 1, 1), dict(groups=2)),               # 32-pixel planes
+    ((3, 6, 7, 7), (8, 6, 1, 1), dict()),                        # 49: vectors cross too
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(VECTOR_TILES)))
+def test_vector_wise_tiles_keep_the_bits(level, dtype, case, threads):
+    """Note [vector-wise tiles]: a full tile whose vectors each land on
+    consecutive outputs is written vector by vector; through the staging tile
+    (switched off) the same bits, and every output written (a NaN-filled out)."""
+    xs, ws, kw = VECTOR_TILES[case]
+    x, w, b = random_arrays(xs, ws, ws[0], dtype, seed=150 + case)
+    got = []
+    for on in (1, 0):
+        old = _cpu._set_vector_tiles(on)
+        try:
+            y = fastconv.conv2d(x, w, b, algorithm="gemm", num_threads=threads, **kw)
+            out = np.full_like(y, np.nan)
+            fastconv.conv2d(x, w, b, algorithm="gemm", num_threads=threads, out=out, **kw)
+        finally:
+            _cpu._set_vector_tiles(old)
+        np.testing.assert_array_equal(out, y)
+        got.append(y)
+    np.testing.assert_array_equal(got[0], got[1])
+    tol = tolerance(dtype, reduction_length(w), x, w, b, **kw)
+    assert_within(got[0], conv2d_ref(x, w, b, **kw), tol, what=f"{level} vector-wise tiles")
