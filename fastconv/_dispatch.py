@@ -257,6 +257,25 @@ ALGORITHMS = {
 #   batch 8 7.95 vs 8.12), and without AVX-512 IMPLICIT there loses 10%; small
 #   layers lose (96 at 15x15 -> 8x8: 0.129 vs 0.101 ms, and 8x8 tiles compute
 #   84 pixels for 64), which the rule's multiply-add and tile-use floors keep out.
+#   And ungrouped 3x3 at stride 2 with at least IMPLICIT_S2_MIN_C_G input
+#   channels, a multiple of IMPLICIT_S2_K_G_MULTIPLE output channels and at
+#   most IMPLICIT_S2_MAX_N images runs IMPLICIT (with whichever lanes the
+#   backend picks): since the Xeon numbers above IMPLICIT's copy and tiles got
+#   faster.  IMPLICIT / GEMM time, interleaved medians, AMD EPYC Zen 5, 29 Nov
+#   2026, 2 threads (1 thread), padding 1 unless said: 128 at 56x56 (res3)
+#   0.94 (0.94), 256 at 28x28 0.82-0.84 (0.94), 192 at 35x35 0.87, 288 -> 384
+#   at 35x35 unpadded 0.91 (0.97), 96 at 71x71 unpadded 0.97-0.98 (0.91),
+#   384 and 512 at 28x28 0.86, 0.87, 128 at 112x112 0.94, 256 -> 512 at 56x56
+#   0.95, 96 -> 128 at 28x28 0.81, 128 -> 160 at 50x50 0.91, 160 at 40x40
+#   0.98-0.99, 2 x 256 at 56x56 0.99, 4 x 128 at 28x28 0.92 (0.92); small maps
+#   too: 128 at 14x14 0.69, 256 at 16x16 0.85, 96 at 15x15 0.80, 512 at 12x12
+#   0.67, 2 x 512 at 12x12 0.90.  float64: 0.96-1.00.  Left to GEMM: output
+#   channels not a multiple of 32 (128 at 50x50 -> 100, 104, 136: 1.06-1.07;
+#   -> 112, 144: 1.01; 100 at 50x50 1.08, at 56x56 1.14; 120 at 40x40 1.05;
+#   200 at 30x30 1.00; no cause found in either kernel's blocking), fewer
+#   input channels (32 -> 64 at 416x416 1.08-1.11, 48 -> 80 at 75x75 1.16, 8
+#   x 64 -> 128 at 32x32 1.06-1.10; 64 at 112x112 would gain, 0.87), and 8
+#   images (8 x 256 at 16x16 1.11).  Not rechecked on the Xeon.
 # - ungrouped 3x3 conv2d at stride 1, undilated, with fewer than
 #   GEMM_FEW_K_G output channels and at most
 #   GEMM_FEW_K_G_MAX_PIXELS outputs an image, that the rules above leave to
@@ -419,6 +438,11 @@ THRESHOLDS = {
     "PIXEL_MIN_REDUCTION": 16,
     "PIXEL_GROUPED_MIN_K_G": 16,
     "GEMM_STRIDED_MIN_C_G": 8,
+    # but 3x3 stride 2 (ungrouped) with this many input channels, output
+    # channels a multiple of this, and at most this many images: IMPLICIT
+    "IMPLICIT_S2_MIN_C_G": 96,
+    "IMPLICIT_S2_K_G_MULTIPLE": 32,
+    "IMPLICIT_S2_MAX_N": 4,
     "GEMM_DILATED_MIN_K_G": 32,
     # ... or fewer, where IMPLICIT's padded rows are this many times the outputs
     "GEMM_DILATED_MIN_PITCH": 1.3,
@@ -737,6 +761,11 @@ def choose_algorithm(params):
     strided, dilated = _strided(p), _dilated(p)
     if ((strided or dilated) and p.sh <= 2 and p.sw <= 2
             and p.OH * p.OW <= THRESHOLDS["IMPLICIT_STRIDED_MAX_PIXELS"] and _channel_lanes(p)):
+        return Algorithm.IMPLICIT
+    if (p.sh == p.sw == 2 and p.kh == p.kw == 3 and not dilated and p.G == 1
+            and p.C_g >= THRESHOLDS["IMPLICIT_S2_MIN_C_G"]
+            and p.K_g % THRESHOLDS["IMPLICIT_S2_K_G_MULTIPLE"] == 0
+            and p.N <= THRESHOLDS["IMPLICIT_S2_MAX_N"]):
         return Algorithm.IMPLICIT
     if ((strided and p.kh * p.kw <= THRESHOLDS["GEMM_STRIDED_MAX_TAPS"]
          or dilated and (p.K_g >= THRESHOLDS["GEMM_DILATED_MIN_K_G"]

@@ -22,7 +22,7 @@ EXPECTED = {
     "resnet50-res2-1x1red": Algorithm.GEMM,
     "resnet50-res2-1x1exp": Algorithm.GEMM,
     "resnet50-res3-3x3": Algorithm.WINOGRAD,
-    "resnet50-res3-3x3s2": Algorithm.GEMM,
+    "resnet50-res3-3x3s2": Algorithm.IMPLICIT,
     "resnet50-res4-3x3": Algorithm.WINOGRAD,
     "resnet50-res5-3x3": Algorithm.IMPLICIT,
     "resnet50-res3-3x3-b8": Algorithm.WINOGRAD,
@@ -244,13 +244,15 @@ def test_strided_small_outputs_run_implicit_with_channel_lanes():
         return fastconv.choose_algorithm((N, C, H, H), (K, C, kh, kh), **kw)
     assert pick(1, 512, 512, 14, **s2) is I and pick(2, 512, 512, 14, **s2) is I
     assert pick(1, 256, 512, 14, **s2) is I and pick(1, 256, 256, 14, **s2) is I
-    assert pick(1, 128, 128, 14, **s2) is G                         # 7.2M MACs
-    assert pick(1, 256, 256, 16, **s2) is G                         # 8x8: 64 of 84 pixels
-    assert pick(1, 256, 256, 28, **s2) is G                         # 14x14 outputs
+    # (output channels off a multiple of IMPLICIT_S2_K_G_MULTIPLE: that rule
+    # would take these 3x3 s2 layers to IMPLICIT whatever the lanes)
+    assert pick(1, 128, 112, 14, **s2) is G                         # 6.3M MACs
+    assert pick(1, 256, 240, 16, **s2) is G                         # 8x8: 64 of 84 pixels
+    assert pick(1, 256, 240, 28, **s2) is G                         # 14x14 outputs
     assert pick(1, 512, 31, 14, **s2) is G                          # K_g < 32
     assert pick(4, 28, 512, 14, **s2) is G and pick(4, 29, 512, 14, **s2) is I   # 252 / 261
-    assert pick(2, 512, 512, 12, **s2) is G                         # 6x6: 36 of 42 pixels
-    w = (512, 512, 3, 3)                                            # 6x7: 42 outputs < 48
+    assert pick(2, 512, 496, 12, **s2) is G                         # 6x6: 36 of 42 pixels
+    w = (496, 512, 3, 3)                                            # 6x7: 42 outputs < 48
     assert fastconv.choose_algorithm((1, 512, 12, 14), w, **s2) is G
     assert fastconv.choose_algorithm((2, 512, 12, 14), w, **s2) is I   # 84 over the batch
     assert pick(1, 512, 512, 14, kh=1, stride=2) is G               # 1x1
@@ -284,6 +286,27 @@ def test_strided_small_outputs_run_implicit_with_channel_lanes():
         assert fastconv.choose_algorithm(xs, ws, **kw) is I
         fastconv.conv2d(x, w, **kw)
         assert _cpu._channel_lanes_used() == 1, (xs, ws, kw)
+
+
+def test_3x3_stride_2_with_many_channels_runs_implicit():
+    """_dispatch's IMPLICIT_S2_* rule: ungrouped undilated 3x3 at stride 2 from
+    96 input channels, output channels a multiple of 32, up to 4 images."""
+    assert (THRESHOLDS["IMPLICIT_S2_MIN_C_G"], THRESHOLDS["IMPLICIT_S2_K_G_MULTIPLE"],
+            THRESHOLDS["IMPLICIT_S2_MAX_N"]) == (96, 32, 4)
+    I, G = Algorithm.IMPLICIT, Algorithm.GEMM
+
+    def pick(N, C, K, H, groups=1, **kw):
+        kw = dict(dict(stride=2, padding=1), **kw)
+        return fastconv.choose_algorithm((N, C, H, H), (K, C // groups, 3, 3), groups=groups,
+                                         **kw)
+    assert pick(1, 128, 128, 56) is I and pick(1, 96, 128, 28) is I
+    assert pick(4, 256, 256, 28) is I and pick(1, 288, 384, 35, padding=0) is I
+    assert pick(1, 95, 128, 56) is G                                # too few inputs
+    assert pick(1, 128, 120, 56) is G and pick(1, 128, 144, 56) is G   # K_g % 32
+    assert pick(5, 128, 128, 56) is G                               # five images
+    assert pick(1, 256, 256, 56, groups=2) is G                     # grouped
+    assert pick(1, 128, 128, 56, stride=(2, 1)) is G                # stride 2 on one axis
+    assert pick(1, 128, 128, 56, dilation=2) is G                   # dilated
 
 
 def test_wide_1x1_and_dilated_layers_with_few_outputs_per_group_leave_direct():
