@@ -174,6 +174,7 @@ cdef extern from "_kernels.h" nogil:
     int fc_set_dw_rolling(int on)
     int fc_set_gather_pf(int on)
     int fc_set_vector_tiles(int on)
+    int fc_set_stage_store2(int on)
     int fc_gather_pw
     size_t fc_direct_scratch_bytes(fc_blocking b, const fc_direct_args *a, fc_idx rows,
                                    size_t esize)
@@ -493,6 +494,13 @@ def _set_vector_tiles(int on):
     in _kernels_impl.h) when on (the default); off, through its staging tile.
     Returns the old setting."""
     return fc_set_vector_tiles(on)
+
+
+def _set_stage_store2(int on):
+    """Test hook (and A/B switch): a gemm task writes a transposed conv's
+    stride-2 phase out of its stage with masked stores (on, the default) or a
+    value at a time.  Returns the old setting."""
+    return fc_set_stage_store2(on)
 
 
 # Direct kernel: scratch of padded rows per task kept near L2-resident size.

@@ -47,6 +47,8 @@ static int fc_set_dw_padded(int on) { int old = fc_dw_padded; fc_dw_padded = on;
 static int fc_set_dw_const_cg(int on) { int old = fc_dw_const_cg; fc_dw_const_cg = on; return old; }
 static int fc_set_dw_rolling(int on) { int old = fc_dw_rolling; fc_dw_rolling = on; return old; }
 static int fc_set_gather_pf(int on) { int old = fc_gather_pf; fc_gather_pf = on; return old; }
+static int fc_set_stage_store2(int on)
+{ int old = fc_stage_store2; fc_stage_store2 = on; return old; }
 static int fc_set_vector_tiles(int on)
 { int old = fc_vector_tiles; fc_vector_tiles = on; return old; }
 

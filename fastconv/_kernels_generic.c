@@ -9,6 +9,7 @@ int fc_dw_const_cg = 1;                   /* Note [grouped channel counts] */
 int fc_dw_rolling = 1;                    /* Note [rolling depthwise rows] */
 int fc_gather_pf = 1;                     /* Note [gather prefetch] */
 int fc_vector_tiles = 1;                  /* Note [vector-wise tiles] */
+int fc_stage_store2 = 1;                  /* gemm_task's stride-2 write-out */
 
 #define FC_ISA_NAME generic
 #define FC_VBYTES 16

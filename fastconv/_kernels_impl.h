@@ -643,6 +643,39 @@ static fc_idx FC_FN(next_block_step)(const fc_gemm_args *g, fc_idx p0, fc_idx np
         else FC_FN(ukernel)(__VA_ARGS__);                                          \
     } while (0)
 
+#if defined(FC_MASKED) && FC_VBYTES == 64
+/* Lanes l of v with lo <= l < hi to p[2*l] (every other value, as a transposed
+ * conv's stride-2 phase lies in its output rows; the values between are left
+ * alone): two permutes spread v over the even lanes of two vectors, each a
+ * masked store, instead of one scalar store per value. */
+#define FC_STORE2 1
+static inline void FC_FN(store2)(FC_T *p, fc_idx lo, fc_idx hi, VT v)
+{
+    lo = lo < 0 ? 0 : lo;
+    hi = hi > VLEN ? VLEN : hi;
+    if (hi <= lo) return;
+    /* even lanes 2l for l in [lo, hi), of the 2*VLEN output positions */
+    const uint64_t m = (((uint64_t)1 << (2 * hi)) - 1) & ~(((uint64_t)1 << (2 * lo)) - 1)
+                       & 0x5555555555555555ull;
+#if FC_VLEN == 16
+    const __m512i e0 = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    const __m512i e1 = _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11,
+                                         12, 12, 13, 13, 14, 14, 15, 15);
+    if ((__mmask16)m)
+        _mm512_mask_storeu_ps(p, (__mmask16)m, _mm512_permutexvar_ps(e0, (__m512)v));
+    if ((__mmask16)(m >> 16))
+        _mm512_mask_storeu_ps(p + 16, (__mmask16)(m >> 16), _mm512_permutexvar_ps(e1, (__m512)v));
+#else
+    const __m512i e0 = _mm512_setr_epi64(0, 0, 1, 1, 2, 2, 3, 3);
+    const __m512i e1 = _mm512_setr_epi64(4, 4, 5, 5, 6, 6, 7, 7);
+    if ((__mmask8)m)
+        _mm512_mask_storeu_pd(p, (__mmask8)m, _mm512_permutexvar_pd(e0, (__m512d)v));
+    if ((__mmask8)(m >> 8))
+        _mm512_mask_storeu_pd(p + 8, (__mmask8)(m >> 8), _mm512_permutexvar_pd(e1, (__m512d)v));
+#endif
+}
+#endif
+
 /* Note [vector-wise tiles]: a gemm task's pixels run over the batch, and a
  * chunk of NR (3 vectors) pixels that crosses from one image into the next
  * used to go through the staging tile (copied in and out a run at a time)
@@ -780,6 +813,23 @@ void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0, int m
         while (l < np) {   /* a grid row at a time: a stride-cs run */
             const fc_idx run = Pw - px < np - l ? Pw - px : np - l;
             FC_T *restrict yr = ym + n * ns + py * rs + px * cs;
+#ifdef FC_STORE2
+            /* A stride-2 phase's row of a vector or more: store2's masked
+             * stores, not a store a value.  New / old time (gemm forced),
+             * interleaved, AMD EPYC Zen 5, 29 Nov 2026, 2 threads (1): UNet's
+             * 2x2 s2 512 -> 256 at 32x32 0.96-0.97 (0.96), 256 -> 128 at 64x64
+             * 0.91-0.94 (0.90-0.95), 3x3 s2 op1 4 x 128 -> 96 at 20x20
+             * 0.95-0.97 (0.94-0.97), pix2pix 4x4 at 64x64 0.98-0.99; rows of
+             * 8 (dcgan-up2) 0.99-1.00, and of 4 (dcgan-up1) lost 2-4%: they
+             * keep the scalar copy. */
+            if (cs == 2 && run >= VLEN && fc_stage_store2) {
+                for (fc_idx i = 0; i < run; i += VLEN) {
+                    const int nl = run - i < VLEN ? (int)(run - i) : VLEN;
+                    FC_FN(store2)(yr + 2 * i, 0, nl,
+                                  FC_FN(mload)(sr + l + i, FC_FN(lanes)(0, nl)));
+                }
+            } else
+#endif
             for (fc_idx i = 0; i < run; i++) yr[i * cs] = sr[l + i];
             l += run;
             px = 0;
@@ -787,39 +837,6 @@ void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0, int m
         }
     }
 }
-
-#if defined(FC_MASKED) && FC_VBYTES == 64
-/* Lanes l of v with lo <= l < hi to p[2*l] (every other value, as a transposed
- * conv's stride-2 phase lies in its output rows; the values between are left
- * alone): two permutes spread v over the even lanes of two vectors, each a
- * masked store, instead of one scalar store per value. */
-#define FC_STORE2 1
-static inline void FC_FN(store2)(FC_T *p, fc_idx lo, fc_idx hi, VT v)
-{
-    lo = lo < 0 ? 0 : lo;
-    hi = hi > VLEN ? VLEN : hi;
-    if (hi <= lo) return;
-    /* even lanes 2l for l in [lo, hi), of the 2*VLEN output positions */
-    const uint64_t m = (((uint64_t)1 << (2 * hi)) - 1) & ~(((uint64_t)1 << (2 * lo)) - 1)
-                       & 0x5555555555555555ull;
-#if FC_VLEN == 16
-    const __m512i e0 = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-    const __m512i e1 = _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11,
-                                         12, 12, 13, 13, 14, 14, 15, 15);
-    if ((__mmask16)m)
-        _mm512_mask_storeu_ps(p, (__mmask16)m, _mm512_permutexvar_ps(e0, (__m512)v));
-    if ((__mmask16)(m >> 16))
-        _mm512_mask_storeu_ps(p + 16, (__mmask16)(m >> 16), _mm512_permutexvar_ps(e1, (__m512)v));
-#else
-    const __m512i e0 = _mm512_setr_epi64(0, 0, 1, 1, 2, 2, 3, 3);
-    const __m512i e1 = _mm512_setr_epi64(4, 4, 5, 5, 6, 6, 7, 7);
-    if ((__mmask8)m)
-        _mm512_mask_storeu_pd(p, (__mmask8)m, _mm512_permutexvar_pd(e0, (__m512d)v));
-    if ((__mmask8)(m >> 8))
-        _mm512_mask_storeu_pd(p + 8, (__mmask8)(m >> 8), _mm512_permutexvar_pd(e1, (__m512d)v));
-#endif
-}
-#endif
 
 /* Note [implicit GEMM on a padded copy]: copy the input once with its padding
  * applied, split into stride phases (padded row r, column x go to phase plane

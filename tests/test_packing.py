@@ -221,3 +221,41 @@ def test_vector_wise_tiles_keep_the_bits(level, dtype, case, threads):
     np.testing.assert_array_equal(got[0], got[1])
     tol = tolerance(dtype, reduction_length(w), x, w, b, **kw)
     assert_within(got[0], conv2d_ref(x, w, b, **kw), tol, what=f"{level} vector-wise tiles")
+
+
+STAGE_ROWS = [  # transposed GEMMs whose stride-2 phase rows are a vector wide or more
+    ((2, 8, 20, 24), (8, 6, 4, 4), dict(stride=2, padding=1)),               # 24 wide
+    ((1, 6, 9, 41), (6, 5, 3, 3), dict(stride=2, padding=1, output_padding=1)),  # 41, 40
+    ((3, 5, 6, 17), (5, 4, 2, 2), dict(stride=2)),                           # 17: a tail
+    ((1, 4, 3, 70), (4, 2, 3, 3), dict(stride=(1, 2), padding=(0, 1))),     # rows at stride 1
+    ((2, 12, 4, 33), (12, 9, 4, 4), dict(stride=2, padding=2, groups=3)),
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(STAGE_ROWS)))
+def test_stage_write_out_by_masked_stores_keeps_the_bits(level, dtype, case, threads):
+    """A gemm task writes a transposed conv's stride-2 phase rows of 16+ values
+    out of its stage by masked stores of every other value: the values the
+    one-at-a-time copy writes (switched off), and every output written (a
+    NaN-filled out)."""
+    xs, ws, kw = STAGE_ROWS[case]
+    groups = kw.get("groups", 1)
+    x, w, b = random_arrays(xs, ws, ws[1] * groups, dtype, seed=170 + case)
+    got = []
+    for on in (1, 0):
+        old = _cpu._set_stage_store2(on)
+        try:
+            out = np.full(fastconv.conv_transpose2d(x, w, b, algorithm="gemm", **kw).shape,
+                          np.nan, dtype)
+            fastconv.conv_transpose2d(x, w, b, algorithm="gemm", num_threads=threads, out=out,
+                                      **kw)
+        finally:
+            _cpu._set_stage_store2(old)
+        got.append(out)
+    np.testing.assert_array_equal(got[0], got[1])
+    tol = tolerance(dtype, reduction_length(w, transposed=True, groups=groups), x, w, b,
+                    transposed=True, **kw)
+    assert_within(got[0], conv_transpose2d_ref(x, w, b, **kw), tol,
+                  what=f"{level} stage write-out")
