@@ -272,7 +272,11 @@ ALGORITHMS = {
 #   0.67, 2 x 512 at 12x12 0.90.  float64: 0.96-1.00.  Left to GEMM: output
 #   channels not a multiple of 32 (128 at 50x50 -> 100, 104, 136: 1.06-1.07;
 #   -> 112, 144: 1.01; 100 at 50x50 1.08, at 56x56 1.14; 120 at 40x40 1.05;
-#   200 at 30x30 1.00; no cause found in either kernel's blocking), fewer
+#   200 at 30x30 1.00: IMPLICIT's channel-lane tiles are 32 channels wide),
+#   below AVX-512 (the same machine with set_isa("avx2"): 128 at 56x56 1.15,
+#   256 at 28x28 1.15, 288 -> 384 1.09, 128 at 14x14 1.17, 4 x 128 at 28x28
+#   1.17, 96 -> 192 at 56x56 1.18; the plan cache keeps a call's choice if
+#   the level is switched later, a speed matter only: same bits), fewer
 #   input channels (32 -> 64 at 416x416 1.08-1.11, 48 -> 80 at 75x75 1.16, 8
 #   x 64 -> 128 at 32x32 1.06-1.10; 64 at 112x112 would gain, 0.87), and 8
 #   images (8 x 256 at 16x16 1.11).  Not rechecked on the Xeon.
@@ -440,6 +444,7 @@ THRESHOLDS = {
     "GEMM_STRIDED_MIN_C_G": 8,
     # but 3x3 stride 2 (ungrouped) with this many input channels, output
     # channels a multiple of this, and at most this many images: IMPLICIT
+    # (on AVX-512)
     "IMPLICIT_S2_MIN_C_G": 96,
     "IMPLICIT_S2_K_G_MULTIPLE": 32,
     "IMPLICIT_S2_MAX_N": 4,
@@ -765,7 +770,7 @@ def choose_algorithm(params):
     if (p.sh == p.sw == 2 and p.kh == p.kw == 3 and not dilated and p.G == 1
             and p.C_g >= THRESHOLDS["IMPLICIT_S2_MIN_C_G"]
             and p.K_g % THRESHOLDS["IMPLICIT_S2_K_G_MULTIPLE"] == 0
-            and p.N <= THRESHOLDS["IMPLICIT_S2_MAX_N"]):
+            and p.N <= THRESHOLDS["IMPLICIT_S2_MAX_N"] and _cpu.get_isa() == "avx512"):
         return Algorithm.IMPLICIT
     if ((strided and p.kh * p.kw <= THRESHOLDS["GEMM_STRIDED_MAX_TAPS"]
          or dilated and (p.K_g >= THRESHOLDS["GEMM_DILATED_MIN_K_G"]
