@@ -2518,38 +2518,32 @@ def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
     if panels:
         flagged = _winograd_bands(x, bias, y, 1, dh, dw, NULL, wp, rowmap, colmap, PWs, TH,
                                   pl, nthreads, bufs, bad, 0, K, K)
-        if flagged:
-            conv2d_implicit(x, w, bias, y, G, 1, 1, dh, dw, pt, pb, pl, pr, padding_mode,
-                            num_threads)
-            return False
-        if mode == FC_PAD_ZEROS:
-            _bias_unreached(y, bias, _reached(OH, H, pt, dh, 1), _reached(OW, W, pl, dw, 1))
-        return True
-    # Transformed weights of a chunk, [G][Kc][16][C_g].
-    U = <floating *>bufs.get(<size_t>max(G * 16 * Kc * C_g, 1) * esize)
-    for k0 in range(0, K_g, Kc):
-        k1 = min(k0 + Kc, <fc_idx>K_g)
-        nkb = _cdiv(k1 - k0, 16)
-        with nogil:
-            for t in prange(<fc_idx>G * nkb, num_threads=nthreads, schedule="static"):
-                g_ = t // nkb
-                kb = (t % nkb) * 16
-                if floating is float:
-                    if fc_winograd_weights_f32(wp + (g_ * K_g + k0) * C_g * 9, k1 - k0, C_g,
-                                               kb, min(kb + 16, k1 - k0), U + g_ * per_group):
-                        bad[fc_omp_thread_num()] = 1
-                else:
-                    if fc_winograd_weights_f64(wp + (g_ * K_g + k0) * C_g * 9, k1 - k0, C_g,
-                                               kb, min(kb + 16, k1 - k0), U + g_ * per_group):
-                        bad[fc_omp_thread_num()] = 1
-        flagged = _any_flagged(bad, nthreads)
-        if not flagged:
-            # Each chunk's band buffers go back when it ends (a _Buffers of its
-            # own), so chunks reuse them instead of adding up.
-            flagged = _winograd_bands(x, bias, y, G, dh, dw, U, NULL, rowmap, colmap, PWs, TH,
-                                      pl, nthreads, _Buffers(), bad, k0, k1 - k0, Kc)
-        if flagged:
-            break
+    else:
+        # Transformed weights of a chunk, [G][Kc][16][C_g].
+        U = <floating *>bufs.get(<size_t>max(G * 16 * Kc * C_g, 1) * esize)
+        for k0 in range(0, K_g, Kc):
+            k1 = min(k0 + Kc, <fc_idx>K_g)
+            nkb = _cdiv(k1 - k0, 16)
+            with nogil:
+                for t in prange(<fc_idx>G * nkb, num_threads=nthreads, schedule="static"):
+                    g_ = t // nkb
+                    kb = (t % nkb) * 16
+                    if floating is float:
+                        if fc_winograd_weights_f32(wp + (g_ * K_g + k0) * C_g * 9, k1 - k0, C_g,
+                                                   kb, min(kb + 16, k1 - k0), U + g_ * per_group):
+                            bad[fc_omp_thread_num()] = 1
+                    else:
+                        if fc_winograd_weights_f64(wp + (g_ * K_g + k0) * C_g * 9, k1 - k0, C_g,
+                                                   kb, min(kb + 16, k1 - k0), U + g_ * per_group):
+                            bad[fc_omp_thread_num()] = 1
+            flagged = _any_flagged(bad, nthreads)
+            if not flagged:
+                # Each chunk's band buffers go back when it ends (a _Buffers of its
+                # own), so chunks reuse them instead of adding up.
+                flagged = _winograd_bands(x, bias, y, G, dh, dw, U, NULL, rowmap, colmap, PWs, TH,
+                                          pl, nthreads, _Buffers(), bad, k0, k1 - k0, Kc)
+            if flagged:
+                break
     if flagged:
         conv2d_implicit(x, w, bias, y, G, 1, 1, dh, dw, pt, pb, pl, pr, padding_mode,
                         num_threads)
