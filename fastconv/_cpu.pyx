@@ -175,6 +175,7 @@ cdef extern from "_kernels.h" nogil:
     int fc_set_gather_pf(int on)
     int fc_set_vector_tiles(int on)
     int fc_set_stage_store2(int on)
+    int fc_set_dwcl_short(int on)
     int fc_gather_pw
     size_t fc_direct_scratch_bytes(fc_blocking b, const fc_direct_args *a, fc_idx rows,
                                    size_t esize)
@@ -494,6 +495,14 @@ def _set_vector_tiles(int on):
     in _kernels_impl.h) when on (the default); off, through its staging tile.
     Returns the old setting."""
     return fc_set_vector_tiles(on)
+
+
+def _set_dwcl_short(int on):
+    """Test hook (and A/B switch): a row's last block of at most 8 outputs in
+    Note [depthwise channel lanes] makes 8 accumulators (Note [short depthwise
+    blocks] in _kernels_impl.h) when on (the default), 16 when off.  Returns
+    the old setting."""
+    return fc_set_dwcl_short(on)
 
 
 def _set_stage_store2(int on):

@@ -51,6 +51,7 @@ static int fc_set_stage_store2(int on)
 { int old = fc_stage_store2; fc_stage_store2 = on; return old; }
 static int fc_set_vector_tiles(int on)
 { int old = fc_vector_tiles; fc_vector_tiles = on; return old; }
+static int fc_set_dwcl_short(int on) { int old = fc_dwcl_short; fc_dwcl_short = on; return old; }
 
 /* ---- run-time dispatch ------------------------------------------------- */
 

@@ -231,6 +231,7 @@ extern FC_HIDDEN int fc_dw_rolling;  /* Note [rolling depthwise rows] (_kernels_
 extern FC_HIDDEN int fc_gather_pf;   /* Note [gather prefetch] (_kernels_impl.h) */
 extern FC_HIDDEN int fc_vector_tiles;   /* Note [vector-wise tiles] (_kernels_impl.h) */
 extern FC_HIDDEN int fc_stage_store2;   /* gemm_task's stride-2 write-out (_kernels_impl.h) */
+extern FC_HIDDEN int fc_dwcl_short;     /* Note [short depthwise blocks] (_kernels_impl.h) */
 /* Its plane: rows of whole 8-row blocks plus the taps' K - 1, and a pitch of
  * whole 2-vector strips plus K - 1 columns, rounded up to a vector. */
 #define FC_DW_PADDED_ROWS(rows, K) (((rows) + 7) / 8 * 8 + (K) - 1)

@@ -10,6 +10,7 @@ int fc_dw_rolling = 1;                    /* Note [rolling depthwise rows] */
 int fc_gather_pf = 1;                     /* Note [gather prefetch] */
 int fc_vector_tiles = 1;                  /* Note [vector-wise tiles] */
 int fc_stage_store2 = 1;                  /* gemm_task's stride-2 write-out */
+int fc_dwcl_short = 1;                    /* Note [short depthwise blocks] */
 
 #define FC_ISA_NAME generic
 #define FC_VBYTES 16

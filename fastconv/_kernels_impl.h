@@ -2901,7 +2901,11 @@ FC_FN(dwcl_put)(__m512 v[16], FC_T *y, fc_idx plane, int nc, fc_idx n)
 {
     FC_FN(tr16)(v);
     const MT m = FC_FN(lanes)(0, n);
-    for (int l = 0; l < nc; l++) FC_FN(mstore)(y + l * plane, m, (VT)v[l]);
+    if (nc == 16) {   /* unrolled: v stays in registers */
+        for (int l = 0; l < 16; l++) FC_FN(mstore)(y + l * plane, m, (VT)v[l]);
+    } else {
+        for (int l = 0; l < nc; l++) FC_FN(mstore)(y + l * plane, m, (VT)v[l]);
+    }
 }
 
 /* A row of outputs O[0 .. OW) (pixel vectors) to the channels' rows at y. */
@@ -2924,11 +2928,17 @@ static inline void FC_FN(dwcl_get_row)(const FC_T *xr, fc_idx plane, int nc, fc_
     for (fc_idx cc = c0; cc < c1; cc += 16) {
         const MT m = FC_FN(lanes)(0, c1 - cc);
         __m512 v[16];
-        for (int l = 0; l < 16; l++)
-            v[l] = l < nc ? (__m512)FC_FN(mload)(xr + l * plane + cc, m) : _mm512_setzero_ps();
+        if (nc == 16) {   /* unrolled: v stays in registers */
+            for (int l = 0; l < 16; l++) v[l] = (__m512)FC_FN(mload)(xr + l * plane + cc, m);
+        } else {
+            for (int l = 0; l < 16; l++)
+                v[l] = l < nc ? (__m512)FC_FN(mload)(xr + l * plane + cc, m) : _mm512_setzero_ps();
+        }
         FC_FN(tr16)(v);
         const int nq = c1 - cc < 16 ? (int)(c1 - cc) : 16;
-        if (dw == 1) {
+        if (dw == 1 && nq == 16) {   /* unrolled: no copy of v through memory */
+            for (int q = 0; q < 16; q++) dst[cc + off + q] = (VT)v[q];
+        } else if (dw == 1) {
             for (int q = 0; q < nq; q++) dst[cc + off + q] = (VT)v[q];
         } else {   /* no division per column */
             fc_idx ph = (cc + off) % dw, idx = (cc + off) / dw;
@@ -2962,6 +2972,50 @@ static inline void FC_FN(dwcl_weights)(const FC_T *w, const FC_T *bias, fc_idx c
  * column dilation dw (outputs ph, ph + dw, ...; T's columns of the phase at
  * ph * PWq), to O[OW].  Each input vector is loaded once and fed to the
  * accumulators it reaches, in increasing t, so each output's taps in j order. */
+/* Note [short depthwise blocks]: a row's outputs go 16 to a block, so a row
+ * of 56 (ConvNeXt's 7x7 layers) made 64, an eighth of the multiply-adds on
+ * lanes past the row.  A last block of at most 8 outputs now makes 8
+ * accumulators (the same terms in the same order: same bits).  8 and 16
+ * only: each variant is a fully unrolled body per kernel size and stride.
+ * Interleaved medians, 8 / 16 accumulators, one thread, AMD EPYC Zen 5: 96 at
+ * 56x56 7x7 0.93, 64 at 40x40 5x5 0.92, 128 at 24x24 5x5 0.88; rows of 28, 14
+ * and 112 unchanged (0.995-0.999).
+ *
+ * The block's kernel rows are a loop, not unrolled: unrolled, GCC scheduled
+ * the next rows' loads early and spilled accumulators (~1150 stack accesses in
+ * dwcl_row7, 125 now).  And a whole block of 16 channels loads and stores its
+ * vectors in unrolled loops: with the channel count a loop bound, GCC kept the
+ * 16 vectors on the stack (a masked store loop, ~9% of a 7x7's time) and
+ * copied transposed input rows through memmove (~4%).  With the short blocks,
+ * new / old (the build before), one thread (2 threads): 96 at 56x56 7x7 0.875
+ * (0.905), 768 at 7x7 7x7 0.70 (0.89), 672 at 14x14 5x5 stride 2 0.82,
+ * 960 at 7x7 3x3 0.81, 240 at 28x28 5x5 0.92, 320 at 33x33 3x3 dilation 2
+ * 0.94 (0.92), 192 at 28x28 and 384 at 14x14 7x7 0.95-0.96 (0.98); the 2-thread
+ * rows were noisy (+-4%).  Tried and dropped: transposing each input row just
+ * before the first output row that reads it, with the next row's lines
+ * prefetched (1-4% slower; without the prefetches 0-1.7% slower). */
+static inline __attribute__((always_inline)) void
+FC_FN(dwcl_block)(const FC_T *tr, fc_idx krv, const FC_T *W16, VT bv, VT acc[16], const int K,
+                  const int S, const int NO)
+{
+    for (int o = 0; o < NO; o++) acc[o] = bv;
+FC_DW_UNROLL(1)   /* Note [short depthwise blocks]: not unrolled */
+    for (int i = 0; i < K; i++) {
+        const FC_T *ti = tr + (fc_idx)i * krv * 16;
+        VT wv[7];
+        for (int j = 0; j < K; j++) wv[j] = *(const VT *)(W16 + (i * K + j) * 16);
+FC_DW_UNROLL(40)
+        for (int t = 0; t < S * (NO - 1) + K; t++) {
+            const VT xv = *(const VT *)(ti + t * 16);
+FC_DW_UNROLL(8)
+            for (int j = 0; j < K; j++) {
+                const int o = (t - j) / S;
+                if (t >= j && (t - j) % S == 0 && o < NO) acc[o] += wv[j] * xv;
+            }
+        }
+    }
+}
+
 static inline __attribute__((always_inline)) void
 FC_FN(dwcl_phase)(const FC_T *T, fc_idx krv, fc_idx PWq, int dw, int ph, const FC_T *W16,
                   VT bv, FC_T *y, fc_idx plane, int nc, fc_idx OW, VT *O, const int K,
@@ -2969,29 +3023,22 @@ FC_FN(dwcl_phase)(const FC_T *T, fc_idx krv, fc_idx PWq, int dw, int ph, const F
 {
     const fc_idx nout = (OW - ph + dw - 1) / dw;
     for (fc_idx b = 0; b < nout; b += 16) {
+        const FC_T *tr = T + (ph * PWq + S * b) * 16;
+        /* Note [short depthwise blocks] */
+        const int no = nout - b < 16 ? (int)(nout - b) : 16;
         VT acc[16];
-        for (int o = 0; o < 16; o++) acc[o] = bv;
-FC_DW_UNROLL(8)
-        for (int i = 0; i < K; i++) {
-            const FC_T *tr = T + ((fc_idx)i * krv + ph * PWq + S * b) * 16;
-            VT wv[7];
-            for (int j = 0; j < K; j++) wv[j] = *(const VT *)(W16 + (i * K + j) * 16);
-FC_DW_UNROLL(40)
-            for (int t = 0; t < S * 15 + K; t++) {
-                const VT xv = *(const VT *)(tr + t * 16);
-FC_DW_UNROLL(8)
-                for (int j = 0; j < K; j++) {
-                    const int o = (t - j) / S;
-                    if (t >= j && (t - j) % S == 0 && o < 16) acc[o] += wv[j] * xv;
-                }
-            }
+        if (no > 8 || !fc_dwcl_short) {
+            FC_FN(dwcl_block)(tr, krv, W16, bv, acc, K, S, 16);
+        } else {
+            FC_FN(dwcl_block)(tr, krv, W16, bv, acc, K, S, 8);
+            for (int o = 8; o < 16; o++) acc[o] = SPLAT((FC_T)0);
         }
         if (dw == 1) {
             __m512 r[16];
             for (int o = 0; o < 16; o++) r[o] = (__m512)acc[o];
             FC_FN(dwcl_put)(r, y + b, plane, nc, OW - b);
         } else {
-            for (int o = 0; o < 16 && b + o < nout; o++) O[ph + dw * (b + o)] = acc[o];
+            for (int o = 0; o < no; o++) O[ph + dw * (b + o)] = acc[o];
         }
     }
 }

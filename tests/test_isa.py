@@ -348,6 +348,40 @@ def test_depthwise_channel_lanes_every_level(level, dtype, case):
                       "channel lanes", used=lambda on: on == 1 and lanes)
 
 
+# A row's last block of at most 8 outputs makes 8 accumulators instead of 16
+# (Note [short depthwise blocks]): the same terms in the same order, so the
+# same bits as with 16.  Last blocks of 1, 4, 8 (short) and 9, 12 (not) outputs,
+# the only block of a row, stride 2, column dilation (each phase's outputs a
+# row of its own), full and partial channel blocks, bands of rows.
+SHORT_BLOCKS = [  # (x shape, w shape, kwargs)
+    ((1, 16, 9, 56), (16, 1, 7, 7), dict(padding=3, groups=16)),        # 16 16 16 8
+    ((1, 19, 6, 17), (19, 1, 5, 5), dict(padding=2, groups=19)),        # 16 1
+    ((2, 16, 5, 20), (16, 1, 3, 3), dict(padding=1, groups=16)),        # 16 4
+    ((1, 32, 7, 7), (32, 1, 7, 7), dict(padding=3, groups=32)),         # 7 alone
+    ((1, 16, 8, 25), (16, 1, 5, 5), dict(padding=2, groups=16)),        # 16 9
+    ((1, 17, 8, 28), (17, 1, 7, 7), dict(padding=3, groups=17)),        # 16 12
+    ((1, 16, 9, 47), (16, 1, 5, 5), dict(stride=2, padding=2, groups=16)),   # 16 8
+    ((1, 16, 7, 39), (16, 1, 3, 3), dict(padding=(1, 3), dilation=(1, 3), groups=16)),
+    ((1, 16, 90, 40), (16, 1, 7, 7), dict(padding=3, groups=16)),       # bands of rows
+]
+
+
+@pytest.mark.parametrize("case", range(len(SHORT_BLOCKS)))
+def test_short_depthwise_blocks_give_the_same_bits(case):
+    if not _cpu.isa_supported("avx512"):
+        pytest.skip("channel lanes are AVX-512 only")
+    xs, ws, kw = SHORT_BLOCKS[case]
+    old = _cpu.get_isa()
+    _cpu.set_isa("avx512")
+    lanes = _cpu._set_dw_channel_lanes(1)
+    try:
+        _direct_both_ways("avx512", np.float32, xs, ws, kw, 160 + case, _cpu._set_dwcl_short,
+                          "short blocks", used=lambda on: True)
+    finally:
+        _cpu._set_dw_channel_lanes(lanes)
+        _cpu.set_isa(old)
+
+
 # Depthwise conv_transpose2d (one output channel per group, undilated) runs in
 # one pass with 16 channels in the lanes on AVX-512 float32 (Note [transposed
 # depthwise channel lanes]): the terms and order of the phase conv2d path, so
