@@ -2901,11 +2901,10 @@ FC_FN(dwcl_put)(__m512 v[16], FC_T *y, fc_idx plane, int nc, fc_idx n)
 {
     FC_FN(tr16)(v);
     const MT m = FC_FN(lanes)(0, n);
-    if (nc == 16) {   /* unrolled: v stays in registers */
-        for (int l = 0; l < 16; l++) FC_FN(mstore)(y + l * plane, m, (VT)v[l]);
-    } else {
-        for (int l = 0; l < nc; l++) FC_FN(mstore)(y + l * plane, m, (VT)v[l]);
-    }
+    /* Unrolled, each store under its condition: with nc the loop's bound, GCC
+     * kept v on the stack (Note [short depthwise blocks]). */
+    for (int l = 0; l < 16; l++)
+        if (l < nc) FC_FN(mstore)(y + l * plane, m, (VT)v[l]);
 }
 
 /* A row of outputs O[0 .. OW) (pixel vectors) to the channels' rows at y. */
@@ -2928,21 +2927,17 @@ static inline void FC_FN(dwcl_get_row)(const FC_T *xr, fc_idx plane, int nc, fc_
     for (fc_idx cc = c0; cc < c1; cc += 16) {
         const MT m = FC_FN(lanes)(0, c1 - cc);
         __m512 v[16];
-        if (nc == 16) {   /* unrolled: v stays in registers */
-            for (int l = 0; l < 16; l++) v[l] = (__m512)FC_FN(mload)(xr + l * plane + cc, m);
-        } else {
-            for (int l = 0; l < 16; l++)
-                v[l] = l < nc ? (__m512)FC_FN(mload)(xr + l * plane + cc, m) : _mm512_setzero_ps();
-        }
+        for (int l = 0; l < 16; l++)
+            v[l] = l < nc ? (__m512)FC_FN(mload)(xr + l * plane + cc, m) : _mm512_setzero_ps();
         FC_FN(tr16)(v);
         const int nq = c1 - cc < 16 ? (int)(c1 - cc) : 16;
-        if (dw == 1 && nq == 16) {   /* unrolled: no copy of v through memory */
-            for (int q = 0; q < 16; q++) dst[cc + off + q] = (VT)v[q];
-        } else if (dw == 1) {
-            for (int q = 0; q < nq; q++) dst[cc + off + q] = (VT)v[q];
+        if (dw == 1) {   /* unrolled, as dwcl_put's stores */
+            for (int q = 0; q < 16; q++)
+                if (q < nq) dst[cc + off + q] = (VT)v[q];
         } else {   /* no division per column */
             fc_idx ph = (cc + off) % dw, idx = (cc + off) / dw;
-            for (int q = 0; q < nq; q++) {
+            for (int q = 0; q < 16; q++) {
+                if (q >= nq) break;
                 dst[ph * PWq + idx] = (VT)v[q];
                 if (++ph == dw) { ph = 0; idx++; }
             }
@@ -2983,15 +2978,19 @@ static inline void FC_FN(dwcl_weights)(const FC_T *w, const FC_T *bias, fc_idx c
  *
  * The block's kernel rows are a loop, not unrolled: unrolled, GCC scheduled
  * the next rows' loads early and spilled accumulators (~1150 stack accesses in
- * dwcl_row7, 125 now).  And a whole block of 16 channels loads and stores its
- * vectors in unrolled loops: with the channel count a loop bound, GCC kept the
- * 16 vectors on the stack (a masked store loop, ~9% of a 7x7's time) and
- * copied transposed input rows through memmove (~4%).  With the short blocks,
- * new / old (the build before), one thread (2 threads): 96 at 56x56 7x7 0.875
- * (0.905), 768 at 7x7 7x7 0.70 (0.89), 672 at 14x14 5x5 stride 2 0.82,
- * 960 at 7x7 3x3 0.81, 240 at 28x28 5x5 0.92, 320 at 33x33 3x3 dilation 2
- * 0.94 (0.92), 192 at 28x28 and 384 at 14x14 7x7 0.95-0.96 (0.98); the 2-thread
- * rows were noisy (+-4%).  Tried and dropped: transposing each input row just
+ * dwcl_row7, 125 now).  And the transposes' loads and stores are unrolled
+ * loops of 16, each under its condition (channel < nc, column < the row's
+ * end): with nc or the column count a loop bound, GCC kept the 16 vectors on
+ * the stack (a masked store loop, ~9% of a 7x7's time) and copied transposed
+ * input rows through memmove (~4%).  New / old, one thread (2 threads), the
+ * short blocks, the kernel-row loop and whole channel blocks unrolled: 96 at
+ * 56x56 7x7 0.875 (0.905), 768 at 7x7 7x7 0.70 (0.89), 672 at 14x14 5x5
+ * stride 2 0.82, 960 at 7x7 3x3 0.81, 240 at 28x28 5x5 0.92, 320 at 33x33 3x3
+ * dilation 2 0.94 (0.92); then the conditions for partial channel blocks and
+ * a row's last 16 columns too: 96 at 56x56 7x7 0.96 (0.93), 240 at 28x28 5x5
+ * 0.92 (0.90), 576 at 14x14 3x3 0.85 (0.89), 960 at 7x7 3x3 0.87 (0.91), 672
+ * at 14x14 5x5 stride 2 0.87 (0.92), 320 at 33x33 3x3 dilation 2 0.93 (0.93).
+ * Tried and dropped: transposing each input row just
  * before the first output row that reads it, with the next row's lines
  * prefetched (1-4% slower; without the prefetches 0-1.7% slower). */
 static inline __attribute__((always_inline)) void
