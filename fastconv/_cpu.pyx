@@ -2058,15 +2058,19 @@ cdef bint _dwcl_pays(int N, int C, int OH, int OW, int k, int s, bint dilated):
     65x65 0.75, 32 at 129x129 0.87 (re-measured after Note [depthwise rows in
     registers]: 3x3 on rows of 7-16 outputs still 0.65-0.93, 28 1.43).  At
     stride 2 the pixel-lane tiles keep a row's even and odd columns in
-    registers, so lanes win only where they fill far more lanes: rows of at
-    most 7 outputs.  Lanes / pixel-lane time at stride 2, same machine, 29 Nov
-    2026, by input size: 1024 at 8x8 3x3 0.48, 672 at 14x14 5x5 0.88, 576 and
-    960 at 14x14 3x3 0.98-0.99; but 8 outputs a row 1.00-1.11 (120 at 15 5x5,
-    256 at 16 3x3), 9-10 0.92-1.08, 14 1.23-1.36, 28 1.38 (128 at 56 7x7), 28
-    to 56 1.55-1.98."""
+    registers, so lanes win only on narrower rows: a 3x3's of at most 10
+    outputs, a 5x5's or 7x7's of at most 16.  Lanes / pixel-lane time at
+    stride 2 after Note [short depthwise blocks] (whose tails made the lanes
+    10-20% faster), same machine, 29 Nov 2026, 2 threads (1), by output row
+    width: 3x3 8 outputs 0.84-0.85 (0.58-0.63: 256 and 512 at 16x16), 9
+    0.83-0.85 (0.66-0.69), 10 0.95 (0.73), 12 1.04 (0.87), 14 1.06-1.10
+    (0.93), 16 1.11 (1.12), 20 1.51, 28 1.58 (96 at 56x56), 56 1.95; 5x5 8
+    0.78 (0.61-0.64), 9-10 0.76-0.78 (0.57-0.59), 12 0.88 (0.68), 14 0.88
+    (0.78), 20 1.01 (0.89), 56 1.04 (1.00); 7x7 28 0.97 (0.97: even, left to
+    the pixel tiles)."""
     cdef bint fills = <fc_idx>C * _cdiv(OW, 16) >= <fc_idx>OW * _cdiv(C, 16)
     if s == 2:
-        return fills and OW <= 7
+        return fills and (OW <= 10 or k > 3 and OW <= 16)
     return fills and (k > 3 or OW <= 16 or dilated)
 
 

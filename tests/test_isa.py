@@ -419,14 +419,16 @@ def test_depthwise_channel_lanes_where_they_pay():
     """By default only where 16 channels a vector use as many lanes as 16
     pixels of a row would: 96 channels on 56 columns, not 40 (5 of 6 vectors'
     lanes against 7 of 8); undilated 3x3 only on rows of one vector; at stride 2
-    only on rows of at most 7 outputs."""
+    only on rows of at most 10 outputs (3x3) or 16 (5x5, 7x7)."""
     if _cpu.get_isa() != "avx512":
         pytest.skip("channel lanes run on AVX-512 only")
     for C, k, size, d, s, used in [(96, 7, 56, 1, 1, True), (40, 7, 56, 1, 1, False),
                                    (48, 5, 56, 1, 1, True), (64, 3, 14, 1, 1, True),
                                    (64, 3, 28, 1, 1, False), (64, 3, 28, 2, 1, True),
                                    (672, 5, 14, 1, 2, True), (24, 5, 112, 1, 2, False),
-                                   (576, 3, 14, 1, 2, True), (64, 3, 16, 1, 2, False),
+                                   (576, 3, 14, 1, 2, True), (64, 3, 20, 1, 2, True),
+                                   (64, 3, 21, 1, 2, False),
+                                   (64, 5, 32, 1, 2, True), (64, 7, 34, 1, 2, False),
                                    (1024, 3, 8, 1, 2, True), (192, 3, 28, 1, 2, False),
                                    (128, 7, 56, 1, 2, False)]:
         x, w, b = random_arrays((1, C, size, size), (C, 1, k, k), C, np.float32, seed=C)
