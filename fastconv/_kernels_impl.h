@@ -2978,13 +2978,6 @@ static inline void FC_FN(dwcl_weights)(const FC_T *w, const FC_T *bias, fc_idx c
     *bv = b;
 }
 
-/* The phase's outputs of a row, 16 at a time: output o of a block at T + S b 16
- * sums taps (i, j) of T at ((i * krv + S (b + o) + j) * 16 (krv: vectors
- * between kernel rows; S the stride), weights W16[K * K][16], from the bias
- * vector bv.  dw == 1: the row is the output row, to y; else phase ph of a
- * column dilation dw (outputs ph, ph + dw, ...; T's columns of the phase at
- * ph * PWq), to O[OW].  Each input vector is loaded once and fed to the
- * accumulators it reaches, in increasing t, so each output's taps in j order. */
 /* Note [short depthwise blocks]: a row's outputs go 16 to a block, so a row
  * of 56 (ConvNeXt's 7x7 layers) made 64, an eighth of the multiply-adds on
  * lanes past the row.  A last block of at most 8 outputs now makes 8
@@ -3011,6 +3004,10 @@ static inline void FC_FN(dwcl_weights)(const FC_T *w, const FC_T *bias, fc_idx c
  * Tried and dropped: transposing each input row just
  * before the first output row that reads it, with the next row's lines
  * prefetched (1-4% slower; without the prefetches 0-1.7% slower). */
+/* One block's NO outputs (16, or 8 for a short last block) into acc[0 ..
+ * NO), from T at tr (dwcl_phase's layout): each input vector loaded once and
+ * fed to the accumulators it reaches, in increasing t, so each output's taps
+ * in j order. */
 static inline __attribute__((always_inline)) void
 FC_FN(dwcl_block)(const FC_T *tr, fc_idx krv, const FC_T *W16, VT bv, VT acc[16], const int K,
                   const int S, const int NO)
@@ -3033,6 +3030,12 @@ FC_DW_UNROLL(8)
     }
 }
 
+/* The phase's outputs of a row, 16 at a time: output o of a block at T + S b 16
+ * sums taps (i, j) of T at ((i * krv + S (b + o) + j) * 16 (krv: vectors
+ * between kernel rows; S the stride), weights W16[K * K][16], from the bias
+ * vector bv.  dw == 1: the row is the output row, to y; else phase ph of a
+ * column dilation dw (outputs ph, ph + dw, ...; T's columns of the phase at
+ * ph * PWq), to O[OW]; the blocks by dwcl_block. */
 static inline __attribute__((always_inline)) void
 FC_FN(dwcl_phase)(const FC_T *T, fc_idx krv, fc_idx PWq, int dw, int ph, const FC_T *W16,
                   VT bv, FC_T *y, fc_idx plane, int nc, fc_idx OW, VT *O, const int K,
