@@ -876,7 +876,7 @@ void FC_FN(implicit_task)(const fc_implicit_args *g, fc_idx n, fc_idx q0, fc_idx
     const FC_T *xn = (const FC_T *)g->xp + n * g->xp_nstride;
     FC_T *y = (FC_T *)g->y + n * g->y_nstride;
     FC_T *tile = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
-    fc_idx off[NR], roff[NR];
+    fc_idx roff[NR];
     int rlane[NR], rlen[NR], nrun;
     FC_T binit[FC_MR];
     const fc_idx ks = g->y_kstride, cs = g->y_cstride;
@@ -893,27 +893,29 @@ void FC_FN(implicit_task)(const fc_implicit_args *g, fc_idx n, fc_idx q0, fc_idx
         const int ncol = (int)ncol_;
         int nvalid = 0;
         nrun = 0;
-        {   /* output offset of each lane, -1 for the junk columns; the valid lanes
-             * as runs along output rows (lanes rlane.., outputs roff + i*cs) */
+        {   /* the valid lanes as runs along output rows (lanes rlane.., outputs
+             * roff + i*cs), a grid row at a time; the junk columns skipped */
             fc_idx oh = qc / g->PW, ow = qc % g->PW;
-            for (int l = 0; l < ncol; l++) {
-                off[l] = (ow < g->OW && oh < g->OH) ? oh * g->y_rstride + ow * cs : -1;
-                if (off[l] >= 0) {
+            for (int l = 0; l < ncol && oh < g->OH; oh++, ow = 0) {
+                const int seg = g->PW - ow < ncol - l ? (int)(g->PW - ow) : ncol - l;
+                if (ow < g->OW) {
+                    const int len = g->OW - ow < seg ? (int)(g->OW - ow) : seg;
+                    const fc_idx o = oh * g->y_rstride + ow * cs;
                     if (nrun && rlane[nrun - 1] + rlen[nrun - 1] == l
-                        && roff[nrun - 1] + rlen[nrun - 1] * cs == off[l]) {
-                        rlen[nrun - 1]++;
+                        && roff[nrun - 1] + rlen[nrun - 1] * cs == o) {
+                        rlen[nrun - 1] += len;
                     } else {
-                        rlane[nrun] = l; roff[nrun] = off[l]; rlen[nrun] = 1; nrun++;
+                        rlane[nrun] = l; roff[nrun] = o; rlen[nrun] = len; nrun++;
                     }
-                    nvalid++;
+                    nvalid += len;
                 }
-                if (++ow == g->PW) { ow = 0; oh++; }
+                l += seg;
             }
         }
         if (nvalid == 0) continue;
         /* whole vectors of contiguous outputs: the micro-kernel stores them in place */
-        const int in_place = g->y_cstride == 1 && nvalid == ncol && ncol % VLEN == 0
-                             && off[ncol - 1] - off[0] == ncol - 1;
+        const int in_place = g->y_cstride == 1 && nrun == 1 && rlen[0] == ncol
+                             && ncol % VLEN == 0;
         for (int panel = m0; panel < m1; panel++) {
             const fc_idx mbase = (fc_idx)panel * FC_MR;
             const int mrows = g->M - mbase < FC_MR ? (int)(g->M - mbase) : FC_MR;
@@ -923,7 +925,7 @@ void FC_FN(implicit_task)(const fc_implicit_args *g, fc_idx n, fc_idx q0, fc_idx
             /* whole vectors in place (ncol NR, or VLEN or 2*VLEN: a narrow tile), or staged */
             const int whole = in_place && mrows == FC_MR
                               && (ncol == NR || ncol <= 2 * VLEN);
-            FC_T *c = whole ? yp + off[0] : tile;
+            FC_T *c = whole ? yp + roff[0] : tile;
             const fc_idx ldc = whole ? ks : NR;
             if (ncol <= VLEN && FC_NV > 1)
                 FC_FN(ukernel_off_v1)(g->kred, A + mbase * g->lda, g->lda, mrows, xn + qc,
