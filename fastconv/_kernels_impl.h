@@ -891,7 +891,6 @@ void FC_FN(implicit_task)(const fc_implicit_args *g, fc_idx n, fc_idx q0, fc_idx
             ncol_ = q1 - qc < NR ? q1 - qc : NR;
         }
         const int ncol = (int)ncol_;
-        int nvalid = 0;
         nrun = 0;
         {   /* the valid lanes as runs along output rows (lanes rlane.., outputs
              * roff + i*cs), a grid row at a time; the junk columns skipped */
@@ -907,12 +906,11 @@ void FC_FN(implicit_task)(const fc_implicit_args *g, fc_idx n, fc_idx q0, fc_idx
                     } else {
                         rlane[nrun] = l; roff[nrun] = o; rlen[nrun] = len; nrun++;
                     }
-                    nvalid += len;
                 }
                 l += seg;
             }
         }
-        if (nvalid == 0) continue;
+        if (nrun == 0) continue;   /* junk columns only */
         /* whole vectors of contiguous outputs: the micro-kernel stores them in place */
         const int in_place = g->y_cstride == 1 && nrun == 1 && rlen[0] == ncol
                              && ncol % VLEN == 0;
