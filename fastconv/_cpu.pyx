@@ -12,7 +12,7 @@ padding; P = pixels of an output grid.  See the notes in _kernels.h.
 """
 
 from cython.parallel cimport prange, parallel
-from libc.stdint cimport int8_t, int32_t, int64_t, uintptr_t, INT32_MAX
+from libc.stdint cimport int8_t, int32_t, int64_t, uint32_t, uintptr_t, INT32_MAX
 from libc.stdlib cimport malloc, free, calloc
 from libc.string cimport memcpy, memset
 from cpython.exc cimport PyErr_CheckSignals
@@ -58,6 +58,8 @@ cdef extern from "_kernels.h" nogil:
         fc_idx lda
         const void *bias
         int M
+        const int32_t *aoff
+        int batch_inner
     ctypedef struct fc_direct_args:
         const void *x
         fc_idx H, W
@@ -169,6 +171,7 @@ cdef extern from "_kernels.h" nogil:
     size_t fc_gemm_scratch_bytes(fc_blocking b, fc_idx nb, fc_idx stage_rows, size_t esize)
     int fc_set_gather_pw(int n)
     int fc_set_gather_runs(int on)
+    int fc_set_gather_windows(int n)
     int fc_set_dw_padded(int on)
     int fc_set_dw_const_cg(int on)
     int fc_set_dw_rolling(int on)
@@ -457,6 +460,15 @@ def _set_gather_runs(int on):
     masked loads (Note [gather runs] in _kernels_base.h) when on (the default),
     gathers when off.  Returns the old setting."""
     return fc_set_gather_runs(on)
+
+
+def _set_gather_windows(int n):
+    """Test hook: gathered B vectors whose lanes read within at most n (<= 3)
+    stretches of 16 values are that many permuted loads (Note [gather windows]
+    in _kernels_base.h; AVX-512, float32); 0: gathers.  Returns the old n."""
+    if not 0 <= n <= 3:
+        raise ValueError("n must be 0 to 3")
+    return fc_set_gather_windows(n)
 
 
 def _set_dw_padded(int on):
@@ -1006,7 +1018,8 @@ cdef void _run_gemm(fc_gemm_args *subs, fc_idx nsub, int npanel, bint is_double,
 
     cdef bint staged = False
     for s in range(nsub):
-        staged = staged or subs[s].y_cstride != 1 or subs[s].y_rstride != subs[s].P_w
+        staged = (staged or subs[s].y_cstride != 1 or subs[s].y_rstride != subs[s].P_w
+                  or subs[s].batch_inner)
     cdef size_t sbytes = fc_gemm_scratch_bytes(b, nb, mb_size * b.mr if staged else 0, esize)
     cdef char *scratch = <char *>bufs.get(sbytes * nthreads)
     cdef double macs = 0
@@ -1304,6 +1317,8 @@ cdef void _conv2d_sub(fc_gemm_args *a, const void *x, fc_idx C, fc_idx H, fc_idx
     a.lda = lda
     a.bias = bias
     a.M = M
+    a.aoff = NULL
+    a.batch_inner = 0
 
 
 cdef int _tap_count(int out, int n, int s, int p, int k, int d) noexcept:
@@ -1803,6 +1818,117 @@ cdef void _transposed_exact(const floating[:, :, :, ::1] x, const floating[:, :,
                     yp[(t * OH + oh) * OW + ow] = acc
 
 
+# Note [transposed border classes]: a stride phase's output row reads, per
+# tap row, input row t + off; near the top and bottom some of those fall
+# outside the input (columns alike), and the phase GEMM multiplies their
+# zeros: a DCGAN 4x4 stride-2 layer on 4x4 maps takes one of each phase's two
+# tap rows outside for one output row in four, so 1 - (7/8)^2 = 23% of its
+# multiply-adds are w * 0.  So the phase's outputs split into classes: runs
+# of rows with one set of in-bounds tap rows, by runs of columns alike, each
+# class a GEMM sub-problem over only its taps (one with none gets the bias).
+# Every class reads the phase's one weight pack: its reduction index k is the
+# pack's column aoff[k] (fc_gemm_args.aoff; the ukernel_a micro-kernels), so
+# each sum is the phase GEMM's in the same (channel, tap) order without the
+# terms w * 0: the same bits (a zero's sign aside), as Note [summation order]
+# needs.  With more than one image the classes run Note [batch lanes].
+# Classes cost narrower tasks and scattered write-outs, so they are taken
+# where they save TRANSPOSED_CLASS_MIN_SAVING of the phase GEMMs' vector
+# multiply-adds (a class's pixels fill whole vectors: on small maps of one
+# image they save none) and a group has TRANSPOSED_CLASS_MIN_CHANNELS
+# channels.  Interleaved medians, classes / phase GEMMs (gemm forced), AMD
+# EPYC Zen 5, 29 Nov 2026, 1 thread (2 threads): dcgan-up1 (16 x 512 -> 256 at
+# 4x4, 23% of the vectors saved) 0.86-0.88 (0.86-0.90); 32 images 0.90-0.91
+# (0.90-0.91); 16 x 1024 -> 512 at 4x4 0.88 (0.89-0.90).  Below the bar:
+# 16 x 256 -> 128 at 8x8 (12% saved) 1.01-1.02 and 4 x 256 at 8x8 1.14-1.17
+# when forced; a batch of 8 at 4x4 (9%) 0.98-1.01; one image at 4x4 (none
+# saved, the classes' vectors mostly empty) 1.8.
+cdef double TRANSPOSED_CLASS_MIN_SAVING = 0.15
+# Note [batch lanes]: a class's grid is a few pixels wide (a 4x4 map's classes
+# 3x3, 3x1, 1x3, 1x1), so a vector of its pixels in (image, row, column)
+# order reads no run of the input (Note [gather runs]): each B row would be
+# gathers, and each output row of the stage a run of 1-3 values.  With more
+# than one image the classes take their pixels as (row, column, image) and
+# read a copy of x laid out [C][H][W][N], so the images of one pixel are
+# consecutive values: a vector of 16 images is one load.  The stage goes out
+# through a table of output offsets, image by image.  The same sums, so the
+# same bits (tests/test_packing.py switches it off).  Interleaved medians,
+# the classes with / without, AMD EPYC Zen 5, 29 Nov 2026, 1 thread (2
+# threads): dcgan-up1 0.94-0.95 (0.93-0.97; the gathers and runs of 1-3 took
+# 10% and 4% of the call), 32 images 0.97 (0.99-1.00), 16 x 1024 -> 512 at
+# 4x4 1.00 (1.00-1.01).
+cdef int TRANSPOSED_CLASS_MIN_CHANNELS = 32
+cdef int _transposed_classes = -1   # test hook: 0 never, 1 wherever they apply, -1 where they pay
+cdef int _batch_lanes = 1          # test hook: Note [batch lanes] on (1) or off (0)
+cdef bint _classes_last = False    # whether the latest conv_transpose2d_gemm took classes
+
+
+def _transposed_classes_used():
+    """Whether the latest conv_transpose2d_gemm call ran Note [transposed border classes]."""
+    return _classes_last
+
+
+def _set_batch_lanes(int on):
+    """Test hook: the classes of Note [transposed border classes] run with the
+    images innermost (Note [batch lanes]; the default) or not.  Returns the
+    old setting."""
+    global _batch_lanes
+    old = _batch_lanes
+    _batch_lanes = on
+    return old
+
+
+def _set_transposed_classes(int mode):
+    """Test hook for Note [transposed border classes]: never (0), wherever they
+    apply (1), where they pay (-1, the default).  Returns the old mode."""
+    global _transposed_classes
+    old = _transposed_classes
+    _transposed_classes = mode
+    return old
+
+
+cdef int _axis_classes(const int32_t *tab, int ntap, fc_idx P, fc_idx *start,
+                       uint32_t *mask) noexcept:
+    """A phase axis's P outputs as runs with one set of in-bounds taps (bit ti
+    of mask[r]): run r is [start[r], start[r + 1]).  Returns the run count."""
+    cdef int n = 0, ti
+    cdef fc_idx q
+    cdef uint32_t m
+    for q in range(P):
+        m = 0
+        for ti in range(ntap):
+            if tab[ti * P + q] >= 0:
+                m |= (<uint32_t>1) << ti
+        if n == 0 or mask[n - 1] != m:
+            start[n] = q
+            mask[n] = m
+            n += 1
+    start[n] = P
+    return n
+
+
+cdef inline int _popcount(uint32_t m) noexcept:
+    cdef int n = 0
+    while m:
+        m &= m - 1
+        n += 1
+    return n
+
+
+cdef int32_t *_class_table(_Buffers bufs, const int32_t *tab, int ntap, fc_idx P, uint32_t mask,
+                           fc_idx q0, fc_idx q1) except NULL:
+    """tab's rows of the taps in mask, columns [q0, q1): [popcount(mask)][q1 - q0]."""
+    cdef int32_t *out = <int32_t *>bufs.get(<size_t>max(_popcount(mask) * (q1 - q0), 1)
+                                            * sizeof(int32_t))
+    cdef int ti, n = 0
+    cdef fc_idx q
+    for ti in range(ntap):
+        if mask & ((<uint32_t>1) << ti):
+            for q in range(q0, q1):
+                out[n * (q1 - q0) + q - q0] = tab[ti * P + q]
+            n += 1
+    return out
+
+
 def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                           const floating[::1] bias, floating[:, :, :, ::1] y, int G, int sh, int sw,
                           int dh, int dw, int ph, int pw, num_threads=None):
@@ -1868,6 +1994,49 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
                 for tj in range(ntw):
                     tapoffs[(ry * sw + rx) * kh * kw + ti * ntw + tj] = (
                         tabs.taps_h[ry * kh + ti] * kw + tabs.taps_w[rx * kw + tj])
+    # Note [transposed border classes]: each phase axis's runs of outputs with
+    # one set of in-bounds taps, and the share of multiply-adds they keep.
+    cdef fc_idx **rstart = <fc_idx **>bufs.get(<size_t>sh * sizeof(fc_idx *))
+    cdef fc_idx **cstart = <fc_idx **>bufs.get(<size_t>sw * sizeof(fc_idx *))
+    cdef uint32_t **rmask = <uint32_t **>bufs.get(<size_t>sh * sizeof(uint32_t *))
+    cdef uint32_t **cmask = <uint32_t **>bufs.get(<size_t>sw * sizeof(uint32_t *))
+    cdef int *nrun_h = <int *>bufs.get(<size_t>sh * sizeof(int))
+    cdef int *nrun_w = <int *>bufs.get(<size_t>sw * sizeof(int))
+    cdef double total = 0, kept = 0
+    cdef int maxnt = 0, rr, cr
+    cdef bint classes = False
+    for ry in range(sh):
+        maxnt = max(maxnt, tabs.ntaps_h[ry])
+    for rx in range(sw):
+        maxnt = max(maxnt, tabs.ntaps_w[rx])
+    if _transposed_classes != 0 and maxnt <= 32:
+        for ry in range(sh):
+            Ph = _phase_len(OH, ry, sh)
+            rstart[ry] = <fc_idx *>bufs.get(<size_t>(Ph + 1) * sizeof(fc_idx))
+            rmask[ry] = <uint32_t *>bufs.get(<size_t>max(Ph, 1) * sizeof(uint32_t))
+            nrun_h[ry] = _axis_classes(rowtabs[ry], tabs.ntaps_h[ry], Ph, rstart[ry], rmask[ry])
+        for rx in range(sw):
+            Pw = _phase_len(OW, rx, sw)
+            cstart[rx] = <fc_idx *>bufs.get(<size_t>(Pw + 1) * sizeof(fc_idx))
+            cmask[rx] = <uint32_t *>bufs.get(<size_t>max(Pw, 1) * sizeof(uint32_t))
+            nrun_w[rx] = _axis_classes(coltabs[rx], tabs.ntaps_w[rx], Pw, cstart[rx], cmask[rx])
+        # In vectors of lanes times taps: a class's pixels fill whole vectors.
+        for ry in range(sh):
+            for rx in range(sw):
+                total += (<double>_cdiv(<fc_idx>N * _phase_len(OH, ry, sh)
+                                        * _phase_len(OW, rx, sw), b.vlen)
+                          * tabs.ntaps_h[ry] * tabs.ntaps_w[rx])
+                for rr in range(nrun_h[ry]):
+                    for cr in range(nrun_w[rx]):
+                        kept += (<double>_cdiv(<fc_idx>N * (rstart[ry][rr + 1] - rstart[ry][rr])
+                                               * (cstart[rx][cr + 1] - cstart[rx][cr]), b.vlen)
+                                 * _popcount(rmask[ry][rr]) * _popcount(cmask[rx][cr]))
+        classes = total > 0 and (_transposed_classes == 1 or (
+            C_g >= TRANSPOSED_CLASS_MIN_CHANNELS
+            and total - kept >= TRANSPOSED_CLASS_MIN_SAVING * total))
+
+    global _classes_last
+    _classes_last = classes
     # A[m][(c, tap)] = w[g*C_g + c, m, i, j], per phase
     cdef bint nonfinite = False
     cdef void **apacks = _pack_phases(&w[0, 0, 0, 0], G, K_g, C_g, nphase, ntaps_p, tapoffs,
@@ -1877,12 +2046,33 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
         _transposed_exact(x, w, bias, y, G, sh, sw, dh, dw, ph, pw, nthreads)
         return
 
-    cdef fc_gemm_args *subs = <fc_gemm_args *>bufs.get(<size_t>G * nphase * sizeof(fc_gemm_args))
-    cdef fc_gemm_args *a
+    cdef fc_idx nsub_max = 0
+    for ry in range(sh):
+        for rx in range(sw):
+            nsub_max += <fc_idx>nrun_h[ry] * nrun_w[rx] if classes else 1
+    cdef fc_gemm_args *subs = <fc_gemm_args *>bufs.get(<size_t>max(G * nsub_max, 1)
+                                                       * sizeof(fc_gemm_args))
     cdef const floating *xp = &x[0, 0, 0, 0]
     cdef floating *yp = &y[0, 0, 0, 0]
-    cdef fc_idx nsub = 0
+    cdef floating *ap
+    cdef floating *yph
+    cdef const floating *bg
+    cdef int32_t *rtab
+    cdef int32_t *ctab
+    cdef int32_t *clo
+    cdef int32_t *chi
+    cdef int32_t *aoff
+    cdef int cnth, cntw, ci, cj, nct
+    cdef fc_idx nsub = 0, q0, q1, u0, u1, q
+    # Note [batch lanes]: the classes read x as [C][H][W][N]
+    cdef bint binner = classes and N > 1 and _batch_lanes
+    cdef const floating[:, :, :, ::1] xt
+    cdef const floating *xcls = xp
+    if binner:
+        xt = np.ascontiguousarray(np.asarray(x).transpose(1, 2, 3, 0))
+        xcls = &xt[0, 0, 0, 0]
     for g in range(G):
+        bg = (biasp + g * K_g) if biasp != NULL else NULL
         for ry in range(sh):
             for rx in range(sw):
                 Ph = _phase_len(OH, ry, sh)
@@ -1892,33 +2082,74 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
                 nth = tabs.ntaps_h[ry]
                 ntw = tabs.ntaps_w[rx]
                 kred = <fc_idx>C_g * nth * ntw
-                a = &subs[nsub]
-                nsub += 1
-                a.x = xp + <fc_idx>g * C_g * H * W
-                a.x_nstride = <fc_idx>C * H * W
-                a.x_cstride = <fc_idx>H * W
-                a.x_rstride = W
-                a.C_g = C_g
-                a.ntap_h = nth
-                a.ntap_w = ntw
-                a.rowtab = rowtabs[ry]
-                a.coltab = coltabs[rx]
-                a.col_lo = col_lo + rx * kw
-                a.col_hi = col_hi + rx * kw
-                a.col_step = 1
-                a.P_n = N
-                a.P_h = Ph
-                a.P_w = Pw
-                a.y = yp + <fc_idx>g * K_g * OH * OW + ry * OW + rx
-                a.y_nstride = <fc_idx>K * OH * OW
-                a.y_kstride = <fc_idx>OH * OW
-                a.y_rstride = <fc_idx>sh * OW
-                a.y_cstride = sw
-                a.a = (<floating *>apacks[ry * sw + rx]) + <fc_idx>g * K_g * kred
-                a.lda = kred
-                a.bias = (biasp + g * K_g) if biasp != NULL else NULL
-                a.M = K_g
+                ap = (<floating *>apacks[ry * sw + rx]) + <fc_idx>g * K_g * kred
+                yph = yp + <fc_idx>g * K_g * OH * OW + ry * OW + rx
+                if not classes:
+                    _phase_sub(&subs[nsub], xp + <fc_idx>g * C_g * H * W, C, H, W, C_g, nth, ntw,
+                               rowtabs[ry], coltabs[rx], col_lo + rx * kw, col_hi + rx * kw, N,
+                               Ph, Pw, yph, K, OH, OW, sh, sw, ap, kred, bg, K_g, NULL)
+                    nsub += 1
+                    continue
+                for rr in range(nrun_h[ry]):
+                    q0 = rstart[ry][rr]
+                    q1 = rstart[ry][rr + 1]
+                    cnth = _popcount(rmask[ry][rr])
+                    rtab = _class_table(bufs, rowtabs[ry], nth, Ph, rmask[ry][rr], q0, q1)
+                    for cr in range(nrun_w[rx]):
+                        u0 = cstart[rx][cr]
+                        u1 = cstart[rx][cr + 1]
+                        cntw = _popcount(cmask[rx][cr])
+                        ctab = _class_table(bufs, coltabs[rx], ntw, Pw, cmask[rx][cr], u0, u1)
+                        clo = <int32_t *>bufs.get(<size_t>max(cntw, 1) * sizeof(int32_t))
+                        chi = <int32_t *>bufs.get(<size_t>max(cntw, 1) * sizeof(int32_t))
+                        _linear_runs(ctab, cntw, u1 - u0, 1, clo, chi)
+                        if binner:
+                            for q in range(<fc_idx>cntw * (u1 - u0)):
+                                ctab[q] *= N
+                        # A's column of each (channel, class tap (ti, tj)): the
+                        # phase's (channel, tap ti*ntw + tj)
+                        nct = cnth * cntw
+                        aoff = <int32_t *>bufs.get(<size_t>max(C_g * nct, 1) * sizeof(int32_t))
+                        ci = 0
+                        for ti in range(nth):
+                            if rmask[ry][rr] & ((<uint32_t>1) << ti):
+                                cj = 0
+                                for tj in range(ntw):
+                                    if cmask[rx][cr] & ((<uint32_t>1) << tj):
+                                        for q in range(C_g):
+                                            aoff[q * nct + ci * cntw + cj] = <int32_t>(
+                                                q * nth * ntw + ti * ntw + tj)
+                                        cj += 1
+                                ci += 1
+                        _phase_sub(&subs[nsub],
+                                   xcls + <fc_idx>g * C_g * H * W * (N if binner else 1),
+                                   C, H, W, C_g,
+                                   cnth, cntw, rtab, ctab, clo, chi, N, q1 - q0, u1 - u0,
+                                   yph + q0 * sh * OW + u0 * sw, K, OH, OW, sh, sw, ap, kred,
+                                   bg, K_g, aoff, binner)
+                        nsub += 1
     _run_gemm(subs, nsub, npanel, is_double, nthreads, bufs, sizeof(floating), G == 1)
+
+
+cdef void _phase_sub(fc_gemm_args *a, const void *x, int C, int H, int W, int C_g,
+                     int nth, int ntw, const int32_t *rowtab, const int32_t *coltab,
+                     const int32_t *col_lo, const int32_t *col_hi, int N, fc_idx P_h,
+                     fc_idx P_w, void *y, int K, int OH, int OW, int sh, int sw, const void *A,
+                     fc_idx lda, const void *bias, int M, const int32_t *aoff,
+                     bint batch_inner=False) noexcept:
+    """One conv_transpose2d GEMM sub-problem: a stride phase of one group (or
+    a class of it, Note [transposed border classes]) reading x (image 0, the
+    group's channel 0), its grid at y, outputs sh rows and sw columns apart."""
+    _conv2d_sub(a, x, C, H, W, C_g, nth, ntw, rowtab, coltab, col_lo, col_hi, 1, N, P_h, P_w,
+                y, K, OH, OW, A, lda, bias, M)
+    a.y_rstride = <fc_idx>sh * OW
+    a.y_cstride = sw
+    a.aoff = aoff
+    a.batch_inner = batch_inner
+    if batch_inner:     # Note [batch lanes]: x is [C][H][W][N], coltab scaled by N
+        a.x_nstride = 1
+        a.x_cstride = <fc_idx>H * W * N
+        a.x_rstride = <fc_idx>W * N
 
 
 cdef struct _DirectRun:

@@ -43,6 +43,8 @@
 
 static int fc_set_gather_pw(int n) { int old = fc_gather_pw; fc_gather_pw = n; return old; }
 static int fc_set_gather_runs(int on) { int old = fc_gather_runs; fc_gather_runs = on; return old; }
+static int fc_set_gather_windows(int n)
+{ int old = fc_gather_windows; fc_gather_windows = n; return old; }
 static int fc_set_dw_padded(int on) { int old = fc_dw_padded; fc_dw_padded = on; return old; }
 static int fc_set_dw_const_cg(int on) { int old = fc_dw_const_cg; fc_dw_const_cg = on; return old; }
 static int fc_set_dw_rolling(int on) { int old = fc_dw_rolling; fc_dw_rolling = on; return old; }
@@ -319,8 +321,9 @@ static size_t fc_winograd_panel_scratch_bytes(fc_blocking b, fc_idx C, size_t es
 static size_t fc_gemm_scratch_bytes(fc_blocking b, fc_idx nb, fc_idx stage_rows, size_t esize)
 {
     fc_idx nbr = (nb + b.nr - 1) / b.nr * b.nr;
-    return (size_t)(b.kc * nbr + b.mr * b.nr + stage_rows * nbr) * esize
-           + (FC_GATHER_ENTRIES + 2 * FC_GATHER_RUN_ENTRIES) * sizeof(int32_t) + 2 * FC_ALIGN;
+    return (size_t)(b.kc * nbr + b.mr * b.nr + stage_rows * nbr) * esize + nbr * sizeof(fc_idx)
+           + (FC_GATHER_ENTRIES + 2 * FC_GATHER_RUN_ENTRIES + FC_GATHER_WIN_ENTRIES)
+             * sizeof(int32_t) + 2 * FC_ALIGN;
 }
 
 /* Scratch (bytes) an implicit_cl_task needs (Note [channel lanes]): a block's

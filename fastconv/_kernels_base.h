@@ -57,7 +57,38 @@ typedef struct {
     fc_idx lda;
     const void *bias;       /* [M] or NULL */
     int M;                  /* output channels of the group (K_g) */
+    /* NULL: reduction index k is A's column k.  Else A's column aoff[k] (a
+     * subset of a phase's taps, Note [transposed border classes]). */
+    const int32_t *aoff;
+    /* 0: pixels p = (n*P_h + py)*P_w + px; 1: p = (py*P_w + px)*P_n + n, the
+     * images innermost (Note [batch lanes]), written out through the stage. */
+    int batch_inner;
 } fc_gemm_args;
+
+/* A gemm sub-problem's pixel p as (n, py, px), and the next pixel's. */
+static inline void fc_pix_at(const fc_gemm_args *g, fc_idx p, fc_idx *n, fc_idx *py, fc_idx *px)
+{
+    if (g->batch_inner) {
+        const fc_idx q = p / g->P_n;
+        *n = p % g->P_n;
+        *py = q / g->P_w;
+        *px = q % g->P_w;
+    } else {
+        const fc_idx r = p % (g->P_h * g->P_w);
+        *n = p / (g->P_h * g->P_w);
+        *py = r / g->P_w;
+        *px = r % g->P_w;
+    }
+}
+static inline void fc_pix_next(const fc_gemm_args *g, fc_idx *n, fc_idx *py, fc_idx *px)
+{
+    if (g->batch_inner) {
+        if (++*n == g->P_n) { *n = 0; if (++*px == g->P_w) { *px = 0; ++*py; } }
+    } else if (++*px == g->P_w) {
+        *px = 0;
+        if (++*py == g->P_h) { *py = 0; ++*n; }
+    }
+}
 
 /* One direct-convolution (n, group) slice; tasks split it by output rows. */
 typedef struct {
@@ -219,12 +250,25 @@ typedef struct {
 #define FC_GATHER_PW_PLAIN 64      /* the default where gathers have no runs */
 /* Room for Note [gather runs]: a base and a mask per vector of >= 4 lanes. */
 #define FC_GATHER_RUN_ENTRIES (FC_GATHER_ENTRIES / 4)
+/* Note [gather windows]: on AVX-512 with float lanes, a vector whose valid
+ * lanes are no run but read values within at most fc_gather_windows stretches
+ * of 16 (a transposed conv's border class, Note [transposed border classes],
+ * reads 3 of each 4-wide input row) is that many masked loads, each permuted
+ * into its lanes, instead of a gather of 16 single loads.  Same values, same
+ * bits.  Interleaved medians, windows / gathers, AMD EPYC Zen 5, 29 Nov 2026,
+ * 1 thread: conv2d 3x3 stride 2 128 at 28x28 (gemm forced) 0.95, conv_transpose2d
+ * 8 x 256 -> 128 3x3 stride 2 at 7x7 (gemm) 0.93-0.97, 16 x 256 -> 128 4x4 at
+ * 8x8 0.99; others (7x7 and 14x14 3x3, 1x1, 5x5 at 9x9) 0.99-1.00.  Room: a
+ * count and up to 3 (base, load mask) pairs per vector. */
+#define FC_GATHER_WIN_SLOTS 8
+#define FC_GATHER_WIN_ENTRIES (FC_GATHER_ENTRIES / 16 * FC_GATHER_WIN_SLOTS)
 
 /* Shared between the extension's translation units, not exported from it. */
 #define FC_HIDDEN __attribute__((visibility("hidden")))
 
 extern FC_HIDDEN int fc_gather_pw;   /* defined in _kernels_generic.c */
 extern FC_HIDDEN int fc_gather_runs;
+extern FC_HIDDEN int fc_gather_windows;
 extern FC_HIDDEN int fc_dw_padded;   /* Note [padded depthwise] (_kernels_impl.h) */
 extern FC_HIDDEN int fc_dw_const_cg; /* Note [grouped channel counts] (_kernels_impl.h) */
 extern FC_HIDDEN int fc_dw_rolling;  /* Note [rolling depthwise rows] (_kernels_impl.h) */

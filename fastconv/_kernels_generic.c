@@ -4,6 +4,7 @@
 
 int fc_gather_pw = FC_GATHER_PW_DEFAULT;   /* Note [gathered B] */
 int fc_gather_runs = 1;                   /* Note [gather runs] */
+int fc_gather_windows = 3;                /* Note [gather windows] */
 int fc_dw_padded = 1;                     /* Note [padded depthwise] */
 int fc_dw_const_cg = 1;                   /* Note [grouped channel counts] */
 int fc_dw_rolling = 1;                    /* Note [rolling depthwise rows] */

@@ -42,9 +42,11 @@ typedef FC_T VTU __attribute__((vector_size(FC_VBYTES), aligned(sizeof(FC_T)), _
  * results are never stored).  The variants differ only in where B's row k is:
  *   ukernel:     packed, b + k*NR (aligned);
  *   ukernel_off: in a padded input, b + koff[k] (Note [implicit GEMM on a padded copy]);
- * in their width (NV_ vectors), their height, and in where C's vectors are (COFF).
+ * in their width (NV_ vectors), their height, in where C's vectors are (COFF),
+ * and in A's column of reduction index k (ACOL: k, or aoff[k] for the
+ * ukernel_a variants, Note [transposed border classes]).
  * noinline: one body for in-place and staged tiles, so both round alike. */
-#define FC_UKERNEL(NAME, MR_, NV_, EXTRA_PARAM, BROW, VLOAD, COFF)                             \
+#define FC_UKERNEL(NAME, MR_, NV_, EXTRA_PARAM, BROW, VLOAD, COFF, ACOL)                       \
 __attribute__((noinline)) static void NAME(fc_idx kc, const FC_T *restrict a,         \
                                            fc_idx lda, int mrows,                     \
                                            const FC_T *restrict b, EXTRA_PARAM,       \
@@ -66,7 +68,7 @@ __attribute__((noinline)) static void NAME(fc_idx kc, const FC_T *restrict a,   
         for (int v = 0; v < NV_; v++) bv[v] = VLOAD(brow + v * VLEN);               \
         _Pragma("GCC unroll 16")                                                      \
         for (int m = 0; m < MR_; m++) {                                             \
-            const FC_T as = ar[m][k];                                                 \
+            const FC_T as = ar[m][ACOL];                                              \
             const VT av = SPLAT(as);                                                  \
             _Pragma("GCC unroll 4")                                                   \
             for (int v = 0; v < NV_; v++) acc[m][v] += av * bv[v];                  \
@@ -85,31 +87,38 @@ __attribute__((noinline)) static void NAME(fc_idx kc, const FC_T *restrict a,   
 #define FC_COFF_ADJACENT(v) ((v) * VLEN)
 #define FC_COFF_VO(v) (vo[v])
 FC_UKERNEL(FC_FN(ukernel), FC_MR, FC_NV, int unused_, b + k * NR, FC_LOAD_ALIGNED,
-           FC_COFF_ADJACENT)
+           FC_COFF_ADJACENT, k)
 FC_UKERNEL(FC_FN(ukernel_vo), FC_MR, FC_NV, const fc_idx *restrict vo, b + k * NR, FC_LOAD_ALIGNED,
-           FC_COFF_VO)
+           FC_COFF_VO, k)
 FC_UKERNEL(FC_FN(ukernel_off), FC_MR, FC_NV, const fc_idx *restrict koff, b + koff[k],
-           FC_LOAD_UNALIGNED, FC_COFF_ADJACENT)
+           FC_LOAD_UNALIGNED, FC_COFF_ADJACENT, k)
 /* Half-height tile for a panel's last few rows (K_g = 3 in a GAN's output layer):
  * half the wasted multiply-adds of a clamped full tile. */
 FC_UKERNEL(FC_FN(ukernel_off_half), (FC_MR / 2), FC_NV, const fc_idx *restrict koff, b + koff[k],
-           FC_LOAD_UNALIGNED, FC_COFF_ADJACENT)
+           FC_LOAD_UNALIGNED, FC_COFF_ADJACENT, k)
 /* Narrow tiles for a grid's last chunk when it has at most one or two vectors
  * of pixels (7x7 and 14x14 layers): a third or two thirds of the lanes of a
  * full tile.  Each lane sums exactly as in the full tile. */
 FC_UKERNEL(FC_FN(ukernel_v1), FC_MR, 1, int unused_, b + k * NR, FC_LOAD_ALIGNED,
-           FC_COFF_ADJACENT)
+           FC_COFF_ADJACENT, k)
 FC_UKERNEL(FC_FN(ukernel_v2), FC_MR, 2, int unused_, b + k * NR, FC_LOAD_ALIGNED,
-           FC_COFF_ADJACENT)
+           FC_COFF_ADJACENT, k)
 /* The same with B's rows packed one or two vectors apart (Note [Winograd panels]). */
 FC_UKERNEL(FC_FN(ukernel_v1p), FC_MR, 1, int unused_, b + k * VLEN, FC_LOAD_ALIGNED,
-           FC_COFF_ADJACENT)
+           FC_COFF_ADJACENT, k)
 FC_UKERNEL(FC_FN(ukernel_v2p), FC_MR, 2, int unused_, b + k * 2 * VLEN, FC_LOAD_ALIGNED,
-           FC_COFF_ADJACENT)
+           FC_COFF_ADJACENT, k)
 FC_UKERNEL(FC_FN(ukernel_off_v1), FC_MR, 1, const fc_idx *restrict koff, b + koff[k],
-           FC_LOAD_UNALIGNED, FC_COFF_ADJACENT)
+           FC_LOAD_UNALIGNED, FC_COFF_ADJACENT, k)
 FC_UKERNEL(FC_FN(ukernel_off_v2), FC_MR, 2, const fc_idx *restrict koff, b + koff[k],
-           FC_LOAD_UNALIGNED, FC_COFF_ADJACENT)
+           FC_LOAD_UNALIGNED, FC_COFF_ADJACENT, k)
+/* Note [transposed border classes]: A's columns through aoff, B packed. */
+FC_UKERNEL(FC_FN(ukernel_a), FC_MR, FC_NV, const int32_t *restrict aoff, b + k * NR,
+           FC_LOAD_ALIGNED, FC_COFF_ADJACENT, aoff[k])
+FC_UKERNEL(FC_FN(ukernel_a_v1), FC_MR, 1, const int32_t *restrict aoff, b + k * NR,
+           FC_LOAD_ALIGNED, FC_COFF_ADJACENT, aoff[k])
+FC_UKERNEL(FC_FN(ukernel_a_v2), FC_MR, 2, const int32_t *restrict aoff, b + k * NR,
+           FC_LOAD_ALIGNED, FC_COFF_ADJACENT, aoff[k])
 #undef FC_UKERNEL
 #undef FC_LOAD_ALIGNED
 #undef FC_LOAD_UNALIGNED
@@ -190,6 +199,32 @@ static void FC_FN(pack_b)(const fc_gemm_args *g, fc_idx r0, fc_idx kc, fc_idx p0
         if (lane) for (const fc_idx end = FC_UK_NVEC(lane) * VLEN; lane < end; lane++)
             d[lane] = (FC_T)0;
         if (++tj == g->ntap_w) { tj = 0; if (++ti == g->ntap_h) { ti = 0; c++; } }
+    }
+}
+
+/* pack_b a value at a time, for any pixel order (Note [batch lanes] where the
+ * gather table does not fit): rows [r0, r0+kc) for pixels [p0, p0+np). */
+static void FC_FN(pack_b_pixels)(const fc_gemm_args *g, fc_idx r0, fc_idx kc, fc_idx p0,
+                                 fc_idx np, FC_T *restrict bp)
+{
+    const FC_T *x = (const FC_T *)g->x;
+    const fc_idx ntaps = (fc_idx)g->ntap_h * g->ntap_w;
+    for (fc_idx r = 0; r < kc; r++) {
+        const fc_idx k = r0 + r;
+        const fc_idx c = k / ntaps, t = k % ntaps;
+        const int32_t *rt = g->rowtab + t / g->ntap_w * g->P_h;
+        const int32_t *ct = g->coltab + t % g->ntap_w * g->P_w;
+        fc_idx n, py, px;
+        fc_pix_at(g, p0, &n, &py, &px);
+        for (fc_idx l = 0; l < np; l++) {
+            const int32_t row = rt[py], col = ct[px];
+            bp[l / NR * kc * NR + r * NR + l % NR] =
+                row < 0 || col < 0 ? (FC_T)0
+                : x[c * g->x_cstride + n * g->x_nstride + row * g->x_rstride + col];
+            fc_pix_next(g, &n, &py, &px);
+        }
+        for (fc_idx l = np; l < (np + NR - 1) / NR * NR; l++)
+            bp[l / NR * kc * NR + r * NR + l % NR] = (FC_T)0;
     }
 }
 
@@ -345,6 +380,9 @@ static inline __attribute__((always_inline)) VT FC_FN(shiftcat)(VT a, VT b, int 
 #define FC_GATHER_RUNS 1
 #define FC_GATHER_NORUN INT32_MIN
 #define FC_GATHER_RUN2 0x80000000u   /* rm: a run at stride 2 (Note [gather runs]) */
+#if FC_VBYTES == 64 && FC_VLEN == 16
+#define FC_GATHER_WINDOWS 1          /* Note [gather windows] */
+#endif
 #endif
 
 /* d[l] = base[o[l]], or 0 where o[l] < 0, for one vector of lanes (Note [gathered B]). */
@@ -507,14 +545,16 @@ void FC_FN(pack_phases)(const FC_T *restrict base, int g, int M, int m0, int m1,
 static int FC_FN(gather_table)(const fc_gemm_args *g, fc_idx p0, fc_idx np, fc_idx nbr,
                                int32_t *restrict tab)
 {
-    const fc_idx plane = g->P_h * g->P_w, rem0 = p0 % plane;
-    const fc_idx py0 = rem0 / g->P_w, px0 = rem0 % g->P_w;
+    /* Images from p0's (absolute with the images innermost, Note [batch lanes]) */
+    fc_idx n0, py0, px0;
+    fc_pix_at(g, p0, &n0, &py0, &px0);
+    if (!g->batch_inner) n0 = 0;
     for (int ti = 0; ti < g->ntap_h; ti++)
         for (int tj = 0; tj < g->ntap_w; tj++) {
             int32_t *o = tab + ((fc_idx)ti * g->ntap_w + tj) * nbr;
             const int32_t *rt = g->rowtab + ti * g->P_h;
             const int32_t *ct = g->coltab + tj * g->P_w;
-            fc_idx n = 0, py = py0, px = px0;
+            fc_idx n = n0, py = py0, px = px0;
             for (fc_idx l = 0; l < np; l++) {
                 const int32_t row = rt[py], col = ct[px];
                 if (row < 0 || col < 0) {
@@ -524,7 +564,7 @@ static int FC_FN(gather_table)(const fc_gemm_args *g, fc_idx p0, fc_idx np, fc_i
                     if (v > INT32_MAX) return 0;
                     o[l] = (int32_t)v;
                 }
-                if (++px == g->P_w) { px = 0; if (++py == g->P_h) { py = 0; n++; } }
+                fc_pix_next(g, &n, &py, &px);
             }
             for (fc_idx l = np; l < nbr; l++) o[l] = -1;
 #ifdef FC_GATHER_RUNS
@@ -547,6 +587,41 @@ static int FC_FN(gather_table)(const fc_gemm_args *g, fc_idx p0, fc_idx np, fc_i
                 run2 &= g->col_step == 2 && mask;   /* only those packs look for it */
                 rb[v] = run ? base : run2 ? base2 : FC_GATHER_NORUN;
                 rm[v] = run || !run2 ? mask : (int32_t)(FC_GATHER_RUN2 | m2);
+#ifdef FC_GATHER_WINDOWS
+                /* Note [gather windows]: each valid lane in the first window
+                 * [b, b + VLEN) that holds it, a new one from its value where
+                 * none does.  The pack takes from a window every lane whose
+                 * value it holds, so its load covers them all. */
+                int32_t *wt = tab + FC_GATHER_ENTRIES + 2 * FC_GATHER_RUN_ENTRIES
+                              + (((fc_idx)ti * g->ntap_w + tj) * (nbr / VLEN) + v)
+                                * FC_GATHER_WIN_SLOTS;
+                int nw = 0;
+                int32_t wb[3], wm[3];
+                for (int l = 0; l < VLEN && !run && !run2 && nw >= 0; l++) {
+                    const int32_t ol = o[v * VLEN + l];
+                    if (ol < 0) continue;
+                    int w = 0;
+                    while (w < nw && !(ol >= wb[w] && ol - wb[w] < VLEN)) w++;
+                    if (w == nw) {
+                        if (nw == fc_gather_windows) { nw = -1; break; }
+                        wb[nw] = ol;
+                        wm[nw++] = 0;
+                    }
+                }
+                for (int w = 0; w < nw; w++)
+                    for (int l = 0; l < VLEN; l++) {
+                        const int32_t ol = o[v * VLEN + l];
+                        if (ol >= wb[w] && ol - wb[w] < VLEN) wm[w] |= 1 << (ol - wb[w]);
+                    }
+                wt[0] = nw > 0 ? nw : 0;
+                for (int w = 0; w < nw; w++) {
+                    /* the load reads values base .. the last one needed */
+                    int hi = 0;
+                    while (wm[w] >> (hi + 1)) hi++;
+                    wt[1 + 2 * w] = wb[w];
+                    wt[2 + 2 * w] = (int32_t)((2u << hi) - 1);
+                }
+#endif
             }
 #endif
         }
@@ -560,7 +635,8 @@ FC_FN(pack_b_gather_)(const fc_gemm_args *g, const int32_t *restrict tab, fc_idx
                       fc_idx pf, const int strided)
 {
     const fc_idx ntaps = (fc_idx)g->ntap_h * g->ntap_w;
-    const FC_T *xn = (const FC_T *)g->x + p0 / (g->P_h * g->P_w) * g->x_nstride;
+    const FC_T *xn = (const FC_T *)g->x
+                     + (g->batch_inner ? 0 : p0 / (g->P_h * g->P_w) * g->x_nstride);
     fc_idx c = r0 / ntaps, t = r0 % ntaps;
     for (fc_idx r = 0; r < kc; r++) {
         const FC_T *xc = xn + c * g->x_cstride;
@@ -570,6 +646,9 @@ FC_FN(pack_b_gather_)(const fc_gemm_args *g, const int32_t *restrict tab, fc_idx
         const int32_t *rb = tab + FC_GATHER_ENTRIES + t * (nbr / VLEN);
         const int32_t *rm = rb + FC_GATHER_RUN_ENTRIES;
         const int runs = fc_gather_runs;
+#endif
+#ifdef FC_GATHER_WINDOWS
+        const int32_t *win = tab + FC_GATHER_ENTRIES + 2 * FC_GATHER_RUN_ENTRIES;
 #endif
         for (fc_idx l = 0; l < nbr; l += NR, d += kc * NR)
             for (int v = 0, nv = FC_UK_NVEC(np - l); v < nv; v++) {
@@ -590,6 +669,24 @@ FC_FN(pack_b_gather_)(const fc_gemm_args *g, const int32_t *restrict tab, fc_idx
                     } else {
                         *(VT *)(d + v * VLEN) = FC_FN(mload)(xc + rb[q], FC_FN(bits)(u));
                     }
+                    continue;
+                }
+#endif
+#ifdef FC_GATHER_WINDOWS
+                const int32_t *wt = win + (t * (nbr / VLEN) + l / VLEN + v) * FC_GATHER_WIN_SLOTS;
+                if (wt[0] > 0) {    /* Note [gather windows] */
+                    const __m512i ov = _mm512_loadu_si512((const void *)(o + l + v * VLEN));
+                    __m512 r = _mm512_setzero_ps();
+                    for (int w = 0; w < wt[0]; w++) {
+                        const int32_t wbase = wt[1 + 2 * w];
+                        const __m512i dv = _mm512_sub_epi32(ov, _mm512_set1_epi32(wbase));
+                        /* lanes whose value is in the window (o < 0: far below) */
+                        const __mmask16 in = _mm512_cmplt_epu32_mask(dv, _mm512_set1_epi32(VLEN));
+                        const __m512 src = _mm512_maskz_loadu_ps((__mmask16)wt[2 + 2 * w],
+                                                                 xc + wbase);
+                        r = _mm512_mask_permutexvar_ps(r, in, dv, src);
+                    }
+                    _mm512_storeu_ps(d + v * VLEN, r);
                     continue;
                 }
 #endif
@@ -635,13 +732,15 @@ static fc_idx FC_FN(next_block_step)(const fc_gemm_args *g, fc_idx p0, fc_idx np
     return 0;
 }
 
-/* The packed-B micro-kernel as wide as a chunk of `ncol` pixels needs. */
-#define FC_UK_PACKED(ncol, ...)                                                    \
+/* The packed-B micro-kernel K (ukernel, or ukernel_a) as wide as a chunk of
+ * `ncol` pixels needs. */
+#define FC_UK_WIDTH(K, ncol, ...)                                                  \
     do {                                                                         \
-        if ((ncol) <= VLEN && FC_NV > 1) FC_FN(ukernel_v1)(__VA_ARGS__);           \
-        else if ((ncol) <= 2 * VLEN && FC_NV > 2) FC_FN(ukernel_v2)(__VA_ARGS__);  \
-        else FC_FN(ukernel)(__VA_ARGS__);                                          \
+        if ((ncol) <= VLEN && FC_NV > 1) FC_FN(K##_v1)(__VA_ARGS__);               \
+        else if ((ncol) <= 2 * VLEN && FC_NV > 2) FC_FN(K##_v2)(__VA_ARGS__);      \
+        else FC_FN(K)(__VA_ARGS__);                                                \
     } while (0)
+#define FC_UK_PACKED(ncol, ...) FC_UK_WIDTH(ukernel, ncol, __VA_ARGS__)
 
 #if defined(FC_MASKED) && FC_VBYTES == 64
 /* Lanes l of v with lo <= l < hi to p[2*l] (every other value, as a transposed
@@ -707,19 +806,23 @@ void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0, int m
     /* Scattered outputs (the transposed conv's phases) accumulate in a contiguous
      * stage [panels*MR][nbr] across the reduction blocks, written out once. */
     int32_t *gtab = (int32_t *)(tile + FC_MR * NR);
-    FC_T *stage = (FC_T *)(gtab + FC_GATHER_ENTRIES + 2 * FC_GATHER_RUN_ENTRIES);
+    fc_idx *woff = (fc_idx *)(gtab + FC_GATHER_ENTRIES + 2 * FC_GATHER_RUN_ENTRIES
+                              + FC_GATHER_WIN_ENTRIES);     /* the stage's write-out */
+    FC_T *stage = (FC_T *)(woff + nbr);
     fc_idx off[NR];          /* output offset of each lane of the current chunk */
     fc_idx vo[FC_NV];        /* and of each vector's first lane (Note [vector-wise tiles]) */
     int seg[NR + 1];         /* where its runs of consecutive offsets start */
     FC_T binit[FC_MR];       /* the bias of the panel's rows: each sum starts there */
     /* The output grid rows are contiguous (conv2d): full tiles can be written in place. */
-    const int contiguous = g->y_cstride == 1 && g->y_rstride == g->P_w;
+    const int contiguous = g->y_cstride == 1 && g->y_rstride == g->P_w && !g->batch_inner
+                           && !g->aoff;
 
     int gather_pw = fc_gather_pw;
 #ifndef FC_GATHER_RUNS
     if (gather_pw == FC_GATHER_PW_DEFAULT) gather_pw = FC_GATHER_PW_PLAIN;
 #endif
-    const int gathered = (g->P_w < gather_pw || (gather_pw > 0 && g->col_step != 1))
+    const int gathered = (g->P_w < gather_pw || (gather_pw > 0 && g->col_step != 1)
+                          || g->batch_inner)
         && kred > 0
         && (fc_idx)g->ntap_h * g->ntap_w * nbr <= FC_GATHER_ENTRIES
         && FC_FN(gather_table)(g, p0, np, nbr, gtab);
@@ -729,6 +832,7 @@ void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0, int m
     for (fc_idx k0 = 0; k0 < kred || (k0 == 0 && kred == 0); k0 += FC_KC) {
         const fc_idx kc = kred - k0 < FC_KC ? kred - k0 : FC_KC;
         if (kc > 0 && gathered) FC_FN(pack_b_gather)(g, gtab, nbr, k0, kc, p0, np, bp, pf);
+        else if (kc > 0 && g->batch_inner) FC_FN(pack_b_pixels)(g, k0, kc, p0, np, bp);
         else if (kc > 0) FC_FN(pack_b)(g, k0, kc, p0, np, bp);
         for (fc_idx ch = 0; ch < nchunk; ch++) {
             const fc_idx pc = p0 + ch * NR;
@@ -758,7 +862,8 @@ void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0, int m
             }
             for (int panel = m0; panel < m1; panel++) {
                 const fc_idx mbase = (fc_idx)panel * FC_MR;
-                const FC_T *ap = A + mbase * g->lda + k0;
+                const FC_T *ap = A + mbase * g->lda + (g->aoff ? 0 : k0);
+                const int32_t *ao = g->aoff ? g->aoff + k0 : NULL;
                 const int mrows = g->M - mbase < FC_MR ? (int)(g->M - mbase) : FC_MR;
                 const FC_T *init = NULL;
                 if (k0 == 0) {
@@ -767,9 +872,9 @@ void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0, int m
                     init = binit;
                 }
                 if (!contiguous) {
-                    FC_UK_PACKED(ncol, kc, ap, g->lda, mrows, bc, 0,
-                                 stage + (fc_idx)(panel - m0) * FC_MR * nbr + ch * NR, nbr,
-                                 init);
+                    FC_T *st = stage + (fc_idx)(panel - m0) * FC_MR * nbr + ch * NR;
+                    if (ao) FC_UK_WIDTH(ukernel_a, ncol, kc, ap, g->lda, mrows, bc, ao, st, nbr, init);
+                    else FC_UK_PACKED(ncol, kc, ap, g->lda, mrows, bc, 0, st, nbr, init);
                     continue;
                 }
                 FC_T *yp = y + mbase * g->y_kstride;
@@ -813,6 +918,25 @@ void FC_FN(gemm_task)(const fc_gemm_args *g, fc_idx p0, fc_idx p1, int m0, int m
     const fc_idx n0 = p0 / plane, py0 = rem / Pw, px0 = rem % Pw;
     const fc_idx ns = g->y_nstride, rs = g->y_rstride, cs = g->y_cstride, ks = g->y_kstride;
     const fc_idx mend = (fc_idx)m1 * FC_MR < g->M ? (fc_idx)m1 * FC_MR : g->M;
+    if (g->batch_inner) {
+        /* Note [batch lanes]: each pixel's output offset once, then for every
+         * row m a copy a value, image by image (lanes j, j + P_n, ...: stores
+         * in address order, not one to each image in turn). */
+        fc_idx n, py, px;
+        fc_pix_at(g, p0, &n, &py, &px);
+        for (fc_idx l = 0; l < np; l++) {
+            woff[l] = n * ns + py * rs + px * cs;
+            fc_pix_next(g, &n, &py, &px);
+        }
+        const fc_idx step = g->P_n;
+        for (fc_idx m = (fc_idx)m0 * FC_MR; m < mend; m++) {
+            const FC_T *restrict sr = stage + (m - (fc_idx)m0 * FC_MR) * nbr;
+            FC_T *restrict ym = y + m * ks;
+            for (fc_idx j = 0; j < step && j < np; j++)
+                for (fc_idx l = j; l < np; l += step) ym[woff[l]] = sr[l];
+        }
+        return;
+    }
     for (fc_idx m = (fc_idx)m0 * FC_MR; m < mend; m++) {
         const FC_T *restrict sr = stage + (m - (fc_idx)m0 * FC_MR) * nbr;
         FC_T *restrict ym = y + m * ks;
@@ -3465,10 +3589,12 @@ void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scr
 #undef FC_MASKED
 #undef FC_STORE2
 #undef FC_GATHER_RUNS
+#undef FC_GATHER_WINDOWS
 #undef FC_DW_PADDED
 #undef FC_GATHER_NORUN
 #undef FC_GATHER_RUN2
 #undef FC_UK_PACKED
+#undef FC_UK_WIDTH
 #undef VT
 #undef VTU
 #undef VLEN

@@ -68,16 +68,24 @@ TRANSPOSED = [
 def both_ways(fn):
     """fn() with gathers on every grid width, then with them off (the transposed
     conv's weights then packed phase by phase with scalar copies).  The gathered
-    result is also made with every vector a gather (Note [gather runs] off) and
-    must be the same bits: a run's masked load copies what the gather would;
-    so must it be without the stride-2 runs' prefetch (Note [gather prefetch])."""
+    result is also made with every vector a gather (Note [gather runs] and Note
+    [gather windows] off) and must be the same bits: a run's masked load and a
+    window's permuted loads copy what the gather would; so must it be without
+    the stride-2 runs' prefetch (Note [gather prefetch]).  The transposed conv's
+    border classes (which sum in another order) stay off."""
     old = _cpu._set_gather_pw(1 << 30)
     old_runs = _cpu._set_gather_runs(0)
+    old_windows = _cpu._set_gather_windows(0)
     old_pf = _cpu._set_gather_pf(1)
+    old_classes = _cpu._set_transposed_classes(0)
     try:
         all_gathers = fn()
         _cpu._set_gather_runs(1)
+        _cpu._set_gather_windows(3)
         gathered = fn()
+        _cpu._set_gather_windows(1)
+        one_window = fn()
+        _cpu._set_gather_windows(3)
         _cpu._set_gather_pf(0)
         unfetched = fn()
         _cpu._set_gather_pw(0)
@@ -85,8 +93,11 @@ def both_ways(fn):
     finally:
         _cpu._set_gather_pw(old)
         _cpu._set_gather_runs(old_runs)
+        _cpu._set_gather_windows(old_windows)
         _cpu._set_gather_pf(old_pf)
+        _cpu._set_transposed_classes(old_classes)
     np.testing.assert_array_equal(gathered, all_gathers)
+    np.testing.assert_array_equal(gathered, one_window)
     np.testing.assert_array_equal(gathered, unfetched)
     return gathered, copied
 
@@ -100,7 +111,7 @@ def test_conv2d_gemm_gathered_b(level, dtype, case):
     np.testing.assert_array_equal(gathered, copied)
     tol = tolerance(dtype, reduction_length(w), x, w, b, **kw)
     assert_within(gathered, conv2d_ref(x, w, b, **kw), tol, what=f"{level} gathered")
-    # The default threshold too, one thread and two alike.
+    # The default thresholds too, one thread and two alike.
     y1 = fastconv.conv2d(x, w, b, algorithm="gemm", num_threads=1, **kw)
     np.testing.assert_array_equal(y1, fastconv.conv2d(x, w, b, algorithm="gemm",
                                                       num_threads=2, **kw))
@@ -259,3 +270,62 @@ def test_stage_write_out_by_masked_stores_keeps_the_bits(level, dtype, case, thr
                     transposed=True, **kw)
     assert_within(got[0], conv_transpose2d_ref(x, w, b, **kw), tol,
                   what=f"{level} stage write-out")
+
+
+# Note [transposed border classes] (with Note [batch lanes] where a batch has
+# more than one image): conv_transpose2d phases split by their in-bounds taps.
+CLASSES = [  # (x shape, w shape, kwargs)
+    ((16, 32, 4, 4), (32, 8, 4, 4), dict(stride=2, padding=1)),         # DCGAN's 4x4 maps
+    ((3, 40, 8, 8), (40, 12, 4, 4), dict(stride=2, padding=1)),          # 8x8, a batch of 3
+    ((1, 33, 4, 5), (33, 9, 4, 4), dict(stride=2, padding=1)),           # one image
+    ((5, 34, 7, 7), (34, 10, 3, 3), dict(stride=2, padding=1, output_padding=1)),
+    ((4, 20, 5, 4), (20, 6, 5, 3), dict(stride=(3, 2), padding=(1, 0), groups=2)),
+    ((6, 18, 3, 6), (18, 5, 3, 3), dict(stride=1, padding=0)),           # one phase, 9 taps
+    ((2, 16, 2, 2), (16, 7, 2, 2), dict(dilation=5, output_padding=(1, 0), stride=2)),
+    ((3, 12, 2, 3), (12, 4, 2, 3), dict(dilation=(5, 2))),               # rows with no tap
+    ((2, 300, 4, 4), (300, 9, 4, 4), dict(stride=2, padding=1)),         # two KC blocks a tap
+    ((14, 8, 12, 12), (8, 4, 7, 7), dict()),   # 49 taps: blocks past the gather table
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(CLASSES)))
+def test_transposed_border_classes(level, dtype, case, threads):
+    """Each class sums only its in-bounds taps, in the phase GEMM's order: the
+    phase GEMM's bits (its other terms are w * 0), every output written (a
+    NaN-filled out; a class with no tap gets the bias), the same bits with
+    the images innermost or not (the same sums, lanes in another order) and
+    for one thread and two, within the float bound of the float64 reference;
+    and, with 16-lane vectors, the gemm path takes them by itself for the
+    DCGAN layer only (the vectors' lanes they save)."""
+    xs, ws, kw = CLASSES[case]
+    groups = kw.get("groups", 1)
+    x, w, b = random_arrays(xs, ws, ws[1] * groups, dtype, seed=190 + case)
+    tol = tolerance(dtype, reduction_length(w, transposed=True, groups=groups), x, w, b,
+                    transposed=True, **kw)
+    ref = conv_transpose2d_ref(x, w, b, **kw)
+    shape = ref.shape
+    got = []
+    old, old_lanes = _cpu._set_transposed_classes(1), _cpu._set_batch_lanes(1)
+    try:
+        for lanes in (1, 0):
+            _cpu._set_batch_lanes(lanes)
+            out = np.full(shape, np.nan, dtype)
+            fastconv.conv_transpose2d(x, w, b, algorithm="gemm", num_threads=threads, out=out,
+                                      **kw)
+            got.append(out)
+        one = fastconv.conv_transpose2d(x, w, b, algorithm="gemm", num_threads=1, **kw)
+        assert _cpu._transposed_classes_used()
+        _cpu._set_transposed_classes(0)
+        full = fastconv.conv_transpose2d(x, w, b, algorithm="gemm", num_threads=threads, **kw)
+    finally:
+        _cpu._set_transposed_classes(old)
+        _cpu._set_batch_lanes(old_lanes)
+    np.testing.assert_array_equal(got[0], got[1])
+    np.testing.assert_array_equal(got[0], one)
+    np.testing.assert_array_equal(got[0], full)
+    assert_within(got[0], ref, tol, what=f"{level} classes")
+    if level == "avx512" and dtype == np.float32:
+        fastconv.conv_transpose2d(x, w, b, algorithm="gemm", **kw)
+        assert _cpu._transposed_classes_used() == (case == 0)
