@@ -1855,7 +1855,9 @@ cdef double TRANSPOSED_CLASS_MIN_SAVING = 0.15
 # the classes with / without, AMD EPYC Zen 5, 29 Nov 2026, 1 thread (2
 # threads): dcgan-up1 0.94-0.95 (0.93-0.97; the gathers and runs of 1-3 took
 # 10% and 4% of the call), 32 images 0.97 (0.99-1.00), 16 x 1024 -> 512 at
-# 4x4 1.00 (1.00-1.01).
+# 4x4 1.00 (1.00-1.01).  The copy is workspace: taken where it is at most
+# BATCH_LANES_COPY_BYTES or the output's size (the memory bound of issue 3).
+cdef size_t BATCH_LANES_COPY_BYTES = 16777216
 cdef int TRANSPOSED_CLASS_MIN_CHANNELS = 32
 cdef int _transposed_classes = -1   # test hook: 0 never, 1 wherever they apply, -1 where they pay
 cdef int _batch_lanes = 1          # test hook: Note [batch lanes] on (1) or off (0)
@@ -2065,7 +2067,10 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
     cdef int cnth, cntw, ci, cj, nct
     cdef fc_idx nsub = 0, q0, q1, u0, u1, q
     # Note [batch lanes]: the classes read x as [C][H][W][N]
-    cdef bint binner = classes and N > 1 and _batch_lanes
+    cdef size_t xbytes = <size_t>N * C * H * W * sizeof(floating)
+    cdef bint binner = (classes and N > 1 and _batch_lanes
+                        and (xbytes <= BATCH_LANES_COPY_BYTES
+                             or xbytes <= <size_t>N * K * OH * OW * sizeof(floating)))
     cdef const floating[:, :, :, ::1] xt
     cdef const floating *xcls = xp
     if binner:
