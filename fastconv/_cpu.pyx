@@ -1831,17 +1831,21 @@ cdef void _transposed_exact(const floating[:, :, :, ::1] x, const floating[:, :,
 # each sum is the phase GEMM's in the same (channel, tap) order without the
 # terms w * 0: the same bits (a zero's sign aside), as Note [summation order]
 # needs.  With more than one image the classes run Note [batch lanes].
-# Classes cost narrower tasks and scattered write-outs, so they are taken
-# where they save TRANSPOSED_CLASS_MIN_SAVING of the phase GEMMs' vector
-# multiply-adds (a class's pixels fill whole vectors: on small maps of one
-# image they save none) and a group has TRANSPOSED_CLASS_MIN_CHANNELS
-# channels.  Interleaved medians, classes / phase GEMMs (gemm forced), AMD
-# EPYC Zen 5, 29 Nov 2026, 1 thread (2 threads): dcgan-up1 (16 x 512 -> 256 at
-# 4x4, 23% of the vectors saved) 0.86-0.88 (0.86-0.90); 32 images 0.90-0.91
-# (0.90-0.91); 16 x 1024 -> 512 at 4x4 0.88 (0.89-0.90).  Below the bar:
-# 16 x 256 -> 128 at 8x8 (12% saved) 1.01-1.02 and 4 x 256 at 8x8 1.14-1.17
-# when forced; a batch of 8 at 4x4 (9%) 0.98-1.01; one image at 4x4 (none
-# saved, the classes' vectors mostly empty) 1.8.
+# Classes cost narrower tasks, scattered write-outs (four classes write a
+# phase's output lines where one task did) and reads of the phase's weights
+# by each class, so they are taken where they save TRANSPOSED_CLASS_MIN_SAVING
+# of the phase GEMMs' vector multiply-adds (a class's pixels fill whole
+# vectors: on small maps of one image they save none), a group reduces over
+# TRANSPOSED_CLASS_MIN_CHANNELS channels or more (the multiply-adds that pay
+# for each output's write-out) and the batch has at most
+# TRANSPOSED_CLASS_MAX_IMAGES.  Interleaved medians, classes / phase GEMMs
+# (gemm forced), AMD EPYC Zen 5, 29 Nov 2026, 1 thread (2 threads): dcgan-up1
+# (16 x 512 -> 256 at 4x4, 23% of the vectors saved) 0.86-0.88 (0.86-0.90);
+# 16 x 1024 -> 512 at 4x4 0.88-0.93 (0.89-0.93).  Not taken: 32 x 512 -> 256
+# at 4x4 0.90-1.00 (1.02-1.04), 64 x 512 -> 256 1.07-1.09 (1.15), 32 x 256 ->
+# 128 0.94-1.04 (1.24-1.28), 16 x 256 -> 128 at 8x8 (12% saved) 1.01-1.02,
+# 4 x 256 at 8x8 1.14-1.17, 8 x 1024 -> 512 at 4x4 (9%) 1.06-1.10; one image
+# at 4x4 (none saved, the classes' vectors mostly empty) 1.8.
 cdef double TRANSPOSED_CLASS_MIN_SAVING = 0.15
 # Note [batch lanes]: a class's grid is a few pixels wide (a 4x4 map's classes
 # 3x3, 3x1, 1x3, 1x1), so a vector of its pixels in (image, row, column)
@@ -1858,7 +1862,8 @@ cdef double TRANSPOSED_CLASS_MIN_SAVING = 0.15
 # 4x4 1.00 (1.00-1.01).  The copy is workspace: taken where it is at most
 # BATCH_LANES_COPY_BYTES or the output's size (the memory bound of issue 3).
 cdef size_t BATCH_LANES_COPY_BYTES = 16777216
-cdef int TRANSPOSED_CLASS_MIN_CHANNELS = 32
+cdef int TRANSPOSED_CLASS_MIN_CHANNELS = 512
+cdef int TRANSPOSED_CLASS_MAX_IMAGES = 16
 cdef int _transposed_classes = -1   # test hook: 0 never, 1 wherever they apply, -1 where they pay
 cdef int _batch_lanes = 1          # test hook: Note [batch lanes] on (1) or off (0)
 cdef bint _classes_last = False    # whether the latest conv_transpose2d_gemm took classes
@@ -2034,7 +2039,7 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
                                                * (cstart[rx][cr + 1] - cstart[rx][cr]), b.vlen)
                                  * _popcount(rmask[ry][rr]) * _popcount(cmask[rx][cr]))
         classes = total > 0 and (_transposed_classes == 1 or (
-            C_g >= TRANSPOSED_CLASS_MIN_CHANNELS
+            C_g >= TRANSPOSED_CLASS_MIN_CHANNELS and N <= TRANSPOSED_CLASS_MAX_IMAGES
             and total - kept >= TRANSPOSED_CLASS_MIN_SAVING * total))
 
     global _classes_last

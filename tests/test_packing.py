@@ -275,7 +275,7 @@ def test_stage_write_out_by_masked_stores_keeps_the_bits(level, dtype, case, thr
 # Note [transposed border classes] (with Note [batch lanes] where a batch has
 # more than one image): conv_transpose2d phases split by their in-bounds taps.
 CLASSES = [  # (x shape, w shape, kwargs)
-    ((16, 32, 4, 4), (32, 8, 4, 4), dict(stride=2, padding=1)),         # DCGAN's 4x4 maps
+    ((16, 512, 4, 4), (512, 8, 4, 4), dict(stride=2, padding=1)),       # DCGAN's 4x4 maps
     ((3, 40, 8, 8), (40, 12, 4, 4), dict(stride=2, padding=1)),          # 8x8, a batch of 3
     ((1, 33, 4, 5), (33, 9, 4, 4), dict(stride=2, padding=1)),           # one image
     ((5, 34, 7, 7), (34, 10, 3, 3), dict(stride=2, padding=1, output_padding=1)),
