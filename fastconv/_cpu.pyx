@@ -2003,12 +2003,12 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
                         tabs.taps_h[ry * kh + ti] * kw + tabs.taps_w[rx * kw + tj])
     # Note [transposed border classes]: each phase axis's runs of outputs with
     # one set of in-bounds taps, and the share of multiply-adds they keep.
-    cdef fc_idx **rstart = <fc_idx **>bufs.get(<size_t>sh * sizeof(fc_idx *))
-    cdef fc_idx **cstart = <fc_idx **>bufs.get(<size_t>sw * sizeof(fc_idx *))
-    cdef uint32_t **rmask = <uint32_t **>bufs.get(<size_t>sh * sizeof(uint32_t *))
-    cdef uint32_t **cmask = <uint32_t **>bufs.get(<size_t>sw * sizeof(uint32_t *))
-    cdef int *nrun_h = <int *>bufs.get(<size_t>sh * sizeof(int))
-    cdef int *nrun_w = <int *>bufs.get(<size_t>sw * sizeof(int))
+    cdef fc_idx **rstart = NULL
+    cdef fc_idx **cstart = NULL
+    cdef uint32_t **rmask = NULL
+    cdef uint32_t **cmask = NULL
+    cdef int *nrun_h = NULL
+    cdef int *nrun_w = NULL
     cdef double total = 0, kept = 0
     cdef int maxnt = 0, rr, cr
     cdef bint classes = False
@@ -2016,7 +2016,15 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
         maxnt = max(maxnt, tabs.ntaps_h[ry])
     for rx in range(sw):
         maxnt = max(maxnt, tabs.ntaps_w[rx])
-    if _transposed_classes != 0 and maxnt <= 32:
+    if maxnt <= 32 and (_transposed_classes == 1 or (
+            _transposed_classes == -1 and C_g >= TRANSPOSED_CLASS_MIN_CHANNELS
+            and N <= TRANSPOSED_CLASS_MAX_IMAGES)):
+        rstart = <fc_idx **>bufs.get(<size_t>sh * sizeof(fc_idx *))
+        cstart = <fc_idx **>bufs.get(<size_t>sw * sizeof(fc_idx *))
+        rmask = <uint32_t **>bufs.get(<size_t>sh * sizeof(uint32_t *))
+        cmask = <uint32_t **>bufs.get(<size_t>sw * sizeof(uint32_t *))
+        nrun_h = <int *>bufs.get(<size_t>sh * sizeof(int))
+        nrun_w = <int *>bufs.get(<size_t>sw * sizeof(int))
         for ry in range(sh):
             Ph = _phase_len(OH, ry, sh)
             rstart[ry] = <fc_idx *>bufs.get(<size_t>(Ph + 1) * sizeof(fc_idx))
@@ -2038,9 +2046,8 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
                         kept += (<double>_cdiv(<fc_idx>N * (rstart[ry][rr + 1] - rstart[ry][rr])
                                                * (cstart[rx][cr + 1] - cstart[rx][cr]), b.vlen)
                                  * _popcount(rmask[ry][rr]) * _popcount(cmask[rx][cr]))
-        classes = total > 0 and (_transposed_classes == 1 or (
-            C_g >= TRANSPOSED_CLASS_MIN_CHANNELS and N <= TRANSPOSED_CLASS_MAX_IMAGES
-            and total - kept >= TRANSPOSED_CLASS_MIN_SAVING * total))
+        classes = total > 0 and (_transposed_classes == 1
+                                 or total - kept >= TRANSPOSED_CLASS_MIN_SAVING * total)
 
     global _classes_last
     _classes_last = classes
