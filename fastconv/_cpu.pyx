@@ -2073,11 +2073,22 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
     cdef const floating *bg
     cdef int32_t *rtab
     cdef int32_t *ctab
-    cdef int32_t *clo
-    cdef int32_t *chi
     cdef int32_t *aoff
     cdef int cnth, cntw, ci, cj, nct
-    cdef fc_idx nsub = 0, q0, q1, u0, u1, q
+    cdef fc_idx nsub = 0, q0, q1, u0, u1, q, kcls = 0
+    # A class's tables (its rows', columns' and A's columns) serve every group:
+    # made for group 0 as its kcls-th class, and reused by the others.
+    cdef int32_t **cls_rtab = NULL
+    cdef int32_t **cls_ctab = NULL
+    cdef int32_t **cls_lo = NULL
+    cdef int32_t **cls_hi = NULL
+    cdef int32_t **cls_aoff = NULL
+    if classes:
+        cls_rtab = <int32_t **>bufs.get(<size_t>nsub_max * sizeof(int32_t *))
+        cls_ctab = <int32_t **>bufs.get(<size_t>nsub_max * sizeof(int32_t *))
+        cls_lo = <int32_t **>bufs.get(<size_t>nsub_max * sizeof(int32_t *))
+        cls_hi = <int32_t **>bufs.get(<size_t>nsub_max * sizeof(int32_t *))
+        cls_aoff = <int32_t **>bufs.get(<size_t>nsub_max * sizeof(int32_t *))
     # Note [batch lanes]: the classes read x as [C][H][W][N]
     cdef size_t xbytes = <size_t>N * C * H * W * sizeof(floating)
     cdef bint binner = (classes and N > 1 and _batch_lanes
@@ -2090,6 +2101,7 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
         xcls = &xt[0, 0, 0, 0]
     for g in range(G):
         bg = (biasp + g * K_g) if biasp != NULL else NULL
+        kcls = 0
         for ry in range(sh):
             for rx in range(sw):
                 Ph = _phase_len(OH, ry, sh)
@@ -2111,40 +2123,50 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
                     q0 = rstart[ry][rr]
                     q1 = rstart[ry][rr + 1]
                     cnth = _popcount(rmask[ry][rr])
-                    rtab = _class_table(bufs, rowtabs[ry], nth, Ph, rmask[ry][rr], q0, q1)
+                    rtab = NULL
+                    if g == 0:
+                        rtab = _class_table(bufs, rowtabs[ry], nth, Ph, rmask[ry][rr], q0, q1)
                     for cr in range(nrun_w[rx]):
                         u0 = cstart[rx][cr]
                         u1 = cstart[rx][cr + 1]
                         cntw = _popcount(cmask[rx][cr])
-                        ctab = _class_table(bufs, coltabs[rx], ntw, Pw, cmask[rx][cr], u0, u1)
-                        clo = <int32_t *>bufs.get(<size_t>max(cntw, 1) * sizeof(int32_t))
-                        chi = <int32_t *>bufs.get(<size_t>max(cntw, 1) * sizeof(int32_t))
-                        _linear_runs(ctab, cntw, u1 - u0, 1, clo, chi)
-                        if binner:
-                            for q in range(<fc_idx>cntw * (u1 - u0)):
-                                ctab[q] *= N
-                        # A's column of each (channel, class tap (ti, tj)): the
-                        # phase's (channel, tap ti*ntw + tj)
-                        nct = cnth * cntw
-                        aoff = <int32_t *>bufs.get(<size_t>max(C_g * nct, 1) * sizeof(int32_t))
-                        ci = 0
-                        for ti in range(nth):
-                            if rmask[ry][rr] & ((<uint32_t>1) << ti):
-                                cj = 0
-                                for tj in range(ntw):
-                                    if cmask[rx][cr] & ((<uint32_t>1) << tj):
-                                        for q in range(C_g):
-                                            aoff[q * nct + ci * cntw + cj] = <int32_t>(
-                                                q * nth * ntw + ti * ntw + tj)
-                                        cj += 1
-                                ci += 1
+                        if g == 0:
+                            cls_rtab[kcls] = rtab
+                            ctab = _class_table(bufs, coltabs[rx], ntw, Pw, cmask[rx][cr], u0, u1)
+                            cls_lo[kcls] = <int32_t *>bufs.get(<size_t>max(cntw, 1)
+                                                               * sizeof(int32_t))
+                            cls_hi[kcls] = <int32_t *>bufs.get(<size_t>max(cntw, 1)
+                                                               * sizeof(int32_t))
+                            _linear_runs(ctab, cntw, u1 - u0, 1, cls_lo[kcls], cls_hi[kcls])
+                            if binner:
+                                for q in range(<fc_idx>cntw * (u1 - u0)):
+                                    ctab[q] *= N
+                            cls_ctab[kcls] = ctab
+                            # A's column of each (channel, class tap (ti, tj)): the
+                            # phase's (channel, tap ti*ntw + tj)
+                            nct = cnth * cntw
+                            aoff = <int32_t *>bufs.get(<size_t>max(C_g * nct, 1)
+                                                       * sizeof(int32_t))
+                            ci = 0
+                            for ti in range(nth):
+                                if rmask[ry][rr] & ((<uint32_t>1) << ti):
+                                    cj = 0
+                                    for tj in range(ntw):
+                                        if cmask[rx][cr] & ((<uint32_t>1) << tj):
+                                            for q in range(C_g):
+                                                aoff[q * nct + ci * cntw + cj] = <int32_t>(
+                                                    q * nth * ntw + ti * ntw + tj)
+                                            cj += 1
+                                    ci += 1
+                            cls_aoff[kcls] = aoff
                         _phase_sub(&subs[nsub],
                                    xcls + <fc_idx>g * C_g * H * W * (N if binner else 1),
-                                   C, H, W, C_g,
-                                   cnth, cntw, rtab, ctab, clo, chi, N, q1 - q0, u1 - u0,
+                                   C, H, W, C_g, cnth, cntw, cls_rtab[kcls], cls_ctab[kcls],
+                                   cls_lo[kcls], cls_hi[kcls], N, q1 - q0, u1 - u0,
                                    yph + q0 * sh * OW + u0 * sw, K, OH, OW, sh, sw, ap, kred,
-                                   bg, K_g, aoff, binner)
+                                   bg, K_g, cls_aoff[kcls], binner)
                         nsub += 1
+                        kcls += 1
     _run_gemm(subs, nsub, npanel, is_double, nthreads, bufs, sizeof(floating), G == 1)
 
 

@@ -285,6 +285,7 @@ CLASSES = [  # (x shape, w shape, kwargs)
     ((3, 12, 2, 3), (12, 4, 2, 3), dict(dilation=(5, 2))),               # rows with no tap
     ((2, 300, 4, 4), (300, 9, 4, 4), dict(stride=2, padding=1)),         # two KC blocks a tap
     ((14, 8, 12, 12), (8, 4, 7, 7), dict()),   # 49 taps: blocks past the gather table
+    ((3, 8, 1, 3), (8, 3, 2, 2), dict(stride=3, groups=2)),   # an empty phase, two groups
 ]
 
 
