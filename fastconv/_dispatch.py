@@ -280,6 +280,23 @@ ALGORITHMS = {
 #   input channels (32 -> 64 at 416x416 1.08-1.11, 48 -> 80 at 75x75 1.16, 8
 #   x 64 -> 128 at 32x32 1.06-1.10; 64 at 112x112 would gain, 0.87), and 8
 #   images (8 x 256 at 16x16 1.11).  Not rechecked on the Xeon.
+#   Grouped 3x3 at stride 2 with more than DIRECT_GROUPED_MAX_CHANNELS_S2 and
+#   at most IMPLICIT_S2_GROUPED_MAX_C_G input channels per group (RegNet's
+#   and ResNeXt's downsampling layers), on AVX-512: IMPLICIT too, where the
+#   strided rule's GEMM packs each group's few B rows by gathers.  IMPLICIT /
+#   GEMM time, interleaved medians at 2 threads (1 thread), AMD EPYC Zen 4, 29
+#   Nov 2026 (after Note [two-phase rows]): 240 channels in 15 groups of 16
+#   at 56x56 0.53 (0.57), 60 in 4 groups of 15 0.98 (0.55); at 28x28 384,
+#   448 and 512 channels (24, 16, 16 a group) 0.54-0.69 (0.51-0.68), 4 x 256
+#   in groups of 16 0.58 (0.63); 896 in 56 groups at 14x14 0.73 (0.64); 25 a
+#   group 0.77 (0.68); 32 a group (2 x 512 at 28x28, 1024 at 14x14)
+#   0.84-0.92 (0.81-0.86).  DIRECT, the other candidate, loses there from 16
+#   a group (512 in 32 groups at 28x28 1.05, 896 at 14x14 1.27).  With 64 a
+#   group it no longer pays at 2 threads (2 x 256 in 4 groups at 28x28 1.49,
+#   512 in 8 groups 0.99; 128 a group 1.25-1.40).  set_isa("avx2") on the
+#   same machine: 0.78-0.99 from 16 to 32 a group, but 896 at 14x14
+#   1.08: left to GEMM there, as the ungrouped rule is.  Not measured on the
+#   Xeon (where GEMM beat DIRECT at 16 a group, above).
 # - ungrouped 3x3 conv2d at stride 1, undilated, with fewer than
 #   GEMM_FEW_K_G output channels and at most
 #   GEMM_FEW_K_G_MAX_PIXELS outputs an image, that the rules above leave to
@@ -448,6 +465,7 @@ THRESHOLDS = {
     "IMPLICIT_S2_MIN_C_G": 96,
     "IMPLICIT_S2_K_G_MULTIPLE": 32,
     "IMPLICIT_S2_MAX_N": 4,
+    "IMPLICIT_S2_GROUPED_MAX_C_G": 32,
     "GEMM_DILATED_MIN_K_G": 32,
     # ... or fewer, where IMPLICIT's padded rows are this many times the outputs
     "GEMM_DILATED_MIN_PITCH": 1.3,
@@ -726,6 +744,10 @@ def choose_algorithm(params):
             and max(p.K_g, p.C_g) <= THRESHOLDS["DIRECT_GROUPED_MAX_CHANNELS" if p.sh == 1
                                                 else "DIRECT_GROUPED_MAX_CHANNELS_S2"]):
         return Algorithm.DIRECT
+    if (p.G > 1 and p.kh == p.kw == 3 and p.dh == p.dw == 1 and p.sh == p.sw == 2
+            and p.C_g <= THRESHOLDS["IMPLICIT_S2_GROUPED_MAX_C_G"]
+            and _cpu.get_isa() == "avx512"):
+        return Algorithm.IMPLICIT       # the narrowest groups went to DIRECT above
     if (p.padding_mode == "zeros" and p.pt + p.pb + p.pl + p.pr > 0
             and _cpu.tap_region_gain(p.N, p.C_g, p.K, p.H, p.W, p.kh, p.kw, p.sh, p.sw, p.dh,
                                      p.dw, p.pt, p.pl, p.OH, p.OW, 4)

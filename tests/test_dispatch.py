@@ -322,6 +322,36 @@ def test_3x3_stride_2_with_many_channels_runs_implicit():
     assert pick(1, 128, 128, 56, dilation=2) is G                   # dilated
 
 
+def test_grouped_3x3_stride_2_with_16_to_32_channels_a_group_runs_implicit():
+    """_dispatch's IMPLICIT_S2_GROUPED_MAX_C_G rule: grouped undilated 3x3 at
+    stride 2 with 13 to 32 input channels a group, on AVX-512; narrower
+    groups stay DIRECT, wider ones and other levels GEMM."""
+    assert (THRESHOLDS["IMPLICIT_S2_GROUPED_MAX_C_G"],
+            THRESHOLDS["DIRECT_GROUPED_MAX_CHANNELS_S2"]) == (32, 12)
+
+    def pick(N, C, K, H, groups, **kw):
+        kw = dict(dict(stride=2, padding=1), **kw)
+        return fastconv.choose_algorithm((N, C, H, H), (K, C // groups, 3, 3), groups=groups,
+                                         **kw)
+    before = _cpu.get_isa()
+    try:
+        _cpu.set_isa("avx2")
+        assert pick(1, 240, 240, 56, 15) is Algorithm.GEMM
+    finally:
+        _cpu.set_isa(before)
+    if before != "avx512":
+        return
+    I = Algorithm.IMPLICIT
+    assert pick(1, 240, 240, 56, 15) is I and pick(1, 512, 512, 28, 32) is I    # RegNet, ResNeXt
+    assert pick(1, 60, 60, 56, 4) is I and pick(2, 512, 512, 28, 16) is I      # 15, 32 a group
+    assert pick(1, 96, 200, 28, 8) is I                             # 12 in, 25 out a group
+    assert pick(1, 192, 192, 56, 16) is Algorithm.DIRECT            # 12 a group
+    assert pick(1, 528, 528, 28, 16) is Algorithm.GEMM              # 33 a group
+    assert pick(1, 512, 512, 28, 32, dilation=2) is not I           # dilated
+    assert pick(1, 512, 512, 28, 32, stride=1) is not I             # stride 1
+    assert pick(1, 512, 512, 28, 32, stride=(2, 1)) is not I
+
+
 def test_wide_1x1_and_dilated_layers_with_few_outputs_per_group_leave_direct():
     D, I, G = Algorithm.DIRECT, Algorithm.IMPLICIT, Algorithm.GEMM
     choose = fastconv.choose_algorithm
@@ -385,7 +415,8 @@ def test_choice_is_pure_and_follows_thresholds():
     assert fastconv.choose_algorithm((1, 4 * c2, 28, 28), (4 * c2, c2, 3, 3), stride=2,
                                      groups=4) is Algorithm.DIRECT
     assert fastconv.choose_algorithm((1, 4 * c, 28, 28), (4 * c, c, 3, 3), stride=2,
-                                     groups=4) is Algorithm.GEMM      # 16 a group at stride 2
+                                     groups=4) is (    # 16 a group at stride 2
+        Algorithm.IMPLICIT if _cpu.get_isa() == "avx512" else Algorithm.GEMM)
     assert fastconv.choose_algorithm((1, 4 * c + 4, 28, 28), (4 * c, c + 1, 3, 3), padding=1,
                                      groups=4) is not Algorithm.DIRECT
     assert fastconv.choose_algorithm((1, 4 * c, 28, 28), (4 * c + 4, c, 3, 3), padding=1,
