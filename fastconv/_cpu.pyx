@@ -167,6 +167,8 @@ cdef extern from "_kernels.h" nogil:
     int fc_set_flush_denormal(int on)
     int fc_get_isa()
     int fc_isa_supported(int isa)
+    int fc_narrow_fma()
+    int fc_set_narrow_fma(int mode)
     fc_blocking fc_get_blocking(int isa, int is_double)
     size_t fc_gemm_scratch_bytes(fc_blocking b, fc_idx nb, fc_idx stage_rows, size_t esize)
     int fc_set_gather_pw(int n)
@@ -579,6 +581,18 @@ def set_isa(name=None):
     if got < 0:
         raise ValueError(f"SIMD level {name!r} is not supported by this CPU")
     return get_isa()
+
+
+def narrow_fma():
+    """Whether this CPU's 512-bit FMAs run at half width (Note [narrow FMA] in
+    _kernels.h: AMD Zen 4); 'auto' favours Winograd there."""
+    return bool(fc_narrow_fma())
+
+
+def _set_narrow_fma(int mode):
+    """Test hook: narrow_fma() forced to mode (0 or 1), or -1 for the CPU's
+    own answer; returns the old setting."""
+    return fc_set_narrow_fma(mode)
 
 
 def get_isa():

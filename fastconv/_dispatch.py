@@ -312,6 +312,27 @@ ALGORITHMS = {
 #   48 1.35.  From 96 channels IMPLICIT ties or wins (0.87-1.12), and at 56x56
 #   it wins at any count (128 -> 24 0.69, 64 -> 24 0.72); 5x5 and 7x7 split
 #   (0.61-1.20) and stay.
+# - on a CPU with narrow FMAs (_cpu.narrow_fma(), Note [narrow FMA] in
+#   _kernels.h: AMD Zen 4), ungrouped undilated 3x3 at stride 1 that the
+#   Winograd rules above turn away, with at least NARROW_FMA_WINOGRAD_MIN_CHANNELS
+#   input and output channels and at most WINOGRAD_MAX_C_G_BACKEND inputs:
+#   WINOGRAD where its tiles compute at most WINOGRAD_MAX_TILE_WASTE times
+#   the outputs, or with 2 images or more NARROW_FMA_WINOGRAD_BATCH_MAX_TILE_WASTE
+#   (7x7 maps: 1.31).  There its 2.25x fewer multiply-adds outweigh the
+#   transforms' traffic, which decided the rules above on Intel Xeon and Zen 5
+#   (512 at 7x7 there: IMPLICIT 0.72 of Winograd's time).  WINOGRAD / IMPLICIT
+#   time, interleaved medians at 2 threads (1 thread), AMD EPYC Zen 4, 29 Nov
+#   2026: 512 at 8x8 0.68 (0.78), 12x12 0.66 (0.69), 13x13 0.76 (0.77), 14x14
+#   0.74 (0.71), 17x17 0.63 (0.62); 384 and 768 at 14x14 0.72, 0.73 (0.70,
+#   0.73); 1024 at 14x14 0.72 (0.71); 1024 -> 256 at 10x10 0.65 (0.73), 14x14
+#   0.73 (0.75); 512 -> 256 at 17x17 0.73 (0.64); at 7x7 2, 4, 8 x 512 0.87,
+#   0.77, 0.92 (0.86, 0.76, 0.73), 4, 8, 16 x 256 0.95, 0.89, 0.75 (0.78,
+#   0.72, 0.68), 8 x 384 0.97 (0.73).  Left: one image at 7x7 (512 0.95-0.98,
+#   256 0.89-0.91, but 512 -> 256 1.12, 1024 -> 256 1.09), fewer channels (64
+#   and 128 at 8x8: 1.49, 1.32) and fewer outputs (-> 32, 48: GEMM's, 1.1-2.0).
+#   float64 (the rule sees shapes only): 512 at 14x14 0.77-0.81 (0.77), 8 x
+#   256 at 7x7 0.85 (0.75), 4 x 256 0.94-0.97 (0.91), 512 at 8x8 0.95-1.02
+#   (1.01), but 2 x 512 at 7x7 1.06-1.10 (1.05).
 # - other conv2d: IMPLICIT (no packing; every stride via phase planes).
 # - conv_transpose2d: IMPLICIT below TRANSPOSED_GEMM_MIN_C_G input channels per
 #   group, GEMM (packed, batch folded into the pixel dimension) from there: the
@@ -516,6 +537,11 @@ THRESHOLDS = {
     # -> 1.27
     "TAP_REGIONS_MIN_GAIN": 0.3,
     "WINOGRAD_MAX_C_G": 512,
+    # Note [narrow FMA] (AMD Zen 4): see the comment above; the backend's
+    # own cap on input channels (_cpu.pyx WINOGRAD_MAX_C_G, the same value)
+    "NARROW_FMA_WINOGRAD_MIN_CHANNELS": 256,
+    "NARROW_FMA_WINOGRAD_BATCH_MAX_TILE_WASTE": 1.35,
+    "WINOGRAD_MAX_C_G_BACKEND": 1024,
     # a dilation d runs d x d phases of tile grids: at 6 and up slower than
     # the GEMM everywhere measured (2 threads: 4 x 256 at 14x14, dilation 6,
     # 6.5 ms vs 3.2; dilation 12 30 vs 1.3; 256 at 33x33, dilation 6, 6.1 vs
@@ -785,6 +811,8 @@ def choose_algorithm(params):
                 and p.C_g <= THRESHOLDS["WINOGRAD_WIDE_C_G"]
                 and (p.G == 1 or p.K * p.C_g <= THRESHOLDS["WINOGRAD_MAX_K_C_GROUPED"])):
             return Algorithm.WINOGRAD
+    if _narrow_fma_winograd(p):
+        return Algorithm.WINOGRAD
     strided, dilated = _strided(p), _dilated(p)
     if ((strided or dilated) and p.sh <= 2 and p.sw <= 2
             and p.OH * p.OW <= THRESHOLDS["IMPLICIT_STRIDED_MAX_PIXELS"] and _channel_lanes(p)):
@@ -811,6 +839,19 @@ def choose_algorithm(params):
         if implicit_use < THRESHOLDS["IMPLICIT_MIN_LANE_USE"] and gemm_use > implicit_use:
             return Algorithm.GEMM
     return Algorithm.IMPLICIT
+
+
+def _narrow_fma_winograd(params):
+    """The NARROW_FMA_* rule: Winograd for wide 3x3 layers on small maps where
+    the CPU's FMAs are narrow (Note [narrow FMA] in _kernels.h)."""
+    p = params
+    if not (p.G == 1 and p.dh == p.dw == 1 and winograd_applies(p) and _cpu.narrow_fma()
+            and min(p.C, p.K) >= THRESHOLDS["NARROW_FMA_WINOGRAD_MIN_CHANNELS"]
+            and p.C <= THRESHOLDS["WINOGRAD_MAX_C_G_BACKEND"]):
+        return False
+    waste = 4 * _winograd_tiles(p)[0] / (p.N * p.OH * p.OW)
+    return (waste <= THRESHOLDS["WINOGRAD_MAX_TILE_WASTE"]
+            or p.N >= 2 and waste <= THRESHOLDS["NARROW_FMA_WINOGRAD_BATCH_MAX_TILE_WASTE"])
 
 
 def _lane_use(params, vlen=16):

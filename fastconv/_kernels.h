@@ -40,6 +40,9 @@
 #define FASTCONV_KERNELS_H
 
 #include "_kernels_base.h"
+#if FC_HAVE_X86
+#include <cpuid.h>
+#endif
 
 static int fc_set_gather_pw(int n) { int old = fc_gather_pw; fc_gather_pw = n; return old; }
 static int fc_set_gather_runs(int on) { int old = fc_gather_runs; fc_gather_runs = on; return old; }
@@ -83,6 +86,39 @@ static int fc_best_isa(void)
     if (fc_isa_supported(FC_ISA_AVX2)) return FC_ISA_AVX2;
     return FC_ISA_GENERIC;
 }
+
+/* Note [narrow FMA]: on AMD Zen 4 (family 19h with AVX-512) a 512-bit FMA
+ * occupies both 256-bit FMA pipes, so a core multiplies-adds half as many
+ * values a cycle as an Intel core with two 512-bit units or Zen 5, while its
+ * loads and stores keep their pace: there arithmetic-saving algorithms win
+ * where elsewhere the memory traffic they add loses (_dispatch's NARROW_FMA_*
+ * rules).  Decided once from CPUID (a VM's CPUID traps: ~1 us); the test hook
+ * overrides it. */
+static int fc_narrow_fma_mode = -1;   /* -1: not yet known; else 0 or 1 */
+static int fc_narrow_fma_override = -1;
+
+static int fc_narrow_fma(void)
+{
+    if (fc_narrow_fma_override >= 0) return fc_narrow_fma_override;
+    if (fc_narrow_fma_mode < 0) {
+        int narrow = 0;
+#if FC_HAVE_X86
+        unsigned a, b, c, d;
+        /* "AuthenticAMD" in ebx, edx, ecx */
+        if (__get_cpuid(0, &a, &b, &c, &d) && b == 0x68747541u && d == 0x69746e65u
+            && c == 0x444d4163u && __get_cpuid(1, &a, &b, &c, &d)) {
+            unsigned family = (a >> 8) & 0xfu;
+            if (family == 0xfu) family += (a >> 20) & 0xffu;
+            narrow = family == 0x19u && fc_isa_supported(FC_ISA_AVX512);
+        }
+#endif
+        fc_narrow_fma_mode = narrow;
+    }
+    return fc_narrow_fma_mode;
+}
+
+static int fc_set_narrow_fma(int mode)
+{ int old = fc_narrow_fma_override; fc_narrow_fma_override = mode; return old; }
 
 /* Returns the ISA in force; `isa` < 0 picks the best one.  -1 if unsupported. */
 static int fc_set_isa(int isa)

@@ -43,6 +43,15 @@ EXPECTED = {
 }
 
 
+@pytest.fixture(autouse=True)
+def wide_fma():
+    """The rules as on CPUs whose FMAs are full width; the NARROW_FMA_* rule
+    (Note [narrow FMA]) is tested on its own, with the hook set both ways."""
+    old = _cpu._set_narrow_fma(0)
+    yield
+    _cpu._set_narrow_fma(old)
+
+
 def _cases():
     return json.loads(SHAPES.read_text())["cases"]
 
@@ -350,6 +359,63 @@ def test_grouped_3x3_stride_2_with_16_to_32_channels_a_group_runs_implicit():
     assert pick(1, 512, 512, 28, 32, dilation=2) is not I           # dilated
     assert pick(1, 512, 512, 28, 32, stride=1) is not I             # stride 1
     assert pick(1, 512, 512, 28, 32, stride=(2, 1)) is not I
+
+
+def test_wide_3x3_on_small_maps_runs_winograd_where_fmas_are_narrow():
+    """_dispatch's NARROW_FMA_* rule: with narrow FMAs (AMD Zen 4), ungrouped
+    undilated 3x3 at stride 1 with 256 to 1024 input channels and 256 or more
+    outputs runs Winograd on small maps the other rules leave to IMPLICIT:
+    tiles computing at most 1.25 times the outputs, or 1.35 from 2 images."""
+    assert (THRESHOLDS["NARROW_FMA_WINOGRAD_MIN_CHANNELS"],
+            THRESHOLDS["NARROW_FMA_WINOGRAD_BATCH_MAX_TILE_WASTE"],
+            THRESHOLDS["WINOGRAD_MAX_C_G_BACKEND"], THRESHOLDS["WINOGRAD_MAX_TILE_WASTE"]) \
+        == (256, 1.35, 1024, 1.25)
+    W, I = Algorithm.WINOGRAD, Algorithm.IMPLICIT
+
+    def pick(N, C, H, K, **kw):
+        kw = dict(dict(padding=1), **kw)
+        return fastconv.choose_algorithm((N, C, H, H), (K, C // kw.get("groups", 1), 3, 3),
+                                         **kw)
+    wins = [(1, 512, 8, 512), (1, 512, 14, 512), (1, 512, 17, 512), (1, 384, 14, 384),
+            (1, 1024, 14, 256), (1, 1024, 10, 1024), (2, 512, 7, 512), (8, 256, 7, 256)]
+    for shape in wins:
+        assert pick(*shape) is I, shape            # the wide-FMA rules (fixture)
+    _cpu._set_narrow_fma(1)
+    for shape in wins:
+        assert pick(*shape) is W, shape
+    assert pick(1, 256, 8, 256) is W
+    # Left to the other rules: the same choice either way.
+    left = [((1, 512, 7, 512), {}),                 # one image at 7x7: waste 64/49
+            ((1, 255, 8, 512), {}), ((1, 512, 8, 255), {}), ((2, 255, 7, 512), {}),
+            ((1, 1025, 14, 512), {}),               # past the backend's cap
+            ((2, 512, 5, 512), {}),                 # 36 tile outputs for 25: past 1.35
+            ((1, 512, 14, 48), {}),                 # few outputs: the GEMM rule
+            ((1, 512, 14, 512), dict(groups=2)), ((1, 512, 14, 512), dict(stride=2)),
+            ((1, 512, 14, 512), dict(dilation=2, padding=2))]
+    narrow = [pick(*shape, **kw) for shape, kw in left]
+    _cpu._set_narrow_fma(0)
+    assert narrow == [pick(*shape, **kw) for shape, kw in left]
+    assert narrow[:7] == [I] * 5 + [narrow[5], Algorithm.GEMM] and narrow[5] is not W
+
+
+def test_narrow_fma_is_the_cpus_own_answer_unless_forced():
+    _cpu._set_narrow_fma(-1)
+    narrow = _cpu.narrow_fma()
+    assert narrow in (True, False) and _cpu.narrow_fma() == narrow
+    assert not narrow or _cpu.isa_supported("avx512")
+    info = pathlib.Path("/proc/cpuinfo")
+    if info.exists():       # Linux says it too: AMD family 25 (19h) with AVX-512
+        fields = dict(line.split(":", 1) for line in info.read_text().splitlines()
+                      if ":" in line and line.split(":", 1)[0].strip()
+                      in ("vendor_id", "cpu family", "flags"))
+        fields = {k.strip(): v.strip() for k, v in fields.items()}
+        if "vendor_id" in fields and "cpu family" in fields:
+            assert narrow == (fields["vendor_id"] == "AuthenticAMD"
+                              and fields["cpu family"] == "25"
+                              and "avx512f" in fields.get("flags", "").split()
+                              and _cpu.isa_supported("avx512"))
+    assert _cpu._set_narrow_fma(1) == -1 and _cpu.narrow_fma() is True
+    assert _cpu._set_narrow_fma(0) == 1 and _cpu.narrow_fma() is False
 
 
 def test_wide_1x1_and_dilated_layers_with_few_outputs_per_group_leave_direct():
