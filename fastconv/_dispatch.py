@@ -400,6 +400,18 @@ ALGORITHMS = {
 #   4 x 32 -> 32 at 16x16 (1.78) 1.00 (1.42).  An earlier build (a junk column
 #   and row around every image's grid, 28 Nov) also won 1.70-1.84 on 96 -> 64
 #   at 56x56, 128 -> 64 at 128x128 and 256 -> 128 at 64x64.
+#   On a CPU with narrow FMAs (Note [narrow FMA], AMD Zen 4) up to
+#   NARROW_FMA_TRANSPOSED_WINOGRAD_MAX_C input channels, at the wide gain:
+#   WINOGRAD / GEMM time, two runs of interleaved medians at 2 threads (one
+#   at 1 thread), 29 Nov 2026: 512 -> 128 at 32x32 (pix2pix, 1.78) 0.76-0.77
+#   (0.67), -> 256 0.81 (0.68), -> 512 0.78-0.79 (0.67), -> 64 at 64x64
+#   (1.94) 0.50-0.52 (0.51); 512 -> 128 and 256 at 24x24 (1.50) 0.89-0.94
+#   (0.79, 0.85), 2 x at 24x24 0.75-0.78 (0.72); 4 and 8 x 512 -> 256 at
+#   16x16 (1.78) 0.82-0.84, 0.73 (0.71, 0.67); 384 -> 128 at 32x32 0.80-0.81
+#   (0.70).  Below the gain it loses: 512 -> 256 at 16x16 (1.33) 1.27-1.32
+#   (1.07), 4 x 512 -> 256 at 8x8 (0.67) 1.53 (1.38); and past 512 channels
+#   it ties at best: 768 -> 256 at 32x32 (1.78) 0.96-0.97 (0.73), 1024 -> 512
+#   at 16x16 (1.33) 1.65 (1.17).
 # - conv_transpose2d of a 1x1 input: GEMM, which computes it as one GEMM
 #   of the images' values and the weights (Note [one-pixel transposed conv]
 #   in _cpu.pyx); the other algorithms run every tap over the padding.  ms at
@@ -472,6 +484,7 @@ THRESHOLDS = {
     "TRANSPOSED_WINOGRAD_MIN_GAIN": 1.1,
     "TRANSPOSED_WINOGRAD_WIDE_C": 256,
     "TRANSPOSED_WINOGRAD_WIDE_MIN_GAIN": 1.5,
+    "NARROW_FMA_TRANSPOSED_WINOGRAD_MAX_C": 512,
     "SINGLE_THREAD_MACS": 1 << 16,
     # Note [one-pixel conv2d] (_cpu.pyx PIXEL_MAX_N, the same value): from
     # this many images the GEMM's pixel lanes fill; grouped only from
@@ -728,7 +741,8 @@ def choose_algorithm(params):
             return Algorithm.IMPLICIT
         if (transposed_winograd_applies(params)
                 and THRESHOLDS["TRANSPOSED_WINOGRAD_MIN_C"] <= params.C
-                <= THRESHOLDS["TRANSPOSED_WINOGRAD_MAX_C"]
+                <= THRESHOLDS["NARROW_FMA_TRANSPOSED_WINOGRAD_MAX_C" if _cpu.narrow_fma()
+                              else "TRANSPOSED_WINOGRAD_MAX_C"]
                 and params.K >= THRESHOLDS["TRANSPOSED_WINOGRAD_MIN_K"]):
             wide = params.C >= THRESHOLDS["TRANSPOSED_WINOGRAD_WIDE_C"]
             if _transposed_winograd_gain(params) >= THRESHOLDS[

@@ -212,6 +212,15 @@ def test_transposed_4x4_stride_2_runs_winograd_where_its_tiles_and_lanes_are_use
     assert pick(16, 128, 64, 16, groups=2) is not W
     assert pick(16, 128, 64, 16, dilation=2) is not W
     assert pick(16, 128, 64, 16, k=3) is not W and pick(16, 128, 64, 16, s=1) is not W
+    # Narrow FMAs (Note [narrow FMA]): up to 512 input channels, at the wide gain.
+    assert THRESHOLDS["NARROW_FMA_TRANSPOSED_WINOGRAD_MAX_C"] == 512
+    assert pick(1, 512, 128, 32) is not W and pick(8, 512, 256, 16) is not W
+    _cpu._set_narrow_fma(1)
+    assert pick(1, 512, 128, 32) is W and pick(8, 512, 256, 16) is W          # 1.78
+    assert pick(2, 512, 256, 24) is W and pick(1, 257, 128, 32) is W          # 1.50, 1.78
+    assert pick(1, 512, 256, 16) is not W and pick(16, 512, 256, 4) is not W  # 1.33, 0.67
+    assert pick(1, 513, 128, 32) is not W                                     # C > 512
+    assert pick(16, 128, 64, 16) is W and pick(16, 256, 128, 8) is not W      # as before
 
 
 @pytest.mark.parametrize("N", [1, 3])
