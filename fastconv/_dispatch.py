@@ -290,10 +290,12 @@ ALGORITHMS = {
 #   448 and 512 channels (24, 16, 16 a group) 0.54-0.69 (0.51-0.68), 4 x 256
 #   in groups of 16 0.58 (0.63); 896 in 56 groups at 14x14 0.73 (0.64); 25 a
 #   group 0.77 (0.68); 32 a group (2 x 512 at 28x28, 1024 at 14x14)
-#   0.84-0.92 (0.81-0.86).  DIRECT, the other candidate, loses there from 16
-#   a group (512 in 32 groups at 28x28 1.05, 896 at 14x14 1.27).  With 64 a
-#   group it no longer pays at 2 threads (2 x 256 in 4 groups at 28x28 1.49,
-#   512 in 8 groups 0.99; 128 a group 1.25-1.40).  set_isa("avx2") on the
+#   0.84-0.92 (0.81-0.86); 48 a group (RegNet's 432 in 9 groups, 384, 528 at
+#   28x28, 768 and 1344 at 14x14, 2 x 432), two runs each, 0.84-0.98
+#   (0.84-0.98).  DIRECT, the other candidate, loses there from 16 a group
+#   (512 in 32 groups at 28x28 1.05, 896 at 14x14 1.27).  From 56 a group it
+#   no longer pays (56 and 64 a group: 0.92-1.03 at 2 threads, 0.93-1.02 at
+#   1; 128 a group 1.25-1.40 once).  set_isa("avx2") on the
 #   same machine: 0.78-0.99 from 16 to 32 a group, but 896 at 14x14
 #   1.08: left to GEMM there, as the ungrouped rule is.  Not measured on the
 #   Xeon (where GEMM beat DIRECT at 16 a group, above).
@@ -499,7 +501,7 @@ THRESHOLDS = {
     "IMPLICIT_S2_MIN_C_G": 96,
     "IMPLICIT_S2_K_G_MULTIPLE": 32,
     "IMPLICIT_S2_MAX_N": 4,
-    "IMPLICIT_S2_GROUPED_MAX_C_G": 32,
+    "IMPLICIT_S2_GROUPED_MAX_C_G": 48,
     "GEMM_DILATED_MIN_K_G": 32,
     # ... or fewer, where IMPLICIT's padded rows are this many times the outputs
     "GEMM_DILATED_MIN_PITCH": 1.3,

@@ -340,12 +340,12 @@ def test_3x3_stride_2_with_many_channels_runs_implicit():
     assert pick(1, 128, 128, 56, dilation=2) is G                   # dilated
 
 
-def test_grouped_3x3_stride_2_with_16_to_32_channels_a_group_runs_implicit():
+def test_grouped_3x3_stride_2_with_13_to_48_channels_a_group_runs_implicit():
     """_dispatch's IMPLICIT_S2_GROUPED_MAX_C_G rule: grouped undilated 3x3 at
-    stride 2 with 13 to 32 input channels a group, on AVX-512; narrower
+    stride 2 with 13 to 48 input channels a group, on AVX-512; narrower
     groups stay DIRECT, wider ones and other levels GEMM."""
     assert (THRESHOLDS["IMPLICIT_S2_GROUPED_MAX_C_G"],
-            THRESHOLDS["DIRECT_GROUPED_MAX_CHANNELS_S2"]) == (32, 12)
+            THRESHOLDS["DIRECT_GROUPED_MAX_CHANNELS_S2"]) == (48, 12)
 
     def pick(N, C, K, H, groups, **kw):
         kw = dict(dict(stride=2, padding=1), **kw)
@@ -364,7 +364,8 @@ def test_grouped_3x3_stride_2_with_16_to_32_channels_a_group_runs_implicit():
     assert pick(1, 60, 60, 56, 4) is I and pick(2, 512, 512, 28, 16) is I      # 15, 32 a group
     assert pick(1, 96, 200, 28, 8) is I                             # 12 in, 25 out a group
     assert pick(1, 192, 192, 56, 16) is Algorithm.DIRECT            # 12 a group
-    assert pick(1, 528, 528, 28, 16) is Algorithm.GEMM              # 33 a group
+    assert pick(1, 432, 432, 28, 9) is I                            # 48 a group (RegNet)
+    assert pick(1, 784, 784, 28, 16) is Algorithm.GEMM              # 49 a group
     assert pick(1, 512, 512, 28, 32, dilation=2) is not I           # dilated
     assert pick(1, 512, 512, 28, 32, stride=1) is not I             # stride 1
     assert pick(1, 512, 512, 28, 32, stride=(2, 1)) is not I
