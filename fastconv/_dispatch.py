@@ -315,9 +315,9 @@ ALGORITHMS = {
 #   it wins at any count (128 -> 24 0.69, 64 -> 24 0.72); 5x5 and 7x7 split
 #   (0.61-1.20) and stay.
 # - on a CPU with narrow FMAs (_cpu.narrow_fma(), Note [narrow FMA] in
-#   _kernels.h: AMD Zen 4), ungrouped undilated 3x3 at stride 1 that the
+#   _kernels.h: AMD Zen 4), undilated 3x3 at stride 1 that the
 #   Winograd rules above turn away, with at least NARROW_FMA_WINOGRAD_MIN_CHANNELS
-#   input and output channels and at most WINOGRAD_MAX_C_G_BACKEND inputs:
+#   input and output channels and at most WINOGRAD_MAX_C_G_BACKEND inputs a group:
 #   WINOGRAD where its tiles compute at most WINOGRAD_MAX_TILE_WASTE times
 #   the outputs, or with 2 images or more NARROW_FMA_WINOGRAD_BATCH_MAX_TILE_WASTE
 #   (7x7 maps: 1.31).  There its 2.25x fewer multiply-adds outweigh the
@@ -334,7 +334,15 @@ ALGORITHMS = {
 #   and 128 at 8x8: 1.49, 1.32) and fewer outputs (-> 32, 48: GEMM's, 1.1-2.0).
 #   float64 (the rule sees shapes only): 512 at 14x14 0.77-0.81 (0.77), 8 x
 #   256 at 7x7 0.85 (0.75), 4 x 256 0.94-0.97 (0.91), 512 at 8x8 0.95-1.02
-#   (1.01), but 2 x 512 at 7x7 1.06-1.10 (1.05).
+#   (1.01), but 2 x 512 at 7x7 1.06-1.10 (1.05).  Grouped layers too, with
+#   NARROW_FMA_WINOGRAD_GROUPED_MIN_C_G channels a group or more (RegNet,
+#   ResNeXt's wide stages) within the grouped weight cap: 32 a group, 448,
+#   512 at 28x28 0.77-0.79 (0.72-0.73), 576, 768 at 14x14 0.88-0.90
+#   (0.82-0.85); 48 a group, 432 and 864 at 14x14 0.77 (0.73-0.76), 4 x 432
+#   0.72 (0.70), 2 x 1008 at 7x7 0.87 (0.85); 64 a group, 1024 at 14x14 0.79
+#   (0.74).  Left: one image at 7x7 (432 in 9 groups 1.02-1.03, 2048 in 64
+#   1.08-1.39) and 24 a group (168 and 240 at 28x28 0.78-0.92, but 384 at
+#   14x14 0.94-1.08).
 # - other conv2d: IMPLICIT (no packing; every stride via phase planes).
 # - conv_transpose2d: IMPLICIT below TRANSPOSED_GEMM_MIN_C_G input channels per
 #   group, GEMM (packed, batch folded into the pixel dimension) from there: the
@@ -556,6 +564,7 @@ THRESHOLDS = {
     # own cap on input channels (_cpu.pyx WINOGRAD_MAX_C_G, the same value)
     "NARROW_FMA_WINOGRAD_MIN_CHANNELS": 256,
     "NARROW_FMA_WINOGRAD_BATCH_MAX_TILE_WASTE": 1.35,
+    "NARROW_FMA_WINOGRAD_GROUPED_MIN_C_G": 32,
     "WINOGRAD_MAX_C_G_BACKEND": 1024,
     # a dilation d runs d x d phases of tile grids: at 6 and up slower than
     # the GEMM everywhere measured (2 threads: 4 x 256 at 14x14, dilation 6,
@@ -861,9 +870,12 @@ def _narrow_fma_winograd(params):
     """The NARROW_FMA_* rule: Winograd for wide 3x3 layers on small maps where
     the CPU's FMAs are narrow (Note [narrow FMA] in _kernels.h)."""
     p = params
-    if not (p.G == 1 and p.dh == p.dw == 1 and winograd_applies(p) and _cpu.narrow_fma()
+    if not (p.dh == p.dw == 1 and winograd_applies(p) and _cpu.narrow_fma()
             and min(p.C, p.K) >= THRESHOLDS["NARROW_FMA_WINOGRAD_MIN_CHANNELS"]
-            and p.C <= THRESHOLDS["WINOGRAD_MAX_C_G_BACKEND"]):
+            and p.C_g <= THRESHOLDS["WINOGRAD_MAX_C_G_BACKEND"]
+            and (p.G == 1
+                 or min(p.C_g, p.K_g) >= THRESHOLDS["NARROW_FMA_WINOGRAD_GROUPED_MIN_C_G"]
+                 and p.K * p.C_g <= THRESHOLDS["WINOGRAD_MAX_K_C_GROUPED"])):
         return False
     waste = 4 * _winograd_tiles(p)[0] / (p.N * p.OH * p.OW)
     return (waste <= THRESHOLDS["WINOGRAD_MAX_TILE_WASTE"]

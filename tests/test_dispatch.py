@@ -372,14 +372,16 @@ def test_grouped_3x3_stride_2_with_13_to_48_channels_a_group_runs_implicit():
 
 
 def test_wide_3x3_on_small_maps_runs_winograd_where_fmas_are_narrow():
-    """_dispatch's NARROW_FMA_* rule: with narrow FMAs (AMD Zen 4), ungrouped
-    undilated 3x3 at stride 1 with 256 to 1024 input channels and 256 or more
-    outputs runs Winograd on small maps the other rules leave to IMPLICIT:
-    tiles computing at most 1.25 times the outputs, or 1.35 from 2 images."""
+    """_dispatch's NARROW_FMA_* rule: with narrow FMAs (AMD Zen 4), undilated
+    3x3 at stride 1 with 256 or more input and output channels (up to 1024 a
+    group; grouped: 32 a group or more, within the grouped weight cap) runs
+    Winograd on small maps the other rules leave to IMPLICIT: tiles computing
+    at most 1.25 times the outputs, or 1.35 from 2 images."""
     assert (THRESHOLDS["NARROW_FMA_WINOGRAD_MIN_CHANNELS"],
             THRESHOLDS["NARROW_FMA_WINOGRAD_BATCH_MAX_TILE_WASTE"],
-            THRESHOLDS["WINOGRAD_MAX_C_G_BACKEND"], THRESHOLDS["WINOGRAD_MAX_TILE_WASTE"]) \
-        == (256, 1.35, 1024, 1.25)
+            THRESHOLDS["WINOGRAD_MAX_C_G_BACKEND"], THRESHOLDS["WINOGRAD_MAX_TILE_WASTE"],
+            THRESHOLDS["NARROW_FMA_WINOGRAD_GROUPED_MIN_C_G"],
+            THRESHOLDS["WINOGRAD_MAX_K_C_GROUPED"]) == (256, 1.35, 1024, 1.25, 32, 1 << 16)
     W, I = Algorithm.WINOGRAD, Algorithm.IMPLICIT
 
     def pick(N, C, H, K, **kw):
@@ -394,13 +396,19 @@ def test_wide_3x3_on_small_maps_runs_winograd_where_fmas_are_narrow():
     for shape in wins:
         assert pick(*shape) is W, shape
     assert pick(1, 256, 8, 256) is W
+    assert pick(1, 432, 14, 432, groups=9) is W and pick(1, 512, 28, 512, groups=16) is W
+    assert pick(2, 1008, 7, 1008, groups=21) is W and pick(1, 1024, 14, 1024, groups=16) is W
+    assert pick(1, 224, 14, 224, groups=7) is not W                 # 32 a group, 224 in all
     # Left to the other rules: the same choice either way.
     left = [((1, 512, 7, 512), {}),                 # one image at 7x7: waste 64/49
             ((1, 255, 8, 512), {}), ((1, 512, 8, 255), {}), ((2, 255, 7, 512), {}),
             ((1, 1025, 14, 512), {}),               # past the backend's cap
             ((2, 512, 5, 512), {}),                 # 36 tile outputs for 25: past 1.35
             ((1, 512, 14, 48), {}),                 # few outputs: the GEMM rule
-            ((1, 512, 14, 512), dict(groups=2)), ((1, 512, 14, 512), dict(stride=2)),
+            ((1, 384, 14, 384), dict(groups=16)),  # 24 a group
+            ((1, 2048, 7, 2048), dict(groups=64)),  # grouped, one image at 7x7
+            ((1, 512, 14, 512), dict(groups=2)),    # past the grouped weight cap
+            ((1, 512, 14, 512), dict(stride=2)),
             ((1, 512, 14, 512), dict(dilation=2, padding=2))]
     narrow = [pick(*shape, **kw) for shape, kw in left]
     _cpu._set_narrow_fma(0)
