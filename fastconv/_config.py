@@ -68,6 +68,7 @@ def config(gpu=True):
         "compiler_flags": _cpu.build_flags(),
         "simd": _cpu.get_isa(),
         "simd_available": isas,
+        "narrow_fma": _cpu.narrow_fma(),
         "backends": {"cpu": "numpy (Cython + OpenMP)",
                      "gpu": (g["note"] if g is None or g["cupy"] is None
                              else f"cupy {g['cupy']}: {g['note']}") if g else "not checked"},
@@ -89,7 +90,8 @@ def show_config(file=None):
           f"{t['set_num_threads'] or 'not set'}; OMP_NUM_THREADS: "
           f"{t['OMP_NUM_THREADS'] or 'not set'}; {t['cpus']} CPUs)", file=out)
     print(f"  compiler flags: {c['compiler_flags']}", file=out)
-    print(f"  SIMD in use:    {c['simd']} (available: {', '.join(c['simd_available'])})",
+    print(f"  SIMD in use:    {c['simd']} (available: {', '.join(c['simd_available'])})"
+          + ("; half-width AVX-512 FMAs ('auto' favours Winograd)" if c["narrow_fma"] else ""),
           file=out)
     for name, state in c["backends"].items():
         print(f"  backend {name}:    {state}", file=out)

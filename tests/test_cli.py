@@ -43,6 +43,8 @@ def test_config_reports_the_thread_setting():
     c = fastconv._config.config(gpu=False)
     assert c["threads"]["per_call_default"] == fastconv.get_num_threads()
     assert c["simd"] in c["simd_available"]
+    assert c["narrow_fma"] is _cpu.narrow_fma() and (not c["narrow_fma"] or "avx512" in
+                                                     c["simd_available"])
     assert set(c["optional"]) >= {"torch", "scipy", "dask", "threadpoolctl", "matplotlib"}
     assert c["threads"]["set_num_threads"] == _cpu.setting()
 
