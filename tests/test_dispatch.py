@@ -47,9 +47,12 @@ EXPECTED = {
 def wide_fma():
     """The rules as on CPUs whose FMAs are full width; the NARROW_FMA_* rule
     (Note [narrow FMA]) is tested on its own, with the hook set both ways."""
+    from fastconv import _api
     old = _cpu._set_narrow_fma(0)
+    _api._PLANS.clear()         # plans hold 'auto''s choice (Note [plan cache])
     yield
     _cpu._set_narrow_fma(old)
+    _api._PLANS.clear()
 
 
 def _cases():
