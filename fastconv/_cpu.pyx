@@ -291,6 +291,11 @@ DEF PHASE_INNER_MAX_WEIGHT_BYTES = 262144     # Note [phase-inner tasks]
 # many bytes, so a call's extra memory stays bounded at any input size
 # (settable for tests through _set_implicit_copy_bytes).
 cdef size_t IMPLICIT_COPY_BYTES = 16777216
+# Note [lean bands]: layers with fewer multiply-adds than this per copied value
+# keep their bands to whole images within IMPLICIT_LEAN_COPY_BYTES (settable
+# for tests through _set_implicit_lean_copy_bytes).
+DEF IMPLICIT_LEAN_MAX_MACS = 64
+cdef size_t IMPLICIT_LEAN_COPY_BYTES = 4194304
 # Note [row chunks]: from this many output columns the implicit GEMM's pixel
 # chunks follow output rows (settable for tests through _set_implicit_row_chunks).
 cdef int IMPLICIT_ROW_CHUNK_MIN_OW = 96
@@ -429,6 +434,14 @@ def _set_implicit_copy_bytes(size_t n):
     global IMPLICIT_COPY_BYTES
     old = IMPLICIT_COPY_BYTES
     IMPLICIT_COPY_BYTES = n
+    return old
+
+
+def _set_implicit_lean_copy_bytes(size_t n):
+    """Test hook: the band budget of Note [lean bands]; returns the old one."""
+    global IMPLICIT_LEAN_COPY_BYTES
+    old = IMPLICIT_LEAN_COPY_BYTES
+    IMPLICIT_LEAN_COPY_BYTES = n
     return old
 
 
@@ -2444,6 +2457,15 @@ def _tall_extent_used():
     return _tall_extent_last
 
 
+cdef fc_idx _implicit_nimg_last = 0     # images per band of the latest conv2d_implicit (tests)
+
+
+def _implicit_images_per_band():
+    """Test hook: the images a band of the latest conv2d_implicit call copied
+    (Note [lean bands])."""
+    return _implicit_nimg_last
+
+
 def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                     const floating[::1] bias, floating[:, :, :, ::1] y, int G, int sh, int sw,
                     int dh, int dw, int pt, int pb, int pl, int pr, str padding_mode,
@@ -2491,6 +2513,24 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
                 conv2d_gemm(x, w, bias, y, G, sh, sw, dh, dw, pt, pl, padding_mode,
                             num_threads)
                 return
+    # Note [lean bands]: where each copied value feeds few multiply-adds (under
+    # IMPLICIT_LEAN_MAX_MACS: a grouped layer with 16 outputs a group at stride
+    # 2 has 36), the tasks that read a band's copy would find it evicted by the
+    # rest of a many-image band: such bands hold whole images up to
+    # IMPLICIT_LEAN_COPY_BYTES.  Interleaved medians, 16 MB / 4 MB bands, 2
+    # threads (1 thread), AMD EPYC Zen 4, 29 Nov 2026: 4 x 240 in 15 groups at
+    # 56x56 s2 (36) 0.73-0.78 in three runs (0.67-0.70), 4 x 512 in 32 groups
+    # at 28x28 s2 (36) 0.84-0.92 (0.71-0.76), 8 x 96 in 6 groups at 56x56 s2
+    # (36) 0.82 (0.77); few outputs: 8 x 64 -> 24 at 112x112 s2 (54) 0.81
+    # (0.74), 4 x 32 -> 16 at 224x224 s2 (36) 0.78 (0.77).  Once (two runs of
+    # nine) 4 x 512 in 32 groups went 1.53 at 2 threads on a loaded host.  Not
+    # at 108 (8 x 432 in 9 groups: 1.01-1.05) nor for dense layers (4 x 128 at
+    # 56x56 s2, 288: 0.98-1.03), which keep the budget above.
+    if (nimg > 1 and <double>K_g * kh * kw < IMPLICIT_LEAN_MAX_MACS * sh * sw
+            and <size_t>nimg * image * esize > IMPLICIT_LEAN_COPY_BYTES):
+        nimg = max(1, <fc_idx>(IMPLICIT_LEAN_COPY_BYTES // (image * esize)))
+    global _implicit_nimg_last
+    _implicit_nimg_last = nimg
     # Channel planes an odd number of cache lines apart (_spread_stride; as
     # conv_transpose2d_implicit's), the gaps zeroed (junk lanes read them).
     plane = _spread_stride(rows_all * PWs, esize)

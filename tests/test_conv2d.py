@@ -399,6 +399,37 @@ def test_implicit_bands_give_the_same_bits(budget, stride, dilation, mode):
     np.testing.assert_array_equal(whole, fastconv.conv2d(x, w, b, algorithm="gemm", **kw))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lean_bands_give_the_same_bits(dtype):
+    """Note [lean bands]: a layer with few multiply-adds per copied value
+    (grouped, few outputs a group, stride 2) copies whole images a band under
+    its own budget; any such band gives the one-band bits.  Layers with more
+    multiply-adds keep all images in one band."""
+    from fastconv import _cpu
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((5, 12, 21, 19)).astype(dtype)
+    lean = rng.standard_normal((12, 4, 3, 3)).astype(dtype)       # 4 outputs a group: 9
+    wide = rng.standard_normal((32, 12, 3, 3)).astype(dtype)      # 32 outputs: 72
+    kw = dict(stride=2, padding=1)
+    whole = fastconv.conv2d(x, lean, None, groups=3, algorithm="implicit", **kw)
+    assert _cpu._implicit_images_per_band() == 5
+    image = 12 * 24 * 22 * np.dtype(dtype).itemsize    # its padded copy: 4 phases of 12 x 11
+    for budget, nimg in ((1, (1,)), (2 * image + 100, (2, 3, 4))):
+        old = _cpu._set_implicit_lean_copy_bytes(budget)
+        try:
+            banded = fastconv.conv2d(x, lean, None, groups=3, algorithm="implicit", **kw)
+            assert _cpu._implicit_images_per_band() in nimg
+            np.testing.assert_array_equal(banded, whole)
+            fastconv.conv2d(x, wide, None, algorithm="implicit", **kw)   # 108 each: not lean
+            assert _cpu._implicit_images_per_band() == 5
+        finally:
+            _cpu._set_implicit_lean_copy_bytes(old)
+    np.testing.assert_array_equal(
+        whole, fastconv.conv2d(x, lean, None, groups=3, algorithm="gemm", **kw))
+    assert_within(whole, conv2d_ref(x, lean, None, groups=3, **kw),
+                  tolerance(dtype, 4 * 9, x, lean, None, groups=3, **kw))
+
+
 @pytest.mark.parametrize("mode", ["zeros", "reflect"])
 def test_tall_tap_extents_run_the_gemm(mode):
     """Note [tall tap extents]: a band that would copy over TALL_EXTENT_COPIES
