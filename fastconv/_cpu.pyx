@@ -1872,7 +1872,13 @@ cdef void _transposed_exact(const floating[:, :, :, ::1] x, const floating[:, :,
 # at 4x4 0.90-1.00 (1.02-1.04), 64 x 512 -> 256 1.07-1.09 (1.15), 32 x 256 ->
 # 128 0.94-1.04 (1.24-1.28), 16 x 256 -> 128 at 8x8 (12% saved) 1.01-1.02,
 # 4 x 256 at 8x8 1.14-1.17, 8 x 1024 -> 512 at 4x4 (9%) 1.06-1.10; one image
-# at 4x4 (none saved, the classes' vectors mostly empty) 1.8.
+# at 4x4 (none saved, the classes' vectors mostly empty) 1.8.  With narrow
+# FMAs (Note [narrow FMA] in _kernels.h: AMD Zen 4) the multiply-adds saved
+# weigh more, and batches up to NARROW_FMA_TRANSPOSED_CLASS_MAX_IMAGES take
+# them: same method, Zen 4, 2 threads (1 thread), 32 x 512 -> 256 at 4x4
+# 0.91 (0.87), 32 x 1024 -> 512 0.89 (0.90), 64 x 512 -> 256 0.93-0.94
+# (0.91-0.96); but 128 x 512 -> 256 1.12 (1.06), and 32 x 256 -> 128 at 8x8
+# (12%) 1.07 (1.06), which the saving keeps out.
 cdef double TRANSPOSED_CLASS_MIN_SAVING = 0.15
 # Note [batch lanes]: a class's grid is a few pixels wide (a 4x4 map's classes
 # 3x3, 3x1, 1x3, 1x1), so a vector of its pixels in (image, row, column)
@@ -1891,6 +1897,7 @@ cdef double TRANSPOSED_CLASS_MIN_SAVING = 0.15
 cdef size_t BATCH_LANES_COPY_BYTES = 16777216
 cdef int TRANSPOSED_CLASS_MIN_CHANNELS = 512
 cdef int TRANSPOSED_CLASS_MAX_IMAGES = 16
+cdef int NARROW_FMA_TRANSPOSED_CLASS_MAX_IMAGES = 64
 cdef int _transposed_classes = -1   # test hook: 0 never, 1 wherever they apply, -1 where they pay
 cdef int _batch_lanes = 1          # test hook: Note [batch lanes] on (1) or off (0)
 cdef bint _classes_last = False    # whether the latest conv_transpose2d_gemm took classes
@@ -2045,7 +2052,8 @@ def conv_transpose2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :
         maxnt = max(maxnt, tabs.ntaps_w[rx])
     if maxnt <= 32 and (_transposed_classes == 1 or (
             _transposed_classes == -1 and C_g >= TRANSPOSED_CLASS_MIN_CHANNELS
-            and N <= TRANSPOSED_CLASS_MAX_IMAGES)):
+            and N <= (NARROW_FMA_TRANSPOSED_CLASS_MAX_IMAGES if fc_narrow_fma()
+                      else TRANSPOSED_CLASS_MAX_IMAGES))):
         rstart = <fc_idx **>bufs.get(<size_t>sh * sizeof(fc_idx *))
         cstart = <fc_idx **>bufs.get(<size_t>sw * sizeof(fc_idx *))
         rmask = <uint32_t **>bufs.get(<size_t>sh * sizeof(uint32_t *))

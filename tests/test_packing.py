@@ -330,3 +330,30 @@ def test_transposed_border_classes(level, dtype, case, threads):
     if level == "avx512" and dtype == np.float32:
         fastconv.conv_transpose2d(x, w, b, algorithm="gemm", **kw)
         assert _cpu._transposed_classes_used() == (case == 0)
+
+
+@pytest.mark.parametrize("narrow", [0, 1])
+def test_transposed_border_classes_take_larger_batches_where_fmas_are_narrow(narrow):
+    """Note [transposed border classes]: 'auto' takes them on DCGAN's 4x4 maps
+    for up to 16 images, or 64 on CPUs with narrow FMAs (Note [narrow FMA]),
+    at AVX-512 float32 (the vector lanes they save); the same bits either way."""
+    if _cpu.get_isa() != "avx512":
+        pytest.skip("the rule counts 16-lane vectors")
+    kw = dict(stride=2, padding=1)
+    rng = np.random.default_rng(201)
+    w = rng.standard_normal((512, 2, 4, 4)).astype(np.float32)
+    old = _cpu._set_narrow_fma(narrow)
+    try:
+        for n in (16, 32, 64, 80):      # whole vectors of images: the saving holds
+            x = rng.standard_normal((n, 512, 4, 4)).astype(np.float32)
+            got = fastconv.conv_transpose2d(x, w, algorithm="gemm", **kw)
+            assert _cpu._transposed_classes_used() == (n <= (64 if narrow else 16)), n
+            if n in (32, 80):
+                before = _cpu._set_transposed_classes(0)
+                try:
+                    np.testing.assert_array_equal(
+                        got, fastconv.conv_transpose2d(x, w, algorithm="gemm", **kw))
+                finally:
+                    _cpu._set_transposed_classes(before)
+    finally:
+        _cpu._set_narrow_fma(old)
