@@ -1636,19 +1636,20 @@ void FC_FN(pad_plane)(const FC_T *restrict src, fc_idx W, const int32_t *rowmap,
 #if FC_VBYTES == 64
     /* Note [two-phase rows]: zero padding is colmap -1 outside [pl, pl + W). */
     int zero_cols = sw == 2;
-    for (fc_idx q = 0; zero_cols && q < PW; q++)
-        if (q < pl || q >= xend) zero_cols = colmap[q] < 0;
+    for (fc_idx q = 0; zero_cols && q < pl && q < PW; q++) zero_cols = colmap[q] < 0;
+    for (fc_idx q = xend; zero_cols && q < PW; q++) zero_cols = colmap[q] < 0;
     if (zero_cols) {
-        for (fc_idx r = 0; r < PH; r++) {
-            FC_T *drow = dst + (fc_idx)(r % sh) * 2 * phase_stride + (r / sh) * PWs;
-            const FC_T *s = rowmap[r] >= 0 ? src + (fc_idx)rowmap[r] * W : NULL;
+        /* rows past PH (when sh does not divide it) are zeros; the row's
+         * phase and place counted along (a division a row was a tenth of
+         * the copy of 8x8 phase planes) */
+        int ry = 0;
+        FC_T *d = dst;
+        for (fc_idx r = 0; r < PHs * sh; r++) {
+            const FC_T *s = r < PH && rowmap[r] >= 0 ? src + (fc_idx)rowmap[r] * W : NULL;
+            FC_T *drow = d + (fc_idx)ry * 2 * phase_stride;
             FC_FN(phases2_row)(s, W, pl, PW, PWs, drow, drow + phase_stride);
+            if (++ry == sh) { ry = 0; d += PWs; }
         }
-        for (fc_idx r = PH; r < PHs * sh; r++)
-            FC_FN(phases2_row)(NULL, W, pl, PW, PWs,
-                               dst + (fc_idx)(r % sh) * 2 * phase_stride + (r / sh) * PWs,
-                               dst + (fc_idx)(r % sh) * 2 * phase_stride + phase_stride
-                               + (r / sh) * PWs);
         return;
     }
 #endif
