@@ -640,6 +640,8 @@ def _transposed_winograd_gain(params, nr=48):
     (nr: float32 on AVX-512)."""
     p = params
     TH, TW, lanes = _transposed_winograd_grid(p)
+    if p.N == 0 or lanes <= 0 or TH * TW == 0:
+        return 0.0                      # an empty batch or output: nothing to save
     return 36 / 16 * p.OH * p.OW / (36 * TH * TW) * p.N * TH * TW / (-(-lanes // nr) * nr)
 
 
@@ -877,6 +879,8 @@ def _narrow_fma_winograd(params):
                  or min(p.C_g, p.K_g) >= THRESHOLDS["NARROW_FMA_WINOGRAD_GROUPED_MIN_C_G"]
                  and p.K * p.C_g <= THRESHOLDS["WINOGRAD_MAX_K_C_GROUPED"])):
         return False
+    if p.N * p.OH * p.OW == 0:
+        return False                    # an empty batch: nothing to save
     waste = 4 * _winograd_tiles(p)[0] / (p.N * p.OH * p.OW)
     return (waste <= THRESHOLDS["WINOGRAD_MAX_TILE_WASTE"]
             or p.N >= 2 and waste <= THRESHOLDS["NARROW_FMA_WINOGRAD_BATCH_MAX_TILE_WASTE"])

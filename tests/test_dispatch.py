@@ -215,6 +215,11 @@ def test_transposed_4x4_stride_2_runs_winograd_where_its_tiles_and_lanes_are_use
     assert pick(16, 128, 64, 16, groups=2) is not W
     assert pick(16, 128, 64, 16, dilation=2) is not W
     assert pick(16, 128, 64, 16, k=3) is not W and pick(16, 128, 64, 16, s=1) is not W
+    # An empty batch: no tiles, no gain (this divided by zero lanes).
+    assert gain(0, 128, 64, 16) == 0 and pick(0, 128, 64, 16) is not W
+    y = fastconv.conv_transpose2d(np.zeros((0, 128, 16, 16), np.float32),
+                                  np.zeros((128, 64, 4, 4), np.float32), stride=2, padding=1)
+    assert y.shape == (0, 64, 32, 32)
     # Narrow FMAs (Note [narrow FMA]): up to 512 input channels, at the wide gain.
     assert THRESHOLDS["NARROW_FMA_TRANSPOSED_WINOGRAD_MAX_C"] == 512
     assert pick(1, 512, 128, 32) is not W and pick(8, 512, 256, 16) is not W
@@ -402,6 +407,11 @@ def test_wide_3x3_on_small_maps_runs_winograd_where_fmas_are_narrow():
     assert pick(1, 432, 14, 432, groups=9) is W and pick(1, 512, 28, 512, groups=16) is W
     assert pick(2, 1008, 7, 1008, groups=21) is W and pick(1, 1024, 14, 1024, groups=16) is W
     assert pick(1, 224, 14, 224, groups=7) is not W                 # 32 a group, 224 in all
+    # An empty batch (no outputs to count tiles against) takes the other rules' choice.
+    assert pick(0, 512, 14, 512) is not W and pick(0, 512, 14, 512, groups=16) is not W
+    y = fastconv.conv2d(np.zeros((0, 256, 8, 8), np.float32),
+                        np.zeros((256, 256, 3, 3), np.float32), padding=1)
+    assert y.shape == (0, 256, 8, 8)
     # Left to the other rules: the same choice either way.
     left = [((1, 512, 7, 512), {}),                 # one image at 7x7: waste 64/49
             ((1, 255, 8, 512), {}), ((1, 512, 8, 255), {}), ((2, 255, 7, 512), {}),
