@@ -608,6 +608,11 @@ def _set_narrow_fma(int mode):
     return fc_set_narrow_fma(mode)
 
 
+def winograd_max_c_g():
+    """The most input channels a group Winograd runs (past it: the implicit GEMM)."""
+    return WINOGRAD_MAX_C_G
+
+
 def get_isa():
     code = fc_get_isa()
     for k, v in ISA_NAMES.items():

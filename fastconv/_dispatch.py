@@ -560,12 +560,12 @@ THRESHOLDS = {
     # -> 1.27
     "TAP_REGIONS_MIN_GAIN": 0.3,
     "WINOGRAD_MAX_C_G": 512,
-    # Note [narrow FMA] (AMD Zen 4): see the comment above; the backend's
-    # own cap on input channels (_cpu.pyx WINOGRAD_MAX_C_G, the same value)
+    # Note [narrow FMA] (AMD Zen 4): see the comment above
     "NARROW_FMA_WINOGRAD_MIN_CHANNELS": 256,
     "NARROW_FMA_WINOGRAD_BATCH_MAX_TILE_WASTE": 1.35,
     "NARROW_FMA_WINOGRAD_GROUPED_MIN_C_G": 32,
-    "WINOGRAD_MAX_C_G_BACKEND": 1024,
+    # the backend's own cap on input channels a group (read from _cpu.pyx)
+    "WINOGRAD_MAX_C_G_BACKEND": _cpu.winograd_max_c_g(),
     # a dilation d runs d x d phases of tile grids: at 6 and up slower than
     # the GEMM everywhere measured (2 threads: 4 x 256 at 14x14, dilation 6,
     # 6.5 ms vs 3.2; dilation 12 30 vs 1.3; 256 at 33x33, dilation 6, 6.1 vs
