@@ -1587,8 +1587,27 @@ void FC_FN(implicit_cl_task)(const fc_implicit_args *g, fc_idx n0, fc_idx n1, in
  * went 0.89 -> 0.72 ms and the copy's share to 22%, at memory speed (perf,
  * 1 thread, AMD EPYC Zen 4, 29 Nov 2026).  Winograd's phase split (column
  * stride 2 * dw) takes it too.  A copy: the same values either way. */
+/* The masks of phases2_row's chunks of VLEN phase columns: mk[3*j] the
+ * chunk's lanes inside PWs, mk[3*j + 1] and mk[3*j + 2] the source lanes of
+ * its two loads inside the input and the padded row.  They depend on the
+ * plane's geometry only: made once a plane (made once a row they were a
+ * quarter of the copy of 8x8 phase planes). */
+static inline void FC_FN(phases2_masks)(fc_idx W, fc_idx pl, fc_idx PW, fc_idx PWs, int nq,
+                                        MT *mk)
+{
+    /* source columns [0, hi) are in the input and inside the PW padded ones */
+    const fc_idx hi = W < PW - pl ? W : PW - pl;
+    for (int j = 0; j < nq; j++) {
+        const fc_idx q0 = (fc_idx)j * VLEN, c0 = 2 * q0 - pl;
+        mk[3 * j] = FC_FN(lanes)(0, PWs - q0);
+        mk[3 * j + 1] = FC_FN(lanes)(-c0, hi - c0);
+        mk[3 * j + 2] = FC_FN(lanes)(-c0 - VLEN, hi - c0 - VLEN);
+    }
+}
+
+/* mk: phases2_masks' for the nq chunks; NULL: made here (rows over 8 chunks). */
 static inline void FC_FN(phases2_row)(const FC_T *s, fc_idx W, fc_idx pl, fc_idx PW,
-                                      fc_idx PWs, FC_T *d0, FC_T *d1)
+                                      fc_idx PWs, int nq, const MT *mk, FC_T *d0, FC_T *d1)
 {
 #if FC_VLEN == 16
     const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14,
@@ -1598,17 +1617,18 @@ static inline void FC_FN(phases2_row)(const FC_T *s, fc_idx W, fc_idx pl, fc_idx
     const __m512i ie = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
     const __m512i io = _mm512_add_epi64(ie, _mm512_set1_epi64(1));
 #endif
-    /* source columns [0, hi) are in the input and inside the PW padded ones */
-    const fc_idx hi = W < PW - pl ? W : PW - pl;
-    for (fc_idx q0 = 0; q0 < PWs; q0 += VLEN) {
-        const MT m = FC_FN(lanes)(0, PWs - q0);
+    for (int j = 0; j < nq; j++) {
+        const fc_idx q0 = (fc_idx)j * VLEN;
+        MT m3[3];
+        if (!mk) FC_FN(phases2_masks)(W, pl - 2 * q0, PW - 2 * q0, PWs - q0, 1, m3);
+        const MT *m = mk ? mk + 3 * j : m3;
         VT e = (VT){0}, o = (VT){0};
         if (s) {
             const fc_idx c0 = 2 * q0 - pl;      /* source column of lane 0 of lo */
             /* masked-off lanes are not read: their addresses may lie outside s */
             const FC_T *p = (const FC_T *)((const char *)s + c0 * (fc_idx)sizeof(FC_T));
-            const VT lo = FC_FN(mload)(p, FC_FN(lanes)(-c0, hi - c0));
-            const VT up = FC_FN(mload)(p + VLEN, FC_FN(lanes)(-c0 - VLEN, hi - c0 - VLEN));
+            const VT lo = FC_FN(mload)(p, m[1]);
+            const VT up = FC_FN(mload)(p + VLEN, m[2]);
 #if FC_VLEN == 16
             e = (VT)_mm512_permutex2var_ps((__m512)lo, ie, (__m512)up);
             o = (VT)_mm512_permutex2var_ps((__m512)lo, io, (__m512)up);
@@ -1617,8 +1637,8 @@ static inline void FC_FN(phases2_row)(const FC_T *s, fc_idx W, fc_idx pl, fc_idx
             o = (VT)_mm512_permutex2var_pd((__m512d)lo, io, (__m512d)up);
 #endif
         }
-        FC_FN(mstore)(d0 + q0, m, e);
-        FC_FN(mstore)(d1 + q0, m, o);
+        FC_FN(mstore)(d0 + q0, m[0], e);
+        FC_FN(mstore)(d1 + q0, m[0], o);
     }
 }
 #endif
@@ -1642,12 +1662,16 @@ void FC_FN(pad_plane)(const FC_T *restrict src, fc_idx W, const int32_t *rowmap,
         /* rows past PH (when sh does not divide it) are zeros; the row's
          * phase and place counted along (a division a row was a tenth of
          * the copy of 8x8 phase planes) */
+        const fc_idx nq = (PWs + VLEN - 1) / VLEN;
+        MT mk[3 * 8];
+        if (nq <= 8) FC_FN(phases2_masks)(W, pl, PW, PWs, (int)nq, mk);
         int ry = 0;
         FC_T *d = dst;
         for (fc_idx r = 0; r < PHs * sh; r++) {
             const FC_T *s = r < PH && rowmap[r] >= 0 ? src + (fc_idx)rowmap[r] * W : NULL;
             FC_T *drow = d + (fc_idx)ry * 2 * phase_stride;
-            FC_FN(phases2_row)(s, W, pl, PW, PWs, drow, drow + phase_stride);
+            FC_FN(phases2_row)(s, W, pl, PW, PWs, (int)nq, nq <= 8 ? mk : NULL, drow,
+                               drow + phase_stride);
             if (++ry == sh) { ry = 0; d += PWs; }
         }
         return;
