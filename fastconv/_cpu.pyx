@@ -296,6 +296,32 @@ cdef size_t IMPLICIT_COPY_BYTES = 16777216
 # for tests through _set_implicit_lean_copy_bytes).
 DEF IMPLICIT_LEAN_MAX_MACS = 64
 cdef size_t IMPLICIT_LEAN_COPY_BYTES = 4194304
+# Note [group copies]: a grouped implicit GEMM on one image copied the
+# whole input (all groups' padded, phase-split planes: 1 MB for ResNeXt's
+# 1024 channels at 14x14) in one parallel loop, then ran its GEMM tasks in a
+# second: each group's planes were out of cache by the time its tasks read
+# them, and the two loops' barriers were a good part of a call of 0.2-0.5 ms.
+# Where a group's copy fits in GROUP_COPY_BYTES, each task is instead one
+# (image, group) that copies its group's planes into its own scratch (the
+# shared copy's layout for C_g channels) and runs the group's GEMM on them:
+# one parallel loop, the copy in L2.  Each output takes the same operations
+# in the same order (Note [summation order]): the same bits.  The rule: one
+# image, at least GROUP_COPY_MIN_TASKS groups a thread, a whole number a
+# thread (15 groups on 2 threads measured 1.05: one thread's eighth group
+# waits).  Before / after, medians of 5 alternated runs, AMD EPYC Zen 4, 29
+# Nov 2026, 1 thread: ResNeXt 512 in 32 groups at 28x28 s2 0.92, 1024 at
+# 14x14 0.94, RegNet 896 in 56 groups 0.92, 1344 at 14x14 0.92, 640 in 20
+# groups 0.95, 432 in 9 groups 0.97, 240 in 15 0.93; 2 threads (a noisy
+# host, where the two loops of the shared copy lost most: its 2-thread calls
+# ran up to 2.5x their quiet time, the group tasks' 1.1x): 1024 at 14x14
+# 0.80 (quiet), 512 0.44, 896 0.40, 640 0.53, 1344 0.38.  Batches keep the
+# shared copy (4 x 240 in 15 groups 1.01-1.02, 8 x 96 in 6 1.00-1.03); so do
+# dense layers (G = 1: every task reads every channel).  Settable for tests
+# through _set_group_copies.
+cdef size_t GROUP_COPY_BYTES = 262144
+DEF GROUP_COPY_MIN_TASKS = 4          # groups a thread
+cdef int _group_copies_mode = -1      # -1 the rule, 0 never, 1 wherever it can
+cdef bint _group_copies_last = False  # the latest conv2d_implicit call's choice (tests)
 # Note [row chunks]: from this many output columns the implicit GEMM's pixel
 # chunks follow output rows (settable for tests through _set_implicit_row_chunks).
 cdef int IMPLICIT_ROW_CHUNK_MIN_OW = 96
@@ -443,6 +469,20 @@ def _set_implicit_lean_copy_bytes(size_t n):
     old = IMPLICIT_LEAN_COPY_BYTES
     IMPLICIT_LEAN_COPY_BYTES = n
     return old
+
+
+def _set_group_copies(int mode):
+    """Test hook: Note [group copies] by the rule (-1), never (0) or wherever a
+    grouped call can (1); returns the old mode."""
+    global _group_copies_mode
+    old = _group_copies_mode
+    _group_copies_mode = mode
+    return old
+
+
+def _group_copies_used():
+    """Test hook: whether the latest conv2d_implicit call copied group by group."""
+    return _group_copies_last
 
 
 def _set_gemm_resident_a_bytes(size_t n):
@@ -2542,6 +2582,20 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
     if (nimg > 1 and <double>K_g * kh * kw < IMPLICIT_LEAN_MAX_MACS * sh * sw
             and <size_t>nimg * image * esize > IMPLICIT_LEAN_COPY_BYTES):
         nimg = max(1, <fc_idx>(IMPLICIT_LEAN_COPY_BYTES // (image * esize)))
+    # Note [group copies]: each (image, group) task copies its own group's
+    # channels into its scratch, where the GEMM then finds them in cache.
+    cdef fc_idx gplane = _spread_stride(PHs * PWs, esize)
+    cdef size_t gbytes = (<size_t>C_g * sh * sw * gplane + 2 * b.nr + 64) * esize
+    global _group_copies_last
+    _group_copies_last = (G > 1 and not cl and R == OH and _group_copies_mode != 0
+                          and gbytes <= GROUP_COPY_BYTES
+                          and (_group_copies_mode == 1
+                               or N == 1 and G >= GROUP_COPY_MIN_TASKS * nthreads
+                               and G % nthreads == 0))
+    if _group_copies_last:
+        _run_group_copies(x, w, bias, y, G, sh, sw, dh, dw, pl, PH, PW, PHs, PWs, gplane,
+                          gbytes, rowmap, colmap, npanel, nthreads, bufs)
+        return
     global _implicit_nimg_last
     _implicit_nimg_last = nimg
     # Channel planes an odd number of cache lines apart (_spread_stride; as
@@ -2641,6 +2695,108 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
             else:
                 _run_implicit(subs, G, <int>(n1 - n0), npanel, is_double, nthreads, bufs,
                               esize)
+
+
+cdef struct _GroupRun:
+    fc_implicit_args *subs
+    const void *x
+    const int32_t *rowmap
+    const int32_t *colmap
+    fc_idx HW, W, C_g, PH, PW, pl, PWs, PHs, gplane, Q, gbytes
+    int sh, sw, G, npanel
+    bint is_double
+
+
+cdef void _group_one(void *ctx, fc_idx t, char *scratch) noexcept nogil:
+    """Task t of _run_group_copies: image t // G, group t % G (Note [group copies])."""
+    cdef _GroupRun *r = <_GroupRun *>ctx
+    cdef fc_idx n = t // r.G, c, ci
+    cdef int g = <int>(t % r.G)
+    cdef fc_implicit_args a = r.subs[g]
+    cdef fc_idx first = (n * r.G + g) * r.C_g      # the group's first plane in x
+    cdef fc_idx phase = r.C_g * r.gplane
+    cdef char *tile = scratch + r.gbytes
+    # The copy's gaps between planes and its slack (junk lanes read them):
+    # zeroed by the task, as the scratch may be fresh.
+    if r.is_double:
+        _zero_slack(<double *>scratch, r.C_g * r.sh * r.sw, r.PHs * r.PWs, r.gplane,
+                    r.gbytes // sizeof(double))
+    else:
+        _zero_slack(<float *>scratch, r.C_g * r.sh * r.sw, r.PHs * r.PWs, r.gplane,
+                    r.gbytes // sizeof(float))
+    for ci in range(r.C_g):
+        if r.is_double:
+            fc_pad_plane_f64(<const double *>r.x + (first + ci) * r.HW, r.W, r.rowmap,
+                             r.colmap, r.PH, r.PW, r.pl, r.sh, r.sw, r.PWs, phase, r.PHs,
+                             <double *>scratch + ci * r.gplane)
+        else:
+            fc_pad_plane_f32(<const float *>r.x + (first + ci) * r.HW, r.W, r.rowmap,
+                             r.colmap, r.PH, r.PW, r.pl, r.sh, r.sw, r.PWs, phase, r.PHs,
+                             <float *>scratch + ci * r.gplane)
+    a.xp = scratch
+    a.xp_nstride = 0
+    if r.is_double:
+        fc_implicit_task_f64(&a, n, 0, r.Q, 0, r.npanel, tile)
+    else:
+        fc_implicit_task_f32(&a, n, 0, r.Q, 0, r.npanel, tile)
+
+
+cdef void _run_group_copies(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
+                            const floating[::1] bias, floating[:, :, :, ::1] y, int G,
+                            int sh, int sw, int dh, int dw, int pl, fc_idx PH, fc_idx PW,
+                            fc_idx PHs, fc_idx PWs, fc_idx gplane, size_t gbytes,
+                            const int32_t *rowmap, const int32_t *colmap, int npanel,
+                            int nthreads, _Buffers bufs) except *:
+    """Note [group copies]: conv2d_implicit's tasks (image, group), each
+    copying its group's padded, phase-split planes into its scratch (the
+    layout of the shared copy with the group's C_g channels for all C)."""
+    cdef int N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef int K = w.shape[0], C_g = w.shape[1], kh = w.shape[2], kw = w.shape[3]
+    cdef int OH = y.shape[2], OW = y.shape[3], K_g = K // G
+    cdef bint is_double = floating is double
+    cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
+    cdef size_t esize = sizeof(floating)
+    cdef fc_idx kred = <fc_idx>C_g * kh * kw, phase = <fc_idx>C_g * gplane, ri, rj
+    cdef fc_idx *koff = <fc_idx *>bufs.get(<size_t>max(kred, 1) * sizeof(fc_idx))
+    cdef int ci, i, j, g
+    for ci in range(C_g):
+        for i in range(kh):
+            ri = <fc_idx>i * dh
+            for j in range(kw):
+                rj = <fc_idx>j * dw
+                koff[(ci * kh + i) * kw + j] = (((ri % sh) * sw + rj % sw) * phase
+                                                + ci * gplane + (ri // sh) * PWs + rj // sw)
+    cdef const floating *wp = &w[0, 0, 0, 0]
+    cdef const floating *biasp = &bias[0] if bias is not None else NULL
+    cdef floating *yp = &y[0, 0, 0, 0]
+    cdef fc_implicit_args *subs = <fc_implicit_args *>bufs.get(<size_t>G * sizeof(fc_implicit_args))
+    cdef fc_implicit_args *a
+    for g in range(G):
+        a = &subs[g]
+        a.koff = koff
+        a.kred = kred
+        a.PW = PWs
+        a.OH = OH
+        a.OW = OW
+        a.y = yp + <fc_idx>g * K_g * OH * OW
+        a.y_nstride = <fc_idx>K * OH * OW
+        a.y_kstride = <fc_idx>OH * OW
+        a.y_rstride = OW
+        a.y_cstride = 1
+        a.a = wp + <fc_idx>g * K_g * kred
+        a.lda = kred
+        a.bias = (biasp + g * K_g) if biasp != NULL else NULL
+        a.M = K_g
+        a.row_chunks = OW >= IMPLICIT_ROW_CHUNK_MIN_OW
+    # Scratch: the copy, then implicit_task's tile, 64-byte aligned.
+    gbytes = _cdiv(gbytes, 64) * 64
+    cdef size_t sbytes = gbytes + <size_t>(b.mr * b.nr) * esize + 2 * 64
+    cdef char *scratch = <char *>_align_up(bufs.get(sbytes * nthreads + 64), 64)
+    cdef _GroupRun run = _GroupRun(subs, &x[0, 0, 0, 0], rowmap, colmap, <fc_idx>H * W, W,
+                                   C_g, PH, PW, pl, PWs, PHs, gplane,
+                                   (OH - 1) * PWs + OW, gbytes, sh, sw, G, npanel, is_double)
+    _run_tasks(_group_one, &run, <fc_idx>N * G, <double>N * K * kred * OH * OW, nthreads,
+               scratch, sbytes, False)
 
 
 def _cl_computed(fc_idx OH, fc_idx OW, fc_idx PW):

@@ -430,6 +430,62 @@ def test_lean_bands_give_the_same_bits(dtype):
                   tolerance(dtype, 4 * 9, x, lean, None, groups=3, **kw))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kw", [
+    dict(stride=2, padding=1),
+    dict(stride=(3, 2), padding=(2, 0), dilation=(1, 2)),
+    dict(stride=1, padding=2, dilation=2, padding_mode="reflect"),
+    dict(stride=2, padding=(1, 3), padding_mode="circular"),
+    dict(stride=(1, 2), padding=1, padding_mode="replicate"),
+])
+def test_group_copies_give_the_same_bits(dtype, kw):
+    """Note [group copies]: (image, group) tasks that copy their own group's
+    padded planes give the shared copy's bits, at any thread count; the rule
+    takes them for one image with enough groups for the threads."""
+    from fastconv import _cpu
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((3, 24, 23, 18)).astype(dtype)
+    w = rng.standard_normal((40, 3, 3, 3)).astype(dtype)           # 8 groups, 5 outputs each
+    b = rng.standard_normal(40).astype(dtype)
+    old = _cpu._set_group_copies(0)
+    try:
+        shared = fastconv.conv2d(x, w, b, groups=8, algorithm="implicit", **kw)
+        assert not _cpu._group_copies_used()
+        _cpu._set_group_copies(1)
+        for threads in (1, 2):
+            own = fastconv.conv2d(x, w, b, groups=8, algorithm="implicit", num_threads=threads,
+                                  **kw)
+            assert _cpu._group_copies_used()
+            np.testing.assert_array_equal(own, shared)
+        _cpu._set_group_copies(-1)
+        for n, threads, used in ((1, 1, True), (1, 2, True), (3, 1, False), (1, 3, False)):
+            fastconv.conv2d(x[:n], w, b, groups=8, algorithm="implicit", num_threads=threads,
+                            **kw)
+            assert _cpu._group_copies_used() == used, (n, threads)
+    finally:
+        _cpu._set_group_copies(old)
+    np.testing.assert_array_equal(
+        shared, fastconv.conv2d(x, w, b, groups=8, algorithm="gemm", **kw))
+    assert_within(shared, conv2d_ref(x, w, b, groups=8, **kw),
+                  tolerance(dtype, 3 * 9, x, w, b, groups=8, **kw))
+
+
+def test_group_copies_only_within_their_budget():
+    """Note [group copies]: a group whose padded copy passes GROUP_COPY_BYTES
+    keeps the shared copy."""
+    from fastconv import _cpu
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((1, 64, 130, 130)).astype(np.float32)   # 16 channels a group: 1.1 MB
+    w = rng.standard_normal((4, 16, 3, 3)).astype(np.float32)
+    y = fastconv.conv2d(x, w, None, groups=4, padding=1, algorithm="implicit", num_threads=1)
+    assert not _cpu._group_copies_used()
+    fastconv.conv2d(x[:, :, :40, :40], w, None, groups=4, padding=1, algorithm="implicit",
+                    num_threads=1)
+    assert _cpu._group_copies_used()
+    np.testing.assert_array_equal(y, fastconv.conv2d(x, w, None, groups=4, padding=1,
+                                                     algorithm="gemm"))
+
+
 @pytest.mark.parametrize("mode", ["zeros", "reflect"])
 def test_tall_tap_extents_run_the_gemm(mode):
     """Note [tall tap extents]: a band that would copy over TALL_EXTENT_COPIES
