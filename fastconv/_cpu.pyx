@@ -311,13 +311,15 @@ cdef size_t IMPLICIT_LEAN_COPY_BYTES = 4194304
 # waits).  Before / after, medians of 5 alternated runs, AMD EPYC Zen 4, 29
 # Nov 2026, 1 thread: ResNeXt 512 in 32 groups at 28x28 s2 0.92, 1024 at
 # 14x14 0.94, RegNet 896 in 56 groups 0.92, 1344 at 14x14 0.92, 640 in 20
-# groups 0.95, 432 in 9 groups 0.97, 240 in 15 0.93; 2 threads (a noisy
-# host, where the two loops of the shared copy lost most: its 2-thread calls
-# ran up to 2.5x their quiet time, the group tasks' 1.1x): 1024 at 14x14
-# 0.80 (quiet), 512 0.44, 896 0.40, 640 0.53, 1344 0.38.  Batches keep the
-# shared copy (4 x 240 in 15 groups 1.01-1.02, 8 x 96 in 6 1.00-1.03); so do
-# dense layers (G = 1: every task reads every channel).  Settable for tests
-# through _set_group_copies.
+# groups 0.95, 432 in 9 groups 0.97, 240 in 15 0.93; 2 threads, quiet host
+# (interleaved in one process after a second's warm-up): 1024 at 14x14
+# 0.80-0.88, 1344 at 14x14 0.86, 512 and 896 at 28x28 1.00-1.01, 640 in 20
+# groups 1.03-1.04.  On a noisy host the shared copy's two loops lose most
+# (its 2-thread calls ran up to 2.5x their quiet time, the group tasks' at
+# most 1.1x): 512 0.44, 896 0.40, 640 0.53, 1344 0.38 there.  Batches keep
+# the shared copy (4 x 240 in 15 groups 1.01-1.02, 8 x 96 in 6 1.00-1.03); so
+# do dense layers (G = 1: every task reads every channel).  Settable for
+# tests through _set_group_copies.
 cdef size_t GROUP_COPY_BYTES = 262144
 DEF GROUP_COPY_MIN_TASKS = 4          # groups a thread
 cdef int _group_copies_mode = -1      # -1 the rule, 0 never, 1 wherever it can
