@@ -655,6 +655,11 @@ def winograd_max_c_g():
     return WINOGRAD_MAX_C_G
 
 
+def group_copy_bytes():
+    """The most bytes one group's copy may take for Note [group copies]."""
+    return GROUP_COPY_BYTES
+
+
 def get_isa():
     code = fc_get_isa()
     for k, v in ISA_NAMES.items():

@@ -299,6 +299,22 @@ ALGORITHMS = {
 #   same machine: 0.78-0.99 from 16 to 32 a group, but 896 at 14x14
 #   1.08: left to GEMM there, as the ungrouped rule is.  Not measured on the
 #   Xeon (where GEMM beat DIRECT at 16 a group, above).
+#   Narrower groups of IMPLICIT_S2_NARROW_GROUPED_MIN_C_G to
+#   DIRECT_GROUPED_MAX_CHANNELS_S2 channels (in and out) go IMPLICIT too on
+#   one image where Note [group copies] serves both 1 and 2 threads (an even
+#   number of groups, at least IMPLICIT_S2_NARROW_GROUPED_MIN_G; a group's
+#   float32 copy within GROUP_COPY_BYTES) and the output has at least
+#   IMPLICIT_S2_NARROW_GROUPED_MIN_PIXELS pixels.  IMPLICIT / DIRECT,
+#   interleaved in one process after a second's warm-up (no torch), 41
+#   rounds, 2 threads (1 thread), AMD EPYC Zen 4, 29 Nov 2026, 56x56 inputs:
+#   ResNeXt's 256 in 32 groups of 8 0.95-0.97 (0.78-0.79), RegNet's 64 in 8
+#   0.97-0.98 (0.78-0.79), 128 in 16 0.98-0.99 (0.79), 96 in 12 0.78 (0.60),
+#   192 in 16 of 12 0.78-0.81 (0.59), 320 in 32 of 10 0.88 (0.74), 80 in 8
+#   of 10 0.97 (0.79).  At 14x14 outputs DIRECT keeps them (512 in 64 groups
+#   of 8 at 28x28: 1.24-1.26 at 2 threads, 0.93-0.96 at 1), and where the
+#   group's copy passes the budget the shared copy's 2-thread calls ran 1.6
+#   to 4x DIRECT's (96 in 12 groups, 48 in 6 at 112x112; 0.76-0.77 at 1
+#   thread).
 # - ungrouped 3x3 conv2d at stride 1, undilated, with fewer than
 #   GEMM_FEW_K_G output channels and at most
 #   GEMM_FEW_K_G_MAX_PIXELS outputs an image, that the rules above leave to
@@ -510,6 +526,10 @@ THRESHOLDS = {
     "IMPLICIT_S2_K_G_MULTIPLE": 32,
     "IMPLICIT_S2_MAX_N": 4,
     "IMPLICIT_S2_GROUPED_MAX_C_G": 48,
+    "IMPLICIT_S2_NARROW_GROUPED_MIN_C_G": 8,
+    "IMPLICIT_S2_NARROW_GROUPED_MIN_PIXELS": 784,
+    "IMPLICIT_S2_NARROW_GROUPED_MIN_G": 8,
+    "GROUP_COPY_BYTES": _cpu.group_copy_bytes(),
     "GEMM_DILATED_MIN_K_G": 32,
     # ... or fewer, where IMPLICIT's padded rows are this many times the outputs
     "GEMM_DILATED_MIN_PITCH": 1.3,
@@ -739,6 +759,23 @@ def _dilated(p):
     return p.OH > 1 and p.dh > 1 or p.OW > 1 and p.dw > 1
 
 
+def _narrow_grouped_s2_implicit(p):
+    """Grouped 3x3 at stride 2 with IMPLICIT_S2_NARROW_GROUPED_MIN_C_G to
+    DIRECT_GROUPED_MAX_CHANNELS_S2 channels a group (in and out), on one
+    image, where the implicit GEMM's Note [group copies] applies at 1 and 2
+    threads (an even number of groups, at least IMPLICIT_S2_NARROW_GROUPED_MIN_G;
+    a group's float32 padded copy within GROUP_COPY_BYTES) and the output has
+    at least IMPLICIT_S2_NARROW_GROUPED_MIN_PIXELS pixels; on AVX-512."""
+    return (p.G >= THRESHOLDS["IMPLICIT_S2_NARROW_GROUPED_MIN_G"] and p.G % 2 == 0
+            and p.N == 1 and p.kh == p.kw == 3 and p.dh == p.dw == 1 and p.sh == p.sw == 2
+            and THRESHOLDS["IMPLICIT_S2_NARROW_GROUPED_MIN_C_G"] <= p.C_g
+            and max(p.C_g, p.K_g) <= THRESHOLDS["DIRECT_GROUPED_MAX_CHANNELS_S2"]
+            and p.OH * p.OW >= THRESHOLDS["IMPLICIT_S2_NARROW_GROUPED_MIN_PIXELS"]
+            and p.C_g * (p.H + p.pt + p.pb + 1) * (p.W + p.pl + p.pr + 1) * 4
+            <= THRESHOLDS["GROUP_COPY_BYTES"]
+            and _cpu.get_isa() == "avx512")
+
+
 def choose_algorithm(params):
     """The algorithm 'auto' runs for a checked problem (a ConvParams). Pure."""
     if params.transposed:
@@ -793,6 +830,8 @@ def choose_algorithm(params):
                  and p.K_g <= THRESHOLDS["DIRECT_SMALL_MAX_K_G"]
                  or p.K_g <= THRESHOLDS["DIRECT_SMALL_WIDE_MAX_K_G"])):
         return Algorithm.DIRECT
+    if _narrow_grouped_s2_implicit(p):
+        return Algorithm.IMPLICIT
     if (p.G > 1 and p.kh == p.kw == 3 and p.dh == p.dw == 1 and p.sh == p.sw <= 2
             and max(p.K_g, p.C_g) <= THRESHOLDS["DIRECT_GROUPED_MAX_CHANNELS" if p.sh == 1
                                                 else "DIRECT_GROUPED_MAX_CHANNELS_S2"]):

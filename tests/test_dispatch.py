@@ -348,6 +348,43 @@ def test_3x3_stride_2_with_many_channels_runs_implicit():
     assert pick(1, 128, 128, 56, dilation=2) is G                   # dilated
 
 
+def test_narrow_grouped_3x3_stride_2_on_one_image_runs_implicit():
+    """_dispatch's IMPLICIT_S2_NARROW_GROUPED_* rule: 8 to 12 channels a group
+    (in and out) at stride 2 on one image, an even number of at least 8
+    groups, at least 28x28 outputs, a group's float32 copy within
+    GROUP_COPY_BYTES, on AVX-512: IMPLICIT (Note [group copies]); else DIRECT."""
+    assert (THRESHOLDS["IMPLICIT_S2_NARROW_GROUPED_MIN_C_G"],
+            THRESHOLDS["IMPLICIT_S2_NARROW_GROUPED_MIN_PIXELS"],
+            THRESHOLDS["IMPLICIT_S2_NARROW_GROUPED_MIN_G"],
+            THRESHOLDS["GROUP_COPY_BYTES"]) == (8, 784, 8, _cpu.group_copy_bytes())
+
+    def pick(N, C, K, H, groups, **kw):
+        kw = dict(dict(stride=2, padding=1), **kw)
+        return fastconv.choose_algorithm((N, C, H, H), (K, C // groups, 3, 3), groups=groups,
+                                         **kw)
+    before = _cpu.get_isa()
+    try:
+        _cpu.set_isa("avx2")
+        assert pick(1, 256, 256, 56, 32) is Algorithm.DIRECT
+    finally:
+        _cpu.set_isa(before)
+    if before != "avx512":
+        return
+    I, D = Algorithm.IMPLICIT, Algorithm.DIRECT
+    assert pick(1, 256, 256, 56, 32) is I and pick(1, 64, 64, 56, 8) is I    # ResNeXt, RegNet
+    assert pick(1, 192, 192, 56, 16) is I and pick(1, 160, 160, 56, 16) is I  # 12, 10 a group
+    assert pick(1, 56, 56, 56, 8) is D and pick(1, 128, 128, 56, 32) is D     # 7, 4 a group
+    assert pick(1, 64, 128, 56, 8) is not D                                   # 16 out: wider rule
+    assert pick(2, 256, 256, 56, 32) is D                                     # two images
+    assert pick(1, 72, 72, 56, 9) is D and pick(1, 48, 48, 56, 6) is D        # odd, few groups
+    assert pick(1, 512, 512, 28, 64) is D                                     # 14x14 outputs
+    assert pick(1, 96, 96, 112, 12) is D                                      # copy past the budget
+    assert pick(1, 256, 256, 56, 32, dilation=2) is not I                     # dilated
+    assert pick(1, 256, 256, 56, 32, stride=1) is D                           # stride 1
+    assert pick(1, 256, 256, 58, 32, padding=0) is I and pick(1, 256, 256, 57, 32) is I
+    assert pick(1, 256, 256, 56, 32, padding=0) is D                          # 27x27 outputs
+
+
 def test_grouped_3x3_stride_2_with_13_to_48_channels_a_group_runs_implicit():
     """_dispatch's IMPLICIT_S2_GROUPED_MAX_C_G rule: grouped undilated 3x3 at
     stride 2 with 13 to 48 input channels a group, on AVX-512; narrower
@@ -371,7 +408,7 @@ def test_grouped_3x3_stride_2_with_13_to_48_channels_a_group_runs_implicit():
     assert pick(1, 240, 240, 56, 15) is I and pick(1, 512, 512, 28, 32) is I    # RegNet, ResNeXt
     assert pick(1, 60, 60, 56, 4) is I and pick(2, 512, 512, 28, 16) is I      # 15, 32 a group
     assert pick(1, 96, 200, 28, 8) is I                             # 12 in, 25 out a group
-    assert pick(1, 192, 192, 56, 16) is Algorithm.DIRECT            # 12 a group
+    assert pick(1, 192, 192, 28, 16) is Algorithm.DIRECT            # 12 a group, 14x14
     assert pick(1, 432, 432, 28, 9) is I                            # 48 a group (RegNet)
     assert pick(1, 784, 784, 28, 16) is Algorithm.GEMM              # 49 a group
     assert pick(1, 512, 512, 28, 32, dilation=2) is not I           # dilated
