@@ -2526,6 +2526,49 @@ def _implicit_images_per_band():
     return _implicit_nimg_last
 
 
+cdef fc_idx *_implicit_koff(_Buffers bufs, int C_g, int kh, int kw, int sh, int sw, int dh,
+                            int dw, fc_idx phase_stride, fc_idx plane, fc_idx PWs) except NULL:
+    """Note [implicit GEMM on a padded copy]'s koff for channels C_g of a copy
+    whose phase planes are phase_stride apart and channel planes plane apart."""
+    cdef fc_idx *koff = <fc_idx *>bufs.get(<size_t>max(<fc_idx>C_g * kh * kw, 1) * sizeof(fc_idx))
+    cdef int ci, i, j
+    cdef fc_idx ri, rj
+    for ci in range(C_g):
+        for i in range(kh):
+            ri = <fc_idx>i * dh
+            for j in range(kw):
+                rj = <fc_idx>j * dw
+                koff[(ci * kh + i) * kw + j] = (((ri % sh) * sw + rj % sw) * phase_stride
+                                                + ci * plane + (ri // sh) * PWs + rj // sw)
+    return koff
+
+
+cdef void _implicit_subs(fc_implicit_args *subs, int G, const fc_idx *koff, fc_idx kred,
+                         fc_idx PWs, fc_idx rows, fc_idx r0, int K, int OH, int OW,
+                         char *y, const char *w, const char *bias, size_t esize) noexcept:
+    """conv2d_implicit's sub-problems, one a group, for output rows [r0, r0 +
+    rows) of image 0 (y, w, bias: the arrays' first values); xp is the caller's."""
+    cdef int g, K_g = K // G
+    cdef fc_implicit_args *a
+    for g in range(G):
+        a = &subs[g]
+        a.koff = koff
+        a.kred = kred
+        a.PW = PWs
+        a.OH = rows
+        a.OW = OW
+        a.y = y + ((<fc_idx>g * K_g * OH + r0) * OW) * esize
+        a.y_nstride = <fc_idx>K * OH * OW
+        a.y_kstride = <fc_idx>OH * OW
+        a.y_rstride = OW
+        a.y_cstride = 1
+        a.a = w + <fc_idx>g * K_g * kred * esize
+        a.lda = kred
+        a.bias = (bias + <fc_idx>g * K_g * esize) if bias != NULL else NULL
+        a.M = K_g
+        a.row_chunks = OW >= IMPLICIT_ROW_CHUNK_MIN_OW
+
+
 def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                     const floating[::1] bias, floating[:, :, :, ::1] y, int G, int sh, int sw,
                     int dh, int dw, int pt, int pb, int pl, int pr, str padding_mode,
@@ -2539,7 +2582,7 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
     cdef int OH = y.shape[2], OW = y.shape[3]
     cdef int K_g = K // G, mode = PADDING_MODE_CODES[padding_mode]
     cdef int nthreads = _threads(num_threads)
-    if N == 0 or K == 0:
+    if N == 0 or K == 0 or OH <= 0 or OW <= 0:
         return
     cdef bint is_double = floating is double
     cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
@@ -2617,21 +2660,10 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
     cdef const floating *xp = &x[0, 0, 0, 0]
     cdef fc_idx n, c, n0, n1, r0, r1, prow0, prows, nsplit, rchunk, ra, rcount, rlast
     cdef bint flat
-    cdef fc_idx *koff = <fc_idx *>bufs.get(<size_t>max(kred, 1) * sizeof(fc_idx))
-    cdef int ci, i, j
-    cdef fc_idx ri, rj
-    for ci in range(C_g):
-        for i in range(kh):
-            ri = <fc_idx>i * dh
-            for j in range(kw):
-                rj = <fc_idx>j * dw
-                koff[(ci * kh + i) * kw + j] = (((ri % sh) * sw + rj % sw) * phase_stride
-                                                + ci * plane + (ri // sh) * PWs + rj // sw)
-    cdef const floating *wp = &w[0, 0, 0, 0]
-    cdef const floating *biasp = &bias[0] if bias is not None else NULL
-    cdef floating *yp = &y[0, 0, 0, 0]
+    cdef fc_idx *koff = _implicit_koff(bufs, C_g, kh, kw, sh, sw, dh, dw, phase_stride, plane,
+                                       PWs)
+    cdef const char *biasp = <const char *>&bias[0] if bias is not None else NULL
     cdef fc_implicit_args *subs = <fc_implicit_args *>bufs.get(<size_t>G * sizeof(fc_implicit_args))
-    cdef fc_implicit_args *a
     cdef int g
     for n0 in range(0, N, nimg):
         n1 = min(n0 + nimg, N)
@@ -2677,25 +2709,11 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
                                          rowmap + prow0 + ra, colmap, rcount, PW, pl, sh, sw,
                                          PWs, phase_stride, rlast,
                                          xpad + n * image + c * plane + ra // sh * PWs)
+            _implicit_subs(subs, G, koff, kred, PWs, r1 - r0, r0, K, OH, OW,
+                           <char *>&y[n0, 0, 0, 0], <const char *>&w[0, 0, 0, 0], biasp, esize)
             for g in range(G):
-                a = &subs[g]
-                a.xp = xpad + <fc_idx>g * C_g * plane
-                a.xp_nstride = image
-                a.koff = koff
-                a.kred = kred
-                a.PW = PWs
-                a.OH = r1 - r0
-                a.OW = OW
-                a.y = yp + (n0 * K + <fc_idx>g * K_g) * OH * OW + r0 * OW
-                a.y_nstride = <fc_idx>K * OH * OW
-                a.y_kstride = <fc_idx>OH * OW
-                a.y_rstride = OW
-                a.y_cstride = 1
-                a.a = wp + <fc_idx>g * K_g * kred
-                a.lda = kred
-                a.bias = (biasp + g * K_g) if biasp != NULL else NULL
-                a.M = K_g
-                a.row_chunks = OW >= IMPLICIT_ROW_CHUNK_MIN_OW
+                subs[g].xp = xpad + <fc_idx>g * C_g * plane
+                subs[g].xp_nstride = image
             if cl:
                 _run_implicit_cl(subs, G, <int>(n1 - n0), K_g, is_double, nthreads, bufs,
                                  esize)
@@ -2763,38 +2781,13 @@ cdef void _run_group_copies(const floating[:, :, :, ::1] x, const floating[:, :,
     cdef bint is_double = floating is double
     cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
     cdef size_t esize = sizeof(floating)
-    cdef fc_idx kred = <fc_idx>C_g * kh * kw, phase = <fc_idx>C_g * gplane, ri, rj
-    cdef fc_idx *koff = <fc_idx *>bufs.get(<size_t>max(kred, 1) * sizeof(fc_idx))
-    cdef int ci, i, j, g
-    for ci in range(C_g):
-        for i in range(kh):
-            ri = <fc_idx>i * dh
-            for j in range(kw):
-                rj = <fc_idx>j * dw
-                koff[(ci * kh + i) * kw + j] = (((ri % sh) * sw + rj % sw) * phase
-                                                + ci * gplane + (ri // sh) * PWs + rj // sw)
-    cdef const floating *wp = &w[0, 0, 0, 0]
-    cdef const floating *biasp = &bias[0] if bias is not None else NULL
-    cdef floating *yp = &y[0, 0, 0, 0]
+    cdef fc_idx kred = <fc_idx>C_g * kh * kw
+    cdef fc_idx *koff = _implicit_koff(bufs, C_g, kh, kw, sh, sw, dh, dw, C_g * gplane, gplane,
+                                       PWs)
     cdef fc_implicit_args *subs = <fc_implicit_args *>bufs.get(<size_t>G * sizeof(fc_implicit_args))
-    cdef fc_implicit_args *a
-    for g in range(G):
-        a = &subs[g]
-        a.koff = koff
-        a.kred = kred
-        a.PW = PWs
-        a.OH = OH
-        a.OW = OW
-        a.y = yp + <fc_idx>g * K_g * OH * OW
-        a.y_nstride = <fc_idx>K * OH * OW
-        a.y_kstride = <fc_idx>OH * OW
-        a.y_rstride = OW
-        a.y_cstride = 1
-        a.a = wp + <fc_idx>g * K_g * kred
-        a.lda = kred
-        a.bias = (biasp + g * K_g) if biasp != NULL else NULL
-        a.M = K_g
-        a.row_chunks = OW >= IMPLICIT_ROW_CHUNK_MIN_OW
+    _implicit_subs(subs, G, koff, kred, PWs, OH, 0, K, OH, OW, <char *>&y[0, 0, 0, 0],
+                   <const char *>&w[0, 0, 0, 0],
+                   <const char *>&bias[0] if bias is not None else NULL, esize)
     # Scratch: the copy, then implicit_task's tile, 64-byte aligned.
     gbytes = _cdiv(gbytes, 64) * 64
     cdef size_t sbytes = gbytes + <size_t>(b.mr * b.nr) * esize + 2 * 64

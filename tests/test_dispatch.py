@@ -348,6 +348,12 @@ def test_3x3_stride_2_with_many_channels_runs_implicit():
     assert pick(1, 128, 128, 56, dilation=2) is G                   # dilated
 
 
+def _pick_grouped_3x3_s2(N, C, K, H, groups, **kw):
+    """'auto''s choice for a grouped 3x3 layer, by default at stride 2 padded by 1."""
+    kw = dict(dict(stride=2, padding=1), **kw)
+    return fastconv.choose_algorithm((N, C, H, H), (K, C // groups, 3, 3), groups=groups, **kw)
+
+
 def test_narrow_grouped_3x3_stride_2_on_one_image_runs_implicit():
     """_dispatch's IMPLICIT_S2_NARROW_GROUPED_* rule: 8 to 12 channels a group
     (in and out) at stride 2 on one image, an even number of at least 8
@@ -358,10 +364,7 @@ def test_narrow_grouped_3x3_stride_2_on_one_image_runs_implicit():
             THRESHOLDS["IMPLICIT_S2_NARROW_GROUPED_MIN_G"],
             THRESHOLDS["GROUP_COPY_BYTES"]) == (8, 784, 8, _cpu.group_copy_bytes())
 
-    def pick(N, C, K, H, groups, **kw):
-        kw = dict(dict(stride=2, padding=1), **kw)
-        return fastconv.choose_algorithm((N, C, H, H), (K, C // groups, 3, 3), groups=groups,
-                                         **kw)
+    pick = _pick_grouped_3x3_s2
     before = _cpu.get_isa()
     try:
         _cpu.set_isa("avx2")
@@ -392,10 +395,7 @@ def test_grouped_3x3_stride_2_with_13_to_48_channels_a_group_runs_implicit():
     assert (THRESHOLDS["IMPLICIT_S2_GROUPED_MAX_C_G"],
             THRESHOLDS["DIRECT_GROUPED_MAX_CHANNELS_S2"]) == (48, 12)
 
-    def pick(N, C, K, H, groups, **kw):
-        kw = dict(dict(stride=2, padding=1), **kw)
-        return fastconv.choose_algorithm((N, C, H, H), (K, C // groups, 3, 3), groups=groups,
-                                         **kw)
+    pick = _pick_grouped_3x3_s2
     before = _cpu.get_isa()
     try:
         _cpu.set_isa("avx2")
