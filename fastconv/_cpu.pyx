@@ -655,9 +655,13 @@ def winograd_max_c_g():
     return WINOGRAD_MAX_C_G
 
 
-def group_copy_bytes():
-    """The most bytes one group's copy may take for Note [group copies]."""
-    return GROUP_COPY_BYTES
+def group_copies_fit(fc_idx C_g, int sh, int sw, fc_idx PH, fc_idx PW):
+    """Whether one group's float32 copy (C_g channels of a PH x PW padded
+    input at stride sh x sw) fits Note [group copies]' budget at the running
+    SIMD level."""
+    return _group_copy_bytes(C_g, sh, sw, _cdiv(PH, sh), _cdiv(PW, sw),
+                             fc_get_blocking(fc_get_isa(), 0),
+                             sizeof(float)) <= GROUP_COPY_BYTES
 
 
 def get_isa():
@@ -2526,6 +2530,14 @@ def _implicit_images_per_band():
     return _implicit_nimg_last
 
 
+cdef size_t _group_copy_bytes(fc_idx C_g, int sh, int sw, fc_idx PHs, fc_idx PWs,
+                              fc_blocking b, size_t esize) noexcept:
+    """Bytes of one group's copy for Note [group copies]: its C_g channels'
+    sh x sw phase planes of PHs x PWs, _spread_stride apart, and the slack
+    that a last chunk's junk lanes read."""
+    return (<size_t>C_g * sh * sw * _spread_stride(PHs * PWs, esize) + 2 * b.nr + 64) * esize
+
+
 cdef fc_idx *_implicit_koff(_Buffers bufs, int C_g, int kh, int kw, int sh, int sw, int dh,
                             int dw, fc_idx phase_stride, fc_idx plane, fc_idx PWs) except NULL:
     """Note [implicit GEMM on a padded copy]'s koff for channels C_g of a copy
@@ -2634,17 +2646,16 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
         nimg = max(1, <fc_idx>(IMPLICIT_LEAN_COPY_BYTES // (image * esize)))
     # Note [group copies]: each (image, group) task copies its own group's
     # channels into its scratch, where the GEMM then finds them in cache.
-    cdef fc_idx gplane = _spread_stride(PHs * PWs, esize)
-    cdef size_t gbytes = (<size_t>C_g * sh * sw * gplane + 2 * b.nr + 64) * esize
     global _group_copies_last
     _group_copies_last = (G > 1 and not cl and R == OH and _group_copies_mode != 0
-                          and gbytes <= GROUP_COPY_BYTES
+                          and _group_copy_bytes(C_g, sh, sw, PHs, PWs, b, esize)
+                          <= GROUP_COPY_BYTES
                           and (_group_copies_mode == 1
                                or N == 1 and G >= GROUP_COPY_MIN_TASKS * nthreads
                                and G % nthreads == 0))
     if _group_copies_last:
-        _run_group_copies(x, w, bias, y, G, sh, sw, dh, dw, pl, PH, PW, PHs, PWs, gplane,
-                          gbytes, rowmap, colmap, npanel, nthreads, bufs)
+        _run_group_copies(x, w, bias, y, G, sh, sw, dh, dw, pl, PH, PW, PHs, PWs, rowmap,
+                          colmap, npanel, nthreads, bufs)
         return
     global _implicit_nimg_last
     _implicit_nimg_last = nimg
@@ -2735,7 +2746,7 @@ cdef struct _GroupRun:
 cdef void _group_one(void *ctx, fc_idx t, char *scratch) noexcept nogil:
     """Task t of _run_group_copies: image t // G, group t % G (Note [group copies])."""
     cdef _GroupRun *r = <_GroupRun *>ctx
-    cdef fc_idx n = t // r.G, c, ci
+    cdef fc_idx n = t // r.G, ci
     cdef int g = <int>(t % r.G)
     cdef fc_implicit_args a = r.subs[g]
     cdef fc_idx first = (n * r.G + g) * r.C_g      # the group's first plane in x
@@ -2769,9 +2780,9 @@ cdef void _group_one(void *ctx, fc_idx t, char *scratch) noexcept nogil:
 cdef void _run_group_copies(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                             const floating[::1] bias, floating[:, :, :, ::1] y, int G,
                             int sh, int sw, int dh, int dw, int pl, fc_idx PH, fc_idx PW,
-                            fc_idx PHs, fc_idx PWs, fc_idx gplane, size_t gbytes,
-                            const int32_t *rowmap, const int32_t *colmap, int npanel,
-                            int nthreads, _Buffers bufs) except *:
+                            fc_idx PHs, fc_idx PWs, const int32_t *rowmap,
+                            const int32_t *colmap, int npanel, int nthreads,
+                            _Buffers bufs) except *:
     """Note [group copies]: conv2d_implicit's tasks (image, group), each
     copying its group's padded, phase-split planes into its scratch (the
     layout of the shared copy with the group's C_g channels for all C)."""
@@ -2781,6 +2792,8 @@ cdef void _run_group_copies(const floating[:, :, :, ::1] x, const floating[:, :,
     cdef bint is_double = floating is double
     cdef fc_blocking b = fc_get_blocking(fc_get_isa(), is_double)
     cdef size_t esize = sizeof(floating)
+    cdef fc_idx gplane = _spread_stride(PHs * PWs, esize)
+    cdef size_t gbytes = _group_copy_bytes(C_g, sh, sw, PHs, PWs, b, esize)
     cdef fc_idx kred = <fc_idx>C_g * kh * kw
     cdef fc_idx *koff = _implicit_koff(bufs, C_g, kh, kw, sh, sw, dh, dw, C_g * gplane, gplane,
                                        PWs)

@@ -303,7 +303,7 @@ ALGORITHMS = {
 #   DIRECT_GROUPED_MAX_CHANNELS_S2 channels (in and out) go IMPLICIT too on
 #   one image where Note [group copies] serves both 1 and 2 threads (an even
 #   number of groups, at least IMPLICIT_S2_NARROW_GROUPED_MIN_G; a group's
-#   float32 copy within GROUP_COPY_BYTES) and the output has at least
+#   float32 copy within its budget, _cpu.group_copies_fit) and the output has at least
 #   IMPLICIT_S2_NARROW_GROUPED_MIN_PIXELS pixels.  IMPLICIT / DIRECT,
 #   interleaved in one process after a second's warm-up (no torch), 41
 #   rounds, 2 threads (1 thread), AMD EPYC Zen 4, 29 Nov 2026, 56x56 inputs:
@@ -529,7 +529,6 @@ THRESHOLDS = {
     "IMPLICIT_S2_NARROW_GROUPED_MIN_C_G": 8,
     "IMPLICIT_S2_NARROW_GROUPED_MIN_PIXELS": 784,
     "IMPLICIT_S2_NARROW_GROUPED_MIN_G": 8,
-    "GROUP_COPY_BYTES": _cpu.group_copy_bytes(),
     "GEMM_DILATED_MIN_K_G": 32,
     # ... or fewer, where IMPLICIT's padded rows are this many times the outputs
     "GEMM_DILATED_MIN_PITCH": 1.3,
@@ -764,16 +763,15 @@ def _narrow_grouped_s2_implicit(p):
     DIRECT_GROUPED_MAX_CHANNELS_S2 channels a group (in and out), on one
     image, where the implicit GEMM's Note [group copies] applies at 1 and 2
     threads (an even number of groups, at least IMPLICIT_S2_NARROW_GROUPED_MIN_G;
-    a group's float32 padded copy within GROUP_COPY_BYTES) and the output has
+    a group's float32 padded copy within its budget) and the output has
     at least IMPLICIT_S2_NARROW_GROUPED_MIN_PIXELS pixels; on AVX-512."""
     return (p.G >= THRESHOLDS["IMPLICIT_S2_NARROW_GROUPED_MIN_G"] and p.G % 2 == 0
             and p.N == 1 and p.kh == p.kw == 3 and p.dh == p.dw == 1 and p.sh == p.sw == 2
             and THRESHOLDS["IMPLICIT_S2_NARROW_GROUPED_MIN_C_G"] <= p.C_g
             and max(p.C_g, p.K_g) <= THRESHOLDS["DIRECT_GROUPED_MAX_CHANNELS_S2"]
             and p.OH * p.OW >= THRESHOLDS["IMPLICIT_S2_NARROW_GROUPED_MIN_PIXELS"]
-            and p.C_g * (p.H + p.pt + p.pb + 1) * (p.W + p.pl + p.pr + 1) * 4
-            <= THRESHOLDS["GROUP_COPY_BYTES"]
-            and _cpu.get_isa() == "avx512")
+            and _cpu.get_isa() == "avx512"
+            and _cpu.group_copies_fit(p.C_g, 2, 2, p.H + p.pt + p.pb, p.W + p.pl + p.pr))
 
 
 def choose_algorithm(params):

@@ -358,11 +358,12 @@ def test_narrow_grouped_3x3_stride_2_on_one_image_runs_implicit():
     """_dispatch's IMPLICIT_S2_NARROW_GROUPED_* rule: 8 to 12 channels a group
     (in and out) at stride 2 on one image, an even number of at least 8
     groups, at least 28x28 outputs, a group's float32 copy within
-    GROUP_COPY_BYTES, on AVX-512: IMPLICIT (Note [group copies]); else DIRECT."""
+    the group copies' budget, on AVX-512: IMPLICIT (Note [group copies]); else DIRECT."""
     assert (THRESHOLDS["IMPLICIT_S2_NARROW_GROUPED_MIN_C_G"],
             THRESHOLDS["IMPLICIT_S2_NARROW_GROUPED_MIN_PIXELS"],
-            THRESHOLDS["IMPLICIT_S2_NARROW_GROUPED_MIN_G"],
-            THRESHOLDS["GROUP_COPY_BYTES"]) == (8, 784, 8, _cpu.group_copy_bytes())
+            THRESHOLDS["IMPLICIT_S2_NARROW_GROUPED_MIN_G"]) == (8, 784, 8)
+    assert _cpu.group_copies_fit(12, 2, 2, 58, 58)          # 12 channels at 56x56 padded by 1
+    assert not _cpu.group_copies_fit(8, 2, 2, 114, 114)     # 8 at 112x112
 
     pick = _pick_grouped_3x3_s2
     before = _cpu.get_isa()
