@@ -407,8 +407,42 @@ DEF CHANNEL_LANES_MIN_TILE_USE = 0.9
 DEF CHANNEL_LANES_INPUT_BYTES = 1048576
 DEF CHANNEL_LANES_1X1_MIN_WEIGHTS = 1048576.0
 DEF CHANNEL_LANES_1X1_MAX_LANE_USE = 0.9
+# Note [channel lane remainders]: channel-lane tiles hold 2*VLEN output
+# channels (32 in float32 on AVX-512), so a group of 40 filled its second block
+# with 8 and took as long as 64 (5x5, 24 -> 40 channels at 64x64: 3.1 ms, the
+# same as 24 -> 64; 24 -> 32 1.6).  Where K_g % (2*VLEN) is at most
+# CHANNEL_LANES_SPLIT_MAX_REM, the whole blocks run channel lanes and the rest
+# of each group runs implicit_task's pixel lanes from the same padded copy:
+# every output still sums its terms in the same order (the same bits).
+# Interleaved medians, split / whole blocks, AMD EPYC Zen 4, 29 Nov 2026, 1
+# thread (2 threads), 3x3 pad 1 unless said (remainder in brackets): 24 -> 40
+# at 64x64 5x5 [8] 0.65 (0.64), 48 [16] 0.75, 56 [24] 0.86; 64 -> 40 at 28x28
+# [8] 0.66 (0.68), 80 [16] 0.85, 88 [24] 0.93 (0.87), 112 [16] 0.87; 128 -> 100
+# at 14x14 [4] 0.79 (0.86); batch 4, 64 -> 48 at 14x14 [16] 0.80 (0.81); 64 ->
+# 200 at 27x27 5x5 [8] 0.89 (0.90); batch 2, 192 -> 200 at 14x14 (0.89); past
+# the limit: 64 -> 60 at 28x28 [28] 0.95 (0.93), 128 -> 124 at 14x14 [28] 0.98
+# (1.05), 64 -> 94 [30] 0.98.
+DEF CHANNEL_LANES_SPLIT_MAX_REM = 24
 cdef int _channel_lanes_mode = -1
 cdef int _channel_lanes_last = -1    # the latest conv2d_implicit call's choice (tests)
+cdef int _cl_split_mode = -1
+cdef int _cl_split_last = 0          # channels the latest call left to pixel lanes (tests)
+
+
+def _set_channel_lanes_split(int mode):
+    """Test hook: Note [channel lane remainders] by the rule (-1), never (0) or
+    whenever a group's channels are not whole channel blocks (1); returns the
+    old setting."""
+    global _cl_split_mode
+    old = _cl_split_mode
+    _cl_split_mode = mode
+    return old
+
+
+def _channel_lanes_split():
+    """Test hook: how many of each group's output channels the latest
+    channel-lane conv2d_implicit call ran with pixel lanes (0: none)."""
+    return _cl_split_last
 
 
 def _channel_lanes_used():
@@ -2607,8 +2641,15 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
     cdef int32_t *rowmap = _padded_map(bufs, PH, pt, H, mode)
     cdef int32_t *colmap = _padded_map(bufs, PW, pl, W, mode)
     cdef bint cl = _channel_lanes(N, K_g, kred, kh * kw, OH, OW, PWs, sh, sw, b, sizeof(floating))
-    global _channel_lanes_last, _tall_extent_last
+    global _channel_lanes_last, _tall_extent_last, _cl_split_last
     _channel_lanes_last = cl
+    # Note [channel lane remainders]: a group's last K_g % (2*VLEN) channels
+    # with pixel lanes instead of a partly filled channel block.
+    cdef int cblock = 2 * <int>b.vlen, rem = K_g % cblock if cl and K_g > cblock else 0
+    if _cl_split_mode == 0 or _cl_split_mode < 0 and rem > CHANNEL_LANES_SPLIT_MAX_REM:
+        rem = 0
+    _cl_split_last = rem
+    cdef fc_implicit_args *tail = NULL
     _tall_extent_last = False
     # Bands: the padded copy covers images [n0, n1) and output rows [r0, r1) at a
     # time, so its size stays under IMPLICIT_COPY_BYTES however large the input.
@@ -2726,8 +2767,21 @@ def conv2d_implicit(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
                 subs[g].xp = xpad + <fc_idx>g * C_g * plane
                 subs[g].xp_nstride = image
             if cl:
-                _run_implicit_cl(subs, G, <int>(n1 - n0), K_g, is_double, nthreads, bufs,
-                                 esize)
+                _run_implicit_cl(subs, G, <int>(n1 - n0), K_g - rem, is_double, nthreads,
+                                 bufs, esize)
+                if rem:
+                    if tail == NULL:
+                        tail = <fc_implicit_args *>bufs.get(
+                            <size_t>G * sizeof(fc_implicit_args))
+                    for g in range(G):
+                        tail[g] = subs[g]
+                        tail[g].a = <const char *>subs[g].a + <fc_idx>(K_g - rem) * kred * esize
+                        tail[g].y = <char *>subs[g].y + (K_g - rem) * subs[g].y_kstride * esize
+                        if biasp != NULL:
+                            tail[g].bias = <const char *>subs[g].bias + (K_g - rem) * esize
+                        tail[g].M = rem
+                    _run_implicit(tail, G, <int>(n1 - n0), <int>_cdiv(rem, b.mr), is_double,
+                                  nthreads, bufs, esize)
             else:
                 _run_implicit(subs, G, <int>(n1 - n0), npanel, is_double, nthreads, bufs,
                               esize)

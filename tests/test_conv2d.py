@@ -633,6 +633,67 @@ def test_channel_lanes_agree_on_random_shapes(case, dtype):
         assert_bitwise_equal(run(1, threads), pixel, what=f"{threads} threads")
 
 
+CHANNEL_LANE_REMAINDER_CASES = [  # (x shape, w shape, kwargs): K_g past whole channel blocks
+    ((1, 24, 19, 19), (40, 24, 5, 5), dict(padding=2)),              # 8 left over
+    ((2, 20, 9, 17), (74, 10, 3, 3), dict(padding=1, groups=2)),     # odd K_g: offsets a group
+    ((1, 16, 12, 11), (57, 16, 3, 3), dict(stride=2, padding=1)),    # 25 left: the rule keeps it
+    ((3, 12, 10, 13), (95, 12, 3, 3), dict(padding=2, dilation=2)),  # 31 left, three images
+    ((1, 18, 8, 8), (70, 18, 3, 3), dict(padding=1, padding_mode="reflect")),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(CHANNEL_LANE_REMAINDER_CASES)))
+def test_channel_lane_remainders_give_the_same_bits(level, dtype, case):
+    """Note [channel lane remainders]: a group's channels past its last whole
+    channel block run with pixel lanes; the same bits as a partly filled block
+    and as pixel lanes throughout, at 1, 2 and 3 threads, into NaN-filled
+    outputs (an output left unwritten shows), with and without a bias."""
+    from fastconv import _cpu
+    from conftest import random_arrays
+    xs, ws, kw = CHANNEL_LANE_REMAINDER_CASES[case]
+    x, w, b = random_arrays(xs, ws, ws[0], dtype, seed=150 + case)
+    shape = fastconv.conv2d(x, w, b, **kw).shape
+    G = kw.get("groups", 1)
+    block = 2 * (64 if level == "avx512" else 32 if level == "avx2" else 16) // x.itemsize
+    rem = ws[0] // G % block if ws[0] // G > block else 0
+
+    def run(lanes, split, threads, bias=b):
+        old = _cpu._set_channel_lanes(lanes), _cpu._set_channel_lanes_split(split)
+        try:
+            y = fastconv.conv2d(x, w, bias, algorithm="implicit", num_threads=threads,
+                                out=np.full(shape, np.nan, dtype), **kw)
+            assert _cpu._channel_lanes_split() == (rem if lanes == 1 and split == 1 else 0)
+            return y
+        finally:
+            _cpu._set_channel_lanes(old[0])
+            _cpu._set_channel_lanes_split(old[1])
+
+    pixel = run(0, -1, 1)
+    for threads in (1, 2, 3):
+        assert_bitwise_equal(run(1, 1, threads), pixel, what=f"split, {threads} threads")
+        assert_bitwise_equal(run(1, 0, threads), pixel, what=f"whole blocks, {threads} threads")
+    assert_bitwise_equal(run(1, 1, 2, None), run(0, -1, 2, None), what="no bias")
+    tol = tolerance(dtype, ws[1] * ws[2] * ws[3], x, w, b, **kw)
+    assert_within(run(1, 1, 2), conv2d_ref(x, w, b, **kw), tol, what=f"{level} remainders")
+
+
+@pytest.mark.parametrize("K, split", [(40, 8), (56, 24), (60, 0), (63, 0), (64, 0), (96, 0)])
+def test_channel_lane_remainder_rule(K, split):
+    """Note [channel lane remainders]: with 32-channel blocks (float32, AVX-512),
+    up to CHANNEL_LANES_SPLIT_MAX_REM = 24 channels past the last whole block go
+    to pixel lanes; more fill the block well enough to stay."""
+    from fastconv import _cpu
+    if _cpu.get_isa() != "avx512":
+        pytest.skip("channel lanes run on 64-byte vectors")
+    rng = np.random.default_rng(K)
+    x = rng.standard_normal((1, 64, 28, 28)).astype(np.float32)
+    w = rng.standard_normal((K, 64, 3, 3)).astype(np.float32)
+    fastconv.conv2d(x, w, padding=1, algorithm="implicit")
+    assert _cpu._channel_lanes_used() == 1
+    assert _cpu._channel_lanes_split() == split
+
+
 @pytest.mark.parametrize("budget", [1, 3000])
 @pytest.mark.parametrize("mode", ["zeros", "reflect", "circular"])
 def test_implicit_row_chunks_in_bands(budget, mode):
