@@ -359,6 +359,22 @@ ALGORITHMS = {
 #   (0.74).  Left: one image at 7x7 (432 in 9 groups 1.02-1.03, 2048 in 64
 #   1.08-1.39) and 24 a group (168 and 240 at 28x28 0.78-0.92, but 384 at
 #   14x14 0.94-1.08).
+#   And ungrouped layers with 16 to 31 channels on one side, which
+#   WINOGRAD_MIN_CHANNELS turns away (NARROW_FMA_WINOGRAD_FEW_*: at least 16
+#   channels a side, 196 tiles over the batch, 8M multiply-adds, and the tile
+#   waste above).  WINOGRAD / 'auto' (IMPLICIT, or GEMM where marked), 2
+#   threads (1 thread), AMD EPYC Zen 4, 29 Nov 2026: 24 -> 320 at 56x56 0.67
+#   (0.68), 16 -> 64 0.87 (0.74), 24 -> 24 0.84-0.90 (0.75), 64 -> 16 0.89,
+#   64 -> 24 0.81, 16 -> 16 0.97-1.00 (0.89); 16 -> 256 at 28x28 0.78, 24 ->
+#   128 0.70, 320 -> 24 (GEMM) 0.87, 512 -> 16 (GEMM) 0.92 (0.62), 128 -> 16
+#   (GEMM) 0.97-0.99 (0.63); 4 x 16 -> 64 0.84 (0.77), 4 x 24 -> 128 at
+#   14x14 0.80 (0.74), 8 x 24 -> 64 at 16x16 0.81; 16 -> 128 at 32x32 0.75
+#   (0.71), 30x30 0.79 (0.72), 17 -> 200 at 29x29 0.90 (0.75), 24 -> 48 at
+#   64x64 0.78 (0.79), 24 -> 24 at 112x112 0.86 (0.75), 16 -> 16 at 224x224
+#   1.00 (0.90).  Left: one image at 14x14 (16 -> 256 1.01, 24 -> 96 1.14,
+#   256 -> 16 (GEMM) 1.13, 256 -> 24 1.09), 12 channels (12 -> 64 at 56x56
+#   1.03) and 8 (8 -> 32 at 112x112 1.25); 16 -> 16 at 28x28 stays DIRECT
+#   (1.48).
 # - other conv2d: IMPLICIT (no packing; every stride via phase planes).
 # - conv_transpose2d: IMPLICIT below TRANSPOSED_GEMM_MIN_C_G input channels per
 #   group, GEMM (packed, batch folded into the pixel dimension) from there: the
@@ -583,6 +599,9 @@ THRESHOLDS = {
     "NARROW_FMA_WINOGRAD_MIN_CHANNELS": 256,
     "NARROW_FMA_WINOGRAD_BATCH_MAX_TILE_WASTE": 1.35,
     "NARROW_FMA_WINOGRAD_GROUPED_MIN_C_G": 32,
+    "NARROW_FMA_WINOGRAD_FEW_MIN_CHANNELS": 16,
+    "NARROW_FMA_WINOGRAD_FEW_MIN_TILES": 196,
+    "NARROW_FMA_WINOGRAD_FEW_MIN_MACS": 1 << 23,
     # the backend's own cap on input channels a group (read from _cpu.pyx)
     "WINOGRAD_MAX_C_G_BACKEND": _cpu.winograd_max_c_g(),
     # a dilation d runs d x d phases of tile grids: at 6 and up slower than
@@ -875,7 +894,7 @@ def choose_algorithm(params):
                 and p.C_g <= THRESHOLDS["WINOGRAD_WIDE_C_G"]
                 and (p.G == 1 or p.K * p.C_g <= THRESHOLDS["WINOGRAD_MAX_K_C_GROUPED"])):
             return Algorithm.WINOGRAD
-    if _narrow_fma_winograd(p):
+    if _narrow_fma_winograd(p) or _narrow_fma_few_channels_winograd(p):
         return Algorithm.WINOGRAD
     strided, dilated = _strided(p), _dilated(p)
     if ((strided or dilated) and p.sh <= 2 and p.sw <= 2
@@ -921,6 +940,21 @@ def _narrow_fma_winograd(params):
     waste = 4 * _winograd_tiles(p)[0] / (p.N * p.OH * p.OW)
     return (waste <= THRESHOLDS["WINOGRAD_MAX_TILE_WASTE"]
             or p.N >= 2 and waste <= THRESHOLDS["NARROW_FMA_WINOGRAD_BATCH_MAX_TILE_WASTE"])
+
+
+def _narrow_fma_few_channels_winograd(params):
+    """The NARROW_FMA_WINOGRAD_FEW_* rule: Winograd for ungrouped 3x3 layers
+    with 16-31 channels on a side where the CPU's FMAs are narrow."""
+    p = params
+    if not (p.G == 1 and p.dh == p.dw == 1 and winograd_applies(p) and _cpu.narrow_fma()
+            and min(p.C, p.K) >= THRESHOLDS["NARROW_FMA_WINOGRAD_FEW_MIN_CHANNELS"]
+            and p.C <= THRESHOLDS["WINOGRAD_MAX_C_G_BACKEND"]):
+        return False
+    tiles = _winograd_tiles(p)[0]
+    return (tiles >= THRESHOLDS["NARROW_FMA_WINOGRAD_FEW_MIN_TILES"]
+            and 4 * tiles <= THRESHOLDS["WINOGRAD_MAX_TILE_WASTE"] * p.N * p.OH * p.OW
+            and p.N * p.OH * p.OW * p.C * p.K * 9
+            >= THRESHOLDS["NARROW_FMA_WINOGRAD_FEW_MIN_MACS"])
 
 
 def _lane_use(params, vlen=16):

@@ -467,6 +467,42 @@ def test_wide_3x3_on_small_maps_runs_winograd_where_fmas_are_narrow():
     assert narrow[:7] == [I] * 5 + [narrow[5], Algorithm.GEMM] and narrow[5] is not W
 
 
+def test_narrow_fma_sends_few_channel_3x3_layers_to_winograd():
+    """NARROW_FMA_WINOGRAD_FEW_*: with narrow FMAs, ungrouped undilated 3x3 layers
+    with 16 to 31 channels on a side (under WINOGRAD_MIN_CHANNELS) go to
+    WINOGRAD from 196 tiles and 8M multiply-adds; elsewhere the other rules."""
+    assert (THRESHOLDS["NARROW_FMA_WINOGRAD_FEW_MIN_CHANNELS"],
+            THRESHOLDS["NARROW_FMA_WINOGRAD_FEW_MIN_TILES"],
+            THRESHOLDS["NARROW_FMA_WINOGRAD_FEW_MIN_MACS"],
+            THRESHOLDS["WINOGRAD_MIN_CHANNELS"]) == (16, 196, 1 << 23, 32)
+    W = Algorithm.WINOGRAD
+
+    def pick(N, C, H, K, **kw):
+        kw = dict(dict(padding=kw.get("dilation", 1)), **kw)
+        return fastconv.choose_algorithm((N, C, H, H), (K, C // kw.get("groups", 1), 3, 3),
+                                         **kw)
+    wins = [(1, 24, 56, 320), (1, 16, 56, 64), (1, 64, 56, 16), (1, 24, 28, 128),
+            (1, 512, 28, 16), (4, 24, 14, 128), (8, 24, 16, 64), (1, 17, 29, 200),
+            (1, 31, 32, 31)]
+    left = [((1, 15, 56, 64), {}), ((1, 64, 56, 15), {}),     # under 16 channels
+            ((1, 16, 14, 256), {}),                            # 49 tiles
+            ((3, 16, 14, 256), {}),                            # 147 tiles
+            ((1, 16, 56, 16), {}),                             # 7.2M multiply-adds
+            ((1, 16, 28, 16), {}),                             # DIRECT's small layers
+            ((1, 32, 56, 96), dict(groups=2)),                 # grouped
+            ((1, 24, 56, 64), dict(dilation=2)),               # dilated
+            ((1, 24, 56, 64), dict(stride=2)),
+            ((1, 24, 5, 64), {})]                              # 9 tiles for 25 outputs
+    wide = [pick(*shape) for shape in wins] + [pick(*shape, **kw) for shape, kw in left]
+    assert W not in wide
+    _cpu._set_narrow_fma(1)
+    for shape in wins:
+        assert pick(*shape) is W, shape
+        assert pick(*shape, padding_mode="reflect") is W, shape
+    assert [pick(*shape, **kw) for shape, kw in left] == wide[len(wins):]
+    assert pick(4, 16, 14, 256) is W        # 196 tiles
+
+
 def test_narrow_fma_is_the_cpus_own_answer_unless_forced():
     _cpu._set_narrow_fma(-1)
     narrow = _cpu.narrow_fma()
