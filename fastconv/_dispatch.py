@@ -359,22 +359,24 @@ ALGORITHMS = {
 #   (0.74).  Left: one image at 7x7 (432 in 9 groups 1.02-1.03, 2048 in 64
 #   1.08-1.39) and 24 a group (168 and 240 at 28x28 0.78-0.92, but 384 at
 #   14x14 0.94-1.08).
-#   And ungrouped layers with 16 to 31 channels on one side, which
-#   WINOGRAD_MIN_CHANNELS turns away (NARROW_FMA_WINOGRAD_FEW_*: at least 16
-#   channels a side, 196 tiles over the batch, 8M multiply-adds, and the tile
-#   waste above).  WINOGRAD / 'auto' (IMPLICIT, or GEMM where marked), 2
-#   threads (1 thread), AMD EPYC Zen 4, 29 Nov 2026: 24 -> 320 at 56x56 0.67
-#   (0.68), 16 -> 64 0.87 (0.74), 24 -> 24 0.84-0.90 (0.75), 64 -> 16 0.89,
-#   64 -> 24 0.81, 16 -> 16 0.97-1.00 (0.89); 16 -> 256 at 28x28 0.78, 24 ->
-#   128 0.70, 320 -> 24 (GEMM) 0.87, 512 -> 16 (GEMM) 0.92 (0.62), 128 -> 16
-#   (GEMM) 0.97-0.99 (0.63); 4 x 16 -> 64 0.84 (0.77), 4 x 24 -> 128 at
-#   14x14 0.80 (0.74), 8 x 24 -> 64 at 16x16 0.81; 16 -> 128 at 32x32 0.75
-#   (0.71), 30x30 0.79 (0.72), 17 -> 200 at 29x29 0.90 (0.75), 24 -> 48 at
-#   64x64 0.78 (0.79), 24 -> 24 at 112x112 0.86 (0.75), 16 -> 16 at 224x224
-#   1.00 (0.90).  Left: one image at 14x14 (16 -> 256 1.01, 24 -> 96 1.14,
-#   256 -> 16 (GEMM) 1.13, 256 -> 24 1.09), 12 channels (12 -> 64 at 56x56
-#   1.03) and 8 (8 -> 32 at 112x112 1.25); 16 -> 16 at 28x28 stays DIRECT
-#   (1.48).
+#   And ungrouped layers with 24 to 31 input channels and at least as many
+#   outputs, which WINOGRAD_MIN_CHANNELS turns away (NARROW_FMA_WINOGRAD_FEW_*:
+#   196 tiles over the batch, 8M multiply-adds, and the tile waste above).
+#   The host switches between two states every few minutes (res2 by WINOGRAD
+#   at 2 threads, the marker, takes 0.74 ms in one and 1.2 in the other), and
+#   WINOGRAD slows more than IMPLICIT in the slow one (res2 at 1 thread: 1.3
+#   -> 1.7-2.0 ms against 2.3 -> 2.7), so the rule keeps the layers that win
+#   in both.  IMPLICIT / WINOGRAD time, alternated in one
+#   process, 2 threads, AMD EPYC Zen 4, 29 Nov 2026, fast (slow) state: 24 ->
+#   320 at 56x56 1.46 (0.95-1.06), 24 -> 24 1.21 (1.03-1.07), 24 -> 128 at
+#   28x28 1.44 (1.01-1.05), 4 x 24 -> 128 at 14x14 1.27 (1.02-1.07), 8 x 24
+#   -> 64 at 16x16 1.23 (1.02-1.05), 24 -> 48 at 64x64 1.28 (1.11-1.13); 1
+#   thread, fast: 1.27-1.47; float64 1.30-1.41 (2 threads, fast).  Left: 16
+#   channels (16 -> 64 at 56x56 1.17 (0.88-0.94), 16 -> 32 at 112x112 1.14
+#   (0.88-0.91), 16 -> 16 at 224x224 1.03 (0.86-0.99), 4 x 16 -> 64 at 28x28
+#   1.19 (0.94-0.98); 16 -> 256 at 28x28 1.33 (1.04-1.12)), 17 -> 200 at 29x29
+#   1.13 (0.73-0.81), and fewer outputs than inputs (64 -> 16 at 56x56 1.07
+#   (0.50-0.53)); 12 and 8 channels lose in both.
 # - other conv2d: IMPLICIT (no packing; every stride via phase planes).
 # - conv_transpose2d: IMPLICIT below TRANSPOSED_GEMM_MIN_C_G input channels per
 #   group, GEMM (packed, batch folded into the pixel dimension) from there: the
@@ -599,7 +601,7 @@ THRESHOLDS = {
     "NARROW_FMA_WINOGRAD_MIN_CHANNELS": 256,
     "NARROW_FMA_WINOGRAD_BATCH_MAX_TILE_WASTE": 1.35,
     "NARROW_FMA_WINOGRAD_GROUPED_MIN_C_G": 32,
-    "NARROW_FMA_WINOGRAD_FEW_MIN_CHANNELS": 16,
+    "NARROW_FMA_WINOGRAD_FEW_MIN_CHANNELS": 24,
     "NARROW_FMA_WINOGRAD_FEW_MIN_TILES": 196,
     "NARROW_FMA_WINOGRAD_FEW_MIN_MACS": 1 << 23,
     # the backend's own cap on input channels a group (read from _cpu.pyx)
@@ -944,11 +946,12 @@ def _narrow_fma_winograd(params):
 
 def _narrow_fma_few_channels_winograd(params):
     """The NARROW_FMA_WINOGRAD_FEW_* rule: Winograd for ungrouped 3x3 layers
-    with 16-31 channels on a side where the CPU's FMAs are narrow."""
+    with 24-31 input channels and at least as many outputs where the CPU's
+    FMAs are narrow."""
     p = params
     if not (p.G == 1 and p.dh == p.dw == 1 and winograd_applies(p) and _cpu.narrow_fma()
-            and min(p.C, p.K) >= THRESHOLDS["NARROW_FMA_WINOGRAD_FEW_MIN_CHANNELS"]
-            and p.C <= THRESHOLDS["WINOGRAD_MAX_C_G_BACKEND"]):
+            and THRESHOLDS["NARROW_FMA_WINOGRAD_FEW_MIN_CHANNELS"] <= p.C <= p.K
+            and p.C < THRESHOLDS["WINOGRAD_MIN_CHANNELS"]):
         return False
     tiles = _winograd_tiles(p)[0]
     return (tiles >= THRESHOLDS["NARROW_FMA_WINOGRAD_FEW_MIN_TILES"]

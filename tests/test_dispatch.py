@@ -469,27 +469,28 @@ def test_wide_3x3_on_small_maps_runs_winograd_where_fmas_are_narrow():
 
 def test_narrow_fma_sends_few_channel_3x3_layers_to_winograd():
     """NARROW_FMA_WINOGRAD_FEW_*: with narrow FMAs, ungrouped undilated 3x3 layers
-    with 16 to 31 channels on a side (under WINOGRAD_MIN_CHANNELS) go to
-    WINOGRAD from 196 tiles and 8M multiply-adds; elsewhere the other rules."""
+    with 24 to 31 input channels (under WINOGRAD_MIN_CHANNELS) and at least as
+    many outputs go to WINOGRAD from 196 tiles and 8M multiply-adds; elsewhere
+    the other rules."""
     assert (THRESHOLDS["NARROW_FMA_WINOGRAD_FEW_MIN_CHANNELS"],
             THRESHOLDS["NARROW_FMA_WINOGRAD_FEW_MIN_TILES"],
             THRESHOLDS["NARROW_FMA_WINOGRAD_FEW_MIN_MACS"],
-            THRESHOLDS["WINOGRAD_MIN_CHANNELS"]) == (16, 196, 1 << 23, 32)
+            THRESHOLDS["WINOGRAD_MIN_CHANNELS"]) == (24, 196, 1 << 23, 32)
     W = Algorithm.WINOGRAD
 
     def pick(N, C, H, K, **kw):
         kw = dict(dict(padding=kw.get("dilation", 1)), **kw)
         return fastconv.choose_algorithm((N, C, H, H), (K, C // kw.get("groups", 1), 3, 3),
                                          **kw)
-    wins = [(1, 24, 56, 320), (1, 16, 56, 64), (1, 64, 56, 16), (1, 24, 28, 128),
-            (1, 512, 28, 16), (4, 24, 14, 128), (8, 24, 16, 64), (1, 17, 29, 200),
-            (1, 31, 32, 31)]
-    left = [((1, 15, 56, 64), {}), ((1, 64, 56, 15), {}),     # under 16 channels
-            ((1, 16, 14, 256), {}),                            # 49 tiles
-            ((3, 16, 14, 256), {}),                            # 147 tiles
-            ((1, 16, 56, 16), {}),                             # 7.2M multiply-adds
-            ((1, 16, 28, 16), {}),                             # DIRECT's small layers
-            ((1, 32, 56, 96), dict(groups=2)),                 # grouped
+    wins = [(1, 24, 56, 320), (1, 24, 56, 24), (1, 24, 28, 128), (4, 24, 14, 128),
+            (8, 24, 16, 64), (1, 24, 64, 48), (1, 31, 32, 31)]
+    left = [((1, 23, 56, 64), {}), ((1, 16, 28, 256), {}),     # under 24 inputs
+            ((1, 64, 56, 24), {}), ((1, 31, 56, 30), {}),      # fewer outputs
+            ((1, 24, 14, 256), {}),                            # 49 tiles
+            ((3, 24, 14, 256), {}),                            # 147 tiles
+            ((1, 24, 28, 24), {}),                             # 4M multiply-adds
+            ((1, 32, 28, 64), {}),                             # the other rules' own
+            ((1, 48, 56, 96), dict(groups=2)),                 # grouped
             ((1, 24, 56, 64), dict(dilation=2)),               # dilated
             ((1, 24, 56, 64), dict(stride=2)),
             ((1, 24, 5, 64), {})]                              # 9 tiles for 25 outputs
@@ -500,7 +501,7 @@ def test_narrow_fma_sends_few_channel_3x3_layers_to_winograd():
         assert pick(*shape) is W, shape
         assert pick(*shape, padding_mode="reflect") is W, shape
     assert [pick(*shape, **kw) for shape, kw in left] == wide[len(wins):]
-    assert pick(4, 16, 14, 256) is W        # 196 tiles
+    assert pick(4, 24, 14, 256) is W        # 196 tiles
 
 
 def test_narrow_fma_is_the_cpus_own_answer_unless_forced():
