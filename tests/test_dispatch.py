@@ -574,6 +574,24 @@ def test_large_kernels_with_several_outputs_per_group_leave_direct():
     assert choose((1, 1, 64, 64), (4, 1, 7, 7), stride=2, padding=3) is I
 
 
+def test_even_kernels_past_nine_taps_leave_direct():
+    """Ungrouped 4x4, 6x6 and 8x8 kernels with 2+ output channels go to IMPLICIT
+    (DIRECT's tiles are odd squares); one output channel, grouped layers, 2x2
+    and kernels odd on a side keep the rules before."""
+    D, I = Algorithm.DIRECT, Algorithm.IMPLICIT
+    choose = fastconv.choose_algorithm
+    for k, c in [(4, 3), (4, 64), (4, 512), (6, 16), (8, 16)]:
+        for kg in (2, 3):
+            assert choose((1, c, 64, 64), (kg, c, k, k), padding=k // 2) is I, (k, c, kg)
+    assert choose((4, 8, 32, 32), (6, 8, 4, 4), padding=2) is I
+    assert choose((1, 16, 64, 64), (1, 16, 4, 4), padding=2) is D         # one output
+    assert choose((1, 64, 64, 64), (3, 64, 2, 2)) is D                    # 4 taps
+    assert choose((1, 32, 64, 64), (2, 32, 4, 3), padding=1) is D         # 4x3
+    assert choose((1, 32, 64, 64), (2, 32, 5, 3), padding=1) is D         # 5x3
+    assert choose((1, 32, 64, 64), (4, 16, 4, 4), padding=2, groups=2) is D  # grouped
+    assert choose((1, 64, 56, 56), (64, 1, 4, 4), padding=2, groups=64) is D  # depthwise
+
+
 def test_choice_is_pure_and_follows_thresholds():
     k = THRESHOLDS["DIRECT_MAX_K_G"]
     assert fastconv.choose_algorithm((1, 4, 8, 8), (4 * (k - 1), 1, 2, 2), groups=4) \
