@@ -386,6 +386,18 @@ ALGORITHMS = {
 #   1.19 (0.94-0.98); 16 -> 256 at 28x28 1.33 (1.04-1.12)), 17 -> 200 at 29x29
 #   1.13 (0.73-0.81), and fewer outputs than inputs (64 -> 16 at 56x56 1.07
 #   (0.50-0.53)); 12 and 8 channels lose in both.
+# - grouped 1xk layers (k > 1) at stride 1, which the 1-row rule above sends
+#   to GEMM: IMPLICIT with at most IMPLICIT_GROUPED_1XK_MAX_K_G outputs a
+#   group (the GEMM packs each group's input for only K_g rows of weights).
+#   GEMM / IMPLICIT time, interleaved medians, 1 thread (2 threads), AMD EPYC
+#   Zen 4, 29 Nov 2026: 1x7, 128 in 16 groups at 28x19 1.9 (1x28: 2.2
+#   (2.2)), 4 x 144 in 2 groups -> 16 at 73x73 1.7 (1.7); 1x3, 2 x 96 in 8
+#   groups at 28x28 1.5 (1.1); but 1x5, 64 in 4 groups (16 a group) at 32x32
+#   1.4 (1.2) and 1x7, 96 in 6 at 17x17 1.13 (0.93) stay out, as do 32+ a
+#   group (0.79-1.0).  Grouped 1x1 stays GEMM: IMPLICIT won by 1.03-1.33 on
+#   28x28+ maps with 24-96 inputs a group when the host was fast, but lost
+#   again in its slow state (2 x 480 in 8 groups 0.76-0.81, 240 in 3
+#   0.84-0.92, 128 in 4 at 56x56 0.92-1.29).
 # - other conv2d: IMPLICIT (no packing; every stride via phase planes).
 # - conv_transpose2d: IMPLICIT below TRANSPOSED_GEMM_MIN_C_G input channels per
 #   group, GEMM (packed, batch folded into the pixel dimension) from there: the
@@ -560,6 +572,7 @@ THRESHOLDS = {
     # ... or fewer, where IMPLICIT's padded rows are this many times the outputs
     "GEMM_DILATED_MIN_PITCH": 1.3,
     "GEMM_STRIDED_MAX_TAPS": 9,
+    "IMPLICIT_GROUPED_1XK_MAX_K_G": 12,
     # ungrouped 3x3, stride 1, fewer output channels than this, on
     # maps of at most GEMM_FEW_K_G_MAX_PIXELS outputs: GEMM, not IMPLICIT
     "GEMM_FEW_K_G": 64,
@@ -925,6 +938,8 @@ def choose_algorithm(params):
             or p.kh == 1):     # 1x1 and 1xk
         if p.kh == p.kw == 1 and p.sh <= 2 and p.sw <= 2 and _channel_lanes(p):
             return Algorithm.IMPLICIT   # Note [channel lanes]: 1x1 on 7x7 maps
+        if _grouped_rows_implicit(p):
+            return Algorithm.IMPLICIT
         return Algorithm.GEMM
     if (not (strided or dilated) and p.G == 1 and p.kh == p.kw == 3
             and p.K_g < THRESHOLDS["GEMM_FEW_K_G"]
@@ -969,6 +984,13 @@ def _narrow_fma_few_channels_winograd(params):
             and 4 * tiles <= THRESHOLDS["WINOGRAD_MAX_TILE_WASTE"] * p.N * p.OH * p.OW
             and p.N * p.OH * p.OW * p.C * p.K * 9
             >= THRESHOLDS["NARROW_FMA_WINOGRAD_FEW_MIN_MACS"])
+
+
+def _grouped_rows_implicit(p):
+    """The IMPLICIT_GROUPED_1XK rule: grouped 1xk layers (k > 1) at stride 1
+    with few outputs a group, which IMPLICIT runs faster than GEMM."""
+    return (p.G > 1 and p.kh == 1 and p.kw > 1 and p.sh == p.sw == 1 and p.dw == 1
+            and p.K_g <= THRESHOLDS["IMPLICIT_GROUPED_1XK_MAX_K_G"])
 
 
 def _lane_use(params, vlen=16):
