@@ -80,15 +80,21 @@ ALGORITHMS = {
 #   0.56-0.71 and C_g 1 (depthwise, multiplier 4, 7x7, 512x512) 0.74; K_g 1
 #   stays DIRECT: 128 -> 1 at 56x56 7x7 s2 0.180 ms vs IMPLICIT 0.328.  On 1 to
 #   3 input channels with 5x5 at stride 1 DIRECT wins by 1.5-4.7x.
-#   Kernels even on both sides past 9 taps (4x4, 6x6, 8x8), ungrouped, with 2
-#   or more output channels: IMPLICIT at any K_g (DIRECT's tiles are odd
-#   squares; these take its per-tap loop).  DIRECT / IMPLICIT time,
+#   Kernels even on both sides (2x2, 4x4, 6x6, 8x8) with 2 or more input and
+#   output channels a group: IMPLICIT at any K_g (DIRECT's tiles are odd
+#   squares; these take its per-tap loop), 2x2 only from
+#   IMPLICIT_EVEN_2X2_MIN_C_G inputs a group.  DIRECT / IMPLICIT time,
 #   interleaved medians, 1 thread (2 threads), AMD EPYC Zen 4, 29 Nov 2026,
 #   64x64 maps unless said: 4x4, 64 -> 3 2.5 (1.2-2.3), 64 -> 2 1.8 (1.6), 3
 #   -> 3 1.5-1.6 (1.15), 512 -> 3 at 32x32 3.0 (3.0), 4 x 8 -> 6 at 32x32 2.2
-#   (1.8); 6x6, 16 -> 3 2.0 (1.8); 8x8, 16 -> 3 2.0 (2.4).  Not 4x3 (32 -> 2:
-#   1.2 (0.55)), 2x2 (64 -> 3: 2.2 (0.66)) nor 5x3 (1.0), nor one output
-#   channel (16 -> 1 4x4: 0.79).
+#   (1.8), 64 -> 16 in 8 groups at 32x32 1.45 (1.43), 32 -> 4 in 2 groups 1.39
+#   (1.28); 6x6, 16 -> 3 2.0 (1.8); 8x8, 16 -> 3 2.0 (2.4); 2x2, 8 x 96 -> 48
+#   in 8 groups at 31x31 stride 2 3.3 (2.9), in 16 groups 2.9 (1.9), 64 -> 3
+#   1.4-2.2 (1.24, once 0.66 on a slow host), 256 -> 4 at 32x32 1.9 (1.6), 128
+#   -> 7 at 28x28 2.1 (1.7), 72 -> 3 at 14x14 2.5 (1.2), 2 x 16 -> 4 at 56x56
+#   1.6 (1.08), 32 -> 8 in 4 groups at 112x112 s2 1.55 (1.32).  Not 2x2 on 3
+#   inputs (0.92 (0.77)), 4x3 (32 -> 2: 1.2 (0.55)), 5x3 (1.0), depthwise
+#   (64 at 56x56 2x2 0.59) nor one output channel (16 -> 1 4x4: 0.79).
 # - grouped conv2d with a 3x3 kernel at stride 1 or 2, undilated, and at most
 #   DIRECT_GROUPED_MAX_CHANNELS input and output channels per group: DIRECT
 #   too.  Its tile makes a group's outputs in pairs from the input in place
@@ -527,6 +533,7 @@ THRESHOLDS = {
     "DIRECT_DILATED_MAX_C_K_G": 32,
     "DIRECT_DILATED_MAX_C_G_S2": 8,
     "DIRECT_LARGE_KERNEL_WIDE_C_G": 16,
+    "IMPLICIT_EVEN_2X2_MIN_C_G": 8,
     "DIRECT_LARGE_KERNEL_MAX_K_G": 7,
     "DIRECT_LARGE_KERNEL_MAX_K_G_WIDE": 3,
     "DIRECT_LARGE_KERNEL_MAX_K_G_S2": 2,
@@ -859,10 +866,11 @@ def choose_algorithm(params):
         if _dilated(p) and (p.C_g * p.K_g >= THRESHOLDS["DIRECT_DILATED_MAX_C_K_G"]
                             or _strided(p) and p.C_g >= THRESHOLDS["DIRECT_DILATED_MAX_C_G_S2"]):
             return Algorithm.IMPLICIT
+        if (p.C_g > 1 and p.K_g > 1 and p.kh % 2 == 0 and p.kw % 2 == 0
+                and (p.kh * p.kw > 9 or p.C_g >= THRESHOLDS["IMPLICIT_EVEN_2X2_MIN_C_G"])):
+            return Algorithm.IMPLICIT       # even kernels: DIRECT's per-tap loop
         if p.kh * p.kw <= 9:
             return Algorithm.DIRECT
-        if p.G == 1 and p.K_g > 1 and p.kh % 2 == 0 and p.kw % 2 == 0:
-            return Algorithm.IMPLICIT       # even kernels: DIRECT's per-tap loop
         wide = p.C_g >= THRESHOLDS["DIRECT_LARGE_KERNEL_WIDE_C_G"]
         limit = THRESHOLDS["DIRECT_LARGE_KERNEL_MAX_K_G" + ("_S2" if _strided(p) else "")
                            + ("_WIDE" if wide else "")]

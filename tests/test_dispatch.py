@@ -574,22 +574,27 @@ def test_large_kernels_with_several_outputs_per_group_leave_direct():
     assert choose((1, 1, 64, 64), (4, 1, 7, 7), stride=2, padding=3) is I
 
 
-def test_even_kernels_past_nine_taps_leave_direct():
-    """Ungrouped 4x4, 6x6 and 8x8 kernels with 2+ output channels go to IMPLICIT
-    (DIRECT's tiles are odd squares); one output channel, grouped layers, 2x2
-    and kernels odd on a side keep the rules before."""
+def test_even_kernels_leave_direct():
+    """Kernels even on both sides with 2+ input and output channels a group go
+    to IMPLICIT (DIRECT's tiles are odd squares), 2x2 from
+    IMPLICIT_EVEN_2X2_MIN_C_G inputs a group; one output channel, depthwise,
+    2x2 on few inputs and kernels odd on a side keep the rules before."""
     D, I = Algorithm.DIRECT, Algorithm.IMPLICIT
     choose = fastconv.choose_algorithm
-    for k, c in [(4, 3), (4, 64), (4, 512), (6, 16), (8, 16)]:
+    c2 = THRESHOLDS["IMPLICIT_EVEN_2X2_MIN_C_G"]
+    assert c2 == 8
+    for k, c in [(4, 3), (4, 64), (4, 512), (6, 16), (8, 16), (2, c2), (2, 256)]:
         for kg in (2, 3):
             assert choose((1, c, 64, 64), (kg, c, k, k), padding=k // 2) is I, (k, c, kg)
     assert choose((4, 8, 32, 32), (6, 8, 4, 4), padding=2) is I
+    assert choose((1, 32, 64, 64), (4, 16, 4, 4), padding=2, groups=2) is I  # grouped
+    assert choose((8, 96, 31, 31), (48, 12, 2, 2), stride=2, groups=8) is I
     assert choose((1, 16, 64, 64), (1, 16, 4, 4), padding=2) is D         # one output
-    assert choose((1, 64, 64, 64), (3, 64, 2, 2)) is D                    # 4 taps
+    assert choose((1, c2 - 1, 64, 64), (3, c2 - 1, 2, 2)) is D            # 2x2, few inputs
     assert choose((1, 32, 64, 64), (2, 32, 4, 3), padding=1) is D         # 4x3
     assert choose((1, 32, 64, 64), (2, 32, 5, 3), padding=1) is D         # 5x3
-    assert choose((1, 32, 64, 64), (4, 16, 4, 4), padding=2, groups=2) is D  # grouped
     assert choose((1, 64, 56, 56), (64, 1, 4, 4), padding=2, groups=64) is D  # depthwise
+    assert choose((1, 64, 56, 56), (128, 1, 2, 2), groups=64) is D
 
 
 def test_grouped_1xk_layers_with_few_outputs_a_group_go_implicit():
