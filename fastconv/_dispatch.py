@@ -392,13 +392,16 @@ ALGORITHMS = {
 #   1.19 (0.94-0.98); 16 -> 256 at 28x28 1.33 (1.04-1.12)), 17 -> 200 at 29x29
 #   1.13 (0.73-0.81), and fewer outputs than inputs (64 -> 16 at 56x56 1.07
 #   (0.50-0.53)); 12 and 8 channels lose in both.
-# - grouped 1xk layers (k > 1) at stride 1, which the 1-row rule above sends
-#   to GEMM: IMPLICIT with at most IMPLICIT_GROUPED_1XK_MAX_K_G outputs a
-#   group (the GEMM packs each group's input for only K_g rows of weights).
-#   GEMM / IMPLICIT time, interleaved medians, 1 thread (2 threads), AMD EPYC
-#   Zen 4, 29 Nov 2026: 1x7, 128 in 16 groups at 28x19 1.9 (1x28: 2.2
-#   (2.2)), 4 x 144 in 2 groups -> 16 at 73x73 1.7 (1.7); 1x3, 2 x 96 in 8
-#   groups at 28x28 1.5 (1.1); but 1x5, 64 in 4 groups (16 a group) at 32x32
+# - grouped 1xk layers (k > 1), which the 1-row rule above sends to GEMM:
+#   IMPLICIT with at most IMPLICIT_GROUPED_1XK_MAX_K_G outputs a group (the
+#   GEMM packs each group's input for only K_g rows of weights).  GEMM /
+#   IMPLICIT time, interleaved medians, 1 thread (2 threads), AMD EPYC Zen 4,
+#   29 Nov 2026: 1x7, 128 in 16 groups at 28x19 1.9 (1x28: 2.2 (2.2)), at
+#   28x28 stride 2 3.2 (2.8), 4 x 144 in 2 groups -> 16 at 73x73 1.7 (1.7),
+#   96 -> 384 in 32 groups at 28x28 4.6 (4.0), stride 2 and dilation 2 4.1
+#   (3.5), dilation 2 2.7 (2.6); 1x3, 2 x 96 in 8 groups at 28x28 1.5 (1.1),
+#   2 x 64 in 8 at 56x56 stride 2 2.2 (2.1); but 256 in 2 groups at stride 2
+#   (0.96 (0.88)), 1x5, 64 in 4 groups (16 a group) at 32x32
 #   1.4 (1.2) and 1x7, 96 in 6 at 17x17 1.13 (0.93) stay out, as do 32+ a
 #   group (0.79-1.0).  Grouped 1x1 stays GEMM: IMPLICIT won by 1.03-1.33 on
 #   28x28+ maps with 24-96 inputs a group when the host was fast, but lost
@@ -995,9 +998,9 @@ def _narrow_fma_few_channels_winograd(params):
 
 
 def _grouped_rows_implicit(p):
-    """The IMPLICIT_GROUPED_1XK rule: grouped 1xk layers (k > 1) at stride 1
-    with few outputs a group, which IMPLICIT runs faster than GEMM."""
-    return (p.G > 1 and p.kh == 1 and p.kw > 1 and p.sh == p.sw == 1 and p.dw == 1
+    """The IMPLICIT_GROUPED_1XK rule: grouped 1xk layers (k > 1) with few
+    outputs a group, which IMPLICIT runs faster than GEMM."""
+    return (p.G > 1 and p.kh == 1 and p.kw > 1
             and p.K_g <= THRESHOLDS["IMPLICIT_GROUPED_1XK_MAX_K_G"])
 
 

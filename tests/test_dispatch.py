@@ -598,9 +598,9 @@ def test_even_kernels_leave_direct():
 
 
 def test_grouped_1xk_layers_with_few_outputs_a_group_go_implicit():
-    """IMPLICIT_GROUPED_1XK_MAX_K_G: grouped 1xk (k > 1) at stride 1 with up to 12
-    outputs a group go to IMPLICIT; more outputs, strides, dilations, dense
-    1xk and grouped 1x1 stay with GEMM."""
+    """IMPLICIT_GROUPED_1XK_MAX_K_G: grouped 1xk (k > 1) with up to 12 outputs a
+    group go to IMPLICIT, at any stride and dilation; more outputs, dense 1xk
+    and grouped 1x1 stay with GEMM."""
     I, G = Algorithm.IMPLICIT, Algorithm.GEMM
     choose = fastconv.choose_algorithm
     assert THRESHOLDS["IMPLICIT_GROUPED_1XK_MAX_K_G"] == 12
@@ -609,9 +609,11 @@ def test_grouped_1xk_layers_with_few_outputs_a_group_go_implicit():
     assert choose((2, 96, 28, 28), (96, 12, 1, 3), padding=(0, 1), groups=8) is I
     assert choose((1, 96, 17, 17), (96, 16, 1, 7), padding=(0, 3), groups=6) is G
     assert choose((1, 128, 28, 28), (128, 8, 1, 7), stride=2, padding=(0, 3),
-                  groups=16) is not I
-    assert choose((1, 128, 28, 28), (128, 8, 1, 3), padding=(0, 2), dilation=2,
-                  groups=16) is not I
+                  groups=16) is I
+    assert choose((1, 96, 28, 28), (384, 3, 1, 7), stride=2, padding=(0, 6), dilation=2,
+                  groups=32) is I
+    assert choose((1, 256, 28, 28), (256, 128, 1, 3), stride=2, padding=(0, 1),
+                  groups=2) is G
     assert choose((1, 128, 17, 17), (128, 128, 1, 7), padding=(0, 3)) is G
     assert choose((1, 128, 56, 56), (128, 32, 1, 1), groups=4) is G
 
