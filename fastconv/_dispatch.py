@@ -95,6 +95,11 @@ ALGORITHMS = {
 #   1.6 (1.08), 32 -> 8 in 4 groups at 112x112 s2 1.55 (1.32).  Not 2x2 on 3
 #   inputs (0.92 (0.77)), 4x3 (32 -> 2: 1.2 (0.55)), 5x3 (1.0), depthwise
 #   (64 at 56x56 2x2 0.59) nor one output channel (16 -> 1 4x4: 0.79).
+#   Depthwise kx1 kernels at stride 2 (one column: DIRECT's rows hold one
+#   tap each): IMPLICIT.  DIRECT / IMPLICIT, as above: 3x1, 64 at 56x56 1.35
+#   (1.33); 5x1, 128 at 28x28 1.9 (1.6); 7x1, 4 x 96 at 28x28 1.7 (1.75), 8
+#   x 144 at 19x19 1.75 (1.6).  Not 1xk (1x3 1.26 (1.24), 1x5 1.24 (1.13), 1x7
+#   at 112x112 0.85 (1.0)), 5x3 (1.0) nor stride 1 (7x1 0.39 (0.48)).
 # - grouped conv2d with a 3x3 kernel at stride 1 or 2, undilated, and at most
 #   DIRECT_GROUPED_MAX_CHANNELS input and output channels per group: DIRECT
 #   too.  Its tile makes a group's outputs in pairs from the input in place
@@ -872,6 +877,9 @@ def choose_algorithm(params):
         if (p.C_g > 1 and p.K_g > 1 and p.kh % 2 == 0 and p.kw % 2 == 0
                 and (p.kh * p.kw > 9 or p.C_g >= THRESHOLDS["IMPLICIT_EVEN_2X2_MIN_C_G"])):
             return Algorithm.IMPLICIT       # even kernels: DIRECT's per-tap loop
+        if (p.C_g == p.K_g == 1 and p.kw == 1 and p.kh > 1 and p.sh == p.sw == 2
+                and p.dh == 1):
+            return Algorithm.IMPLICIT       # depthwise kx1 at stride 2
         if p.kh * p.kw <= 9:
             return Algorithm.DIRECT
         wide = p.C_g >= THRESHOLDS["DIRECT_LARGE_KERNEL_WIDE_C_G"]

@@ -597,6 +597,21 @@ def test_even_kernels_leave_direct():
     assert choose((1, 64, 56, 56), (128, 1, 2, 2), groups=64) is D
 
 
+def test_depthwise_column_kernels_at_stride_2_go_implicit():
+    """Depthwise kx1 kernels at stride 2 go to IMPLICIT; 1xk, stride 1,
+    multipliers and other shapes keep DIRECT."""
+    D, I = Algorithm.DIRECT, Algorithm.IMPLICIT
+    choose = fastconv.choose_algorithm
+    for k in (3, 5, 7):
+        assert choose((4, 96, 28, 28), (96, 1, k, 1), stride=2, padding=(k // 2, 0),
+                      groups=96) is I, k
+        assert choose((4, 96, 28, 28), (96, 1, 1, k), stride=2, padding=(0, k // 2),
+                      groups=96) is D, k
+        assert choose((4, 96, 28, 28), (96, 1, k, 1), padding=(k // 2, 0), groups=96) is D, k
+    assert choose((4, 96, 28, 28), (192, 1, 7, 1), stride=2, padding=(3, 0), groups=96) is D
+    assert choose((4, 96, 28, 28), (96, 1, 5, 3), stride=2, padding=(2, 1), groups=96) is D
+
+
 def test_grouped_1xk_layers_with_few_outputs_a_group_go_implicit():
     """IMPLICIT_GROUPED_1XK_MAX_K_G: grouped 1xk (k > 1) with up to 12 outputs a
     group go to IMPLICIT, at any stride and dilation; more outputs, dense 1xk
