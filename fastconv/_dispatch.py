@@ -500,17 +500,23 @@ ALGORITHMS = {
 #   stride 2 0.89 vs 1.47 vs 1.08; 4 x 256 -> 128 7x7 0.37 vs 3.75 vs 0.63;
 #   8 x 64 depthwise 4x4 0.027 vs 0.084 (DIRECT 0.092) vs 0.062; a 32 -> 16
 #   3x3 is all overhead: 0.011 vs 0.012 vs 0.006.
-# - conv_transpose2d with one input channel per group (depthwise, any channel
-#   multiplier), undilated, with at least TRANSPOSED_DIRECT_MIN_OUTPUTS output
-#   values: DIRECT, each stride phase a small depthwise conv2d (Note
-#   [transposed direct] in _cpu.pyx), where IMPLICIT runs one row of its
-#   micro-tile per group.  Medians, DIRECT vs IMPLICIT ms at 2 threads (1
-#   thread), Intel Xeon 5th gen, 4x4 stride 2: 64 channels 32x32 0.19 vs 0.51
-#   (0.28 vs 0.89), 256 at 16x16 0.30 vs 0.57, 32 at 28x28 x4 0.34 vs 0.77,
-#   2x2 on 128 at 64x64 1.27 vs 3.99; smaller ones pay four calls' overhead:
-#   64 at 12x12 (36864 outputs) 0.107 vs 0.105 (0.111 vs 0.161), 64 at 10x10
-#   0.096 vs 0.082, 64 at 14x14 (50176) 0.112 vs 0.123.  With one output
-#   channel per group (multiplier 1) at any size: on AVX-512 in float32 those
+# - conv_transpose2d with one input and one output channel per group
+#   (depthwise, multiplier 1), undilated: DIRECT, each stride phase a small
+#   depthwise conv2d (Note [transposed direct] in _cpu.pyx), where IMPLICIT
+#   runs one row of its micro-tile per group.  Medians, DIRECT vs IMPLICIT ms
+#   at 2 threads (1 thread), Intel Xeon 5th gen, 4x4 stride 2: 64 channels
+#   32x32 0.19 vs 0.51 (0.28 vs 0.89), 256 at 16x16 0.30 vs 0.57, 32 at 28x28
+#   x4 0.34 vs 0.77, 2x2 on 128 at 64x64 1.27 vs 3.99; smaller ones pay four
+#   calls' overhead: 64 at 12x12 (36864 outputs) 0.107 vs 0.105 (0.111 vs
+#   0.161), 64 at 10x10 0.096 vs 0.082, 64 at 14x14 (50176) 0.112 vs 0.123.
+#   Multipliers of 2 and more stay IMPLICIT, which makes a group's outputs in
+#   one pass: DIRECT / IMPLICIT time, interleaved medians, 2 threads (1
+#   thread), AMD EPYC Zen 4, 29 Nov 2026: 4x4 stride 2, 4 -> 16 at 32x32 3.1
+#   (2.5), 8 -> 16 2.35 (1.8), 64 -> 256 at 16x16 1.6 (2.3), 4 x 32 -> 128
+#   at 28x28 2.0 (2.15), 2 x 64 -> 128 at 56x56 2.2 (2.2); 3x3 stride 2, 32
+#   -> 64 at 28x28 2.1 (1.7), 144 -> 288 at 35x35 1.5 (1.6); 5x5, 8 x 192 ->
+#   384 at 28x28 1.3 (1.2); 7x7, 8 x 16 -> 32 at 64x64 2.2 (2.4); 2x2, 512 ->
+#   1024 at 17x17 0.97 (1.5).  At multiplier 1 at any size: on AVX-512 in float32 those
 #   run Note [transposed depthwise channel lanes] in one pass, DIRECT vs
 #   IMPLICIT ms at 2 threads, AMD EPYC Zen 5, 28 Nov 2026: 4x4 stride 2, 32 at
 #   8x8 0.0073 vs 0.033, 256 at 7x7 0.014 vs 0.102, 2 x 128 at 4x4 0.0097 vs
@@ -557,7 +563,6 @@ THRESHOLDS = {
     "TRANSPOSED_GEMM_MIN_K_G": 64,
     "TRANSPOSED_IMPLICIT_MAX_PIXELS": 16,
     "TRANSPOSED_IMPLICIT_MIN_WEIGHTS": 1 << 22,
-    "TRANSPOSED_DIRECT_MIN_OUTPUTS": 1 << 16,
     "TRANSPOSED_WINOGRAD_MIN_C": 64,
     "TRANSPOSED_WINOGRAD_MAX_C": 256,
     "TRANSPOSED_WINOGRAD_MIN_K": 64,
@@ -837,9 +842,7 @@ def choose_algorithm(params):
     if params.transposed:
         if params.H == 1 and params.W == 1:
             return Algorithm.GEMM
-        if (params.C_g == 1 and params.dh == params.dw == 1
-                and (params.K_g == 1 or params.N * params.K * params.OH * params.OW
-                     >= THRESHOLDS["TRANSPOSED_DIRECT_MIN_OUTPUTS"])):
+        if params.C_g == params.K_g == 1 and params.dh == params.dw == 1:
             return Algorithm.DIRECT
         if (params.N * params.H * params.W <= THRESHOLDS["TRANSPOSED_IMPLICIT_MAX_PIXELS"]
                 and params.C_g * params.K_g * params.kh * params.kw

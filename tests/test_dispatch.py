@@ -777,19 +777,20 @@ def test_choice_is_pure_and_follows_thresholds():
     assert fastconv.choose_algorithm((1, 1024, 1, 2), (1024, 256, 4, 4), stride=2, padding=1,
                                      transposed=True) is Algorithm.IMPLICIT    # two pixels
     # Depthwise transposed (one input channel per group), undilated: DIRECT with
-    # one output channel per group at any size, with more from enough outputs.
-    n = THRESHOLDS["TRANSPOSED_DIRECT_MIN_OUTPUTS"]
-    assert n == 1 << 16
+    # one output channel per group at any size; multipliers run IMPLICIT.
+    assert "TRANSPOSED_DIRECT_MIN_OUTPUTS" not in THRESHOLDS
     assert fastconv.choose_algorithm((1, 4, 32, 32), (4, 4, 4, 4), stride=2, padding=1,
-                                     groups=4, transposed=True) is Algorithm.DIRECT   # 16*64*64
+                                     groups=4, transposed=True) is Algorithm.IMPLICIT
+    assert fastconv.choose_algorithm((4, 32, 28, 28), (32, 4, 4, 4), stride=2, padding=1,
+                                     groups=32, transposed=True) is Algorithm.IMPLICIT
     assert fastconv.choose_algorithm((1, 3, 32, 32), (3, 5, 4, 4), stride=2, padding=1,
-                                     groups=3, transposed=True) is Algorithm.IMPLICIT  # fewer
+                                     groups=3, transposed=True) is Algorithm.IMPLICIT
     assert fastconv.choose_algorithm((1, 15, 32, 32), (15, 1, 4, 4), stride=2, padding=1,
                                      groups=15, transposed=True) is Algorithm.DIRECT  # K_g 1
     assert fastconv.choose_algorithm((1, 2, 4, 4), (2, 1, 3, 3), stride=2, padding=1,
                                      groups=2, transposed=True) is Algorithm.DIRECT
     assert fastconv.choose_algorithm((1, 8, 32, 32), (8, 2, 4, 4), stride=2, padding=1,
-                                     groups=8, transposed=True) is Algorithm.DIRECT    # 2 per group
+                                     groups=8, transposed=True) is Algorithm.IMPLICIT  # 2 per group
     assert fastconv.choose_algorithm((1, 32, 32, 32), (32, 1, 4, 4), stride=2, padding=3,
                                      dilation=2, groups=32, transposed=True) is Algorithm.IMPLICIT
     assert fastconv.choose_algorithm((1, 32, 32, 32), (32, 1, 4, 4), stride=2, padding=1,
