@@ -421,7 +421,10 @@ DEF CHANNEL_LANES_1X1_MAX_LANE_USE = 0.9
 # at 14x14 [4] 0.79 (0.86); batch 4, 64 -> 48 at 14x14 [16] 0.80 (0.81); 64 ->
 # 200 at 27x27 5x5 [8] 0.89 (0.90); batch 2, 192 -> 200 at 14x14 (0.89); past
 # the limit: 64 -> 60 at 28x28 [28] 0.95 (0.93), 128 -> 124 at 14x14 [28] 0.98
-# (1.05), 64 -> 94 [30] 0.98.
+# (1.05), 64 -> 94 [30] 0.98.  float64 (16-channel blocks, every remainder
+# under the limit): 64 -> 40 at 28x28 [8] 0.85 (0.85), 24 -> 40 at 64x64 5x5
+# [8] 0.83 (0.85), 128 -> 100 at 14x14 [4] 0.90 (0.94), 64 -> 60 [12] 0.97
+# (0.96), batch 4, 64 -> 44 at 14x14 5x5 [12] 0.98 (0.99).
 DEF CHANNEL_LANES_SPLIT_MAX_REM = 24
 cdef int _channel_lanes_mode = -1
 cdef int _channel_lanes_last = -1    # the latest conv2d_implicit call's choice (tests)

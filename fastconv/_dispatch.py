@@ -386,12 +386,12 @@ ALGORITHMS = {
 #   at 2 threads, the marker, takes 0.74 ms in one and 1.2 in the other), and
 #   WINOGRAD slows more than IMPLICIT in the slow one (res2 at 1 thread: 1.3
 #   -> 1.7-2.0 ms against 2.3 -> 2.7), so the rule keeps the layers that win
-#   in both.  IMPLICIT / WINOGRAD time, alternated in one
-#   process, 2 threads, AMD EPYC Zen 4, 29 Nov 2026, fast (slow) state: 24 ->
-#   320 at 56x56 1.46 (0.95-1.06), 24 -> 24 1.21 (1.03-1.07), 24 -> 128 at
-#   28x28 1.44 (1.01-1.05), 4 x 24 -> 128 at 14x14 1.27 (1.02-1.07), 8 x 24
-#   -> 64 at 16x16 1.23 (1.02-1.05), 24 -> 48 at 64x64 1.28 (1.11-1.13); 1
-#   thread, fast: 1.27-1.47; float64 1.30-1.41 (2 threads, fast).  Left: 16
+#   in both.  IMPLICIT / WINOGRAD time, alternated in one process, 2
+#   threads, AMD EPYC Zen 4, 29 Nov 2026, fast (slow) state: 24 -> 320 at
+#   56x56 1.46 (0.95-1.06), 24 -> 24 1.21 (1.03-1.07), 24 -> 128 at 28x28
+#   1.44 (1.01-1.05), 4 x 24 -> 128 at 14x14 1.27 (1.02-1.07), 8 x 24 -> 64
+#   at 16x16 1.23 (1.02-1.05), 24 -> 48 at 64x64 1.28 (1.11-1.13); 1 thread,
+#   fast: 1.27-1.47; float64 1.30-1.41 (2 threads, fast).  Left: 16
 #   channels (16 -> 64 at 56x56 1.17 (0.88-0.94), 16 -> 32 at 112x112 1.14
 #   (0.88-0.91), 16 -> 16 at 224x224 1.03 (0.86-0.99), 4 x 16 -> 64 at 28x28
 #   1.19 (0.94-0.98); 16 -> 256 at 28x28 1.33 (1.04-1.12)), 17 -> 200 at 29x29
@@ -405,10 +405,10 @@ ALGORITHMS = {
 #   28x28 stride 2 3.2 (2.8), 4 x 144 in 2 groups -> 16 at 73x73 1.7 (1.7),
 #   96 -> 384 in 32 groups at 28x28 4.6 (4.0), stride 2 and dilation 2 4.1
 #   (3.5), dilation 2 2.7 (2.6); 1x3, 2 x 96 in 8 groups at 28x28 1.5 (1.1),
-#   2 x 64 in 8 at 56x56 stride 2 2.2 (2.1); but 256 in 2 groups at stride 2
-#   (0.96 (0.88)), 1x5, 64 in 4 groups (16 a group) at 32x32
-#   1.4 (1.2) and 1x7, 96 in 6 at 17x17 1.13 (0.93) stay out, as do 32+ a
-#   group (0.79-1.0).  Grouped 1x1 stays GEMM: IMPLICIT won by 1.03-1.33 on
+#   2 x 64 in 8 at 56x56 stride 2 2.2 (2.1); but 1x5, 64 in 4 groups (16 a
+#   group) at 32x32 1.4 (1.2) and 1x7, 96 in 6 at 17x17 1.13 (0.93) stay
+#   out, as do 32+ a group (0.79-1.0; 1x3, 256 in 2 groups at stride 2 0.96
+#   (0.88)).  Grouped 1x1 stays GEMM: IMPLICIT won by 1.03-1.33 on
 #   28x28+ maps with 24-96 inputs a group when the host was fast, but lost
 #   again in its slow state (2 x 480 in 8 groups 0.76-0.81, 240 in 3
 #   0.84-0.92, 128 in 4 at 56x56 0.92-1.29).
@@ -516,8 +516,8 @@ ALGORITHMS = {
 #   at 28x28 2.0 (2.15), 2 x 64 -> 128 at 56x56 2.2 (2.2); 3x3 stride 2, 32
 #   -> 64 at 28x28 2.1 (1.7), 144 -> 288 at 35x35 1.5 (1.6); 5x5, 8 x 192 ->
 #   384 at 28x28 1.3 (1.2); 7x7, 8 x 16 -> 32 at 64x64 2.2 (2.4); 2x2, 512 ->
-#   1024 at 17x17 0.97 (1.5).  At multiplier 1 at any size: on AVX-512 in float32 those
-#   run Note [transposed depthwise channel lanes] in one pass, DIRECT vs
+#   1024 at 17x17 0.97 (1.5).  At multiplier 1 at any size: on AVX-512 in
+#   float32 those run Note [transposed depthwise channel lanes] in one pass, DIRECT vs
 #   IMPLICIT ms at 2 threads, AMD EPYC Zen 5, 28 Nov 2026: 4x4 stride 2, 32 at
 #   8x8 0.0073 vs 0.033, 256 at 7x7 0.014 vs 0.102, 2 x 128 at 4x4 0.0097 vs
 #   0.052; 3x3 on 8 at 16x16 0.0076 vs 0.024; 16x16 stride 8 on 21 at 4x4
@@ -547,11 +547,11 @@ THRESHOLDS = {
     "DIRECT_DILATED_MAX_C_K_G": 32,
     "DIRECT_DILATED_MAX_C_G_S2": 8,
     "DIRECT_LARGE_KERNEL_WIDE_C_G": 16,
-    "IMPLICIT_EVEN_2X2_MIN_C_G": 8,
     "DIRECT_LARGE_KERNEL_MAX_K_G": 7,
     "DIRECT_LARGE_KERNEL_MAX_K_G_WIDE": 3,
     "DIRECT_LARGE_KERNEL_MAX_K_G_S2": 2,
     "DIRECT_LARGE_KERNEL_MAX_K_G_S2_WIDE": 1,
+    "IMPLICIT_EVEN_2X2_MIN_C_G": 8,
     "DIRECT_GROUPED_MAX_CHANNELS": 16,
     "DIRECT_GROUPED_MAX_CHANNELS_S2": 12,
     "DIRECT_SMALL_MAX_C_G": 16,
