@@ -82,7 +82,7 @@ ALGORITHMS = {
 #   3 input channels with 5x5 at stride 1 DIRECT wins by 1.5-4.7x.
 #   Kernels even on both sides (2x2, 4x4, 6x6, 8x8) with 2 or more input and
 #   output channels a group: IMPLICIT at any K_g (DIRECT's tiles are odd
-#   squares; these take its per-tap loop), 2x2 only from
+#   squares; these take its per-tap loop), 2x2 only at stride 1 and from
 #   IMPLICIT_EVEN_2X2_MIN_C_G inputs a group.  DIRECT / IMPLICIT time,
 #   interleaved medians, 1 thread (2 threads), AMD EPYC Zen 4, 29 Nov 2026,
 #   64x64 maps unless said: 4x4, 64 -> 3 2.5 (1.2-2.3), 64 -> 2 1.8 (1.6), 3
@@ -92,14 +92,18 @@ ALGORITHMS = {
 #   in 8 groups at 31x31 stride 2 3.3 (2.9), in 16 groups 2.9 (1.9), 64 -> 3
 #   1.4-2.2 (1.24, once 0.66 on a slow host), 256 -> 4 at 32x32 1.9 (1.6), 128
 #   -> 7 at 28x28 2.1 (1.7), 72 -> 3 at 14x14 2.5 (1.2), 2 x 16 -> 4 at 56x56
-#   1.6 (1.08), 32 -> 8 in 4 groups at 112x112 s2 1.55 (1.32).  Not 2x2 on 3
+#   1.6 (1.08), 32 -> 8 in 4 groups at 112x112 s2 1.55 (1.32).  Alternated
+#   across the host's two states (see the few-channel Winograd rule below),
+#   2 threads, fast (slow): 4x4, 64 -> 3 2.35 (1.55-1.84), 3 -> 3 1.55
+#   (1.30-1.39), 4 x 8 -> 6 2.0 (1.18-1.21), 64 -> 16 in 8 groups 1.6 (2.0);
+#   2x2, 256 -> 4 3.0 (1.9-2.35), 64 -> 3 2.3 (0.97-1.06), but 8 x 96 -> 48 in
+#   8 groups at stride 2 2.3 (0.43-0.62): strided 2x2 stays.  Not 2x2 on 3
 #   inputs (0.92 (0.77)), 4x3 (32 -> 2: 1.2 (0.55)), 5x3 (1.0), depthwise
 #   (64 at 56x56 2x2 0.59) nor one output channel (16 -> 1 4x4: 0.79).
-#   Depthwise kx1 kernels at stride 2 (one column: DIRECT's rows hold one
-#   tap each): IMPLICIT.  DIRECT / IMPLICIT, as above: 3x1, 64 at 56x56 1.35
-#   (1.33); 5x1, 128 at 28x28 1.9 (1.6); 7x1, 4 x 96 at 28x28 1.7 (1.75), 8
-#   x 144 at 19x19 1.75 (1.6).  Not 1xk (1x3 1.26 (1.24), 1x5 1.24 (1.13), 1x7
-#   at 112x112 0.85 (1.0)), 5x3 (1.0) nor stride 1 (7x1 0.39 (0.48)).
+#   Depthwise kx1 kernels at stride 2 stay DIRECT: IMPLICIT ran them 1.33-1.9
+#   times as fast in the fast state (3x1 to 7x1, 28x28 to 56x56), but 4 x 96
+#   7x1 at 28x28 took 0.47 ms against DIRECT's 0.17 at 2 threads in the slow
+#   one (compare.py).
 # - grouped conv2d with a 3x3 kernel at stride 1 or 2, undilated, and at most
 #   DIRECT_GROUPED_MAX_CHANNELS input and output channels per group: DIRECT
 #   too.  Its tile makes a group's outputs in pairs from the input in place
@@ -878,11 +882,9 @@ def choose_algorithm(params):
                             or _strided(p) and p.C_g >= THRESHOLDS["DIRECT_DILATED_MAX_C_G_S2"]):
             return Algorithm.IMPLICIT
         if (p.C_g > 1 and p.K_g > 1 and p.kh % 2 == 0 and p.kw % 2 == 0
-                and (p.kh * p.kw > 9 or p.C_g >= THRESHOLDS["IMPLICIT_EVEN_2X2_MIN_C_G"])):
+                and (p.kh * p.kw > 9 or p.C_g >= THRESHOLDS["IMPLICIT_EVEN_2X2_MIN_C_G"]
+                     and p.sh == p.sw == 1)):
             return Algorithm.IMPLICIT       # even kernels: DIRECT's per-tap loop
-        if (p.C_g == p.K_g == 1 and p.kw == 1 and p.kh > 1 and p.sh == p.sw == 2
-                and p.dh == 1):
-            return Algorithm.IMPLICIT       # depthwise kx1 at stride 2
         if p.kh * p.kw <= 9:
             return Algorithm.DIRECT
         wide = p.C_g >= THRESHOLDS["DIRECT_LARGE_KERNEL_WIDE_C_G"]

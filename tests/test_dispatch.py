@@ -576,9 +576,10 @@ def test_large_kernels_with_several_outputs_per_group_leave_direct():
 
 def test_even_kernels_leave_direct():
     """Kernels even on both sides with 2+ input and output channels a group go
-    to IMPLICIT (DIRECT's tiles are odd squares), 2x2 from
+    to IMPLICIT (DIRECT's tiles are odd squares), 2x2 at stride 1 from
     IMPLICIT_EVEN_2X2_MIN_C_G inputs a group; one output channel, depthwise,
-    2x2 on few inputs and kernels odd on a side keep the rules before."""
+    strided 2x2, 2x2 on few inputs and kernels odd on a side keep the rules
+    before, as do depthwise kx1 kernels at stride 2."""
     D, I = Algorithm.DIRECT, Algorithm.IMPLICIT
     choose = fastconv.choose_algorithm
     c2 = THRESHOLDS["IMPLICIT_EVEN_2X2_MIN_C_G"]
@@ -588,28 +589,15 @@ def test_even_kernels_leave_direct():
             assert choose((1, c, 64, 64), (kg, c, k, k), padding=k // 2) is I, (k, c, kg)
     assert choose((4, 8, 32, 32), (6, 8, 4, 4), padding=2) is I
     assert choose((1, 32, 64, 64), (4, 16, 4, 4), padding=2, groups=2) is I  # grouped
-    assert choose((8, 96, 31, 31), (48, 12, 2, 2), stride=2, groups=8) is I
+    assert choose((8, 96, 31, 31), (48, 12, 2, 2), groups=8) is I
+    assert choose((8, 96, 31, 31), (48, 12, 2, 2), stride=2, groups=8) is D  # strided 2x2
+    assert choose((4, 96, 28, 28), (96, 1, 7, 1), stride=2, padding=(3, 0), groups=96) is D
     assert choose((1, 16, 64, 64), (1, 16, 4, 4), padding=2) is D         # one output
     assert choose((1, c2 - 1, 64, 64), (3, c2 - 1, 2, 2)) is D            # 2x2, few inputs
     assert choose((1, 32, 64, 64), (2, 32, 4, 3), padding=1) is D         # 4x3
     assert choose((1, 32, 64, 64), (2, 32, 5, 3), padding=1) is D         # 5x3
     assert choose((1, 64, 56, 56), (64, 1, 4, 4), padding=2, groups=64) is D  # depthwise
     assert choose((1, 64, 56, 56), (128, 1, 2, 2), groups=64) is D
-
-
-def test_depthwise_column_kernels_at_stride_2_go_implicit():
-    """Depthwise kx1 kernels at stride 2 go to IMPLICIT; 1xk, stride 1,
-    multipliers and other shapes keep DIRECT."""
-    D, I = Algorithm.DIRECT, Algorithm.IMPLICIT
-    choose = fastconv.choose_algorithm
-    for k in (3, 5, 7):
-        assert choose((4, 96, 28, 28), (96, 1, k, 1), stride=2, padding=(k // 2, 0),
-                      groups=96) is I, k
-        assert choose((4, 96, 28, 28), (96, 1, 1, k), stride=2, padding=(0, k // 2),
-                      groups=96) is D, k
-        assert choose((4, 96, 28, 28), (96, 1, k, 1), padding=(k // 2, 0), groups=96) is D, k
-    assert choose((4, 96, 28, 28), (192, 1, 7, 1), stride=2, padding=(3, 0), groups=96) is D
-    assert choose((4, 96, 28, 28), (96, 1, 5, 3), stride=2, padding=(2, 1), groups=96) is D
 
 
 def test_grouped_1xk_layers_with_few_outputs_a_group_go_implicit():
