@@ -619,6 +619,7 @@ def test_grouped_1xk_layers_with_few_outputs_a_group_go_implicit():
                   groups=2) is G
     assert choose((1, 128, 17, 17), (128, 128, 1, 7), padding=(0, 3)) is G
     assert choose((1, 128, 56, 56), (128, 32, 1, 1), groups=4) is G
+    assert choose((1, 96, 28, 28), (96, 12, 1, 1), groups=8) is G    # 1x1, 12 a group
 
 
 def test_choice_is_pure_and_follows_thresholds():
