@@ -354,6 +354,18 @@ def _pick_grouped_3x3_s2(N, C, K, H, groups, **kw):
     return fastconv.choose_algorithm((N, C, H, H), (K, C // groups, 3, 3), groups=groups, **kw)
 
 
+def _on_avx2_then_avx512(shape, want):
+    """Assert _pick_grouped_3x3_s2(*shape) is want with the AVX2 kernels switched
+    in; returns whether the CPU's own level is AVX-512 (the rules' own case)."""
+    before = _cpu.get_isa()
+    try:
+        _cpu.set_isa("avx2")
+        assert _pick_grouped_3x3_s2(*shape) is want
+    finally:
+        _cpu.set_isa(before)
+    return before == "avx512"
+
+
 def test_narrow_grouped_3x3_stride_2_on_one_image_runs_implicit():
     """_dispatch's IMPLICIT_S2_NARROW_GROUPED_* rule: 8 to 12 channels a group
     (in and out) at stride 2 on one image, an even number of at least 8
@@ -366,13 +378,7 @@ def test_narrow_grouped_3x3_stride_2_on_one_image_runs_implicit():
     assert not _cpu.group_copies_fit(8, 2, 2, 114, 114)     # 8 at 112x112
 
     pick = _pick_grouped_3x3_s2
-    before = _cpu.get_isa()
-    try:
-        _cpu.set_isa("avx2")
-        assert pick(1, 256, 256, 56, 32) is Algorithm.DIRECT
-    finally:
-        _cpu.set_isa(before)
-    if before != "avx512":
+    if not _on_avx2_then_avx512((1, 256, 256, 56, 32), Algorithm.DIRECT):
         return
     I, D = Algorithm.IMPLICIT, Algorithm.DIRECT
     assert pick(1, 256, 256, 56, 32) is I and pick(1, 64, 64, 56, 8) is I    # ResNeXt, RegNet
@@ -397,13 +403,7 @@ def test_grouped_3x3_stride_2_with_13_to_48_channels_a_group_runs_implicit():
             THRESHOLDS["DIRECT_GROUPED_MAX_CHANNELS_S2"]) == (48, 12)
 
     pick = _pick_grouped_3x3_s2
-    before = _cpu.get_isa()
-    try:
-        _cpu.set_isa("avx2")
-        assert pick(1, 240, 240, 56, 15) is Algorithm.GEMM
-    finally:
-        _cpu.set_isa(before)
-    if before != "avx512":
+    if not _on_avx2_then_avx512((1, 240, 240, 56, 15), Algorithm.GEMM):
         return
     I = Algorithm.IMPLICIT
     assert pick(1, 240, 240, 56, 15) is I and pick(1, 512, 512, 28, 32) is I    # RegNet, ResNeXt
