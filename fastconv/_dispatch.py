@@ -353,7 +353,23 @@ ALGORITHMS = {
 #   1.30; 96 -> 32 1.32, 64 -> 32 1.23; 4 x 512 -> 32 at 14x14 1.12, 8 x 256 ->
 #   48 1.35.  From 96 channels IMPLICIT ties or wins (0.87-1.12), and at 56x56
 #   it wins at any count (128 -> 24 0.69, 64 -> 24 0.72); 5x5 and 7x7 split
-#   (0.61-1.20) and stay.
+#   (0.61-1.20) and stay.  Only from GEMM_FEW_K_G_MIN_C_G input channels (where
+#   the measurements above start), and on a CPU with narrow FMAs (AMD Zen 4)
+#   from NARROW_FMA_GEMM_FEW_K_G_MIN_C_G or on maps of at most
+#   NARROW_FMA_GEMM_FEW_K_G_SMALL_PIXELS outputs: random layers there (1-64
+#   images, 1-96 inputs, 8-48 outputs, 6x6 to 28x28 maps, padding 0 or 1,
+#   every algorithm interleaved, 30 Nov 2026) had GEMM / IMPLICIT 0.89-2.31
+#   from 1 to 32 inputs (64 x 32 -> 12 at 12x12 1.18, 4 x 32 -> 12 at 28x28
+#   2.31, 16 x 32 -> 12 at 8x8 1.97), and from 40 to 96 inputs 1.04-2.31 on
+#   maps of 8x8 outputs and more (2 x 56 -> 12 at 20x20 2.10, 8 x 96 -> 8
+#   2.31, 2 x 64 -> 24 1.36, 8 x 64 -> 12 at 10x10 1.55; 0.94-0.97 on five of
+#   the 50), but 0.79-0.91 on 5x5 and 7x7 outputs (2 x 56 -> 48 0.79, 8 x 64
+#   -> 16 0.84; 64 -> 8 1.34); at 1 and 2 threads alike.  From 128 inputs
+#   they are close: 0.97-1.11 at 1 thread, 0.92-1.06 at 2 (128 -> 24 and 48
+#   at 28x28, 256 -> 32, 512 -> 32 at 14x14, 1024 -> 48 at 7x7).  (Winograd
+#   beat both on most of the larger maps there, at K_g x tiles from about
+#   3000 at 1 thread and 6000-9000 at 2: 1.1-1.7 times faster; left to a
+#   later rule.)
 # - on a CPU with narrow FMAs (_cpu.narrow_fma(), Note [narrow FMA] in
 #   _kernels.h: AMD Zen 4), undilated 3x3 at stride 1 that the
 #   Winograd rules above turn away, with at least NARROW_FMA_WINOGRAD_MIN_CHANNELS
@@ -538,7 +554,17 @@ ALGORITHMS = {
 #   8 x 512 at 3x3 (0.56) 1.35-1.37; 8 x 256 at 5x5 (0.52) 1.27-1.31; 4 x 64
 #   at 5x5 1.36; 8 x 256 at 1x1 2.80; kept: 8 x 512 at 6x6 (0.75) 0.99-1.01,
 #   8 x 256 at 8x8 (0.80) 0.97, 16 x 128 at 9x9 (0.72) 1.10, 1 x 256 at 1x1
-#   (1/16 either way) 0.74, 2 x 32 at 3x3 (0.56 either way) 1.14.
+#   (1/16 either way) 0.74, 2 x 32 at 3x3 (0.56 either way) 1.14.  Only
+#   where the junk lanes cost IMPLICIT at least GEMM_LANE_WASTE_MIN_K_G output
+#   channels' work (K_g x (1 / lane use - 1)): GEMM's packed B serves only K_g
+#   rows.  Random layers with 1-32 inputs and 6-64 outputs, 3x3 and 5x5 on 6x6
+#   to 28x28 maps, batch 1-64 (AMD EPYC Zen 4, 30 Nov 2026, 1 and 2 threads,
+#   all algorithms interleaved): of 61 the old rule sent to GEMM, GEMM took
+#   1.27-4.9 times IMPLICIT's time on most (16 x 1 -> 16 5x5 on 10x10 4.9,
+#   64 x 16 -> 8 at 14x14 3.1, 64 x 12 -> 12 at 12x12 2.7), and won (0.64-0.99)
+#   only with many outputs on tiny maps (16 x 8 -> 48 5x5 on 6x6 0.64, 4 x 32
+#   -> 64 0.76).  Over those 61, time / the best algorithm's geomean: all GEMM
+#   1.48, all IMPLICIT 1.03, this bound at 16 / 32 / 48 1.09 / 1.02 / 1.01.
 # Measured with benchmarks/compare.py and interleaved timings of both
 # algorithms on the development machine (AMD EPYC Zen 5, 2 cores, AVX-512),
 # 2 threads, float32, November 2026, except where another machine is named.
@@ -601,8 +627,15 @@ THRESHOLDS = {
     # maps of at most GEMM_FEW_K_G_MAX_PIXELS outputs: GEMM, not IMPLICIT
     "GEMM_FEW_K_G": 64,
     "GEMM_FEW_K_G_MAX_PIXELS": 784,
+    # ... from this many input channels; where FMAs are narrow, from the second
+    # count or on maps of at most the pixels after it
+    "GEMM_FEW_K_G_MIN_C_G": 64,
+    "NARROW_FMA_GEMM_FEW_K_G_MIN_C_G": 128,
+    "NARROW_FMA_GEMM_FEW_K_G_SMALL_PIXELS": 49,
     "IMPLICIT_STRIDED_MAX_PIXELS": 64,
     "IMPLICIT_MIN_LANE_USE": 0.7,
+    # ... where the junk lanes cost IMPLICIT this many output channels' work
+    "GEMM_LANE_WASTE_MIN_K_G": 32,
     "CHANNEL_LANES_MIN_PIXELS": 48,
     "CHANNEL_LANES_MIN_MACS": 1 << 24,
     "CHANNEL_LANES_MIN_TILE_USE": 0.9,
@@ -967,11 +1000,16 @@ def choose_algorithm(params):
         return Algorithm.GEMM
     if (not (strided or dilated) and p.G == 1 and p.kh == p.kw == 3
             and p.K_g < THRESHOLDS["GEMM_FEW_K_G"]
-            and p.OH * p.OW <= THRESHOLDS["GEMM_FEW_K_G_MAX_PIXELS"]):
+            and p.OH * p.OW <= THRESHOLDS["GEMM_FEW_K_G_MAX_PIXELS"]
+            and p.C_g >= THRESHOLDS["GEMM_FEW_K_G_MIN_C_G"]
+            and (not _cpu.narrow_fma()
+                 or p.C_g >= THRESHOLDS["NARROW_FMA_GEMM_FEW_K_G_MIN_C_G"]
+                 or p.OH * p.OW <= THRESHOLDS["NARROW_FMA_GEMM_FEW_K_G_SMALL_PIXELS"])):
         return Algorithm.GEMM
     if not (strided or dilated) and not _channel_lanes(p):
         implicit_use, gemm_use = _lane_use(p)
-        if implicit_use < THRESHOLDS["IMPLICIT_MIN_LANE_USE"] and gemm_use > implicit_use:
+        if (implicit_use < THRESHOLDS["IMPLICIT_MIN_LANE_USE"] and gemm_use > implicit_use
+                and p.K_g * (1 / implicit_use - 1) >= THRESHOLDS["GEMM_LANE_WASTE_MIN_K_G"]):
             return Algorithm.GEMM
     return Algorithm.IMPLICIT
 

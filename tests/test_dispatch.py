@@ -129,6 +129,19 @@ def test_few_output_channels_on_small_maps_run_the_gemm():
     assert pick(512, 32, 14, k=5) is I              # 5x5
     assert pick(512, 32, 14, groups=2) is I         # grouped
     assert pick(256, 16, 28, padding=2, dilation=2) is I   # dilated: not this rule
+    # From GEMM_FEW_K_G_MIN_C_G inputs (IMPLICIT won under it); where FMAs are
+    # narrow, from NARROW_FMA_GEMM_FEW_K_G_MIN_C_G or on tiny maps.
+    assert (THRESHOLDS["GEMM_FEW_K_G_MIN_C_G"], THRESHOLDS["NARROW_FMA_GEMM_FEW_K_G_MIN_C_G"],
+            THRESHOLDS["NARROW_FMA_GEMM_FEW_K_G_SMALL_PIXELS"]) == (64, 128, 49)
+    assert pick(64, 32, 14) is G and pick(64, 32, 28) is G
+    assert pick(63, 32, 14) is I and pick(63, 32, 28) is I
+    assert pick(32, 12, 28, N=4, padding=0) is I
+    _cpu._set_narrow_fma(1)
+    assert pick(1024, 40, 14) is G and pick(512, 24, 28) is G and pick(2048, 63, 7) is G
+    assert pick(128, 32, 14) is G and pick(127, 32, 14) is I
+    assert pick(64, 32, 7) is G and pick(127, 32, 7) is G   # 49 outputs
+    assert pick(64, 32, 8) is I                             # 64 outputs
+    assert pick(63, 32, 7) is I                             # under GEMM_FEW_K_G_MIN_C_G
 
 
 def test_large_dilation_and_padding_only_taps_run_the_gemm():
@@ -726,6 +739,18 @@ def test_choice_is_pure_and_follows_thresholds():
         is Algorithm.IMPLICIT   # 1 of 16 lanes either way
     assert fastconv.choose_algorithm((2, 24, 1, 1), (64, 24, 3, 3), padding=1) \
         is Algorithm.GEMM       # 2 of 16 in GEMM
+    # ... where the junk lanes cost IMPLICIT GEMM_LANE_WASTE_MIN_K_G outputs' work
+    assert THRESHOLDS["GEMM_LANE_WASTE_MIN_K_G"] == 32
+    assert fastconv.choose_algorithm((16, 24, 4, 4), (32, 24, 3, 3), padding=1) \
+        is Algorithm.GEMM       # half the lanes junk: 32 x 1
+    assert fastconv.choose_algorithm((16, 24, 4, 4), (31, 24, 3, 3), padding=1) \
+        is Algorithm.IMPLICIT   # 31 x 1
+    assert fastconv.choose_algorithm((16, 24, 9, 9), (56, 24, 5, 5), padding=2) \
+        is Algorithm.GEMM       # 56 x (128 / 81 - 1) = 32.5
+    assert fastconv.choose_algorithm((16, 24, 9, 9), (55, 24, 5, 5), padding=2) \
+        is Algorithm.IMPLICIT   # 31.9
+    assert fastconv.choose_algorithm((64, 6, 14, 14), (16, 6, 5, 5)) \
+        is Algorithm.IMPLICIT   # LeNet's second layer: 100 of 144 lanes, 16 outputs
     assert fastconv.choose_algorithm((1, 512, 7, 7), (512, 512, 3, 3), padding=1) \
         is Algorithm.IMPLICIT   # channel lanes
     # Winograd on dense lanes (Note [dense Winograd lanes]): small maps need no
