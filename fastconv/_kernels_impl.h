@@ -3073,6 +3073,111 @@ FC_DWP_DEF(dwp7n, 7, 8, 1)
 FC_DWP_DEF(dwp7w, 7, 4, 2)
 #endif
 #undef FC_DWP_DEF
+
+/* Note [large depthwise kernels]: a depthwise layer's square kernel from 8x8
+ * (RepLKNet's and SLaK's 13x13 to 31x31, 9x9 and 11x11 filters) runs the same
+ * blocks as Note [padded depthwise] with K a run-time count.  Its loops cannot
+ * unroll fully, so the block's input rows are written out in three parts (the
+ * first RB - 1 rows reach output rows 0 ... ir, the middle ones all RB, the last
+ * RB - 1 fewer and fewer), each row's calls with constant bounds on the output
+ * rows, which keeps the RB x NV sums in registers (a first version tested the
+ * rows' bounds per tap: GCC kept the sums in memory across rows, and 13x13 ran
+ * at 0.74 of the 7x7 tiles' rate).  The multiply-adds and their order are
+ * dw_padded's, so the same bits as every other path.  K x K weights do not fit
+ * in registers, so each is broadcast from memory where it is used.  Such
+ * kernels' padding is wide (6 rows on each side for 13x13): where
+ * all of the channel's weights are finite, input rows wholly in the padding
+ * (rowmap -1, or past PH) are skipped, as Note [padding-only taps] does for
+ * the GEMM: the same values, a zero's sign aside (an Inf or NaN weight times a
+ * padding zero is NaN, as in torch, so those channels keep every row).
+ * Interleaved medians, the per-tap direct tiles before / these, float32, 1
+ * thread (2 threads), AMD EPYC Zen 4, 30 Nov 2026, padding k / 2: 13x13 on 128
+ * channels at 56x56 1.58 (1.55), 256 at 28x28 1.68 (1.73), 512 at 14x14 3.76
+ * (3.40), 1024 at 7x7 5.29 (4.06); 9x9 on 64 at 56x56 1.42 (1.44), 8x8 1.42
+ * (1.39); 31x31 on 128 at 56x56 1.87 (1.85), 27x27 on 512 at 14x14 5.95 (5.80).
+ * Against torch 2.13 then: 0.94 (1.07) for 13x13 at 28x28 (its 13x13 at 56x56
+ * ran 1.7-3.9 ms against these 1.63: it changes path), 0.91 (1.03) at 14x14,
+ * 0.71 (0.70) at 7x7, where a 7-wide row fills 7 of 16 lanes; 9x9 1.08 (1.82);
+ * 27x27 and 31x31 29-30 times faster.  */
+/* One input row of a block: the taps of output rows [RLO, RHI] (constants where
+ * inlined, so the loop over them unrolls and the sums stay in registers). */
+static inline __attribute__((always_inline)) void
+FC_FN(dwk_row)(const FC_T *row, const FC_T *wi, const int K, VT acc[8][2], const int RLO,
+               const int RHI, const int NV)
+{
+    for (int j = 0; j < K; j++) {
+        VT in[2];
+FC_DW_UNROLL(2)
+        for (int v = 0; v < NV; v++) in[v] = *(const VTU *)(row + j + v * VLEN);
+FC_DW_UNROLL(8)
+        for (int r = RLO; r <= RHI; r++) {     /* tap row (input row - r) */
+            const VT wv = SPLAT(wi[j - (fc_idx)r * K]);
+FC_DW_UNROLL(2)
+            for (int v = 0; v < NV; v++) acc[r][v] += wv * in[v];
+        }
+    }
+}
+
+/* The input rows of a block of RB (8 or 4, K >= RB) output rows: the first RB - 1
+ * reach output rows 0 ... ir, the middle ones all RB, the last RB - 1 rows ir - K + 1
+ * ... RB - 1; written out so each call has constant bounds. */
+static inline __attribute__((always_inline)) void
+FC_FN(dw_padded_rt)(const FC_T *P, fc_idx PWp, const FC_T *wk, const FC_T *bk, FC_T *yk,
+                    fc_idx OW, fc_idx r0, fc_idx r1, const int K, const int RB, const int NV,
+                    const int32_t *skip, fc_idx PH)
+{
+    for (fc_idx ow = 0; ow < OW; ow += NV * VLEN) {
+        for (fc_idx oh = r0; oh < r1; oh += RB) {
+            const FC_T *base = P + (oh - r0) * PWp + ow;
+            const FC_T b = bk ? *bk : (FC_T)0;
+            VT acc[8][2];
+            for (int r = 0; r < RB; r++)
+                for (int v = 0; v < NV; v++) acc[r][v] = SPLAT(b);
+#define FC_DWK_ROW(IR, RLO, RHI)                                                          \
+            if (!(skip && (oh + (IR) >= PH || skip[oh + (IR)] < 0)))   /* padding */      \
+                FC_FN(dwk_row)(base + (fc_idx)(IR) * PWp, wk + (fc_idx)(IR) * K, K, acc, RLO, \
+                               RHI, NV)
+            if (RB == 8) {
+                FC_DWK_ROW(0, 0, 0); FC_DWK_ROW(1, 0, 1); FC_DWK_ROW(2, 0, 2);
+                FC_DWK_ROW(3, 0, 3); FC_DWK_ROW(4, 0, 4); FC_DWK_ROW(5, 0, 5);
+                FC_DWK_ROW(6, 0, 6);
+            } else {
+                FC_DWK_ROW(0, 0, 0); FC_DWK_ROW(1, 0, 1); FC_DWK_ROW(2, 0, 2);
+            }
+            for (int ir = RB - 1; ir < K; ir++) { FC_DWK_ROW(ir, 0, RB - 1); }
+            if (RB == 8) {
+                FC_DWK_ROW(K, 1, 7); FC_DWK_ROW(K + 1, 2, 7); FC_DWK_ROW(K + 2, 3, 7);
+                FC_DWK_ROW(K + 3, 4, 7); FC_DWK_ROW(K + 4, 5, 7); FC_DWK_ROW(K + 5, 6, 7);
+                FC_DWK_ROW(K + 6, 7, 7);
+            } else {
+                FC_DWK_ROW(K, 1, 3); FC_DWK_ROW(K + 1, 2, 3); FC_DWK_ROW(K + 2, 3, 3);
+            }
+#undef FC_DWK_ROW
+            const fc_idx nrow = r1 - oh < RB ? r1 - oh : RB;
+            for (fc_idx r = 0; r < nrow; r++)
+                for (int v = 0; v < NV; v++) {
+                    FC_T *yr = yk + (oh + r) * OW + ow + v * VLEN;
+                    const fc_idx n = OW - ow - v * VLEN;
+                    if (n >= VLEN) *(VTU *)yr = acc[r][v];
+                    else if (n > 0) FC_FN(mstore)(yr, FC_FN(lanes)(0, n), acc[r][v]);
+                }
+        }
+    }
+}
+#define FC_DWPK_DEF(NAME, RB, NV)                                                         \
+static __attribute__((noinline)) void FC_FN(NAME)(const FC_T *P, fc_idx PWp,              \
+    const FC_T *wk, const FC_T *bk, FC_T *yk, fc_idx OW, fc_idx r0, fc_idx r1, int K,      \
+    const int32_t *skip, fc_idx PH)                                                       \
+{                                                                                         \
+    FC_FN(dw_padded_rt)(P, PWp, wk, bk, yk, OW, r0, r1, K, RB, NV, skip, PH);             \
+}
+FC_DWPK_DEF(dwpkn, 8, 1)
+#if FC_VBYTES == 64
+FC_DWPK_DEF(dwpkw, 8, 2)
+#else
+FC_DWPK_DEF(dwpkw, 4, 2)
+#endif
+#undef FC_DWPK_DEF
 #undef FC_BCAST_INSN
 
 /* Note [depthwise channel lanes]: a depthwise 3x3, 5x5 or 7x7 at stride 1
@@ -3451,14 +3556,22 @@ void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scr
      * AVX-512 keeps the masked tiles on narrow planes: up to 2 vectors wide in
      * float32, 1 in float64 (see the Note); AVX2 gains at every width. */
     if (a->zpad && a->C_g == 1 && sh == 1 && sw == 1 && dh == 1 && dw == 1 && kh == kw
-            && (kh == 5 || kh == 7) && fc_dw_padded
-            && (FC_VBYTES == 32 || a->OW > (FC_VLEN * 4 == FC_VBYTES ? 2 * VLEN : VLEN))) {
+            && (kh == 5 || kh == 7 || kh >= 8) && fc_dw_padded
+            && (kh >= 8 || FC_VBYTES == 32
+                || a->OW > (FC_VLEN * 4 == FC_VBYTES ? 2 * VLEN : VLEN))) {
         const fc_idx PWp = FC_DW_PADDED_PITCH(a->OW, kh, VLEN);
         FC_T *P = (FC_T *)(((uintptr_t)scratch + FC_ALIGN - 1) & ~(uintptr_t)(FC_ALIGN - 1));
         /* A block of 8 output rows at a time, its new input rows copied just
          * before: the copy's loads from x then overlap the previous block's
          * arithmetic (copied all first, it was 18% of a 7x7's time, waiting on x). */
         fc_idx have = 0;   /* padded rows r0 ... r0 + have - 1 are in P */
+        uint64_t finite = 0;   /* output channels (< 64) whose weights are all finite */
+        for (int k = 0; k < a->K_g && k < 64; k++) {
+            int ok = 1;
+            for (fc_idx t = 0; t < (fc_idx)kh * kw; t++)
+                ok &= w[(fc_idx)k * kh * kw + t] - w[(fc_idx)k * kh * kw + t] == (FC_T)0;
+            finite |= (uint64_t)ok << k;
+        }
         for (fc_idx oh = r0; oh < r1; oh += 8) {
             const fc_idx need = oh - r0 + 8 + kh - 1, oe = oh + 8 < r1 ? oh + 8 : r1;
             FC_FN(dw_pad_rows)(x, a->W, a->rowmap, a->PH, a->pl, r0 + have, need - have,
@@ -3468,7 +3581,12 @@ void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scr
             for (int k = 0; k < a->K_g; k++) {
                 const FC_T *wk = w + (fc_idx)k * kh * kw, *bk = bias ? bias + k : NULL;
                 FC_T *yk = y + (fc_idx)k * a->OH * a->OW;
-                if (a->OW <= VLEN) {
+                if (kh >= 8) {      /* Note [large depthwise kernels] */
+                    const int32_t *skip = k < 64 && finite >> k & 1 ? a->rowmap : NULL;
+                    if (a->OW <= VLEN)
+                        FC_FN(dwpkn)(Pb, PWp, wk, bk, yk, a->OW, oh, oe, kh, skip, a->PH);
+                    else FC_FN(dwpkw)(Pb, PWp, wk, bk, yk, a->OW, oh, oe, kh, skip, a->PH);
+                } else if (a->OW <= VLEN) {
                     if (kh == 5) FC_FN(dwp5n)(Pb, PWp, wk, bk, yk, a->OW, oh, oe);
                     else FC_FN(dwp7n)(Pb, PWp, wk, bk, yk, a->OW, oh, oe);
                 } else {

@@ -183,6 +183,16 @@ PADDED = [  # (x shape, w shape, kwargs)
     ((1, 2, 17, 20), (2, 1, 5, 5), dict(padding=2, groups=2)),
     ((1, 2, 10, 9), (2, 1, 7, 7), dict(padding=3, groups=2)),
     ((1, 1, 41, 33), (1, 1, 5, 5), dict(padding="same")),               # 41 rows, one channel
+    # Note [large depthwise kernels]: 8x8 and up, rows of one vector or less too,
+    # input rows wholly in the padding skipped
+    ((1, 2, 12, 47), (2, 1, 9, 9), dict(padding=4, groups=2)),
+    ((1, 3, 9, 14), (3, 1, 13, 13), dict(padding=6, groups=3)),         # 9 rows, 13 taps
+    ((2, 2, 20, 40), (4, 1, 11, 11), dict(padding=5, groups=2)),        # multiplier 2
+    ((1, 1, 7, 7), (1, 1, 31, 31), dict(padding=15)),                   # 7 of 37 rows real
+    ((1, 2, 30, 70), (2, 1, 8, 8), dict(padding="same", groups=2)),     # pads 3 and 4
+    ((1, 2, 17, 33), (2, 1, 10, 10), dict(padding=((0, 4), (3, 1)), groups=2)),
+    ((1, 1, 41, 20), (1, 1, 9, 9), dict(padding="valid")),
+    ((1, 2, 25, 18), (2, 1, 15, 15), dict(padding=7, groups=2)),
 ]
 
 
@@ -226,6 +236,30 @@ def _direct_both_ways(level, dtype, xs, ws, kw, seed, hook, what, transposed=Fal
 def test_padded_depthwise_every_level(level, dtype, case):
     xs, ws, kw = PADDED[case]
     _direct_both_ways(level, dtype, xs, ws, kw, 80 + case, _cpu._set_dw_padded, "padded")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("k,H,W", [(13, 7, 7), (9, 20, 40), (8, 12, 12)])
+def test_large_depthwise_kernels_keep_nonfinite_weights_padding_taps(level, dtype, k, H, W):
+    # Note [large depthwise kernels] skips input rows wholly in the padding
+    # only for channels whose weights are all finite: an Inf or NaN weight
+    # times a padding zero is NaN, as in torch and the other algorithms.
+    x, w, b = random_arrays((1, 4, H, W), (4, 1, k, k), 4, dtype, seed=k)
+    w[0, 0, 0, 0] = np.inf
+    w[2, 0, k - 1, k // 2] = np.nan
+    kw = dict(padding=k // 2, groups=4)
+    y = fastconv.conv2d(x, w, b, algorithm="direct", **kw)
+    np.testing.assert_array_equal(y, fastconv.conv2d(x, w, b, algorithm="implicit", **kw))
+    ref = conv2d_ref(x, w, b, **kw)
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+    np.testing.assert_array_equal(np.isinf(y), np.isinf(ref))
+    assert np.isnan(y[0, 0]).any() and np.isnan(y[0, 2]).all()
+    finite = np.isfinite(ref)
+    assert finite[0, 1].all() and finite[0, 3].all()
+    tol = tolerance(dtype, reduction_length(w, False, 4), x, np.nan_to_num(w, posinf=0), b,
+                    **kw)
+    assert_within(y[:, 1::2], ref[:, 1::2], tol[:, 1::2], what=f"{level} finite channels")
 
 
 # Grouped 3x3 layers with 4, 8 or 16 channels per group run tiles compiled for
