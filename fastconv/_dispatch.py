@@ -136,7 +136,16 @@ ALGORITHMS = {
 #   0.87), 112x112 0.73-1.31; nor with reflect or circular padding, which
 #   DIRECT copies (16 -> 16 at 32x32: 0.134 vs IMPLICIT 0.110).  With 8
 #   output channels, on wide rows: 3, 8 or 16 -> 8 at 56x56 to 224x224 1.00-1.29
-#   (0.96-1.38; the 0.96 is 16 -> 8 at 224x224, 1 thread).
+#   (0.96-1.38; the 0.96 is 16 -> 8 at 224x224, 1 thread).  Those rows filled
+#   their vectors; on rows that fill under DIRECT_SMALL_MIN_ROW_USE of them
+#   (OW / 16 rounded up to whole vectors: 4-11 and 17-23 outputs wide) DIRECT
+#   lost, except on one input channel: 212 random layers at each thread count
+#   (1-16 inputs, 12-32 outputs, 4-32 wide, batch 1-128, padding 0 or 1, AMD
+#   EPYC Zen 4, 30 Nov 2026, interleaved) had DIRECT / IMPLICIT geomeans 1.24-1.67 on rows 4-12
+#   wide and 1.13-1.14 on 17-24 (on 13-16 and 25-32: 0.90-1.02); over all of
+#   them, time / the better of the two at 1 thread (2 threads), DIRECT
+#   throughout 1.17 (1.11), this rule 1.03 (1.04); torch / fastconv geomean
+#   1.38 -> 1.57 (1.58 -> 1.67).
 # - conv2d with a 3x3 kernel at stride 1, any dilation (winograd_applies), with
 #   c = min(C_g, K_g) at least WINOGRAD_MIN_CHANNELS and c times the 2x2 output
 #   tiles over the batch at least WINOGRAD_MIN_CHANNEL_TILES: WINOGRAD, 16
@@ -587,6 +596,7 @@ THRESHOLDS = {
     "DIRECT_SMALL_MAX_C_G": 16,
     "DIRECT_SMALL_MAX_K_G": 32,
     "DIRECT_SMALL_MAX_OW": 32,
+    "DIRECT_SMALL_MIN_ROW_USE": 0.75,
     "DIRECT_SMALL_WIDE_MAX_K_G": 8,
     "TRANSPOSED_GEMM_MIN_C_G": 256,
     "TRANSPOSED_GEMM_MIN_C_G_WIDE": 96,
@@ -928,6 +938,8 @@ def choose_algorithm(params):
             and p.padding_mode == "zeros" and p.C_g <= THRESHOLDS["DIRECT_SMALL_MAX_C_G"]
             and (p.OW <= THRESHOLDS["DIRECT_SMALL_MAX_OW"]
                  and p.K_g <= THRESHOLDS["DIRECT_SMALL_MAX_K_G"]
+                 and (p.OW / (16 * -(-p.OW // 16)) >= THRESHOLDS["DIRECT_SMALL_MIN_ROW_USE"]
+                      or p.C_g == 1)
                  or p.K_g <= THRESHOLDS["DIRECT_SMALL_WIDE_MAX_K_G"])):
         return Algorithm.DIRECT
     if _narrow_grouped_s2_implicit(p):

@@ -672,6 +672,14 @@ def test_choice_is_pure_and_follows_thresholds():
     assert fastconv.choose_algorithm((4, 16, 32, 32), (33, 16, 3, 3), padding=1) is not D
     assert fastconv.choose_algorithm((4, 16, 33, 33), (32, 16, 3, 3), padding=1) is not D
     assert fastconv.choose_algorithm((4, 16, 34, 34), (32, 16, 3, 3)) is D     # 32 outputs
+    # ... on rows filling DIRECT_SMALL_MIN_ROW_USE of their vectors, or one input channel
+    assert THRESHOLDS["DIRECT_SMALL_MIN_ROW_USE"] == 0.75
+    assert fastconv.choose_algorithm((4, 16, 12, 12), (32, 16, 3, 3), padding=1) is D
+    assert fastconv.choose_algorithm((4, 16, 11, 11), (32, 16, 3, 3), padding=1) is not D
+    assert fastconv.choose_algorithm((4, 16, 24, 24), (32, 16, 3, 3), padding=1) is D
+    assert fastconv.choose_algorithm((4, 16, 23, 23), (32, 16, 3, 3), padding=1) is not D
+    assert fastconv.choose_algorithm((4, 1, 11, 11), (32, 1, 3, 3), padding=1) is D
+    assert fastconv.choose_algorithm((4, 16, 11, 11), (8, 16, 3, 3), padding=1) is D   # 8 outputs
     assert fastconv.choose_algorithm((4, 16, 32, 32), (32, 16, 3, 3), padding=1,
                                      padding_mode="reflect") is not D
     assert fastconv.choose_algorithm((4, 16, 32, 32), (32, 16, 3, 3), padding=1,
