@@ -254,7 +254,19 @@ ALGORITHMS = {
 #   vs 0.37), nor 3x3 stride 1 on small grids (res4 1.44 vs 1.26, res5 1.83
 #   vs 1.59).  Shapes off the workload agree at 2 threads (1x1 with groups 3:
 #   0.22 vs 0.28; 32->64 1x1 on 112x112: 0.53 vs 0.74; 8->16 3x3 s2: 0.044 vs
-#   0.067); at 1 thread small strided ones lose up to 14%.  Dilated 3x3 that
+#   0.067); at 1 thread small strided ones lose up to 14%.  On a CPU with
+#   narrow FMAs (AMD Zen 4) ungrouped 3x3 at stride 2 with under
+#   NARROW_FMA_GEMM_S2_MIN_C_G inputs and at most NARROW_FMA_IMPLICIT_S2_MAX_K_G
+#   outputs run IMPLICIT: GEMM / IMPLICIT time, 2 threads, alternated call by
+#   call for 80-90 s while the host went between its fast and slow states
+#   (a Winograd marker at 0.74 and 1.03-1.14 ms), 30 Nov 2026, fast / slow:
+#   16 x 8 -> 8 at 54x54 2.6 / 2.4-2.9, 4 x 8 -> 12 at 58x58 2.1 / 1.03-1.09,
+#   16 x 12 -> 12 at 53x53 2.35 / 1.45-1.8, 8 x 12 -> 8 at 65x65 2.3 /
+#   1.23-1.7, 64 x 8 -> 8 at 63x63 2.0 / 0.82-1.5; random layers there (1
+#   and 2 threads, mixed states) 1.26-3.4.  Not from 16 inputs (8 x 16 -> 32
+#   at 81x81 1.37 / 0.67-0.75), nor with more outputs (4 x 12 -> 24 at 85x85
+#   1.72 / 0.76-1.06), nor larger layers (64 -> 64 at 112x112 1.16 /
+#   0.74-0.78, 32 -> 64 at 208x208 0.94 / 0.80-0.87).  Dilated 3x3 that
 #   Winograd does not take: IMPLICIT runs its micro-kernel over the padded
 #   copy's pitch, W + 2d (DeepLab's ASPP, 256 channels on 33x33 at dilation 6:
 #   45 columns for 33 outputs), GEMM over the outputs only: GEMM vs IMPLICIT ms
@@ -618,6 +630,10 @@ THRESHOLDS = {
     "PIXEL_MIN_REDUCTION": 16,
     "PIXEL_GROUPED_MIN_K_G": 16,
     "GEMM_STRIDED_MIN_C_G": 8,
+    # ... from this many on narrow-FMA CPUs, for 3x3 at stride 2 with at most
+    # NARROW_FMA_IMPLICIT_S2_MAX_K_G outputs (fewer: IMPLICIT)
+    "NARROW_FMA_GEMM_S2_MIN_C_G": 16,
+    "NARROW_FMA_IMPLICIT_S2_MAX_K_G": 16,
     # but 3x3 stride 2 (ungrouped) with this many input channels, output
     # channels a multiple of this, and at most this many images: IMPLICIT
     # (on AVX-512)
@@ -1000,6 +1016,10 @@ def choose_algorithm(params):
             and p.K_g % THRESHOLDS["IMPLICIT_S2_K_G_MULTIPLE"] == 0
             and p.N <= THRESHOLDS["IMPLICIT_S2_MAX_N"] and _cpu.get_isa() == "avx512"):
         return Algorithm.IMPLICIT
+    if (p.G == 1 and p.kh == p.kw == 3 and p.sh == p.sw == 2 and not dilated
+            and p.C_g < THRESHOLDS["NARROW_FMA_GEMM_S2_MIN_C_G"]
+            and p.K_g <= THRESHOLDS["NARROW_FMA_IMPLICIT_S2_MAX_K_G"] and _cpu.narrow_fma()):
+        return Algorithm.IMPLICIT       # few channels at stride 2 (the GEMM rule's floor below)
     if ((strided and p.kh * p.kw <= THRESHOLDS["GEMM_STRIDED_MAX_TAPS"]
          or dilated and (p.K_g >= THRESHOLDS["GEMM_DILATED_MIN_K_G"]
                          or p.W + p.pl + p.pr >= THRESHOLDS["GEMM_DILATED_MIN_PITCH"] * p.OW))

@@ -1027,3 +1027,24 @@ def test_benchmarks_workload_is_the_shipped_one():
     if not copy.exists():
         pytest.skip("run from an installed wheel without the source tree")
     assert json.loads(copy.read_text()) == json.loads(SHAPES.read_text())
+
+
+def test_narrow_fma_few_channel_3x3_stride_2_runs_implicit():
+    # NARROW_FMA_GEMM_S2_MIN_C_G / NARROW_FMA_IMPLICIT_S2_MAX_K_G: on narrow-FMA
+    # CPUs ungrouped, undilated 3x3 at stride 2 with few inputs and outputs
+    # leave the strided GEMM rule for IMPLICIT.
+    assert (THRESHOLDS["NARROW_FMA_GEMM_S2_MIN_C_G"],
+            THRESHOLDS["NARROW_FMA_IMPLICIT_S2_MAX_K_G"]) == (16, 16)
+    G, I = Algorithm.GEMM, Algorithm.IMPLICIT
+
+    def pick(C, K, N=16, H=54, **kw):
+        kw.setdefault("padding", 1)
+        return fastconv.choose_algorithm((N, C, H, H), (K, C // kw.get("groups", 1), 3, 3),
+                                         stride=kw.pop("stride", 2), **kw)
+    assert pick(8, 8) is G and pick(15, 16) is G        # the wide-FMA rules (fixture)
+    _cpu._set_narrow_fma(1)
+    assert pick(8, 8) is I and pick(15, 16) is I and pick(12, 12, N=64, H=63) is I
+    assert pick(16, 16) is G                            # 16 inputs
+    assert pick(15, 17) is G                            # 17 outputs
+    assert pick(12, 12, padding=2, dilation=2) is G     # dilated
+    assert pick(12, 12, stride=1) is not G              # stride 1: other rules
