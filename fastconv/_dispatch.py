@@ -453,6 +453,18 @@ ALGORITHMS = {
 #   28x28+ maps with 24-96 inputs a group when the host was fast, but lost
 #   again in its slow state (2 x 480 in 8 groups 0.76-0.81, 240 in 3
 #   0.84-0.92, 128 in 4 at 56x56 0.92-1.29).
+# - ungrouped 1x1 at stride 1 with at most IMPLICIT_1X1_MAX_C_G input
+#   channels: IMPLICIT, not the GEMM of the 1-row rule (a reduction of 1-4
+#   values a pixel: the GEMM's packing of B is most of its work).  GEMM /
+#   IMPLICIT time, random layers (1-64 images, 8-128 outputs, 7x7 to 112x112,
+#   interleaved, AMD EPYC Zen 4, 30 Nov 2026): 1-4 inputs geomean 1.63-1.74
+#   at 1 thread, 1.73-1.96 at 2; alternated call by call at 2 threads across
+#   the host's fast and slow states: 8 x 1 -> 128 at 95x95 1.4 / 1.4, 4 x 2
+#   -> 96 at 74x74 1.3 / 1.4-1.8, 8 x 3 -> 16 at 224x224 1.9 / 2.0-2.2, 1 ->
+#   8 at 300x300 3.3 / 2.2-2.5, 3 -> 64 at 224x224 1.2 / 1.0-1.1, 4 -> 32 at
+#   112x112 1.56 / 0.87-1.0.  From 8 inputs one image lost in the slow state
+#   (8 -> 32 at 74x74 0.88-0.93, 16 -> 64 at 55x55 0.80-0.88) while batches
+#   won (16 x 6 -> 32 at 89x89 1.35 / 1.6): left to GEMM.
 # - other conv2d: IMPLICIT (no packing; every stride via phase planes).
 # - conv_transpose2d: IMPLICIT below TRANSPOSED_GEMM_MIN_C_G input channels per
 #   group, GEMM (packed, batch folded into the pixel dimension) from there: the
@@ -649,6 +661,9 @@ THRESHOLDS = {
     "GEMM_DILATED_MIN_PITCH": 1.3,
     "GEMM_STRIDED_MAX_TAPS": 9,
     "IMPLICIT_GROUPED_1XK_MAX_K_G": 12,
+    # ungrouped 1x1 at stride 1 with at most this many input channels: IMPLICIT
+    # (the 1-row rule's GEMM otherwise)
+    "IMPLICIT_1X1_MAX_C_G": 4,
     # ungrouped 3x3, stride 1, fewer output channels than this, on
     # maps of at most GEMM_FEW_K_G_MAX_PIXELS outputs: GEMM, not IMPLICIT
     "GEMM_FEW_K_G": 64,
@@ -1029,6 +1044,9 @@ def choose_algorithm(params):
             return Algorithm.IMPLICIT   # Note [channel lanes]: 1x1 on 7x7 maps
         if _grouped_rows_implicit(p):
             return Algorithm.IMPLICIT
+        if (p.kh == p.kw == 1 and p.sh == p.sw == 1 and p.G == 1
+                and p.C_g <= THRESHOLDS["IMPLICIT_1X1_MAX_C_G"]):
+            return Algorithm.IMPLICIT   # 1x1 on few channels: GEMM's packing outweighs
         return Algorithm.GEMM
     if (not (strided or dilated) and p.G == 1 and p.kh == p.kw == 3
             and p.K_g < THRESHOLDS["GEMM_FEW_K_G"]

@@ -931,7 +931,7 @@ def test_choice_is_pure_and_follows_thresholds():
     # A stride along an axis of one output is no stride.
     assert fastconv.choose_algorithm((1, c, 3, 20), (64, c, 3, 3), stride=(2, 1)) \
         is Algorithm.IMPLICIT
-    assert fastconv.choose_algorithm((1, 3, 20, 20), (16, 3, 1, 1)) is Algorithm.GEMM
+    assert fastconv.choose_algorithm((1, 5, 20, 20), (16, 5, 1, 1)) is Algorithm.GEMM   # 5 inputs
     assert fastconv.choose_algorithm((1, 16, 20, 20), (16, 16, 1, 5), padding=(0, 2)) \
         is Algorithm.GEMM
     assert fastconv.choose_algorithm((1, 16, 20, 20), (16, 16, 5, 1), padding=(2, 0)) \
@@ -1048,3 +1048,18 @@ def test_narrow_fma_few_channel_3x3_stride_2_runs_implicit():
     assert pick(15, 17) is G                            # 17 outputs
     assert pick(12, 12, padding=2, dilation=2) is G     # dilated
     assert pick(12, 12, stride=1) is not G              # stride 1: other rules
+
+
+def test_one_by_one_on_few_input_channels_runs_implicit():
+    # IMPLICIT_1X1_MAX_C_G: an ungrouped 1x1 at stride 1 reducing over at most
+    # 4 channels runs IMPLICIT; more channels, a stride or groups: the GEMM.
+    assert THRESHOLDS["IMPLICIT_1X1_MAX_C_G"] == 4
+    G, I = Algorithm.GEMM, Algorithm.IMPLICIT
+
+    def pick(C, K, N=4, H=74, **kw):
+        return fastconv.choose_algorithm((N, C, H, H), (K, C // kw.get("groups", 1), 1, 1),
+                                         **kw)
+    assert pick(4, 96) is I and pick(1, 128) is I and pick(3, 16, N=8, H=224) is I
+    assert pick(5, 96) is G
+    assert pick(4, 96, stride=2) is G
+    assert pick(8, 96, groups=2) is G
