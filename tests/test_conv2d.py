@@ -347,7 +347,7 @@ def test_same_padding_keeps_size(algorithm, case, dtype):
     x, w, b = case.arrays(dtype)
     out = conv2d(case, x, w, b, algorithm=algorithm)
     assert out.shape[-2:] == (case.H, case.W)
-    check(case, dtype, x, w, b, out)
+    check(case, dtype, x, w, b, out, algorithm)
 
 
 @given(case=conv2d_cases(), dtype=dtypes)
