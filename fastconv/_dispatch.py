@@ -802,7 +802,12 @@ def _transposed_winograd_gain(params, nr=48):
     TH, TW, lanes = _transposed_winograd_grid(p)
     if p.N == 0 or lanes <= 0 or TH * TW == 0:
         return 0.0                      # an empty batch or output: nothing to save
-    return 36 / 16 * p.OH * p.OW / (36 * TH * TW) * p.N * TH * TW / (-(-lanes // nr) * nr)
+    return 36 / 16 * p.OH * p.OW / (36 * TH * TW) * p.N * TH * TW / _whole_vectors(lanes, nr)
+
+
+def _whole_vectors(n, vlen=16):
+    """n lanes rounded up to whole vectors of vlen (float32 on AVX-512)."""
+    return -(-n // vlen) * vlen
 
 
 def _phase_tiles(out, d):
@@ -825,7 +830,7 @@ def _winograd_lanes(params, vlen=16):
     p = params
     rows, cols = _phase_tiles(p.OH, p.dh), _phase_tiles(p.OW, p.dw)
     pitch = max(cols, default=0) + 1
-    per_image = sum(-(-((r - 1) * pitch + c) // vlen) * vlen for r in rows for c in cols)
+    per_image = sum(_whole_vectors((r - 1) * pitch + c, vlen) for r in rows for c in cols)
     return p.N * per_image
 
 
@@ -875,7 +880,7 @@ def _channel_lanes(params):
     return (p.K_g >= 32 and p.C_g * taps >= 256
             and (taps >= 4 or taps == 1 and p.K_g * p.C_g >= THRESHOLDS[
                 "CHANNEL_LANES_1X1_MIN_WEIGHTS"] and P < THRESHOLDS[
-                    "CHANNEL_LANES_1X1_MAX_LANE_USE"] * 16 * -(-P // 16))
+                    "CHANNEL_LANES_1X1_MAX_LANE_USE"] * _whole_vectors(P))
             and p.N * p.OH * p.OW >= THRESHOLDS["CHANNEL_LANES_MIN_PIXELS"]
             and p.N * p.K_g * p.C_g * taps * p.OH * p.OW >= THRESHOLDS["CHANNEL_LANES_MIN_MACS"]
             and p.OH * p.OW >= THRESHOLDS["CHANNEL_LANES_MIN_TILE_USE"] * _cl_computed(
@@ -969,7 +974,7 @@ def choose_algorithm(params):
             and p.padding_mode == "zeros" and p.C_g <= THRESHOLDS["DIRECT_SMALL_MAX_C_G"]
             and (p.OW <= THRESHOLDS["DIRECT_SMALL_MAX_OW"]
                  and p.K_g <= THRESHOLDS["DIRECT_SMALL_MAX_K_G"]
-                 and (p.OW / (16 * -(-p.OW // 16)) >= THRESHOLDS["DIRECT_SMALL_MIN_ROW_USE"]
+                 and (p.OW / _whole_vectors(p.OW) >= THRESHOLDS["DIRECT_SMALL_MIN_ROW_USE"]
                       or p.C_g == 1)
                  or p.K_g <= THRESHOLDS["DIRECT_SMALL_WIDE_MAX_K_G"])):
         return Algorithm.DIRECT
@@ -1115,8 +1120,8 @@ def _lane_use(params, vlen=16):
     outputs = p.OH * p.OW
     if p.N * outputs <= 0:      # nothing to compute
         return 1.0, 0.0
-    return (outputs / (-(-grid // vlen) * vlen),
-            p.N * outputs / (-(-(p.N * outputs) // vlen) * vlen))
+    return (outputs / _whole_vectors(grid, vlen),
+            p.N * outputs / _whole_vectors(p.N * outputs, vlen))
 
 
 _benchmark_mode = False

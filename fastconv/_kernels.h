@@ -416,23 +416,6 @@ static void fc_pack_rows_##suf(const T *base, int m0, int m1, int C_g,         \
 FC_PACK_ROWS(float, f32)
 FC_PACK_ROWS(double, f64)
 
-/* Whether any of p[0 .. n) is Inf or NaN: v - v is 0 for a finite v and NaN
- * otherwise, and a sum that meets a NaN stays NaN (Note [padding-only taps]). */
-#define FC_ANY_NONFINITE(T, suf)                                               \
-static int fc_any_nonfinite_##suf(const T *p, fc_idx n)                        \
-{                                                                              \
-    T acc[16] = {0};                                                           \
-    fc_idx i = 0;                                                              \
-    for (; i + 16 <= n; i += 16)                                               \
-        for (int l = 0; l < 16; l++) acc[l] += p[i + l] - p[i + l];            \
-    for (; i < n; i++) acc[0] += p[i] - p[i];                                  \
-    T s = 0;                                                                   \
-    for (int l = 0; l < 16; l++) s += acc[l];                                  \
-    return s != 0;                                                             \
-}
-FC_ANY_NONFINITE(float, f32)
-FC_ANY_NONFINITE(double, f64)
-
 /* The weights of Note [padding-only taps]'s windows, rows [m0, m1) of a
  * [K][C_g][ktaps] tensor, each row read once for all windows:
  *   dst[v][m][c*ntaps[v] + t] = base[(m*C_g + c)*ktaps + tapoff[v*ktaps + t]]. */

@@ -276,6 +276,24 @@ extern FC_HIDDEN int fc_gather_pf;   /* Note [gather prefetch] (_kernels_impl.h)
 extern FC_HIDDEN int fc_vector_tiles;   /* Note [vector-wise tiles] (_kernels_impl.h) */
 extern FC_HIDDEN int fc_stage_store2;   /* gemm_task's stride-2 write-out (_kernels_impl.h) */
 extern FC_HIDDEN int fc_dwcl_short;     /* Note [short depthwise blocks] (_kernels_impl.h) */
+/* Whether any of p[0 .. n) is Inf or NaN: v - v is 0 for a finite v and NaN
+ * otherwise, and a sum that meets a NaN stays NaN (Note [padding-only taps];
+ * Note [large depthwise kernels] in _kernels_impl.h). */
+#define FC_ANY_NONFINITE(T, suf)                                               \
+static inline int fc_any_nonfinite_##suf(const T *p, fc_idx n)                 \
+{                                                                              \
+    T acc[16] = {0};                                                           \
+    fc_idx i = 0;                                                              \
+    for (; i + 16 <= n; i += 16)                                               \
+        for (int l = 0; l < 16; l++) acc[l] += p[i + l] - p[i + l];            \
+    for (; i < n; i++) acc[0] += p[i] - p[i];                                  \
+    T s = 0;                                                                   \
+    for (int l = 0; l < 16; l++) s += acc[l];                                  \
+    return s != 0;                                                             \
+}
+FC_ANY_NONFINITE(float, f32)
+FC_ANY_NONFINITE(double, f64)
+
 /* Its plane: rows of whole 8-row blocks plus the taps' K - 1, and a pitch of
  * whole 2-vector strips plus K - 1 columns, rounded up to a vector. */
 #define FC_DW_PADDED_ROWS(rows, K) (((rows) + 7) / 8 * 8 + (K) - 1)

@@ -3558,7 +3558,7 @@ void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scr
      * AVX-512 keeps the masked tiles on narrow planes: up to 2 vectors wide in
      * float32, 1 in float64 (see the Note); AVX2 gains at every width. */
     if (a->zpad && a->C_g == 1 && sh == 1 && sw == 1 && dh == 1 && dw == 1 && kh == kw
-            && (kh == 5 || kh == 7 || kh >= 8) && fc_dw_padded
+            && (kh == 5 || kh >= 7) && fc_dw_padded
             && (kh >= 8 || FC_VBYTES == 32
                 || a->OW > (FC_VLEN * 4 == FC_VBYTES ? 2 * VLEN : VLEN))) {
         const fc_idx PWp = FC_DW_PADDED_PITCH(a->OW, kh, VLEN);
@@ -3568,12 +3568,10 @@ void FC_FN(direct_task)(const fc_direct_args *a, fc_idx r0, fc_idx r1, void *scr
          * arithmetic (copied all first, it was 18% of a 7x7's time, waiting on x). */
         fc_idx have = 0;   /* padded rows r0 ... r0 + have - 1 are in P */
         uint64_t finite = 0;   /* output channels (< 64) whose weights are all finite */
-        for (int k = 0; k < a->K_g && k < 64; k++) {
-            int ok = 1;
-            for (fc_idx t = 0; t < (fc_idx)kh * kw; t++)
-                ok &= w[(fc_idx)k * kh * kw + t] - w[(fc_idx)k * kh * kw + t] == (FC_T)0;
-            finite |= (uint64_t)ok << k;
-        }
+        for (int k = 0; kh >= 8 && k < a->K_g && k < 64; k++)
+            finite |= (uint64_t)!_Generic((FC_T)0, float: fc_any_nonfinite_f32,
+                                          double: fc_any_nonfinite_f64)(
+                          w + (fc_idx)k * kh * kw, (fc_idx)kh * kw) << k;
         for (fc_idx oh = r0; oh < r1; oh += 8) {
             const fc_idx need = oh - r0 + 8 + kh - 1, oe = oh + 8 < r1 ? oh + 8 : r1;
             FC_FN(dw_pad_rows)(x, a->W, a->rowmap, a->PH, a->pl, r0 + have, need - have,
